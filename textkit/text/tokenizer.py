@@ -1,0 +1,200 @@
+"""The default word pipeline: normalize -> split into pieces -> marker rules -> tokens.
+
+Stages, in the Hugging Face tokenizers sense:
+
+1. normalizer: ``fix_html``, Unicode NFC (lossy, idempotent);
+2. pre-tokenizer: a word splitter (``RuleTokenizer`` by default, or spaCy);
+3. marker rules on the space-joined pieces (``escape_specials``, ``replace_rep``,
+   ``replace_wrep``, ``replace_case``); tokens are that string split on spaces;
+4. decoder: ``decode_markers`` undoes every marker and joins pieces with single spaces.
+
+So ``detokenize(tokenize(x)) == normalize(x)`` for every string ``x``, where
+``normalize(x)`` is the NFC, HTML-fixed text with one space between pieces. Where the
+whitespace was, and how much, is the only thing lost.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from textkit._io import atomic_write_json, read_json
+from textkit.text import rules as text_rules
+from textkit.text.special import BOS, EOS, ESC, FLD, MAJ, PAD, REP, UP, WREP
+from textkit.text.splitters import SPLITTERS
+
+_CONFIG_FILE = "tokenizer.json"
+_STRUCTURAL = {BOS, EOS, PAD, FLD}
+
+
+def check_text(text: object, where: str = "text") -> str:
+    """Return ``text`` if it is a str; otherwise raise a TypeError that says what to do."""
+    if isinstance(text, str):
+        return text
+    if isinstance(text, (bytes, bytearray)):
+        raise TypeError(
+            f"{where} is bytes, not str: decode it first, e.g. textkit.data.decode_robustly(raw)[0] "
+            "(UTF-8, then Windows-1252, then Latin-1) or raw.decode('utf-8')"
+        )
+    if text is None:
+        raise TypeError(f"{where} is None: drop missing texts or replace them with '' before tokenizing")
+    raise TypeError(f"{where} must be str, got {type(text).__name__}")
+
+
+def _decode_unit(tokens: Sequence[str], i: int) -> tuple[str | None, int]:
+    """Decode the text unit starting at ``tokens[i]``. Returns (text or None, next index).
+
+    Malformed markers (a marker at the very end, a non-numeric count) are skipped: decoding
+    model output must never crash, and a well-formed encoding never contains them.
+    """
+    token = tokens[i]
+    if token == ESC:
+        return (tokens[i + 1], i + 2) if i + 1 < len(tokens) else (None, i + 1)
+    if token == MAJ or token == UP:
+        if i + 1 >= len(tokens):
+            return None, i + 1
+        inner, nxt = _decode_unit(tokens, i + 1)
+        if inner is None:
+            return None, nxt
+        return (text_rules.capitalize_first(inner) if token == MAJ else inner.upper()), nxt
+    if token == REP:
+        if i + 2 < len(tokens) and tokens[i + 1].isdigit():
+            return tokens[i + 2] * int(tokens[i + 1]), i + 3
+        return None, i + 1
+    if token == WREP:
+        if i + 2 < len(tokens) and tokens[i + 1].isdigit():
+            inner, nxt = _decode_unit(tokens, i + 2)
+            if inner is None:
+                return None, nxt
+            return " ".join([inner] * int(tokens[i + 1])), nxt
+        return None, i + 1
+    if token in _STRUCTURAL:
+        return None, i + 1
+    return token, i + 1
+
+
+def decode_markers(tokens: Sequence[str]) -> str:
+    """Undo the marker rules and join pieces with single spaces.
+
+    ``xxbos``/``xxeos``/``xxpad``/``xxfld`` are dropped; ``xxunk`` stays as the text "xxunk"
+    (what it stood for is gone).
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        text, i = _decode_unit(tokens, i)
+        if text is not None:
+            out.append(text)
+    return " ".join(out)
+
+
+class Tokenizer:
+    """The default textkit word tokenizer (fastai-style markers, lossless round trip).
+
+    >>> tok = Tokenizer()
+    >>> tok.tokenize("Don't SHOUT!!!")
+    ['xxmaj', 'do', "n't", 'xxup', 'shout', 'xxrep', '3', '!']
+    >>> tok.detokenize(tok.tokenize("Don't SHOUT!!!"))
+    "Do n't SHOUT !!!"
+    """
+
+    def __init__(
+        self,
+        lang: str = "en",
+        *,
+        splitter: str = "rule",
+        rules: Sequence[str] = text_rules.DEFAULT_MARKER_RULES,
+        add_bos: bool = False,
+        add_eos: bool = False,
+    ) -> None:
+        if splitter not in SPLITTERS:
+            raise ValueError(f"unknown splitter {splitter!r}; choose one of {sorted(SPLITTERS)}")
+        unknown = [r for r in rules if r not in text_rules.MARKER_RULES]
+        if unknown:
+            raise ValueError(f"unknown rules {unknown}; available: {sorted(text_rules.MARKER_RULES)}")
+        self.lang = lang
+        self.splitter_name = splitter
+        self.rules = tuple(rules)
+        self.add_bos = add_bos
+        self.add_eos = add_eos
+        self.splitter = SPLITTERS[splitter](lang)
+        self._apply_rules = text_rules.compose(*(text_rules.MARKER_RULES[r] for r in self.rules))
+
+    # -- the three public operations -------------------------------------------------------
+
+    def pieces(self, text: str) -> list[str]:
+        """The normalized text split into pieces, before any marker rule."""
+        text = check_text(text)
+        return self.splitter.tokenize(text_rules.normalize_unicode(text_rules.fix_html(text)))
+
+    def normalize(self, text: str) -> str:
+        """The lossy part only: HTML fixes, NFC, and one space between pieces. Idempotent."""
+        return " ".join(self.pieces(text))
+
+    def tokenize(self, text: str) -> list[str]:
+        marked = self._apply_rules(" ".join(self.pieces(text)))
+        tokens = marked.split(" ") if marked else []
+        if self.add_bos:
+            tokens.insert(0, BOS)
+        if self.add_eos:
+            tokens.append(EOS)
+        return tokens
+
+    def detokenize(self, tokens: Sequence[str]) -> str:
+        return decode_markers(tokens)
+
+    def tokenize_many(self, texts: Iterable[str], n_workers: int = 1, batch_size: int = 512, progress: bool = False) -> list[list[str]]:
+        """Tokenize many texts, in input order, optionally in worker processes."""
+        from textkit.text.parallel import iter_tokenized
+
+        return list(iter_tokenized(texts, self, n_workers=n_workers, batch_size=batch_size, progress=progress))
+
+    # -- serialization ---------------------------------------------------------------------
+
+    def config(self) -> dict:
+        return {
+            "type": "word",
+            "lang": self.lang,
+            "splitter": self.splitter_name,
+            "rules": list(self.rules),
+            "add_bos": self.add_bos,
+            "add_eos": self.add_eos,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> Tokenizer:
+        if config.get("type") != "word":
+            raise ValueError(f"not a word tokenizer config: type={config.get('type')!r}")
+        return cls(
+            config["lang"],
+            splitter=config["splitter"],
+            rules=config["rules"],
+            add_bos=config["add_bos"],
+            add_eos=config["add_eos"],
+        )
+
+    def save(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        atomic_write_json(folder / _CONFIG_FILE, self.config())
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Tokenizer:
+        return cls.from_config(read_json(Path(folder) / _CONFIG_FILE, "tokenizer config"))
+
+    def __repr__(self) -> str:
+        return f"Tokenizer({json.dumps(self.config())})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Tokenizer) and self.config() == other.config()
+
+    def __getstate__(self) -> dict:
+        # Worker processes rebuild the tokenizer from its JSON config (no spaCy objects pickled).
+        return self.config()
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(
+            state["lang"], splitter=state["splitter"], rules=state["rules"], add_bos=state["add_bos"], add_eos=state["add_eos"]
+        )
+
