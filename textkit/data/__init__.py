@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textkit.data.fetch import ChecksumError, FetchError, corpus_dir, textkit_home
-from textkit.data.fetch import fetch as _fetch_manifest
+from textkit.data.cache import ChecksumError, FetchError, corpus_dir, textkit_home
+from textkit.data.cache import fetch as _fetch_manifest
 from textkit.data.readers import READERS, decode_robustly
 from textkit.data.registry import Manifest, get_manifest, list_manifests
 

