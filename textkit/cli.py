@@ -21,6 +21,7 @@ REPRODUCE_COMMANDS: dict[str, tuple[str, str]] = {
 }
 TOP_LEVEL_COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("textkit.bias.audit", "audit word embeddings for bias: WEAT and friends, with a report"),
+    "lm": ("textkit.nn.lm_command", "language models: pretrain, generate, evaluate"),
 }
 
 
