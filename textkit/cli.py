@@ -25,13 +25,17 @@ TOP_LEVEL_COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _add_module_command(subparsers, name: str, module_path: str, help_text: str) -> None:
+def _add_module_command(subparsers, name: str, module_path: str, help_text: str, selected: bool) -> None:
+    """Register a command; import its module (and add its options) only when it is the one
+    being run, so other commands never pay for its imports."""
     parser = subparsers.add_parser(name, help=help_text, description=help_text)
     parser.set_defaults(_module=module_path)
+    if not selected:
+        return
     try:
         module = importlib.import_module(module_path)
     except ModuleNotFoundError as exc:
-        if exc.name != module_path:
+        if not exc.name or not module_path.startswith(exc.name):
             raise
         parser.set_defaults(_missing=f"`{name}` is not available in this build of textkit")
         return
@@ -72,7 +76,8 @@ def _summary_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
     parser = argparse.ArgumentParser(prog="textkit", description="textkit: NLP from raw text to audited models")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -94,14 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce = commands.add_parser("reproduce", help="rerun a classic result on real data")
     experiments = reproduce.add_subparsers(dest="experiment", required=True)
     for name, (module_path, help_text) in REPRODUCE_COMMANDS.items():
-        _add_module_command(experiments, name, module_path, help_text)
+        _add_module_command(experiments, name, module_path, help_text, selected=words[:2] == ["reproduce", name])
     for name, (module_path, help_text) in TOP_LEVEL_COMMANDS.items():
-        _add_module_command(commands, name, module_path, help_text)
+        _add_module_command(commands, name, module_path, help_text, selected=words[:1] == [name])
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     if getattr(args, "_missing", None):
         print(f"textkit: {args._missing}", file=sys.stderr)
         return 2
