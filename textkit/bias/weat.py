@@ -41,6 +41,7 @@ __all__ = [
     "WeatResult",
     "WeatStats",
     "association_scores",
+    "bootstrap_effect_sizes",
     "count_partitions",
     "effect_size",
     "permutation_p_value",
@@ -162,6 +163,22 @@ def _bootstrap_effect_sizes(
         with np.errstate(invalid="ignore", divide="ignore"):
             out[start:start + k] = np.where(std > 0, (sx.mean(axis=1) - sy.mean(axis=1)) / std, np.nan)
     return out
+
+
+def bootstrap_effect_sizes(
+    X: np.ndarray, Y: np.ndarray, A: np.ndarray, B: np.ndarray,
+    *, n_bootstrap: int = 2000, seed: int | np.random.Generator | None = 0,
+    resample_attributes: bool = True, std_ddof: int = 1,
+) -> np.ndarray:
+    """Effect sizes of ``n_bootstrap`` word resamples (with replacement within each set).
+
+    Degenerate resamples (zero pooled deviation) give NaN. This is the distribution behind
+    :func:`weat_vectors`'s percentile CI; it is public so intervals can be pooled across models.
+    """
+    Xu, Yu, Au, Bu = _unit(X, "X"), _unit(Y, "Y"), _unit(A, "A"), _unit(B, "B")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    return _bootstrap_effect_sizes(Xu @ Au.T, Xu @ Bu.T, Yu @ Au.T, Yu @ Bu.T, n_bootstrap=n_bootstrap, rng=rng,
+                                   resample_attributes=resample_attributes, std_ddof=std_ddof)
 
 
 @dataclass(frozen=True)
