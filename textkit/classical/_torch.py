@@ -1,0 +1,120 @@
+"""Moving matrices between scipy/numpy and torch (CPU or CUDA). Imported lazily by svd/nmf."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"`` (CUDA when available). CUDA must exist if asked for."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device={device!r} was requested but CUDA is not available here; use device='cpu' or 'auto'")
+    if resolved.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
+    return resolved
+
+
+def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+    return DTYPES[dtype]
+
+
+def to_torch(X: np.ndarray | sp.spmatrix, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """A dense tensor, or a sparse CSR tensor for scipy sparse input (never densified)."""
+    if sp.issparse(X):
+        X = X.tocsr()
+        index_dtype = torch.int32 if X.nnz < np.iinfo(np.int32).max and max(X.shape) < np.iinfo(np.int32).max else torch.int64
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+            return torch.sparse_csr_tensor(
+                torch.from_numpy(np.ascontiguousarray(X.indptr)).to(index_dtype),
+                torch.from_numpy(np.ascontiguousarray(X.indices)).to(index_dtype),
+                torch.from_numpy(np.ascontiguousarray(X.data)).to(dtype),
+                size=X.shape,
+                check_invariants=False,  # scipy's CSR is already valid; checking costs a pass over X
+            ).to(device)
+    return torch.tensor(np.asarray(X), dtype=dtype, device=device)  # a copy: X may be a read-only memmap
+
+
+def sparse_and_transpose(X: np.ndarray | sp.spmatrix, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(X, X.T)`` as torch tensors. For sparse X both are CSR, so ``X @ B`` and ``X.T @ B``
+    are row-parallel products; for dense X the transpose is a view."""
+    if sp.issparse(X):
+        X = X.tocsr()
+        return to_torch(X, device, dtype), to_torch(X.T.tocsr(), device, dtype)
+    A = to_torch(X, device, dtype)
+    return A, A.T
+
+
+def to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().to("cpu", torch.float64).numpy()
+
+
+class MatrixOperator:
+    """A fixed matrix X (dense or sparse) applied to torch tensors: ``mm(B) = X @ B``, ``tmm(B) = X^T @ B``.
+
+    Sparse X on CPU keeps scipy's CSR kernels (in the working dtype): for the narrow dense
+    operands of SVD and NMF (k + p or k columns) they are 3-20x faster than torch's CPU
+    sparse kernels on the machines we measured (bench/classical.py). On CUDA, X lives on the
+    GPU as torch CSR copies of X and X^T. Dense X is a torch tensor on any device.
+    """
+
+    def __init__(self, X: np.ndarray | sp.spmatrix, device: torch.device, dtype: torch.dtype) -> None:
+        self.shape = X.shape
+        self.device, self.dtype = device, dtype
+        self._scipy: sp.csr_matrix | None = None
+        if sp.issparse(X) and device.type == "cpu":
+            np_dtype = np.float32 if dtype == torch.float32 else np.float64
+            self._scipy = X.tocsr().astype(np_dtype, copy=False)
+            self._scipy_t = self._scipy.T  # CSC view: no copy
+        else:
+            self._A, self._At = sparse_and_transpose(X, device, dtype)
+
+    def mm(self, B: torch.Tensor) -> torch.Tensor:
+        """``X @ B`` for B of shape (n_features, r)."""
+        if self._scipy is not None:
+            return torch.from_numpy(np.ascontiguousarray(self._scipy @ B.numpy()))
+        return self._A @ B
+
+    def tmm(self, B: torch.Tensor) -> torch.Tensor:
+        """``X^T @ B`` for B of shape (n_samples, r)."""
+        if self._scipy is not None:
+            return torch.from_numpy(np.ascontiguousarray(self._scipy_t @ B.numpy()))
+        return self._At @ B
+
+
+@contextlib.contextmanager
+def cpu_threads(device: torch.device, n_threads: int | None) -> Iterator[None]:
+    """Run a block with ``n_threads`` torch CPU threads (restored afterwards); no-op on CUDA or for None.
+
+    The SVD and NMF iterations on CPU are many small ops on (k, n) tensors: OpenMP's fork/join
+    costs more than a second core saves, and on a busy machine a 96 us Gram matrix took 25 ms
+    with two threads (measured). torch's thread count is process-wide, so this is not safe to
+    use from several Python threads at once.
+    """
+    if device.type != "cpu" or n_threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -1,0 +1,187 @@
+"""Multinomial naive Bayes in log space, from log-count ratios.
+
+The derivation (see notebooks/03_sentiment_nb_lr.ipynb). For class c with smoothed feature
+counts ``p_c = alpha + sum_{i: y_i = c} x_i``, multinomial NB scores a document x by
+
+    log P(c | x) = log P(c) + sum_j x_j log(p_cj / |p_c|_1) - log Z(x).
+
+With two classes this is a linear model: ``x . r + b`` with the *log-count ratio*
+``r = log(p / |p|_1) - log(q / |q|_1)`` and ``b = log(N_pos / N_neg)``.
+
+Everything stays in log space. Probabilities come from the joint log-likelihoods by
+subtracting their log-sum-exp, so a review of 10,000 words, whose likelihood underflows
+``float64`` (``exp(-40000) == 0``), still gets exact, finite probabilities.
+
+Documents with no known word (every feature zero, e.g. only unseen words after vectorizing)
+score ``log P(c)``: the prediction is the majority class and ``predict_proba`` is the prior.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import logsumexp
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = ["NaiveBayesClassifier", "class_feature_counts", "log_count_ratio"]
+
+
+def _check_non_negative(X: np.ndarray | sp.spmatrix, who: str) -> None:
+    values = X.data if sp.issparse(X) else X
+    if values.size and np.nanmin(values) < 0:
+        raise ValueError(
+            f"Negative values in data passed to {who} (min {float(np.nanmin(values)):.4g}): it needs "
+            "non-negative features (counts, binary or tf-idf); vectorize text with TextVectorizer"
+        )
+
+
+def _check_classes(y: np.ndarray, who: str) -> tuple[np.ndarray, np.ndarray]:
+    check_classification_targets(y)
+    classes, y_index = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(
+            f"{who} needs at least two classes to learn from, but y has only one class "
+            f"({classes[0]!r} for all {len(y)} samples); check the labels or the data split"
+        )
+    return classes, y_index
+
+
+def _check_weights(sample_weight: np.ndarray | None, n_samples: int) -> np.ndarray | None:
+    if sample_weight is None:
+        return None
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    if weights.ndim == 0:
+        weights = np.full(n_samples, float(weights))
+    if weights.shape != (n_samples,):
+        raise ValueError(f"sample_weight has shape {weights.shape}, expected ({n_samples},)")
+    if not np.all(np.isfinite(weights)) or weights.min() < 0:
+        raise ValueError("sample_weight must be finite and non-negative")
+    if weights.sum() <= 0:
+        raise ValueError("sample_weight sums to zero: at least one sample must have positive weight")
+    return weights
+
+
+def class_feature_counts(
+    X: np.ndarray | sp.spmatrix, y_index: np.ndarray, n_classes: int, sample_weight: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class sums of feature values and per-class (weighted) document counts.
+
+    Returns ``(feature_count, class_count)`` of shapes (n_classes, n_features) and (n_classes,).
+    One sparse product ``Y.T @ X`` with a one-hot (n_samples, n_classes) ``Y``: X is never densified.
+    """
+    weights = np.ones(len(y_index)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    Y = sp.csr_matrix((weights, (y_index, np.arange(len(y_index)))), shape=(n_classes, len(y_index)))
+    feature_count = Y @ X
+    feature_count = np.asarray(feature_count.toarray() if sp.issparse(feature_count) else feature_count, dtype=np.float64)
+    class_count = np.bincount(y_index, weights=weights, minlength=n_classes)
+    return feature_count, class_count
+
+
+def log_count_ratio(X: np.ndarray | sp.spmatrix, y: np.ndarray, *, alpha: float = 1.0, positive: object = None) -> np.ndarray:
+    """Wang & Manning's ``r = log(p / |p|_1) - log(q / |q|_1)`` for a binary problem.
+
+    ``p`` (``q``) is ``alpha`` plus the summed features of the ``positive`` class (the rest).
+    ``positive`` defaults to the larger label.
+    """
+    y = np.asarray(y)
+    positive = np.max(y) if positive is None else positive
+    is_pos = (y == positive).astype(np.int64)
+    if is_pos.min() == is_pos.max():
+        raise ValueError(f"log_count_ratio needs both classes; y has only {'positive' if is_pos[0] else 'negative'} samples")
+    counts, _ = class_feature_counts(X, is_pos, 2)
+    smoothed = counts + alpha
+    log_prob = np.log(smoothed) - np.log(smoothed.sum(axis=1, keepdims=True))
+    return log_prob[1] - log_prob[0]
+
+
+class NaiveBayesClassifier(ClassifierMixin, BaseEstimator):
+    """Multinomial naive Bayes with additive smoothing, computed in log space.
+
+    Parameters
+    ----------
+    alpha : float > 0
+        Additive (Laplace / Lidstone) smoothing of feature counts.
+    binarize : bool
+        Use presence (x > 0) instead of counts, in fit and predict ("binarized NB").
+    fit_prior : bool
+        Learn class priors from the data; otherwise use uniform priors.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    class_count_ : ndarray of shape (n_classes,)
+    feature_count_ : ndarray of shape (n_classes, n_features)
+    class_log_prior_ : ndarray of shape (n_classes,)
+    feature_log_prob_ : ndarray of shape (n_classes, n_features)
+        ``log(p_c / |p_c|_1)``.
+    log_count_ratio_ : ndarray of shape (n_features,)
+        Binary problems only: ``feature_log_prob_[1] - feature_log_prob_[0]``.
+    n_features_in_ : int
+    """
+
+    def __init__(self, *, alpha: float = 1.0, binarize: bool = False, fit_prior: bool = True) -> None:
+        self.alpha = alpha
+        self.binarize = binarize
+        self.fit_prior = fit_prior
+
+    def _prepare(self, X: np.ndarray | sp.spmatrix) -> np.ndarray | sp.spmatrix:
+        if self.binarize:
+            if sp.issparse(X):
+                X = X.copy()
+                X.data = (X.data > 0).astype(np.float64)
+                X.eliminate_zeros()
+            else:
+                X = (X > 0).astype(np.float64)
+        return X
+
+    def fit(self, X: np.ndarray | sp.spmatrix, y: np.ndarray, sample_weight: np.ndarray | None = None) -> NaiveBayesClassifier:
+        """Count features per class and turn the smoothed counts into log probabilities."""
+        if not (np.isscalar(self.alpha) and self.alpha > 0):
+            raise ValueError(f"alpha must be a positive number (alpha=0 gives log(0) for words unseen in a class), got {self.alpha!r}")
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32], reset=True)
+        _check_non_negative(X, type(self).__name__)
+        self.classes_, y_index = _check_classes(y, type(self).__name__)
+        sample_weight = _check_weights(sample_weight, X.shape[0])
+        self.feature_count_, self.class_count_ = class_feature_counts(self._prepare(X), y_index, len(self.classes_), sample_weight)
+        smoothed = self.feature_count_ + self.alpha
+        self.feature_log_prob_ = np.log(smoothed) - np.log(smoothed.sum(axis=1, keepdims=True))
+        if self.fit_prior:
+            with np.errstate(divide="ignore"):
+                self.class_log_prior_ = np.log(self.class_count_) - np.log(self.class_count_.sum())
+        else:
+            self.class_log_prior_ = np.full(len(self.classes_), -np.log(len(self.classes_)))
+        if len(self.classes_) == 2:
+            self.log_count_ratio_ = self.feature_log_prob_[1] - self.feature_log_prob_[0]
+        return self
+
+    def _joint_log_likelihood(self, X: np.ndarray | sp.spmatrix) -> np.ndarray:
+        check_is_fitted(self, "feature_log_prob_")
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32], reset=False)
+        _check_non_negative(X, type(self).__name__)
+        jll = self._prepare(X) @ self.feature_log_prob_.T  # (n_samples, n_classes)
+        return np.asarray(jll) + self.class_log_prior_
+
+    def decision_function(self, X: np.ndarray | sp.spmatrix) -> np.ndarray:
+        """Binary: the log-odds ``log P(c1|x) - log P(c0|x)``; multiclass: joint log-likelihoods."""
+        jll = self._joint_log_likelihood(X)
+        return jll[:, 1] - jll[:, 0] if len(self.classes_) == 2 else jll
+
+    def predict(self, X: np.ndarray | sp.spmatrix) -> np.ndarray:
+        jll = self._joint_log_likelihood(X)
+        return self.classes_[np.argmax(jll, axis=1)]
+
+    def predict_log_proba(self, X: np.ndarray | sp.spmatrix) -> np.ndarray:
+        """``log P(c | x)``, normalized with log-sum-exp (no underflow on long documents)."""
+        jll = self._joint_log_likelihood(X)
+        return jll - logsumexp(jll, axis=1, keepdims=True)
+
+    def predict_proba(self, X: np.ndarray | sp.spmatrix) -> np.ndarray:
+        return np.exp(self.predict_log_proba(X))
+
+    def __sklearn_tags__(self):  # noqa: ANN204 - sklearn's Tags type
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.input_tags.positive_only = True
+        return tags

@@ -1,0 +1,338 @@
+"""Non-negative matrix factorization ``X ~ W H`` (W, H >= 0) in torch, on CPU or CUDA.
+
+``nmf(X, k)`` minimizes ``||X - W H||_F^2`` by alternating updates of W (n, k) and H (k, m):
+
+- ``solver="hals"`` (default): hierarchical alternating least squares (Cichocki & Phan 2009),
+  i.e. exact coordinate descent on one column of W (row of H) at a time. With H fixed,
+  column j of W has the closed-form non-negative minimizer
+
+      W[:, j] <- max(0, W[:, j] + ((X H^T)[:, j] - W (H H^T)[:, j]) / (H H^T)[j, j]).
+
+  The expensive products ``X H^T`` and ``H H^T`` are computed once per half-step and then
+  several sweeps over the columns reuse them ("accelerated HALS", Gillis & Glineur 2012),
+  because a sweep costs O(n k^2) while a product costs O(nnz k).
+- ``solver="mu"``: Lee & Seung's multiplicative updates ``H <- H * (W^T X) / (W^T W H)``
+  (simple, monotone, slow; a zero entry stays zero, so it starts from "nndsvda").
+
+The error needs no pass over X: ``||X - WH||^2 = ||X||^2 - 2 <W^T X, H> + <W^T W, H H^T>``,
+all from products the updates compute anyway. Iteration stops when one iteration lowers
+the error by at most ``tol`` times the decrease achieved since the first iteration.
+
+X may be dense or scipy sparse (never densified; see ``_torch.MatrixOperator``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import check_array
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = ["NMFTopics", "nmf", "reconstruction_error"]
+
+SOLVERS = ("hals", "mu")
+INITS = ("nndsvd", "nndsvda", "random", "custom")
+_EPS = 1e-12  # guards divisions by a zero Gram diagonal (a column of W that died)
+
+
+def _check_nmf_input(X: object, who: str) -> np.ndarray | sp.csr_matrix:
+    try:
+        X = check_array(X, accept_sparse=["csr", "csc", "coo"], dtype=[np.float64, np.float32], ensure_all_finite=True)
+    except ValueError as exc:
+        if "NaN" in str(exc) or "infinity" in str(exc):
+            raise ValueError(f"{who} needs finite input: X contains NaN or infinity ({exc}); impute or drop those entries") from exc
+        raise
+    values = X.data if sp.issparse(X) else X
+    if values.size and values.min() < 0:
+        raise ValueError(
+            f"Negative values in data passed to {who} (min {float(values.min()):.4g}): NMF factors X ~ WH "
+            "with W, H >= 0, so X must be non-negative; use counts or tf-idf, or SVDTopics for signed data"
+        )
+    return X.tocsr() if sp.issparse(X) else X
+
+
+def reconstruction_error(X: np.ndarray | sp.spmatrix, W: np.ndarray, H: np.ndarray) -> float:
+    """``||X - W H||_F`` in float64, without forming ``W H`` for sparse X.
+
+    Uses ``||X||^2 - 2 <X H^T, W> + <W^T W, H H^T>`` (one sparse product); runs in torch on
+    one CPU thread (small dense products, see ``_torch.cpu_threads``).
+    """
+    import torch
+
+    from textkit.classical._torch import MatrixOperator, cpu_threads
+
+    X = _check_nmf_input(X, "reconstruction_error") if not sp.issparse(X) else X.tocsr()
+    W, H = np.asarray(W, dtype=np.float64), np.asarray(H, dtype=np.float64)
+    if W.shape[0] != X.shape[0] or H.shape[1] != X.shape[1] or W.shape[1] != H.shape[0]:
+        raise ValueError(f"shapes do not match: X {X.shape}, W {W.shape}, H {H.shape}")
+    cpu = torch.device("cpu")
+    with cpu_threads(cpu, 1):
+        Wt, Ht = torch.from_numpy(W), torch.from_numpy(np.ascontiguousarray(H.T))
+        cross = MatrixOperator(X, cpu, torch.float64).mm(Ht)  # (n, k) = X H^T
+        norm_x2 = float(X.multiply(X).sum()) if sp.issparse(X) else float(np.sum(np.square(X, dtype=np.float64)))
+        squared = norm_x2 - 2.0 * float(torch.sum(cross * Wt)) + float(torch.sum((Wt.T @ Wt) * (Ht.T @ Ht)))
+    return float(np.sqrt(max(squared, 0.0)))
+
+
+def _initialize(X: np.ndarray | sp.csr_matrix, k: int, init: str, seed: int | None, device: str) -> tuple[np.ndarray, np.ndarray]:
+    """NNDSVD (Boutsidis & Gallopoulos 2008): each singular pair's dominant sign-part, scaled."""
+    rng = np.random.default_rng(seed)
+    mean = float(X.mean())
+    if init == "random":
+        scale = np.sqrt(mean / k)
+        return scale * np.abs(rng.standard_normal((X.shape[0], k))), scale * np.abs(rng.standard_normal((k, X.shape[1])))
+    from textkit.classical.svd import randomized_svd
+
+    U, S, Vt = randomized_svd(X, k, seed=seed, device=device, dtype="float32", n_iter=4)
+    W = np.zeros((X.shape[0], k))
+    H = np.zeros((k, X.shape[1]))
+    W[:, 0] = np.sqrt(S[0]) * np.abs(U[:, 0])
+    H[0] = np.sqrt(S[0]) * np.abs(Vt[0])
+    for j in range(1, k):
+        u, v = U[:, j], Vt[j]
+        up, un, vp, vn = np.maximum(u, 0), np.maximum(-u, 0), np.maximum(v, 0), np.maximum(-v, 0)
+        up_n, un_n, vp_n, vn_n = (float(np.sqrt(np.sum(a * a))) for a in (up, un, vp, vn))  # not BLAS: see cpu_threads
+        if up_n * vp_n >= un_n * vn_n:
+            a, b, sigma = up / (up_n or 1), vp / (vp_n or 1), up_n * vp_n
+        else:
+            a, b, sigma = un / (un_n or 1), vn / (vn_n or 1), un_n * vn_n
+        W[:, j] = np.sqrt(S[j] * sigma) * a
+        H[j] = np.sqrt(S[j] * sigma) * b
+    if init == "nndsvda":
+        W[W == 0] = mean
+        H[H == 0] = mean
+    return W, H
+
+
+def _hals_sweeps(F, cross, gram, n_sweeps: int, delta: float):  # noqa: ANN001, ANN202 - torch tensors
+    """Up to ``n_sweeps`` HALS sweeps over the columns of F (n, k) for ``min ||X - F G||``, given
+    ``cross = X G^T`` (n, k) and ``gram = G G^T`` (k, k). Stops once a sweep moves F by less
+    than ``delta`` times the first sweep's move."""
+    import torch
+
+    k = F.shape[1]
+    diag = torch.clamp(torch.diagonal(gram), min=_EPS)
+    first = None
+    for _ in range(n_sweeps):
+        before = F.clone() if n_sweeps > 1 else None
+        for j in range(k):
+            # closed-form non-negative minimizer over column j, the others fixed
+            F[:, j] = torch.clamp(F[:, j] + (cross[:, j] - F @ gram[:, j]) / diag[j], min=0.0)
+        if before is None:
+            break
+        moved = float(torch.linalg.vector_norm(F - before))
+        if first is None:
+            first = moved
+        elif moved <= delta * first:
+            break
+    return F
+
+
+def nmf(
+    X: np.ndarray | sp.spmatrix,
+    k: int,
+    *,
+    solver: str = "hals",
+    init: str | None = None,
+    max_iter: int = 200,
+    tol: float = 1e-4,
+    seed: int | None = 0,
+    device: str = "cpu",
+    dtype: str = "float32",
+    W: np.ndarray | None = None,
+    H: np.ndarray | None = None,
+    update_H: bool = True,
+    inner_sweeps: int = 4,
+    n_threads: int | None = 1,
+    return_info: bool = False,
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, dict]:
+    """Factor a non-negative ``X`` (n, m) as ``W`` (n, k) times ``H`` (k, m).
+
+    Parameters
+    ----------
+    solver : {"hals", "mu"}
+        Coordinate descent (HALS) or multiplicative updates.
+    init : {"nndsvd", "nndsvda", "random", "custom"} or None
+        None: "nndsvd" for HALS, "nndsvda" for MU. "custom" uses the given ``W`` and ``H``.
+    max_iter, tol : int, float
+        Stop after ``max_iter`` iterations, or when an iteration lowers ``||X - WH||_F`` by at
+        most ``tol`` times the total decrease since the first iteration (scale-free: a rank-k
+        fit of tf-idf leaves most of ``||X||`` unexplained). ``tol=0``: always ``max_iter``.
+    update_H : bool
+        False keeps ``H`` fixed and solves for ``W`` only (how ``NMFTopics.transform`` works).
+    inner_sweeps : int
+        HALS sweeps per computed product (accelerated HALS); 1 is plain HALS.
+    device, dtype : where and in which precision the iterations run.
+    n_threads : torch CPU threads while it runs (None leaves torch's setting; see ``_torch.cpu_threads``).
+    return_info : bool
+        Also return ``{"n_iter", "reconstruction_err", "errors"}``: ``||X - WH||_F`` after the
+        last and after every iteration (from the products, accumulated in float64).
+
+    Returns
+    -------
+    W, H : float64 ndarrays (and the info dict if ``return_info``).
+    """
+    import torch
+
+    from textkit.classical._torch import MatrixOperator, cpu_threads, resolve_device, resolve_dtype
+
+    X = _check_nmf_input(X, "nmf")
+    n, m = X.shape
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"k (the number of components) must be a positive int, got {k!r}")
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    init = ("nndsvd" if solver == "hals" else "nndsvda") if init is None else init
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS} or None, got {init!r}")
+    if not update_H and H is None:
+        raise ValueError("update_H=False needs the fixed H (k, n_features)")
+    if max_iter < 1 or tol < 0:
+        raise ValueError(f"max_iter must be >= 1 and tol >= 0, got {max_iter} and {tol}")
+    dev, tdtype = resolve_device(device), resolve_dtype(dtype)
+
+    if init == "custom" or not update_H:
+        if H is None or (update_H and W is None):
+            raise ValueError("init='custom' needs both W (n_samples, k) and H (k, n_features)")
+        H0 = _check_factor(H, (k, m), "H")
+        if W is not None:
+            W0 = _check_factor(W, (n, k), "W")
+        else:  # solving for W only: start from a constant that matches X's scale
+            W0 = np.full((n, k), np.sqrt(max(float(X.mean()), _EPS) / k))
+    else:
+        if k > min(n, m) and init in ("nndsvd", "nndsvda"):
+            raise ValueError(f"init={init!r} needs k <= min(n_samples, n_features) = {min(n, m)}, got k={k}; use init='random'")
+        W0, H0 = _initialize(X, k, init, seed, device)
+
+    with cpu_threads(dev, n_threads):
+        A = MatrixOperator(X, dev, tdtype)
+        # Both factors are kept "tall": W (n, k) and Ht = H^T (m, k), C-contiguous, so the sparse
+        # products X @ Ht and X^T @ W take them as they are, with no transposed copies.
+        W = torch.as_tensor(np.ascontiguousarray(W0), dtype=tdtype, device=dev)  # (n, k)
+        Ht = torch.as_tensor(np.ascontiguousarray(H0.T), dtype=tdtype, device=dev)  # (m, k)
+        norm_x2 = float(X.multiply(X).sum()) if sp.issparse(X) else float(np.sum(np.square(X, dtype=np.float64)))
+        gram_h = Ht.T @ Ht  # (k, k) = H H^T
+        errors: list[float] = []
+        n_iter = 0
+        for n_iter in range(1, max_iter + 1):
+            cross_w = A.mm(Ht)  # (n, k) = X H^T
+            if solver == "hals":
+                W = _hals_sweeps(W, cross_w, gram_h, inner_sweeps, 0.1)
+            else:
+                W = W * cross_w / torch.clamp(W @ gram_h, min=_EPS)
+            cross_h = A.tmm(W)  # (m, k) = X^T W
+            gram_w = W.T @ W  # (k, k)
+            if update_H:
+                if solver == "hals":
+                    Ht = _hals_sweeps(Ht, cross_h, gram_w, inner_sweeps, 0.1)
+                else:
+                    Ht = Ht * cross_h / torch.clamp(Ht @ gram_w, min=_EPS)
+                gram_h = Ht.T @ Ht
+            # ||X - WH||^2 = ||X||^2 - 2 <X^T W, H^T> + <W^T W, H H^T>, accumulated in float64
+            squared = norm_x2 - 2.0 * float(torch.sum(cross_h * Ht, dtype=torch.float64)) + float(torch.sum(gram_w * gram_h, dtype=torch.float64))
+            errors.append(float(np.sqrt(max(squared, 0.0))))
+            if tol > 0 and n_iter > 1 and errors[-2] - errors[-1] <= tol * (errors[0] - errors[-1]):
+                break
+    W_out = W.to("cpu", torch.float64).numpy().copy()
+    H_out = np.ascontiguousarray(Ht.to("cpu", torch.float64).numpy().T)
+    if return_info:
+        info = {"n_iter": n_iter, "reconstruction_err": errors[-1], "errors": errors}
+        return W_out, H_out, info
+    return W_out, H_out
+
+
+def _check_factor(F: object, shape: tuple[int, int], name: str) -> np.ndarray:
+    F = np.asarray(F, dtype=np.float64)
+    if F.shape != shape:
+        raise ValueError(f"{name} has shape {F.shape}, expected {shape}")
+    if not np.all(np.isfinite(F)) or F.min() < 0:
+        raise ValueError(f"{name} must be finite and non-negative")
+    return F
+
+
+class NMFTopics(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Topics by NMF: a thin estimator around :func:`nmf`.
+
+    Parameters
+    ----------
+    n_components : int
+        Number of topics k.
+    solver, init, max_iter, tol, inner_sweeps, device, dtype : see :func:`nmf`.
+    transform_iter : int
+        Iterations used by ``transform`` to solve for the document-topic weights of new
+        documents with the topics fixed (a fixed count, so each row's answer does not depend
+        on the other rows in the batch).
+    random_state : int or None
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        H: topic-term weights.
+    reconstruction_err_ : float
+        ``||X - W H||_F`` on the training data.
+    n_iter_ : int
+    n_features_in_ : int
+    """
+
+    def __init__(
+        self,
+        *,
+        n_components: int = 5,
+        solver: str = "hals",
+        init: str | None = None,
+        max_iter: int = 200,
+        tol: float = 1e-4,
+        inner_sweeps: int = 4,
+        transform_iter: int = 100,
+        device: str = "cpu",
+        dtype: str = "float32",
+        random_state: int | None = 0,
+    ) -> None:
+        self.n_components = n_components
+        self.solver = solver
+        self.init = init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.inner_sweeps = inner_sweeps
+        self.transform_iter = transform_iter
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray | sp.spmatrix, y: object = None) -> NMFTopics:
+        self.fit_transform(X)
+        return self
+
+    def fit_transform(self, X: np.ndarray | sp.spmatrix, y: object = None) -> np.ndarray:
+        """Fit and return W, the document-topic weights of the training documents."""
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32], reset=True, ensure_all_finite=False)
+        W, H, info = nmf(
+            X, self.n_components, solver=self.solver, init=self.init, max_iter=self.max_iter, tol=self.tol,
+            seed=self.random_state, device=self.device, dtype=self.dtype, inner_sweeps=self.inner_sweeps, return_info=True,
+        )
+        self.components_ = H
+        self.reconstruction_err_ = reconstruction_error(X, W, H)
+        self.n_iter_ = info["n_iter"]
+        self._n_features_out = H.shape[0]
+        return W
+
+    def transform(self, X: np.ndarray | sp.spmatrix) -> np.ndarray:
+        """Document-topic weights of new documents: ``min_W ||X - W H||`` with H fixed, W >= 0."""
+        check_is_fitted(self, "components_")
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32], reset=False, ensure_all_finite=False)
+        W, _ = nmf(
+            X, self.n_components, solver=self.solver, init="custom", H=self.components_, update_H=False,
+            max_iter=self.transform_iter, tol=0.0, device=self.device, dtype=self.dtype, inner_sweeps=1,
+        )
+        return W
+
+    def inverse_transform(self, W: np.ndarray) -> np.ndarray:
+        check_is_fitted(self, "components_")
+        return np.asarray(W) @ self.components_
+
+    def __sklearn_tags__(self):  # noqa: ANN204 - sklearn's Tags type
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.input_tags.positive_only = True
+        return tags
