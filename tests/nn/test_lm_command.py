@@ -1,0 +1,127 @@
+"""`textkit lm pretrain | generate | evaluate` and LM folders, end to end on a Brown slice."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from textkit.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ROOT / "models" / "tiny-test.json"
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory):
+    import torch
+
+    torch.set_num_threads(1)  # module-scoped: runs before the per-test thread fixture
+    out = tmp_path_factory.mktemp("lm") / "tiny"
+    assert main(["lm", "pretrain", "--config", str(TINY), "--out", str(out), "--quiet", "--max-steps", "4"]) == 0
+    return out
+
+
+@pytest.mark.slow
+def test_lm_pretrain_writes_a_self_contained_folder(tiny_lm, capsys):
+    names = {p.name for p in tiny_lm.iterdir()}
+    assert {"config.json", "model.safetensors", "vocab.json", "tokenizer.json", "history.csv", "history.json", "loss.png", "README.md"} <= names
+    config = json.loads((tiny_lm / "config.json").read_text())
+    assert config["arch"] == "awd_lstm" and config["model"]["vocab_size"] == len(json.loads((tiny_lm / "vocab.json").read_text())["itos"])
+    assert config["data"]["split_seed"] == 0 and config["metrics"]["steps"] == 4
+    card = (tiny_lm / "README.md").read_text()
+    assert "perplexity" in card and "Seed:** 0" in card and "brown" in card
+    # the layout the bias loader relies on: the input embedding key ends in embedding.weight
+    from safetensors import safe_open
+
+    with safe_open(str(tiny_lm / "model.safetensors"), "pt") as handle:
+        assert any(k.endswith("embedding.weight") for k in handle.keys())
+
+
+@pytest.mark.slow
+def test_lm_folder_loads_in_a_fresh_process_and_generation_is_seeded(tiny_lm):
+    code = (
+        "import sys, torch; from textkit.nn import load_language_model, sample, model_step\n"
+        f"model, pipe = load_language_model({str(tiny_lm)!r})\n"
+        "ids = pipe.encode('The jury said').ids\n"
+        "new = sample(model_step(model), ids, 8, generator=torch.Generator().manual_seed(3))\n"
+        "import json; print(json.dumps([type(model).__name__, len(pipe), new]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    name, n_vocab, new = json.loads(out)
+    assert name == "AWDLSTMLanguageModel" and len(new) == 8
+    import torch
+
+    from textkit.nn import load_language_model, model_step, sample
+
+    model, pipe = load_language_model(tiny_lm)
+    assert len(pipe) == n_vocab and not model.training
+    again = sample(model_step(model), pipe.encode("The jury said").ids, 8, generator=torch.Generator().manual_seed(3))
+    assert again == new
+
+
+@pytest.mark.slow
+def test_lm_generate_and_evaluate_commands(tiny_lm, capsys):
+    assert main(["lm", "generate", str(tiny_lm), "--prompt", "The jury", "--max-new-tokens", "6", "--seed", "1"]) == 0
+    first = capsys.readouterr().out
+    assert main(["lm", "generate", str(tiny_lm), "--prompt", "The jury", "--max-new-tokens", "6", "--seed", "1"]) == 0
+    assert capsys.readouterr().out == first and first.startswith("The jury")
+    assert main(["lm", "evaluate", str(tiny_lm), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    saved = json.loads((tiny_lm / "config.json").read_text())["metrics"]
+    assert metrics["split"] == "test" and metrics["perplexity"] == pytest.approx(saved["test_perplexity"], rel=0.05)
+
+
+@pytest.mark.slow
+def test_lm_bad_folders_are_clear_errors(tiny_lm, tmp_path, capsys):
+    from textkit.nn import load_language_model
+
+    no_weights = tmp_path / "no_weights"
+    shutil.copytree(tiny_lm, no_weights)
+    (no_weights / "model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="model.safetensors is missing"):
+        load_language_model(no_weights)
+    assert main(["lm", "generate", str(no_weights), "--prompt", "x"]) == 1
+    assert "model.safetensors is missing" in capsys.readouterr().err
+
+    other_vocab = tmp_path / "other_vocab"
+    shutil.copytree(tiny_lm, other_vocab)
+    vocab = json.loads((other_vocab / "vocab.json").read_text())
+    vocab["itos"] = vocab["itos"][:-3]
+    (other_vocab / "vocab.json").write_text(json.dumps(vocab))
+    with pytest.raises(ValueError, match="do not belong together"):
+        load_language_model(other_vocab)
+
+    truncated = tmp_path / "truncated"
+    shutil.copytree(tiny_lm, truncated)
+    data = (truncated / "model.safetensors").read_bytes()
+    (truncated / "model.safetensors").write_bytes(data[: len(data) // 3])
+    with pytest.raises(ValueError, match="corrupted or truncated"):
+        load_language_model(truncated)
+
+
+def test_lm_pretrain_rejects_a_recipe_with_unknown_keys(tmp_path, capsys):
+    recipe = json.loads(TINY.read_text())
+    recipe["train"]["learning_rate"] = 0.1
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(recipe))
+    assert main(["lm", "pretrain", "--config", str(path), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "unknown keys ['learning_rate']" in err and "'train'" in err
+
+
+def test_lm_recipes_in_models_are_valid():
+    from textkit.train.language_model import LMRecipe
+
+    names = {p.stem for p in (ROOT / "models").glob("*.json")}
+    assert {"awd_lstm-small", "awd_lstm-base", "gru-small"} <= names
+    for path in (ROOT / "models").glob("*.json"):
+        recipe = LMRecipe.load(path)
+        assert recipe.name == path.stem
+        assert (ROOT / "models" / f"{path.stem}.md").exists() or path.stem == "tiny-test"
+    base = LMRecipe.load(ROOT / "models" / "awd_lstm-base.json")
+    assert (base.model["emb_size"], base.model["hidden_size"], base.model["n_layers"]) == (400, 1152, 3)

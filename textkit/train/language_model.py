@@ -1,0 +1,381 @@
+"""Language-model pretraining, evaluation and generation as library functions (the
+``textkit lm`` commands are thin wrappers over these).
+
+A recipe (``models/*.json``) names the architecture, the model config, the tokenizer, the
+data split and the training settings; ``pretrain_language_model`` turns it into a
+self-contained model folder (see ``textkit.nn.serialization``) plus a model card.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from textkit._io import atomic_write_text, read_json
+from textkit.nn.config import config_from_dict, config_to_dict
+
+
+@dataclass(frozen=True)
+class TokenizerSettings:
+    kind: str = "word"  # "word" (textkit rule tokenizer + Vocab) or "sentencepiece"
+    min_freq: int = 2  # word: keep tokens seen this often in the training split
+    max_vocab: int = 30000  # word: vocabulary size bound (specials included)
+    vocab_size: int = 8000  # sentencepiece: pieces
+    model_type: str = "unigram"  # sentencepiece: "unigram" or "bpe"
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    corpus: str = "brown"
+    split_seed: int = 0  # documents (Brown: files) are permuted with this seed...
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)  # ...then cut into train/valid/test
+    max_docs: int | None = None  # keep only the first N documents of each split (smoke tests)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    batch_size: int = 32  # global: split across processes under torchrun
+    bptt: int = 70
+    epochs: int = 1
+    max_steps: int | None = None
+    lr: float = 3e-3
+    optimizer: str = "adamw"
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.99)
+    schedule: dict = field(default_factory=lambda: {"name": "one_cycle", "pct_start": 0.25})
+    clip: float | None = 0.4
+    alpha: float = 2.0  # AR
+    beta: float = 1.0  # TAR
+    seed: int = 0
+    eval_every: int | None = None
+    checkpoint_every: int | None = 500
+    device: str = "auto"
+    precision: str = "auto"
+
+
+@dataclass(frozen=True)
+class LMRecipe:
+    name: str
+    arch: str
+    model: dict
+    tokenizer: TokenizerSettings = TokenizerSettings()
+    data: DataSettings = DataSettings()
+    train: TrainSettings = TrainSettings()
+    description: str = ""
+
+    @classmethod
+    def from_dict(cls, raw: dict, where: str = "recipe") -> LMRecipe:
+        if not isinstance(raw, dict):
+            raise ValueError(f"{where} must be a JSON object")
+        raw = dict(raw)
+        parts = {
+            "tokenizer": TokenizerSettings,
+            "data": DataSettings,
+            "train": TrainSettings,
+        }
+        for key, cls_ in parts.items():
+            if key in raw:
+                raw[key] = config_from_dict(cls_, raw[key], where=f"{where}: {key!r}")
+        recipe = config_from_dict(cls, raw, where=where)
+        from textkit.nn.registry import ARCHITECTURES
+
+        if recipe.arch not in ARCHITECTURES:
+            raise ValueError(f"{where}: unknown arch {recipe.arch!r}; choose one of {sorted(ARCHITECTURES)}")
+        if "vocab_size" in recipe.model or "pad_index" in recipe.model:
+            raise ValueError(f"{where}: 'vocab_size' and 'pad_index' come from the tokenizer; remove them from 'model'")
+        if recipe.tokenizer.kind not in ("word", "sentencepiece"):
+            raise ValueError(f"{where}: tokenizer kind must be 'word' or 'sentencepiece', got {recipe.tokenizer.kind!r}")
+        return recipe
+
+    @classmethod
+    def load(cls, path: str | Path) -> LMRecipe:
+        return cls.from_dict(read_json(path, "recipe"), where=str(path))
+
+    def to_dict(self) -> dict:
+        return config_to_dict(self)
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def corpus_splits(data: DataSettings) -> dict[str, list[str]]:
+    """Texts of the train/valid/test splits: documents split by key (Brown: file id)."""
+    from textkit import data as corpora
+    from textkit.data.lm import split_documents
+
+    records = corpora.load(data.corpus)
+    if isinstance(records, dict):  # a corpus with its own splits
+        raise ValueError(f"corpus {data.corpus!r} has predefined splits; textkit lm pretrain supports document corpora such as 'brown'")
+    texts = {}
+    for index, record in enumerate(records):
+        key = str(record.get("file", index)) if isinstance(record, dict) else str(index)
+        text = record["text"] if isinstance(record, dict) else record
+        texts[key] = texts.get(key, "") + ("\n" if key in texts else "") + text
+    if not texts or not any(t.strip() for t in texts.values()):
+        raise ValueError(f"corpus {data.corpus!r} is empty: no text to train a language model on")
+    parts = split_documents(list(texts), list(data.fractions), seed=data.split_seed)
+    if data.max_docs is not None:
+        parts = [keys[: data.max_docs] for keys in parts]
+    return {name: [texts[k] for k in keys] for name, keys in zip(("train", "valid", "test"), parts)} | {
+        f"{name}_keys": keys for name, keys in zip(("train", "valid", "test"), parts)
+    }
+
+
+def build_pipeline(settings: TokenizerSettings, train_texts: list[str], seed: int = 0, n_workers: int = 1):
+    """Fit the tokenizer/vocabulary on the training texts only."""
+    from textkit.text import SubwordTokenizer, TextPipeline, Tokenizer, Vocab
+
+    if not any(t.strip() for t in train_texts):
+        raise ValueError("the training split is empty: no text to build a vocabulary from")
+    if settings.kind == "word":
+        tokenizer = Tokenizer(add_bos=True)
+        tokens = tokenizer.tokenize_many(train_texts, n_workers=n_workers)
+        vocab = Vocab.build(tokens, min_freq=settings.min_freq, max_size=settings.max_vocab)
+        return TextPipeline(tokenizer, vocab)
+    tokenizer = SubwordTokenizer.train(train_texts, vocab_size=settings.vocab_size, model_type=settings.model_type, seed=seed)
+    return TextPipeline(tokenizer)
+
+
+def subword_id(tokenizer, piece: str) -> int:
+    """The id of a special piece, through the public API (id_to_piece)."""
+    for i in range(len(tokenizer)):
+        if tokenizer.id_to_piece(i) == piece:
+            return i
+    raise ValueError(f"the subword model has no piece {piece!r}")
+
+
+def encode_documents(pipeline, texts: list[str]) -> list[np.ndarray]:
+    from textkit.text import BOS, SubwordTokenizer
+
+    bos = subword_id(pipeline.tokenizer, BOS) if isinstance(pipeline.tokenizer, SubwordTokenizer) else None
+    out = []
+    for text in texts:
+        ids = pipeline.encode(text).ids
+        if bos is not None:
+            ids = [bos, *ids]
+        out.append(np.asarray(ids, dtype=np.int32))
+    return out
+
+
+def pad_index_of(pipeline) -> int:
+    from textkit.text import PAD, SubwordTokenizer
+
+    if isinstance(pipeline.tokenizer, SubwordTokenizer):
+        return subword_id(pipeline.tokenizer, PAD)
+    return pipeline.vocab.pad_index
+
+
+# -- pretrain ----------------------------------------------------------------------------------
+
+
+def pretrain_language_model(
+    recipe: LMRecipe,
+    out_dir: str | Path,
+    *,
+    epochs: int | None = None,
+    max_steps: int | None = None,
+    resume: bool = False,
+    quiet: bool = False,
+    command: str | None = None,
+    n_workers: int = 1,
+) -> dict:
+    """Tokenize, build the vocab, train, evaluate and save a model folder. Returns the metrics."""
+    from textkit.data.lm import LMStream
+    from textkit.nn.registry import build_language_model
+    from textkit.nn.serialization import save_language_model
+    from textkit.train import callbacks as cb
+    from textkit.train.distributed import init_distributed
+    from textkit.train.schedules import schedule_from_dict
+    from textkit.train.tasks import LanguageModelTask
+    from textkit.train.trainer import Trainer, seed_everything
+
+    out_dir = Path(out_dir)
+    settings = recipe.train
+    if epochs is not None:
+        settings = dataclasses.replace(settings, epochs=epochs)
+    if max_steps is not None:
+        settings = dataclasses.replace(settings, max_steps=max_steps)
+    dist = init_distributed()
+    if settings.batch_size % dist.world_size:
+        raise ValueError(f"batch_size {settings.batch_size} must divide evenly across {dist.world_size} processes")
+    per_process = settings.batch_size // dist.world_size
+    started = time.time()
+    splits = corpus_splits(recipe.data)
+    pipeline = build_pipeline(recipe.tokenizer, splits["train"], seed=settings.seed, n_workers=n_workers)
+    docs = {name: encode_documents(pipeline, splits[name]) for name in ("train", "valid", "test")}
+    n_tokens = {name: int(sum(len(d) for d in docs[name])) for name in docs}
+    seed_everything(settings.seed)
+    model = build_language_model(recipe.arch, {**recipe.model, "vocab_size": len(pipeline), "pad_index": pad_index_of(pipeline)})
+    shard = {"rank": dist.rank, "world_size": dist.world_size}
+    train = LMStream(docs["train"], per_process, settings.bptt, seed=settings.seed, **shard)
+    eval_bs = max(1, min(per_process, 16))
+    valid = LMStream(docs["valid"], eval_bs, settings.bptt, shuffle=False, random_bptt=False, **shard)
+    test = LMStream(docs["test"], eval_bs, settings.bptt, shuffle=False, random_bptt=False, **shard)
+    callbacks: list = [cb.ProgressBar(quiet=quiet), cb.HistoryWriter(out_dir)]
+    if settings.clip:
+        callbacks.append(cb.GradientClipping(settings.clip))
+    if settings.alpha or settings.beta:
+        callbacks.append(cb.RNNRegularizer(settings.alpha, settings.beta))
+    if settings.checkpoint_every:
+        callbacks.append(cb.CheckpointEvery(out_dir / "checkpoints", every_steps=settings.checkpoint_every))
+    trainer = Trainer(
+        model, LanguageModelTask(), train, valid,
+        lr=settings.lr, optimizer=settings.optimizer, weight_decay=settings.weight_decay, betas=settings.betas,
+        schedule=schedule_from_dict(settings.schedule), callbacks=callbacks, device=settings.device,
+        precision=settings.precision, seed=settings.seed, eval_every=settings.eval_every,
+    )
+    resume_from = out_dir / "checkpoints" if resume else None
+    if resume and not (out_dir / "checkpoints" / "latest.json").exists():
+        raise FileNotFoundError(f"--resume: no checkpoint in {out_dir / 'checkpoints'}; run without --resume to start fresh")
+    trainer.fit(epochs=settings.epochs, max_steps=settings.max_steps, resume=resume_from)
+    valid_metrics = trainer.history[-1] if trainer.history else trainer.validate()
+    test_metrics = trainer.task.evaluate(trainer, test)
+    metrics = {
+        "valid_loss": valid_metrics["valid_loss"],
+        "valid_perplexity": valid_metrics["perplexity"],
+        "valid_accuracy": valid_metrics["accuracy"],
+        "test_loss": test_metrics["valid_loss"],
+        "test_perplexity": test_metrics["perplexity"],
+        "test_accuracy": test_metrics["accuracy"],
+        "steps": trainer.step,
+        "epochs": round(trainer.history[-1]["epoch"], 3) if trainer.history else 0,
+        "train_tokens_per_s": round(trainer.tokens_seen * dist.world_size / trainer.train_time, 1) if trainer.train_time else None,
+        "train_time_s": round(trainer.train_time, 1),
+        "wall_time_s": round(time.time() - started, 1),
+        "vocab_size": len(pipeline),
+        "tokens": n_tokens,
+        "processes": dist.world_size,
+        "device": str(trainer.device),
+        "precision": trainer.precision,
+    }
+    if dist.is_main:
+        extra = {
+            "recipe": recipe.to_dict(),
+            "effective_train": config_to_dict(settings),
+            "data": {**config_to_dict(recipe.data), "valid_keys": splits["valid_keys"], "test_keys": splits["test_keys"]},
+            "metrics": metrics,
+        }
+        save_language_model(model, pipeline, out_dir, extra=extra)
+        write_model_card(out_dir, recipe, settings, metrics, command)
+    return metrics
+
+
+def write_model_card(folder: Path, recipe: LMRecipe, settings: TrainSettings, metrics: dict, command: str | None) -> None:
+    n_params = None
+    card = f"""# {recipe.name}
+
+{recipe.description}
+
+- **Architecture:** `{recipe.arch}` with `{json.dumps(recipe.model)}`
+- **Tokenizer:** {recipe.tokenizer.kind} ({json.dumps(config_to_dict(recipe.tokenizer))}); vocabulary {metrics['vocab_size']} entries
+- **Data:** `{recipe.data.corpus}`, documents split by file with seed {recipe.data.split_seed} into
+  train/valid/test fractions {list(recipe.data.fractions)}; tokens: {json.dumps(metrics['tokens'])}
+- **Training:** {json.dumps(config_to_dict(settings))}
+- **Seed:** {settings.seed}
+- **Hardware:** {metrics['processes']} process(es) on {metrics['device']} ({metrics['precision']}); {platform.processor() or platform.machine()}, Python {sys.version.split()[0]}, torch {torch.__version__}
+
+## Metrics
+
+| split | loss (nats/token) | perplexity | next-token accuracy |
+|---|---|---|---|
+| valid | {metrics['valid_loss']:.4f} | {metrics['valid_perplexity']:.2f} | {metrics['valid_accuracy']:.4f} |
+| test | {metrics['test_loss']:.4f} | {metrics['test_perplexity']:.2f} | {metrics['test_accuracy']:.4f} |
+
+{metrics['steps']} steps ({metrics['epochs']} epochs), {metrics['train_time_s']} s of training
+({metrics['train_tokens_per_s']} tokens/s), {metrics['wall_time_s']} s wall time in all.
+
+Perplexity is per token of this tokenizer (textkit word tokens include case markers such as
+`xxmaj`), so it is not comparable with word-level perplexities on other tokenizations.
+
+## Reproduce
+
+```
+{command or '(command not recorded)'}
+```
+
+## Files
+
+`config.json` (architecture, config, recipe, split, metrics), `model.safetensors`, `vocab.json`,
+`tokenizer.json`, `history.csv`/`history.json`/`loss.png`. Load with
+`textkit.nn.load_language_model(folder)`.
+"""
+    del n_params
+    atomic_write_text(folder / "README.md", card)
+
+
+# -- evaluate and generate --------------------------------------------------------------------
+
+
+def evaluate_language_model(folder: str | Path, corpus: str | None = None, split: str = "test", batch_size: int = 16, bptt: int = 70, device: str = "auto") -> dict:
+    """Perplexity of a saved LM on a split of a corpus (the split recorded at training time)."""
+    from textkit.data.lm import LMStream
+    from textkit.nn.serialization import load_language_model
+    from textkit.train.tasks import LanguageModelTask
+    from textkit.train.trainer import resolve_device
+
+    bundle = load_language_model(folder, device=resolve_device(device))
+    saved = bundle.config.get("data", {})
+    data = DataSettings(
+        corpus=corpus or saved.get("corpus", "brown"),
+        split_seed=saved.get("split_seed", 0),
+        fractions=tuple(saved.get("fractions", (0.8, 0.1, 0.1))),
+        max_docs=saved.get("max_docs"),
+    )
+    if split not in ("train", "valid", "test"):
+        raise ValueError(f"split must be 'train', 'valid' or 'test', got {split!r}")
+    texts = corpus_splits(data)[split]
+    docs = encode_documents(bundle.pipeline, texts)
+    stream = LMStream(docs, batch_size, bptt, shuffle=False, random_bptt=False)
+
+    class _Evaluator:  # the minimal trainer surface LanguageModelTask.evaluate uses
+        unwrapped_model = bundle.model
+        device = next(bundle.model.parameters()).device
+
+        @staticmethod
+        def autocast():
+            import contextlib
+
+            return contextlib.nullcontext()
+
+    metrics = LanguageModelTask().evaluate(_Evaluator, stream)
+    return {"corpus": data.corpus, "split": split, "tokens": stream.tokens_per_epoch, "loss": metrics["valid_loss"],
+            "perplexity": metrics["perplexity"], "accuracy": metrics["accuracy"]}
+
+
+def generate_text(folder: str | Path, prompt: str, max_new_tokens: int = 50, temperature: float = 1.0, seed: int = 0, top_k: int | None = None) -> str:
+    from textkit.nn.generate import model_step, sample
+    from textkit.nn.serialization import load_language_model
+    from textkit.text import BOS, PAD, UNK, SubwordTokenizer
+
+    model, pipeline = load_language_model(folder)
+    ids = pipeline.encode(prompt).ids
+    if isinstance(pipeline.tokenizer, SubwordTokenizer):
+        ids = [subword_id(pipeline.tokenizer, BOS), *ids]
+        banned = [subword_id(pipeline.tokenizer, t) for t in (PAD, UNK)]
+    else:
+        banned = [pipeline.vocab.stoi[t] for t in (PAD, UNK, BOS) if t in pipeline.vocab]
+    generator = torch.Generator().manual_seed(seed)
+    new = sample(model_step(model), ids, max_new_tokens, generator=generator, temperature=temperature, top_k=top_k, banned_ids=banned)
+    return pipeline.decode(ids + new)
+
+
+__all__ = [
+    "DataSettings",
+    "LMRecipe",
+    "TokenizerSettings",
+    "TrainSettings",
+    "corpus_splits",
+    "evaluate_language_model",
+    "generate_text",
+    "pretrain_language_model",
+]
+_ = math
