@@ -1,0 +1,57 @@
+"""Decoding shared by every generative model in textkit: logit processors, greedy search,
+sampling and batched beam search over ``step(tokens, state) -> (logits, state)``, and
+generation metrics (repetition rate, distinct-n, self-BLEU)."""
+
+from textkit.decode.metrics import distinct_n, ends_in_repetition, repetition_rate, self_bleu, sentence_bleu
+from textkit.decode.processors import (
+    BanTokens,
+    LogitsProcessor,
+    MinP,
+    NoRepeatNGram,
+    RepetitionPenalty,
+    Temperature,
+    TopK,
+    TopP,
+    apply_processors,
+    apply_temperature,
+    build_processors,
+    min_p_filter,
+    no_repeat_ngram,
+    no_repeat_ngram_mask,
+    repetition_penalty,
+    top_k_filter,
+    top_p_filter,
+)
+from textkit.decode.search import BeamOutput, Generation, beam_search, greedy, index_state, length_penalty_factor, sample
+
+__all__ = [
+    "BanTokens",
+    "BeamOutput",
+    "Generation",
+    "LogitsProcessor",
+    "MinP",
+    "NoRepeatNGram",
+    "RepetitionPenalty",
+    "Temperature",
+    "TopK",
+    "TopP",
+    "apply_processors",
+    "apply_temperature",
+    "beam_search",
+    "build_processors",
+    "distinct_n",
+    "ends_in_repetition",
+    "greedy",
+    "index_state",
+    "length_penalty_factor",
+    "min_p_filter",
+    "no_repeat_ngram",
+    "no_repeat_ngram_mask",
+    "repetition_penalty",
+    "repetition_rate",
+    "sample",
+    "self_bleu",
+    "sentence_bleu",
+    "top_k_filter",
+    "top_p_filter",
+]
