@@ -62,6 +62,7 @@ def write_checkpoint(
         atomic_write_json(staging / "trainer_state.json", trainer_state)
         manifest = {"format": FORMAT_VERSION, "step": step, "files": {name: sha256_file(staging / name) for name in FILES}}
         atomic_write_json(staging / "manifest.json", manifest)
+        os.chmod(staging, 0o755)  # mkdtemp makes it private
         if final.exists():
             shutil.rmtree(final)
         os.replace(staging, final)
