@@ -68,19 +68,16 @@ def corpus_sentences(name: str, *, max_tokens: int | None = None) -> list[list[s
     """
     from textkit import data
 
-    sentences: list[list[str]] = []
+    chunks: list[str] = []
     for rec in data.load(name):
         text = rec.get("text") or ""
-        for chunk in (text.split("\n") if name == "brown" else [text]):
-            words = word_tokenize(chunk)
-            if words:
-                sentences.append(words)
-    total = sum(len(s) for s in sentences)
-    if max_tokens is None or total <= max_tokens:
-        return sentences
-    stride = total / max_tokens
-    picked = [sentences[int(i * stride)] for i in range(int(len(sentences) / stride))]
-    return picked
+        chunks.extend(c for c in (text.split("\n") if name == "brown" else [text]) if c.strip())
+    if max_tokens is not None:
+        total = sum(c.count(" ") + 1 for c in chunks)  # cheap estimate before tokenizing
+        if total > max_tokens:
+            stride = total / max_tokens
+            chunks = [chunks[int(i * stride)] for i in range(int(len(chunks) / stride))]
+    return [words for words in map(word_tokenize, chunks) if words]
 
 
 def _set_matrices(emb: Embeddings, words: Mapping[str, Sequence[str]]) -> dict[str, np.ndarray]:
