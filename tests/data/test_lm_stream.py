@@ -139,3 +139,12 @@ def test_split_documents_is_deterministic_and_disjoint():
     assert not set(train) & set(valid) and not set(valid) & set(test)
     assert split_documents(keys, [0.8, 0.1, 0.1], seed=0) == [train, valid, test]
     assert split_documents(keys, [0.8, 0.1, 0.1], seed=1)[1] != valid
+
+
+def test_lm_stream_module_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, textkit.data.lm; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

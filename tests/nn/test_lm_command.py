@@ -125,3 +125,24 @@ def test_lm_recipes_in_models_are_valid():
         assert (ROOT / "models" / f"{path.stem}.md").exists() or path.stem == "tiny-test"
     base = LMRecipe.load(ROOT / "models" / "awd_lstm-base.json")
     assert (base.model["emb_size"], base.model["hidden_size"], base.model["n_layers"]) == (400, 1152, 3)
+
+
+@pytest.mark.slow
+def test_lm_pretrain_with_sentencepiece(tmp_path):
+    import torch
+
+    recipe = json.loads(TINY.read_text())
+    recipe["tokenizer"] = {"kind": "word", "vocab_size": 500, "model_type": "unigram"}
+    recipe["model"]["n_layers"] = 1
+    path = tmp_path / "sp.json"
+    path.write_text(json.dumps(recipe))
+    out = tmp_path / "sp"
+    torch.set_num_threads(1)
+    assert main(["lm", "pretrain", "--config", str(path), "--tokenizer", "sentencepiece", "--out", str(out), "--quiet", "--max-steps", "2"]) == 0
+    assert (out / "spm.model").exists() and (out / "vocab.json").exists()
+    from textkit.nn import load_language_model
+    from textkit.text import SubwordTokenizer
+
+    model, pipeline = load_language_model(out)
+    assert isinstance(pipeline.tokenizer, SubwordTokenizer)
+    assert model.config.vocab_size == len(pipeline) == len(json.loads((out / "vocab.json").read_text())["itos"])
