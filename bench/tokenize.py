@@ -86,6 +86,7 @@ import platform  # noqa: E402
 import random  # noqa: E402
 import re  # noqa: E402
 import resource  # noqa: E402
+import signal  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -302,6 +303,15 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def _descendants(root: int) -> list[int]:
+    out, stack = [], list(_children(root))
+    while stack:
+        pid = stack.pop()
+        out.append(pid)
+        stack.extend(_children(pid))
+    return out
+
+
 def _tree_rss_kb(root: int) -> tuple[int, int, int]:
     """(sum of VmRSS, sum of RssAnon+RssShmem + max RssFile, processes) over a process tree.
 
@@ -352,18 +362,27 @@ def run_worker(run: str, corpus_path: str, workdir: str, default_workers: int, n
 
     th = threading.Thread(target=poll, daemon=True)
     th.start()
-    line = proc.stdout.readline()
-    if line.strip() != "READY":
-        stop.set()
+    try:
+        line = proc.stdout.readline()
+        if line.strip() != "READY":
+            proc.wait()
+            raise RuntimeError(f"{name} worker failed before READY (exit {proc.returncode})")
+        baseline_kb, _, _ = _tree_rss_kb(proc.pid)
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        rest = proc.stdout.read()
         proc.wait()
-        raise RuntimeError(f"{name} worker failed before READY (exit {proc.returncode})")
-    baseline_kb, _, _ = _tree_rss_kb(proc.pid)
-    proc.stdin.write("go\n")
-    proc.stdin.flush()
-    rest = proc.stdout.read()
-    proc.wait()
-    stop.set()
-    th.join()
+    finally:
+        stop.set()
+        if proc.poll() is None:  # interrupted: end the worker and its pool processes
+            for pid in _descendants(proc.pid):
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except OSError:
+                    pass
+            proc.kill()
+            proc.wait()
+        th.join()
     if proc.returncode != 0 or "DONE" not in rest:
         raise RuntimeError(f"{name} worker failed (exit {proc.returncode})")
     with open(out_path, "rb") as f:
@@ -385,12 +404,15 @@ def strip_bos(toks: list[str]) -> list[str]:
     return toks[1:] if toks and toks[0] == "xxbos" else toks
 
 
+_WS = re.compile(r"^[\s▁]+$")  # whitespace-only, including fastai's '▁' (a space, after replace_space)
+
+
 def normalize_tokens(toks: list[str]) -> list[str]:
-    return [t.lower() for t in toks if t not in MARKERS and t.strip()]
+    return [t.lower() for t in toks if t not in MARKERS and not _WS.match(t)]
 
 
 def drop_ws(toks: list[str]) -> list[str]:
-    return [t for t in toks if t.strip()]
+    return [t for t in toks if not _WS.match(t)]
 
 
 def doc_match(ref: list[str], other: list[str]) -> tuple[int, int, difflib.SequenceMatcher]:
@@ -452,7 +474,6 @@ def fastai_case(tok: str) -> list[str]:
     return [tok.lower()]
 
 
-_WS = re.compile(r"^\s+$")
 _OPENERS = set("\"'“‘«([{<`") | {"--", "-", "/", "#", "*", "$", "£", "…"}
 _NUM_UNIT = re.compile(r"^(\d[\d.,]*)([a-z]+)$", re.IGNORECASE)
 # spaCy English tokenizer exceptions that fire on fastai's lowercased text
@@ -774,7 +795,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-analyze", action="store_true")
     ap.add_argument("--analyze-sample", type=int, default=None, help="docs for the disagreement analysis (default all unique docs)")
     ap.add_argument("--examples", type=int, default=5)
-    ap.add_argument("--keep", default=None, help="folder to keep the corpus and first-pass tokens in (default: a temp dir)")
+    ap.add_argument("--keep", default=None, help="folder to keep the corpus, first-pass tokens and results.json in (default: a temp dir)")
+    ap.add_argument("--reuse-from", default=None, help="a --keep folder of an earlier run on the same corpus: runs not in --only "
+                    "are taken from it (e.g. re-measure textkit after a change without re-running fastai)")
     # internal: worker mode
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--corpus", default=None, help=argparse.SUPPRESS)
@@ -785,6 +808,8 @@ def main(argv=None) -> int:
     if args.worker:
         worker_main(args.worker, args.corpus, args.result, args.workers, args.n_unique)
         return 0
+    # SIGTERM ends the run like Ctrl-C, so the worker subprocess is ended too (run_worker's finally)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     if args.quick:
         args.mb = min(args.mb, 2.0)
@@ -831,6 +856,22 @@ def main(argv=None) -> int:
     print(f"corpus: {cinfo['docs']} docs, {cinfo['mb']:.2f} MB ({cinfo['how']})", file=sys.stderr)
 
     results, first = {}, {}
+    if args.reuse_from:
+        prev = json.loads((Path(args.reuse_from) / "results.json").read_text())
+        pc = prev["config"]["corpus"]
+        if (pc["docs"], pc["bytes"], prev["seed"]) != (cinfo["docs"], cinfo["bytes"], args.seed):
+            ap.error(f"--reuse-from {args.reuse_from} was run on another corpus ({pc['docs']} docs, seed {prev['seed']})")
+        for run, res in prev["results"].items():
+            if run in names:
+                continue
+            base, n = split_run(run, args.workers)
+            with open(Path(args.reuse_from) / f"{base}@{n}.pkl", "rb") as f:
+                first[run] = pickle.load(f)["first_pass"]
+            for k in [k for k in res if k.startswith("agreement") or k.endswith("_vs_fastai")]:
+                del res[k]
+            res["reused_from"] = str(args.reuse_from)
+            results[run] = res
+            print(f"reusing {run} from {args.reuse_from} (measured {res.get('measured_at')})", file=sys.stderr)
     for rnd in range(args.repeats):
         for name in names:
             print(f"running {name} ({split_run(name, args.workers)[1]} process(es)), round {rnd + 1}/{args.repeats} ...",
@@ -838,7 +879,8 @@ def main(argv=None) -> int:
             res, fp = run_worker(name, corpus_path, workdir, args.workers, n_unique)
             print(f"  {name}: {res['wall_s']:.1f} s, {cinfo['bytes'] / 1e6 / res['wall_s']:.2f} MB/s, "
                   f"peak RSS {res['peak_rss_tree_mb']:.0f} MB, load {res['loadavg_before'][0]:.1f}", file=sys.stderr, flush=True)
-            if name not in results:
+            res["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+            if name not in results or "reused_from" in results[name]:
                 res["rounds"] = []
                 results[name] = res
                 first[name] = fp
@@ -846,6 +888,8 @@ def main(argv=None) -> int:
                 raise RuntimeError(f"{name} gave different tokens in round {rnd + 1}")
             results[name]["rounds"].append({k: res[k] for k in ("wall_s", "cpu_s", "peak_rss_tree_mb", "peak_rss_tree_files_once_mb",
                                                                 "baseline_rss_mb", "loadavg_before", "loadavg_after")})
+    order = {n: i for i, n in enumerate(TOKENIZERS)}
+    results = dict(sorted(results.items(), key=lambda kv: (order[kv[0].partition("@")[0]], -split_run(kv[0], args.workers)[1])))
     for name, res in results.items():
         # best round (least wall time; the machine may be shared), peak RSS the largest seen
         best = min(res["rounds"], key=lambda r: r["wall_s"])
@@ -919,6 +963,8 @@ def main(argv=None) -> int:
     tmp = out_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     os.replace(tmp, out_path)
+    if args.keep:
+        (Path(workdir) / "results.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
 
     print()
     print(f"corpus: {cinfo['docs']} docs, {cinfo['mb']:.2f} MB, {args.workers} worker processes, seed {args.seed}")
