@@ -329,3 +329,25 @@ def test_trainer_bad_arguments(make_trainer):
         make_trainer().fit(epochs=0)
     with pytest.raises(ValueError, match="learning rates"):
         make_trainer(lr=[1e-3, 1e-3])
+
+
+def test_trainer_pause_and_resume_is_bit_identical(make_trainer, tmp_path):
+    """Train N steps; versus train k steps (stop_at=k), stop, resume in a new trainer and train
+    the remaining N - k: identical weights and history."""
+    n_steps, k = 30, 11
+    straight = make_trainer(batch_size=8)
+    straight.fit(epochs=3, max_steps=n_steps)
+    paused = make_trainer(batch_size=8, callbacks=[CheckpointEvery(tmp_path / "c")])
+    paused.fit(epochs=3, max_steps=n_steps, stop_at=k)
+    assert paused.step == k and json.loads((tmp_path / "c" / "latest.json").read_text())["step"] == k
+    resumed = make_trainer(batch_size=8, model_seed=7)
+    resumed.fit(epochs=3, max_steps=n_steps, resume=tmp_path / "c")
+    for name, tensor in _weights(straight).items():
+        assert torch.equal(_weights(resumed)[name], tensor), name
+    def timeless(history):
+        return [{k: v for k, v in row.items() if k not in ("time", "tokens_per_s")} for row in history]
+
+    assert len(straight.history) >= 2 and timeless(resumed.history) == timeless(straight.history)
+    # resuming with a different plan would silently change the schedule: refused
+    with pytest.raises(CheckpointError, match="planned for 30 steps"):
+        make_trainer(batch_size=8).fit(epochs=3, max_steps=20, resume=tmp_path / "c")

@@ -239,16 +239,28 @@ class Trainer:
         total = sum(self.train_data.n_batches(e) for e in range(epochs))
         return min(total, max_steps) if max_steps is not None else total
 
-    def fit(self, epochs: int = 1, max_steps: int | None = None, resume: str | Path | None = None) -> list[dict]:
-        """Train for ``epochs`` epochs or ``max_steps`` steps, whichever ends first. ``resume``:
-        a checkpoint folder (or a folder of checkpoints) to continue from exactly."""
+    def fit(
+        self, epochs: int = 1, max_steps: int | None = None, resume: str | Path | None = None, stop_at: int | None = None
+    ) -> list[dict]:
+        """Train for ``epochs`` epochs or ``max_steps`` steps, whichever ends first.
+
+        ``resume``: a checkpoint folder (or a folder of checkpoints) to continue from exactly;
+        ``epochs``/``max_steps`` must be the ones the checkpoint was planned with, since the
+        schedule depends on them. ``stop_at``: pause after this many steps (the schedule still
+        plans for the whole run; checkpoint callbacks write the paused state)."""
         if epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")
         if max_steps is not None and max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {max_steps}")
         self.total_steps = self.planned_steps(epochs, max_steps)
         if resume is not None:
+            planned = self.total_steps
             self.load_checkpoint(resume)
+            if self.total_steps != planned:
+                raise ckpt.CheckpointError(
+                    f"the checkpoint was planned for {self.total_steps} steps but this fit plans {planned} "
+                    "(different epochs/max_steps): the schedule would change; resume with the original settings"
+                )
         else:
             seed_everything(self.seed)
             self.task.reset()
@@ -257,11 +269,12 @@ class Trainer:
         self.model.train()
         self._event("before_fit")
         try:
-            while self.epoch < epochs and self.step < self.total_steps and self.stop_reason is None:
+            end = self.total_steps if stop_at is None else min(stop_at, self.total_steps)
+            while self.epoch < epochs and self.step < end and self.stop_reason is None:
                 self._event("before_epoch")
                 self.model.train()
                 for batch in self.train_data.batches(self.epoch, start=self.batch_index):
-                    if self.step >= self.total_steps or self.stop_reason is not None:
+                    if self.step >= end or self.stop_reason is not None:
                         break
                     self._apply_schedule()
                     started = time.perf_counter()
@@ -381,6 +394,7 @@ class Trainer:
         if self.scaler is not None and data["optimizer"].get("scaler"):
             self.scaler.load_state_dict(data["optimizer"]["scaler"])
         self.step, self.epoch, self.batch_index = state["step"], state["epoch"], state["batch_index"]
+        self.total_steps = state["total_steps"]
         self.history = state["history"]
         self._avg, self._smooth_state = state["avg"], state["smooth_state"]
         ema, n = self._smooth_state
