@@ -65,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
             recipe, args.out, epochs=args.epochs, max_steps=args.max_steps, resume=args.resume, quiet=args.quiet,
             command=command, n_workers=args.workers,
         )
+        from textkit.train.distributed import current
+
+        if not current().is_main:  # under torchrun only rank 0 reports
+            return 0
         print(
             f"{recipe.name}: validation perplexity {metrics['valid_perplexity']:.2f} (loss {metrics['valid_loss']:.4f}), "
             f"test perplexity {metrics['test_perplexity']:.2f}; {metrics['steps']} steps, "
