@@ -42,10 +42,13 @@ class AuditReport:
         return render_markdown(self, title)
 
 
-def format_p(p: float | None, method: str = "") -> str:
+def format_p(p: float | None, method: str = "", n_permutations: int = 0) -> str:
+    """A p-value for tables; a Monte-Carlo p at its floor 1/(n+1) (no draw as extreme) prints as ``<=``."""
     if p is None:
         return "–"
     text = f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"
+    if method != "exact" and n_permutations and p <= 1.0 / (n_permutations + 1) * (1 + 1e-9):
+        text = "≤ " + text
     return text + (" (MC)" if method == "monte-carlo" else "")
 
 
@@ -159,7 +162,7 @@ def render_markdown(report: AuditReport, title: str) -> str:
         ci = row.get("ci")
         ci_s = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "–"
         sizes = "/".join(str(v) for v in row["sizes"].values())
-        lines.append(f"| {row['name']} | {row['effect_size']:.3f} | {ci_s} | {format_p(row['p_value'])} | "
+        lines.append(f"| {row['name']} | {row['effect_size']:.3f} | {ci_s} | {format_p(row['p_value'], '', row['n_permutations'] if row['p_value_method'] == 'monte-carlo' else 0)} | "
                      f"{row['p_value_method']} | {sizes} | {paper_s} | {missing} |")
     refused = [r for r in report.tests if r.get("error")]
     if refused:

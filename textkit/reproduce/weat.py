@@ -89,7 +89,7 @@ def render_table(payload: dict[str, Any]) -> str:
         ci_s = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "–"
         lines.append(
             f"| {i} | {t['name']} | {t['paper_effect_size']:.2f} | {t['effect_size']:.3f} | {ci_s} | "
-            f"{format_p(t['p_value'])} | {t['p_value_method']} | {t['difference']:+.3f} | {alt_d} | {miss} |")
+            f"{format_p(t['p_value'], '', t['n_permutations'] if t['p_value_method'] == 'monte-carlo' else 0)} | {t['p_value_method']} | {t['difference']:+.3f} | {alt_d} | {miss} |")
     lines.append("")
     lines.append(f"{payload['within_0.05_of_paper']} of {len(payload['tests'])} tests within 0.05 of the paper "
                  f"(embeddings {payload['embeddings']['name']}, WEFE 1.0.1 word lists).")
