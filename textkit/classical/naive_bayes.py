@@ -83,10 +83,10 @@ def log_count_ratio(X: np.ndarray | sp.spmatrix, y: np.ndarray, *, alpha: float 
     """Wang & Manning's ``r = log(p / |p|_1) - log(q / |q|_1)`` for a binary problem.
 
     ``p`` (``q``) is ``alpha`` plus the summed features of the ``positive`` class (the rest).
-    ``positive`` defaults to the larger label.
+    ``positive`` defaults to the last label in sorted order (``classes_[1]`` of a classifier).
     """
     y = np.asarray(y)
-    positive = np.max(y) if positive is None else positive
+    positive = np.unique(y)[-1] if positive is None else positive
     is_pos = (y == positive).astype(np.int64)
     if is_pos.min() == is_pos.max():
         raise ValueError(f"log_count_ratio needs both classes; y has only {'positive' if is_pos[0] else 'negative'} samples")

@@ -15,8 +15,8 @@
   (simple, monotone, slow; a zero entry stays zero, so it starts from "nndsvda").
 
 The error needs no pass over X: ``||X - WH||^2 = ||X||^2 - 2 <W^T X, H> + <W^T W, H H^T>``,
-all from products the updates compute anyway. Iteration stops when one iteration lowers
-the error by at most ``tol`` times the decrease achieved since the first iteration.
+all from products the updates compute anyway, and so is the projected gradient that decides
+when to stop (``tol`` times its first value).
 
 X may be dense or scipy sparse (never densified; see ``_torch.MatrixOperator``).
 """
@@ -129,6 +129,17 @@ def _hals_sweeps(F, cross, gram, n_sweeps: int, delta: float):  # noqa: ANN001, 
     return F
 
 
+def _projected_gradient_sq(F, cross, gram) -> float:  # noqa: ANN001 - torch tensors
+    """Squared norm of the projected gradient of ``1/2 ||X - F G||^2`` w.r.t. F >= 0 (Lin 2007):
+    the gradient ``F gram - cross`` where F > 0, and its negative part where F = 0. Zero at a
+    stationary point (the KKT conditions), so it measures distance from convergence."""
+    import torch
+
+    grad = F @ gram - cross
+    projected = torch.where(F > 0, grad, torch.clamp(grad, max=0.0))
+    return float(torch.sum(projected * projected, dtype=torch.float64))
+
+
 def nmf(
     X: np.ndarray | sp.spmatrix,
     k: int,
@@ -156,9 +167,9 @@ def nmf(
     init : {"nndsvd", "nndsvda", "random", "custom"} or None
         None: "nndsvd" for HALS, "nndsvda" for MU. "custom" uses the given ``W`` and ``H``.
     max_iter, tol : int, float
-        Stop after ``max_iter`` iterations, or when an iteration lowers ``||X - WH||_F`` by at
-        most ``tol`` times the total decrease since the first iteration (scale-free: a rank-k
-        fit of tf-idf leaves most of ``||X||`` unexplained). ``tol=0``: always ``max_iter``.
+        Stop after ``max_iter`` iterations, or once the norm of the projected gradient (zero at
+        a stationary point) falls below ``tol`` times its value at the first iteration, the
+        criterion of Lin (2007) and, with an L1 norm, of scikit-learn. ``tol=0``: always ``max_iter``.
     update_H : bool
         False keeps ``H`` fixed and solves for ``W`` only (how ``NMFTopics.transform`` works).
     inner_sweeps : int
@@ -214,9 +225,11 @@ def nmf(
         norm_x2 = float(X.multiply(X).sum()) if sp.issparse(X) else float(np.sum(np.square(X, dtype=np.float64)))
         gram_h = Ht.T @ Ht  # (k, k) = H H^T
         errors: list[float] = []
+        first_violation = None
         n_iter = 0
         for n_iter in range(1, max_iter + 1):
             cross_w = A.mm(Ht)  # (n, k) = X H^T
+            violation = _projected_gradient_sq(W, cross_w, gram_h)
             if solver == "hals":
                 W = _hals_sweeps(W, cross_w, gram_h, inner_sweeps, 0.1)
             else:
@@ -224,6 +237,7 @@ def nmf(
             cross_h = A.tmm(W)  # (m, k) = X^T W
             gram_w = W.T @ W  # (k, k)
             if update_H:
+                violation += _projected_gradient_sq(Ht, cross_h, gram_w)
                 if solver == "hals":
                     Ht = _hals_sweeps(Ht, cross_h, gram_w, inner_sweeps, 0.1)
                 else:
@@ -232,7 +246,8 @@ def nmf(
             # ||X - WH||^2 = ||X||^2 - 2 <X^T W, H^T> + <W^T W, H H^T>, accumulated in float64
             squared = norm_x2 - 2.0 * float(torch.sum(cross_h * Ht, dtype=torch.float64)) + float(torch.sum(gram_w * gram_h, dtype=torch.float64))
             errors.append(float(np.sqrt(max(squared, 0.0))))
-            if tol > 0 and n_iter > 1 and errors[-2] - errors[-1] <= tol * (errors[0] - errors[-1]):
+            first_violation = violation if first_violation is None else first_violation
+            if tol > 0 and violation <= tol**2 * first_violation:
                 break
     W_out = W.to("cpu", torch.float64).numpy().copy()
     H_out = np.ascontiguousarray(Ht.to("cpu", torch.float64).numpy().T)
