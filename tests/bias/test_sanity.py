@@ -43,7 +43,7 @@ def test_sanity_word_similarity_spearman_and_coverage(tmp_path):
     emb = _analogy_space()
     path = tmp_path / "sim.tsv"
     path.write_text("# comment\nword1\tword2\tscore\nking\tqueen\t9\nman\twoman\t8\nking\tnoise1\t1\n"
-                    "boy\tnoise2\t0.5\nman\tunicorn\t5\n")
+                    "boy\t\tnoise2\t\t0.5\nman\tunicorn\t5\n")  # doubled tabs as in RG_word.tsv
     assert len(read_similarity_pairs(path)) == 5
     r = word_similarity(emb, path)
     assert (r.n_pairs, r.n_used) == (5, 4) and r.missing_pairs == [("man", "unicorn")]

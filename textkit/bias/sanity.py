@@ -54,12 +54,15 @@ class SimilarityResult:
 
 
 def read_similarity_pairs(path: str | os.PathLike) -> list[tuple[str, str, float]]:
-    """Tab- or space-separated ``word1 word2 score`` lines; ``#`` comments and unparsable headers skipped."""
+    """Tab- or space-separated ``word1 word2 score`` lines; ``#`` comments and unparsable headers skipped.
+
+    Runs of tabs count as one separator (RG_word.tsv pads columns with them)."""
     out = []
     for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
         if not line.strip() or line.startswith("#"):
             continue
-        fields = line.split("\t") if "\t" in line else line.split()
+        # tab-separated (runs of tabs allowed, as in RG_word.tsv; terms may contain spaces), else spaces
+        fields = [f for f in line.split("\t") if f.strip()] if "\t" in line else line.split()
         if len(fields) < 3:
             continue
         try:
