@@ -250,6 +250,7 @@ def test_embeddings_textkit_lm_folder(tmp_path, vectors):
     _same(load_embeddings(folder, embedding_key="rnn.weight"), vectors)
 
 
+@pytest.mark.slow  # importing spaCy dominates
 def test_embeddings_spacy_vectors(vectors):
     import spacy
 

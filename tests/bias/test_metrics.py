@@ -72,6 +72,7 @@ def test_metrics_gender_direction_recovers_planted_axis():
         gender_direction(emb, [("she", "he")])
 
 
+@pytest.mark.slow  # first scipy.stats import on a busy machine
 def test_metrics_ect_is_high_for_symmetric_groups_and_lower_for_biased():
     rng = np.random.default_rng(1)
     dim = 20
