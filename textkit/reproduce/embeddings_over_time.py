@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dim", type=int, default=100)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--min-count", type=int, default=5)
-    parser.add_argument("--max-tokens", type=int, default=None, help="use only the first N tokens of each corpus")
+    parser.add_argument("--max-tokens", type=int, default=None, help="use about N tokens of each corpus (evenly spaced sentences)")
     parser.add_argument("--bootstrap", type=int, default=1000, help="word-bootstrap resamples per model")
     parser.add_argument("--quick", action="store_true",
                         help="small run: 2 seeds, dim 50, 2 epochs, 300k tokens per corpus (every k-th sentence), 200 resamples")
