@@ -279,6 +279,7 @@ def translate(
     batch_size: int = 64,
     length_norm: str = "average",
     length_penalty: float = 1.0,
+    banned_ids: Sequence[int] | None = None,
     device: str | torch.device | None = None,
 ) -> list[list[int]]:
     """Translate source id lists (without EOS; it is appended) greedily (``beam_size=1``) or
@@ -286,8 +287,12 @@ def translate(
 
     Sources longer than the model's ``max_len - 1`` are truncated with a warning. An empty
     source is encoded as ``[EOS]`` and translated like any other. ``max_new_tokens`` defaults
-    to ``1.5 * source length + 10`` per batch, capped by ``max_len - 1``."""
+    to ``1.5 * source length + 10`` per batch, capped by ``max_len - 1``. ``banned_ids``
+    (default: BOS and PAD) are never produced."""
     from textkit import decode
+
+    banned = tuple(sorted({bos_id, pad_id} if banned_ids is None else set(banned_ids)))
+    processors = [decode.BanTokens(banned)] if banned else []
 
     model_max = model.config.max_len
     device = torch.device(device) if device is not None else next(model.parameters()).device
@@ -318,11 +323,11 @@ def translate(
                 prompt = torch.full((len(idx), 1), bos_id, dtype=torch.long, device=device)
                 state = model.encode(src)
                 if beam_size == 1:
-                    hyps = decode.greedy(model.step, prompt, budget, state=state, eos_id=eos_id, pad_id=pad_id).to_lists(strip_eos_id=eos_id)
+                    hyps = decode.greedy(model.step, prompt, budget, state=state, eos_id=eos_id, pad_id=pad_id, processors=processors).to_lists(strip_eos_id=eos_id)
                 else:
                     result = decode.beam_search(
                         model.step, prompt, budget, beam_size=beam_size, eos_id=eos_id, state=state, pad_id=pad_id,
-                        length_norm=length_norm, length_penalty=length_penalty,
+                        length_norm=length_norm, length_penalty=length_penalty, processors=processors,
                     )
                     hyps = [h[0] for h in result.to_lists(strip_eos_id=eos_id)]
                 for j, i in enumerate(idx):
@@ -335,3 +340,85 @@ def translate(
 def count_parameters(model: nn.Module) -> int:
     """Trainable parameters, counting tied/shared weights once."""
     return sum(p.numel() for p in {id(p): p for p in model.parameters() if p.requires_grad}.values())
+
+
+# -- saving and loading -----------------------------------------------------------------------
+
+
+def _architectures() -> dict[str, tuple[type, type[nn.Module]]]:
+    from textkit.nn.transformer import TransformerConfig, TransformerSeq2Seq
+
+    return {
+        "gru": (Seq2SeqGRUConfig, Seq2SeqGRU),
+        "gru-attn": (Seq2SeqAttentionConfig, Seq2SeqAttention),
+        "transformer": (TransformerConfig, TransformerSeq2Seq),
+    }
+
+
+def _unique_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
+    """State dict with tied/shared aliases dropped (the first name of each storage is kept)."""
+    seen, out = set(), {}
+    for name, tensor in model.state_dict().items():
+        key = (tensor.data_ptr(), tensor.shape, tensor.stride())
+        if key in seen:
+            continue
+        seen.add(key)
+        out[name] = tensor.detach().cpu().contiguous()
+    return out
+
+
+def save_translation_model(model: nn.Module, folder, *, source_tokenizer, target_tokenizer=None) -> "Path":
+    """``folder/{config.json, model.safetensors, source_tokenizer/, target_tokenizer/}``;
+    a joint vocabulary is saved once (``target_tokenizer=None``)."""
+    from pathlib import Path
+
+    from safetensors.torch import save
+
+    from textkit._io import atomic_write_bytes, atomic_write_json
+    from textkit.nn.config import config_to_dict
+
+    folder = Path(folder)
+    arch = next((name for name, (cfg, _) in _architectures().items() if type(model.config) is cfg), None)
+    if arch is None:
+        raise ValueError(f"{type(model).__name__} is not a translation model")
+    atomic_write_bytes(folder / "model.safetensors", save(_unique_tensors(model)))
+    source_tokenizer.save(folder / "source_tokenizer")
+    if target_tokenizer is not None:
+        target_tokenizer.save(folder / "target_tokenizer")
+    atomic_write_json(folder / "config.json", {"arch": arch, "model": config_to_dict(model.config), "joint_vocabulary": target_tokenizer is None})
+    return folder
+
+
+def load_translation_model(folder, device: str | torch.device = "cpu"):
+    """(model in eval mode, source tokenizer, target tokenizer). Tokenizers whose size does
+    not match the model's vocabularies raise a ValueError naming both sizes."""
+    from pathlib import Path
+
+    from textkit._io import read_json
+    from textkit.nn.config import config_from_dict
+    from textkit.nn.serialization import read_weights
+    from textkit.text import SubwordTokenizer
+
+    folder = Path(folder)
+    meta = read_json(folder / "config.json", "translation model config")
+    archs = _architectures()
+    if meta.get("arch") not in archs:
+        raise ValueError(f"{folder}: unknown translation architecture {meta.get('arch')!r}; choose one of {sorted(archs)}")
+    config_cls, model_cls = archs[meta["arch"]]
+    config = config_from_dict(config_cls, meta["model"], where=str(folder / "config.json"))
+    source = SubwordTokenizer.load(folder / "source_tokenizer")
+    target = source if meta.get("joint_vocabulary", True) else SubwordTokenizer.load(folder / "target_tokenizer")
+    for side, tok, size in (("source", source, config.src_vocab_size), ("target", target, config.tgt_vocab_size)):
+        if len(tok) != size:
+            raise ValueError(f"{folder}: the {side} tokenizer has {len(tok)} pieces but the model's {side} vocabulary has {size}; they were not trained together")
+    model = model_cls(config)
+    tensors = read_weights(folder / "model.safetensors")
+    expected = _unique_tensors(model)
+    for name, tensor in tensors.items():
+        if name not in expected or expected[name].shape != tensor.shape:
+            raise ValueError(f"{folder}: weight {name} does not fit the model (vocabulary or config mismatch)")
+    missing = sorted(set(expected) - set(tensors))
+    if missing:
+        raise ValueError(f"{folder}: weights missing for {missing[:5]}")
+    model.load_state_dict(tensors, strict=False)
+    return model.to(device).eval(), source, target
