@@ -199,9 +199,11 @@ def load_data(recipe_path, max_docs=None):
     return recipe, pipeline, docs
 
 
-def rss_child(kind, args):
-    """Peak RSS (MiB) of a fresh process that builds the data and trains `kind` for a few steps."""
-    cmd = [sys.executable, __file__, "--rss-only", kind, "--recipe", args.recipe, "--threads", str(args.threads)]
+def rss_child(kind, args, cache: Path, sizes):
+    """Peak RSS (MiB) of a fresh process that memory-maps the encoded training stream and
+    trains `kind` for a few steps (tokenizing in the child would dominate its peak)."""
+    cmd = [sys.executable, __file__, "--rss-only", kind, "--rss-cache", str(cache), "--recipe", args.recipe,
+           "--threads", str(args.threads), "--sizes", json.dumps(sizes)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -217,25 +219,50 @@ def main() -> None:
     parser.add_argument("--skip-fastai", action="store_true")
     parser.add_argument("--skip-rss", action="store_true")
     parser.add_argument("--rss-only", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--rss-cache", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--rss-from", default=None, help="only re-measure peak RSS and update this results JSON")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "lm.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+
+    if args.rss_only:
+        t = LMRecipe.load(args.recipe).train
+        sizes = json.loads(args.sizes)
+        train_stream = {"ids": np.load(Path(args.rss_cache) / "ids.npy", mmap_mode="r"), "offsets": np.load(Path(args.rss_cache) / "offsets.npy")}
+        if args.rss_only == "fastai":  # count fastai's imports in the baseline, not in the model's peak
+            import fastai.text.models.awdlstm  # noqa: F401
+            import fastai.text.models.core  # noqa: F401
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        torch.manual_seed(0)
+        model = KINDS[args.rss_only](*sizes)
+        entry = {"model": model, "opt": torch.optim.AdamW(model.model.parameters(), lr=args.lr, weight_decay=0.01), "losses": [], "tokens": 0, "seconds": 0.0, "regularize": args.rss_only != "plain"}
+        stream = LMStream(type("Docs", (), train_stream)(), t.batch_size, t.bptt, seed=t.seed)
+        batches = stream.batches(0)
+        train_chunk(entry, [next(batches) for _ in range(3)], t.alpha, t.beta, t.clip)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({"peak_rss_mib": round(peak, 1), "rss_before_model_mib": round(base, 1)}))
+        return
 
     recipe, pipeline, docs = load_data(args.recipe)
     m, t = recipe.model, recipe.train
     sizes = (len(pipeline), pipeline.vocab.pad_index, m["emb_size"], m["hidden_size"], m["n_layers"], m["drop_mult"])
     kinds = [k for k in KINDS if not (k == "fastai" and args.skip_fastai)]
 
-    if args.rss_only:
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        torch.manual_seed(0)
-        model = KINDS[args.rss_only](*sizes)
-        entry = {"model": model, "opt": torch.optim.AdamW(model.model.parameters(), lr=args.lr, weight_decay=0.01), "losses": [], "tokens": 0, "seconds": 0.0, "regularize": args.rss_only != "plain"}
-        stream = LMStream(docs["train"], t.batch_size, t.bptt, seed=t.seed)
-        batches = stream.batches(0)
-        train_chunk(entry, [next(batches) for _ in range(3)], t.alpha, t.beta, t.clip)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"peak_rss_mib": round(peak, 1), "rss_before_model_mib": round(base, 1)}))
+    def measure_rss(results):
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as cache:
+            np.save(Path(cache) / "ids.npy", np.concatenate(docs["train"]).astype(np.int32))
+            np.save(Path(cache) / "offsets.npy", np.concatenate([[0], np.cumsum([len(d) for d in docs["train"]])]).astype(np.int64))
+            for kind in kinds:
+                results["models"][kind].update(rss_child(kind, args, Path(cache), sizes))
+
+    if args.rss_from:
+        results = json.loads(Path(args.rss_from).read_text())
+        measure_rss(results)
+        Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+        print({k: (v["peak_rss_mib"], v["rss_before_model_mib"]) for k, v in results["models"].items()})
         return
 
     results = {"models": {}}
@@ -275,8 +302,7 @@ def main() -> None:
         }
         print(kind, results["models"][kind], flush=True)
     if not args.skip_rss:
-        for kind in kinds:
-            results["models"][kind].update(rss_child(kind, args))
+        measure_rss(results)
     r = results["models"]
     ratios = {"textkit_over_plain_seconds": round(r["textkit"]["train_seconds"] / r["plain"]["train_seconds"], 3)}
     if "fastai" in r:
