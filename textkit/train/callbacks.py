@@ -158,10 +158,10 @@ class HistoryWriter(Callback):
 
     def after_validate(self, trainer) -> None:
         if trainer.is_main:
-            write_history(trainer.history, self.folder, plot=self.plot)
+            write_history(trainer.history, self.folder, plot=self.plot, step_losses=trainer.step_losses)
 
 
-def write_history(history: list[dict], folder: str | Path, plot: bool = True) -> None:
+def write_history(history: list[dict], folder: str | Path, plot: bool = True, step_losses: list[float] | None = None) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_json(folder / "history.json", history)
@@ -174,10 +174,10 @@ def write_history(history: list[dict], folder: str | Path, plot: bool = True) ->
     writer.writerows(history)
     atomic_write_text(folder / "history.csv", buffer.getvalue())
     if plot and history:
-        atomic_write_bytes(folder / "loss.png", loss_plot_png(history))
+        atomic_write_bytes(folder / "loss.png", loss_plot_png(history, step_losses))
 
 
-def loss_plot_png(history: list[dict]) -> bytes:
+def loss_plot_png(history: list[dict], step_losses: list[float] | None = None) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -185,10 +185,13 @@ def loss_plot_png(history: list[dict]) -> bytes:
 
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
-    for key, style in (("train_loss", "-o"), ("valid_loss", "-s")):
+    if step_losses:
+        ax.plot(range(1, len(step_losses) + 1), step_losses, "-", color="tab:blue", alpha=0.5, linewidth=1, label="train loss (smoothed, per step)")
+    for key, style in (("train_loss", "o"), ("valid_loss", "-s")):
         points = [(r["step"], r[key]) for r in history if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
         if points:
-            ax.plot(*zip(*points), style, label=key.replace("_", " "), markersize=3)
+            label = "train loss (mean since last validation)" if key == "train_loss" else "validation loss"
+            ax.plot(*zip(*points), style, label=label, markersize=4)
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy (nats/token)")
     ax.legend()

@@ -147,6 +147,7 @@ class Trainer:
         self._smooth_state = [0.0, 0]  # exponential moving average and its count
         self.tokens_seen = 0
         self.train_time = 0.0
+        self.step_losses: list[float] = []  # smoothed training loss after every step (for plots)
         self.last_checkpoint: Path | None = None
         self.last_checkpoint_step: int | None = None
         self.stop_reason: str | None = None
@@ -232,6 +233,7 @@ class Trainer:
         ema = self.smooth * ema + (1 - self.smooth) * loss
         self._smooth_state = [ema, n + 1]
         self.smooth_loss = ema / (1 - self.smooth ** (n + 1))
+        self.step_losses.append(round(self.smooth_loss, 5))
 
     # -- fit ------------------------------------------------------------------------------------
 
@@ -361,6 +363,7 @@ class Trainer:
             "smooth_state": self._smooth_state,
             "tokens_seen": self.tokens_seen,
             "train_time": self.train_time,
+            "step_losses": self.step_losses,
             "task": task_meta,
             "callbacks": {type(c).__name__: c.state_dict() for c in self.callbacks},
             "python_random": _encode_random_state(random.getstate()),
@@ -400,6 +403,7 @@ class Trainer:
         ema, n = self._smooth_state
         self.smooth_loss = ema / (1 - self.smooth**n) if n else float("nan")
         self.tokens_seen, self.train_time = state["tokens_seen"], state["train_time"]
+        self.step_losses = list(state.get("step_losses", []))
         tensors = data["tensors"]
         task_tensors = {k[len("task."):]: v for k, v in tensors.items() if k.startswith("task.")}
         self.task.load_state_dict(state["task"], task_tensors, self.device)
