@@ -351,3 +351,27 @@ def test_trainer_pause_and_resume_is_bit_identical(make_trainer, tmp_path):
     # resuming with a different plan would silently change the schedule: refused
     with pytest.raises(CheckpointError, match="planned for 30 steps"):
         make_trainer(batch_size=8).fit(epochs=3, max_steps=20, resume=tmp_path / "c")
+
+
+def test_trainer_gru_language_model_resumes_bit_identically(tmp_path):
+    """The GRU's state is one (L, B, H) tensor, not LSTM (h, c) pairs: the carried state still
+    round-trips through the checkpoint."""
+    from textkit.data.lm import LMStream
+    from textkit.nn import GRUConfig, GRULanguageModel
+    from textkit.train import LanguageModelTask, OneCycle, Trainer
+
+    from .conftest import tiny_docs
+
+    def make(callbacks=()):
+        torch.manual_seed(0)
+        model = GRULanguageModel(GRUConfig(vocab_size=40, emb_size=8, hidden_size=12, n_layers=2))
+        return Trainer(model, LanguageModelTask(), LMStream(tiny_docs(), 8, 8, seed=1), None, lr=3e-3, schedule=OneCycle(),
+                       device="cpu", callbacks=[GradientClipping(0.4), RNNRegularizer(), ProgressBar(quiet=True), *callbacks])
+
+    straight = make()
+    straight.fit(max_steps=12)
+    make([CheckpointEvery(tmp_path / "c")]).fit(max_steps=12, stop_at=5)
+    resumed = make()
+    resumed.fit(max_steps=12, resume=tmp_path / "c")
+    for name, tensor in _weights(straight).items():
+        assert torch.equal(_weights(resumed)[name], tensor), name
