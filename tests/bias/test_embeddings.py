@@ -79,6 +79,13 @@ def test_embeddings_truncated_binary_is_refused(tmp_path, vectors):
         load_embeddings(tmp_path / "bad.bin", format="word2vec-binary")
 
 
+def test_embeddings_text_with_windows_line_endings(tmp_path, vectors):
+    path = tmp_path / "crlf.txt"
+    write_text(path, WORDS, vectors, header=True)
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    _same(load_embeddings(path), vectors)
+
+
 def test_embeddings_text_formats_roundtrip(tmp_path, vectors):
     write_text(tmp_path / "w2v.txt", WORDS, vectors, header=True)
     write_text(tmp_path / "ft.vec", WORDS, vectors, header=True)
@@ -209,6 +216,14 @@ def test_embeddings_malicious_pickle_is_refused(tmp_path):
     obj_array = pickle.dumps(np.array([{"a": 1}], dtype=object))
     with pytest.raises(pickle.UnpicklingError, match="object"):
         RestrictedUnpickler(io.BytesIO(obj_array)).load()
+
+
+def test_embeddings_restricted_unpickler_reads_numpy_pickles_of_any_protocol():
+    arr = np.arange(12, dtype=np.float32).reshape(3, 4)
+    for protocol in (2, 4, 5):
+        out = RestrictedUnpickler(io.BytesIO(pickle.dumps({"v": arr, "w": [np.str_("a")]}, protocol=protocol))).load()
+        np.testing.assert_array_equal(out["v"], arr)
+        assert out["w"] == ["a"]
 
 
 def test_embeddings_real_wefe_kv_loads(word2vec_weat):

@@ -290,7 +290,7 @@ def read_word2vec_text(path: str | os.PathLike, *, limit: int | None = None, hea
             line_no += 1
             if limit is not None and len(words) >= limit:
                 break
-            stripped = line.rstrip("\n").rstrip(" ")
+            stripped = line.rstrip("\r\n").rstrip(" ")
             if not stripped:
                 continue
             fields = stripped.split(" ")
@@ -409,6 +409,15 @@ def _safe_scalar(dtype: np.dtype, data: Any = None) -> Any:
     return scalar(dtype, data)
 
 
+def _safe_frombuffer(buf: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:
+    dt = np.dtype(dtype)
+    if dt.hasobject:
+        raise pickle.UnpicklingError("refusing a numpy object array in an embeddings pickle")
+    from numpy._core.numeric import _frombuffer
+
+    return _frombuffer(buf, dt, shape, order)
+
+
 _NUMPY_ALLOWED = {
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): _safe_dtype,
@@ -416,6 +425,9 @@ _NUMPY_ALLOWED = {
     ("numpy._core.multiarray", "_reconstruct"): _safe_reconstruct,
     ("numpy.core.multiarray", "scalar"): _safe_scalar,
     ("numpy._core.multiarray", "scalar"): _safe_scalar,
+    ("numpy.core.numeric", "_frombuffer"): _safe_frombuffer,  # pickle protocol 5
+    ("numpy._core.numeric", "_frombuffer"): _safe_frombuffer,
+    ("_codecs", "encode"): __import__("codecs").encode,  # protocol 2 writes bytes as encode(str, "latin1")
 }
 
 
