@@ -29,6 +29,7 @@ so peak memory stays near the size of the kept vectors.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import json
@@ -427,7 +428,7 @@ _NUMPY_ALLOWED = {
     ("numpy._core.multiarray", "scalar"): _safe_scalar,
     ("numpy.core.numeric", "_frombuffer"): _safe_frombuffer,  # pickle protocol 5
     ("numpy._core.numeric", "_frombuffer"): _safe_frombuffer,
-    ("_codecs", "encode"): __import__("codecs").encode,  # protocol 2 writes bytes as encode(str, "latin1")
+    ("_codecs", "encode"): codecs.encode,  # protocol 2 writes bytes as encode(str, "latin1")
 }
 
 
