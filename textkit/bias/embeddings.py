@@ -32,7 +32,6 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
-import json
 import os
 import pickle
 import warnings
