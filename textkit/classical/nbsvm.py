@@ -20,6 +20,8 @@ product ``x^ @ coef_.T + intercept_``.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
@@ -67,6 +69,10 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
     coef_ : ndarray of shape (n_tasks, n_features)
         Effective weights on the (binarized) features: ``r * w'``.
     intercept_ : ndarray of shape (n_tasks,)
+    linear_coef_, linear_intercept_ : ndarrays of shapes (n_tasks, n_features), (n_tasks,)
+        The linear model's own weights on the scaled features, before interpolation.
+    log_prior_ : ndarray of shape (n_tasks,)
+        ``log(N+ / N-)`` per task.
     n_iter_ : ndarray of shape (n_tasks,)
         Iterations the linear model ran, per task.
     n_features_in_ : int
@@ -130,8 +136,9 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         total = counts.sum(axis=0)
         tasks = [1] if len(self.classes_) == 2 else list(range(len(self.classes_)))
         self.r_ = np.empty((len(tasks), n_features))
-        self.coef_ = np.empty((len(tasks), n_features))
-        self.intercept_ = np.empty(len(tasks))
+        self.linear_coef_ = np.empty((len(tasks), n_features))
+        self.linear_intercept_ = np.empty(len(tasks))
+        self.log_prior_ = np.empty(len(tasks))
         self.n_iter_ = np.empty(len(tasks), dtype=np.int64)
         for t, c in enumerate(tasks):
             p = self.alpha + counts[c]
@@ -139,14 +146,32 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
             r = np.log(p / p.sum()) - np.log(q / q.sum())
             target = (y_index == c).astype(np.int64)
             model = self._linear_model(n_samples, n_features).fit(Xb @ sp.diags(r), target)
-            w = model.coef_.ravel()
-            w_bar = np.abs(w).mean()
-            log_prior = np.log(class_count[c]) - np.log(n_samples - class_count[c])
             self.r_[t] = r
+            self.linear_coef_[t] = model.coef_.ravel()
+            self.linear_intercept_[t] = model.intercept_[0]
+            self.log_prior_[t] = np.log(class_count[c]) - np.log(n_samples - class_count[c])
             self.n_iter_[t] = int(np.max(model.n_iter_))
-            self.coef_[t] = r * ((1.0 - self.beta) * w_bar + self.beta * w)
-            self.intercept_[t] = self.beta * model.intercept_[0] + (1.0 - self.beta) * w_bar * log_prior
+        self._interpolate(self.beta)
         return self
+
+    def _interpolate(self, beta: float) -> None:
+        w_bar = np.abs(self.linear_coef_).mean(axis=1, keepdims=True)  # (n_tasks, 1)
+        self.coef_ = self.r_ * ((1.0 - beta) * w_bar + beta * self.linear_coef_)
+        self.intercept_ = beta * self.linear_intercept_ + (1.0 - beta) * w_bar[:, 0] * self.log_prior_
+
+    def interpolate(self, beta: float) -> NBSVMClassifier:
+        """A fitted copy with another ``beta``, without refitting the linear model.
+
+        ``beta`` only enters after the linear model is fitted, so a grid over it costs one fit:
+        ``[model.interpolate(b).score(X_dev, y_dev) for b in betas]``.
+        """
+        check_is_fitted(self, "linear_coef_")
+        if not (np.isscalar(beta) and 0.0 <= beta <= 1.0):
+            raise ValueError(f"beta must be in [0, 1], got {beta!r}")
+        other = copy.deepcopy(self)
+        other.beta = beta
+        other._interpolate(beta)
+        return other
 
     def decision_function(self, X: np.ndarray | sp.spmatrix) -> np.ndarray:
         """Binary: the interpolated score (positive means ``classes_[1]``); else one column per class."""

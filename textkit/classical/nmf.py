@@ -108,21 +108,24 @@ def _initialize(X: np.ndarray | sp.csr_matrix, k: int, init: str, seed: int | No
 def _hals_sweeps(F, cross, gram, n_sweeps: int, delta: float):  # noqa: ANN001, ANN202 - torch tensors
     """Up to ``n_sweeps`` HALS sweeps over the columns of F (n, k) for ``min ||X - F G||``, given
     ``cross = X G^T`` (n, k) and ``gram = G G^T`` (k, k). Stops once a sweep moves F by less
-    than ``delta`` times the first sweep's move."""
+    than ``delta`` times the first sweep's move. Updates F in place (3 kernels per column)."""
     import torch
 
     k = F.shape[1]
     diag = torch.clamp(torch.diagonal(gram), min=_EPS)
+    cross_s = cross / diag  # (n, k): column j divided by gram[j, j]
+    gram_s = gram / diag  # (k, k): column j divided by gram[j, j]
     first = None
-    for _ in range(n_sweeps):
+    for sweep in range(n_sweeps):
         before = F.clone() if n_sweeps > 1 else None
         for j in range(k):
-            # closed-form non-negative minimizer over column j, the others fixed
-            F[:, j] = torch.clamp(F[:, j] + (cross[:, j] - F @ gram[:, j]) / diag[j], min=0.0)
+            # closed-form non-negative minimizer over column j, the others fixed:
+            # F[:, j] <- max(0, F[:, j] + (cross[:, j] - F gram[:, j]) / gram[j, j])
+            F[:, j].add_(torch.addmv(cross_s[:, j], F, gram_s[:, j], alpha=-1.0)).clamp_(min=0.0)
         if before is None:
             break
         moved = float(torch.linalg.vector_norm(F - before))
-        if first is None:
+        if sweep == 0:
             first = moved
         elif moved <= delta * first:
             break
@@ -135,9 +138,9 @@ def _projected_gradient_sq(F, cross, gram) -> float:  # noqa: ANN001 - torch ten
     stationary point (the KKT conditions), so it measures distance from convergence."""
     import torch
 
-    grad = F @ gram - cross
+    grad = torch.addmm(cross, F, gram, beta=-1.0)  # F gram - cross
     projected = torch.where(F > 0, grad, torch.clamp(grad, max=0.0))
-    return float(torch.sum(projected * projected, dtype=torch.float64))
+    return float(torch.linalg.vector_norm(projected)) ** 2
 
 
 def nmf(
@@ -154,7 +157,7 @@ def nmf(
     W: np.ndarray | None = None,
     H: np.ndarray | None = None,
     update_H: bool = True,
-    inner_sweeps: int = 4,
+    inner_sweeps: int = 2,
     n_threads: int | None = 1,
     return_info: bool = False,
 ) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, dict]:
@@ -243,8 +246,8 @@ def nmf(
                 else:
                     Ht = Ht * cross_h / torch.clamp(Ht @ gram_w, min=_EPS)
                 gram_h = Ht.T @ Ht
-            # ||X - WH||^2 = ||X||^2 - 2 <X^T W, H^T> + <W^T W, H H^T>, accumulated in float64
-            squared = norm_x2 - 2.0 * float(torch.sum(cross_h * Ht, dtype=torch.float64)) + float(torch.sum(gram_w * gram_h, dtype=torch.float64))
+            # ||X - WH||^2 = ||X||^2 - 2 <X^T W, H^T> + <W^T W, H H^T>
+            squared = norm_x2 - 2.0 * float(torch.vdot(cross_h.view(-1), Ht.view(-1))) + float(torch.vdot(gram_w.view(-1), gram_h.view(-1)))
             errors.append(float(np.sqrt(max(squared, 0.0))))
             first_violation = violation if first_violation is None else first_violation
             if tol > 0 and violation <= tol**2 * first_violation:
@@ -298,7 +301,7 @@ class NMFTopics(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         init: str | None = None,
         max_iter: int = 200,
         tol: float = 1e-4,
-        inner_sweeps: int = 4,
+        inner_sweeps: int = 2,
         transform_iter: int = 100,
         device: str = "cpu",
         dtype: str = "float32",
