@@ -55,9 +55,26 @@ def test_tokenizer_markers_match_fastai_conventions():
 
 def test_tokenizer_splits_like_spacy_english():
     assert RuleTokenizer().tokenize("Mr. Smith's U.S. trip isn't well-known, e.g. at 3.5% or $1,000.") == [
-        "Mr.", "Smith", "'s", "U.S.", "trip", "is", "n't", "well", "-", "known", ",", "e.g.",
+        "Mr", ".", "Smith", "'s", "U.S", ".", "trip", "is", "n't", "well", "-", "known", ",", "e.g.",
         "at", "3.5", "%", "or", "$", "1,000", ".",
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "John F. Kennedy met Mr. Smith in the U.S. on Jan. 5, i.e. yesterday at 5pm.",
+        "COVID-19 hit the 10-year-old; well-known e-mail!? Wait... ok.. --- -- :-) <3",
+        "I can't, won't, and shouldn't've; gonna cannot o'clock O'Neil's £15.8m 1.5bn 100km.",
+    ],
+)
+def test_tokenizer_matches_spacy_on_lowercased_text_as_fastai_does(text):
+    # fastai 2.8 lowercases before spaCy, so that is the segmentation to agree with.
+    import spacy
+
+    nlp = spacy.blank("en")
+    expected = [t.text for t in nlp(text.lower()) if not t.is_space]
+    assert [p.lower() for p in RuleTokenizer().tokenize(text)] == expected
 
 
 def test_tokenizer_keeps_urls_and_emails_whole():
