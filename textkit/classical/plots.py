@@ -71,16 +71,16 @@ def plot_accuracy_comparison(
     y = np.arange(len(names))[::-1]
     colors = ["tab:gray" if m.startswith("sklearn") else "tab:blue" for m in names]
     ax.barh(y, acc, xerr=err, color=colors, alpha=0.85)
-    for yi, a in zip(y, acc):
-        ax.text(a + 0.1, yi, f"{a:.2f}", va="center", fontsize=8)
+    for yi, a, e in zip(y, acc, err):
+        ax.text(a + e + 0.1, yi, f"{a:.2f}", va="center", fontsize=8)
     if references:
         ref_y = [yi for yi, m in zip(y, names) if m in references]
         ref_x = [references[m] for m in names if m in references]
         ax.scatter(ref_x, ref_y, marker="D", color="tab:red", zorder=3, label=reference_label)
         ax.legend(loc="lower right", fontsize=8)
     ax.set_yticks(y, names)
-    low = min(acc.min(), min(references.values()) if references else acc.min())
-    ax.set_xlim(max(0.0, low - 5), min(100.0, max(acc.max(), low) + 3))
+    shown = list(acc) + [references[m] for m in names if references and m in references]
+    ax.set_xlim(max(0.0, min(shown) - 5), min(100.0, max(shown) + 3))
     ax.set_xlabel("accuracy (%)")
     if title:
         ax.set_title(title)
