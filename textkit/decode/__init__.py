@@ -22,7 +22,7 @@ from textkit.decode.processors import (
     top_k_filter,
     top_p_filter,
 )
-from textkit.decode.search import BeamOutput, Generation, beam_search, greedy, index_state, length_penalty_factor, sample
+from textkit.decode.search import BeamOutput, Generation, beam_search, greedy, index_state, length_penalty_factor, reorder_dim1, sample
 
 __all__ = [
     "BanTokens",
@@ -47,6 +47,7 @@ __all__ = [
     "min_p_filter",
     "no_repeat_ngram",
     "no_repeat_ngram_mask",
+    "reorder_dim1",
     "repetition_penalty",
     "repetition_rate",
     "sample",

@@ -23,20 +23,26 @@ StepFn = Callable[[torch.Tensor, object], tuple[torch.Tensor, object]]
 ReorderFn = Callable[[object, torch.Tensor], object]
 
 
-def index_state(state, index: torch.Tensor):
-    """Select rows ``index`` (dimension 0) of every tensor in a nested tuple/list/dict state;
-    other leaves (ints, None) pass through."""
+def index_state(state, index: torch.Tensor, dim: int = 0):
+    """Select rows ``index`` along ``dim`` (the batch dimension) of every tensor in a nested
+    tuple/list/dict state; other leaves (ints, None) pass through. Recurrent LMs keep their
+    state as (layers, B, H): reorder them with ``functools.partial(index_state, dim=1)``."""
     if state is None:
         return None
     if isinstance(state, torch.Tensor):
-        return state.index_select(0, index.to(state.device)) if state.dim() > 0 else state
+        return state.index_select(dim, index.to(state.device)) if state.dim() > dim else state
     if isinstance(state, tuple):
-        return tuple(index_state(s, index) for s in state)
+        return tuple(index_state(s, index, dim) for s in state)
     if isinstance(state, list):
-        return [index_state(s, index) for s in state]
+        return [index_state(s, index, dim) for s in state]
     if isinstance(state, dict):
-        return {k: index_state(v, index) for k, v in state.items()}
+        return {k: index_state(v, index, dim) for k, v in state.items()}
     return state
+
+
+def reorder_dim1(state, index: torch.Tensor):
+    """``index_state`` along dimension 1, for (layers, B, H) recurrent states."""
+    return index_state(state, index, dim=1)
 
 
 @dataclass

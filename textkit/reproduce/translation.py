@@ -29,7 +29,7 @@ class ExperimentConfig:
     data: str | None = None  # a TSV or "SRC_FILE,TGT_FILE" instead of the registry corpus
     data_dir: str | None = None  # for corpora you bring (giga-fren)
     models: tuple[str, ...] = MODELS
-    minutes: float = 20.0  # training budget per model
+    minutes: float = 20.0  # training budget per model, CPU minutes of this process
     max_epochs: int = 100
     vocab_size: int = 8000
     max_train: int | None = None
@@ -41,11 +41,12 @@ class ExperimentConfig:
     seed: int = 0
     device: str = "auto"
     threads: int | None = None  # torch intra-op threads (None: torch's default)
+    clock: str = "cpu"  # what --minutes counts: "cpu" seconds of this process or "wall" seconds
     teacher_forcing: tuple[float, float] = (1.0, 1.0)  # RNN models: start -> end ratio
 
     @classmethod
     def quick(cls, **overrides) -> ExperimentConfig:
-        base = dict(minutes=0.25, max_train=3000, max_test=60, vocab_size=600, max_tokens=1500, max_len=80, size="tiny", max_epochs=20, threads=1)
+        base = dict(minutes=0.25, max_train=3000, max_test=60, vocab_size=600, max_tokens=1500, max_len=80, size="tiny", max_epochs=20, threads=1, clock="wall")
         base.update(overrides)
         return cls(**base)
 
@@ -62,6 +63,13 @@ def model_configs(size: str, vocab: int, max_len: int) -> dict:
             "transformer": TransformerConfig(d_model=64, n_heads=4, n_encoder_layers=2, n_decoder_layers=2, d_ff=128, dropout=0.1,
                                              share_embeddings=True, tie_embeddings=True, **common),
         }
+    if size == "small":  # sized for a few minutes per model on one CPU thread
+        return {
+            "gru": Seq2SeqGRUConfig(emb_size=128, hidden_size=256, dropout=0.1, **common),
+            "gru-attn": Seq2SeqAttentionConfig(emb_size=128, hidden_size=192, dropout=0.1, attention="luong", **common),
+            "transformer": TransformerConfig(d_model=128, n_heads=4, n_encoder_layers=3, n_decoder_layers=3, d_ff=512, dropout=0.1,
+                                             share_embeddings=True, tie_embeddings=True, **common),
+        }
     if size == "base":
         return {
             "gru": Seq2SeqGRUConfig(emb_size=256, hidden_size=512, dropout=0.2, **common),
@@ -69,33 +77,49 @@ def model_configs(size: str, vocab: int, max_len: int) -> dict:
             "transformer": TransformerConfig(d_model=256, n_heads=4, n_encoder_layers=3, n_decoder_layers=3, d_ff=1024, dropout=0.1,
                                              share_embeddings=True, tie_embeddings=True, **common),
         }
-    raise ValueError(f"size must be 'tiny' or 'base', got {size!r}")
+    raise ValueError(f"size must be 'tiny', 'small' or 'base', got {size!r}")
 
 
 LEARNING_RATES = {
     "tiny": {"gru": 1e-2, "gru-attn": 1e-2, "transformer": 3e-3},
+    "small": {"gru": 3e-3, "gru-attn": 3e-3, "transformer": 2e-3},
     "base": {"gru": 2e-3, "gru-attn": 2e-3, "transformer": 1e-3},
 }
 
 
-def _time_budget_callback(seconds: float, warmup: float = 0.05):
+def _time_budget_callback(seconds: float, clock: str = "cpu", warmup: float = 0.05):
+    """Budget in CPU seconds of this process (``clock="cpu"``, all threads), so that "the same
+    budget" means the same compute on a machine shared with other jobs; or in wall seconds
+    (``clock="wall"``, what ``--quick`` uses to bound its running time)."""
+    if clock not in ("cpu", "wall"):
+        raise ValueError(f"clock must be 'cpu' or 'wall', got {clock!r}")
+    now = time.process_time if clock == "cpu" else time.perf_counter
     from textkit.train import Callback
 
     class TimeBudget(Callback):
-        """Learning rate by the share of the time budget spent: linear warm-up over the first
+        """Learning rate by the share of the budget spent: linear warm-up over the first
         ``warmup``, then linear decay to 10%; stop when the budget is used up."""
 
         order = -10
 
+        def __init__(self) -> None:
+            self.start = None
+            self.used = 0.0
+
+        def before_fit(self, trainer) -> None:
+            self.start = now()
+
         def before_batch(self, trainer) -> None:
-            frac = min(1.0, trainer.train_time / seconds)
+            self.used = now() - self.start
+            frac = min(1.0, self.used / seconds)
             scale = frac / warmup if frac < warmup else 1.0 - 0.9 * (frac - warmup) / (1 - warmup)
             for group in trainer.opt.param_groups:
                 group["lr"] = group["max_lr"] * max(scale, 0.01)
 
         def after_batch(self, trainer) -> None:
-            if trainer.train_time >= seconds:
-                trainer.request_stop(f"time budget of {seconds:.0f} s reached")
+            self.used = now() - self.start
+            if self.used >= seconds:
+                trainer.request_stop(f"CPU budget of {seconds:.0f} s reached")
 
     return TimeBudget()
 
@@ -177,9 +201,10 @@ def train_model(name: str, model_config, tokenizer_size: int, train, valid, conf
     tf = (1.0, 1.0) if name == "transformer" else tuple(config.teacher_forcing)
     task = Seq2SeqTask(PAD_ID, label_smoothing=smoothing, teacher_forcing=tf if tf[0] != tf[1] else tf[0], seed=config.seed)
     seconds = config.minutes * 60
+    budget = _time_budget_callback(seconds, config.clock)
     trainer = Trainer(
         model, task, train, valid, lr=LEARNING_RATES[config.size][name], weight_decay=0.01, betas=(0.9, 0.98),
-        callbacks=[GradientClipping(1.0), _time_budget_callback(seconds)], device=device, seed=config.seed,
+        callbacks=[GradientClipping(1.0), budget], device=device, seed=config.seed,
         precision="auto",
     )
     started = time.perf_counter()
@@ -190,6 +215,8 @@ def train_model(name: str, model_config, tokenizer_size: int, train, valid, conf
         "model": model,
         "params": count_parameters(model),
         "train_seconds": round(trainer.train_time, 1),
+        "train_budget_used_seconds": round(budget.used, 1),
+        "budget_clock": config.clock,
         "train_wall_seconds": round(wall, 1),
         "steps": trainer.step,
         "epochs": round(trainer.step / max(1, train.n_batches(0)), 2),
@@ -252,7 +279,7 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, log=print) -> d
     configs = model_configs(config.size, vocab, config.max_len)
     results: dict = {"metrics": {}, "signatures": {}}
     for name in config.models:
-        log(f"[{name}] training for {config.minutes:g} min on {device.type} ...")
+        log(f"[{name}] training for {config.minutes:g} {config.clock} min on {device.type} ...")
         facts = train_model(name, configs[name], vocab, train, valid, config, device)
         model = facts.pop("model")
         folder = out / name
@@ -279,7 +306,7 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, log=print) -> d
                     plot_attention(weights, sp, tp, folder / f"attention_{k}.png", title=f"{name}: test pair {k}")
         results["metrics"][name] = row
         log(f"[{name}] BLEU {row['bleu']:.2f} greedy / {row[f'bleu_beam{config.beam}']:.2f} beam {config.beam}; "
-            f"chrF {row['chrf']:.2f}; {row['params']:,} params; {row['steps']} steps ({row['epochs']} epochs) in {row['train_seconds']} s")
+            f"chrF {row['chrf']:.2f}; {row['params']:,} params; {row['steps']} steps ({row['epochs']} epochs), {row['train_budget_used_seconds']} {config.clock} s budget used, {row['train_seconds']} s in training steps")
         del model
     import sacrebleu
 
@@ -324,23 +351,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=None, help="folder with a corpus you bring (giga-fren)")
     parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {','.join(MODELS)}")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--minutes", type=float, default=None, help="training budget per model (default 20; --quick 0.25)")
+    parser.add_argument("--minutes", type=float, default=None, help="training budget per model in CPU minutes of this process (default 20; --quick 0.25)")
     parser.add_argument("--quick", action="store_true", help="tiny models on a 3,000-pair slice: under 3 minutes in all")
     parser.add_argument("--max-train", type=int, default=None)
     parser.add_argument("--max-test", type=int, default=None)
     parser.add_argument("--vocab-size", type=int, default=None)
-    parser.add_argument("--size", choices=["tiny", "base"], default=None)
+    parser.add_argument("--size", choices=["tiny", "small", "base"], default=None)
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--teacher-forcing", default=None, help="RNN teacher-forcing ratio START[:END], e.g. 1.0:0.7 (default 1.0)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--clock", choices=["cpu", "wall"], default=None, help="what --minutes counts (default cpu; --quick: wall)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's; --quick: 1)")
 
 
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     overrides: dict = {"pair": args.pair, "data": args.data, "data_dir": args.data_dir, "beam": args.beam, "seed": args.seed, "device": args.device,
                        "models": tuple(m.strip() for m in args.models.split(",") if m.strip())}
-    for key in ("minutes", "max_train", "max_test", "vocab_size", "size", "threads"):
+    for key in ("minutes", "max_train", "max_test", "vocab_size", "size", "threads", "clock"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     if args.teacher_forcing:
