@@ -270,13 +270,15 @@ def pretrain_language_model(
 
 
 def write_model_card(folder: Path, recipe: LMRecipe, settings: TrainSettings, metrics: dict, command: str | None) -> None:
-    n_params = None
+    tok = config_to_dict(recipe.tokenizer)
+    keep = ("kind", "min_freq", "max_vocab") if recipe.tokenizer.kind == "word" else ("kind", "vocab_size", "model_type")
+    tok = {k: tok[k] for k in keep}
     card = f"""# {recipe.name}
 
 {recipe.description}
 
 - **Architecture:** `{recipe.arch}` with `{json.dumps(recipe.model)}`
-- **Tokenizer:** {recipe.tokenizer.kind} ({json.dumps(config_to_dict(recipe.tokenizer))}); vocabulary {metrics['vocab_size']} entries
+- **Tokenizer:** {recipe.tokenizer.kind} ({json.dumps(tok)}); vocabulary {metrics['vocab_size']} entries
 - **Data:** `{recipe.data.corpus}`, documents split by file with seed {recipe.data.split_seed} into
   train/valid/test fractions {list(recipe.data.fractions)}; tokens: {json.dumps(metrics['tokens'])}
 - **Training:** {json.dumps(config_to_dict(settings))}
@@ -308,7 +310,6 @@ Perplexity is per token of this tokenizer (textkit word tokens include case mark
 `tokenizer.json`, `history.csv`/`history.json`/`loss.png`. Load with
 `textkit.nn.load_language_model(folder)`.
 """
-    del n_params
     atomic_write_text(folder / "README.md", card)
 
 
