@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from textkit.bias import audit
+from textkit.bias import run_audit
 from textkit.bias.wordsets import WeatTest, WordSet
 from textkit.cli import main
 
@@ -26,13 +26,24 @@ def _tests_file(path):
     return path
 
 
+def test_audit_run_audit_survives_loading_the_command_module():
+    """Regression: exporting the function as `audit` let `import textkit.bias.audit` (the CLI
+    module) replace it on the package."""
+    import importlib
+
+    import textkit.bias
+
+    importlib.import_module("textkit.bias.audit")
+    assert callable(textkit.bias.run_audit) and textkit.bias.run_audit.__module__ == "textkit.bias.report"
+
+
 def test_audit_library_keeps_refused_tests_with_reasons():
     emb = planted_embeddings()
     tests = [WeatTest("ok", WordSet("F", tuple(FLOWERS)), WordSet("I", tuple(INSECTS)),
                       WordSet("P", tuple(PLEASANT)), WordSet("U", tuple(UNPLEASANT))),
              WeatTest("bad", WordSet("F", ("nope",)), WordSet("I", tuple(INSECTS)),
                       WordSet("P", tuple(PLEASANT)), WordSet("U", tuple(UNPLEASANT)))]
-    report = audit(emb, tests, n_bootstrap=100, sanity=False)
+    report = run_audit(emb, tests, n_bootstrap=100, sanity=False)
     ok, bad = report.tests
     assert ok["effect_size"] > 1 and ok["p_value_method"] == "exact"
     assert bad["effect_size"] is None and "nope" in bad["error"] and bad["missing"]["F"] == ["nope"]

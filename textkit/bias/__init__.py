@@ -48,7 +48,6 @@ __all__ = [
     "WordSetFormatError",
     "analogy_accuracy",
     "association_scores",
-    "audit",
     "caliskan_tests",
     "direct_bias",
     "ect",
@@ -59,6 +58,7 @@ __all__ = [
     "project",
     "relative_norm_distance",
     "rnsb",
+    "run_audit",
     "sanity_benchmarks",
     "seat",
     "train_sgns",
@@ -69,12 +69,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # lazily: train_sgns needs torch, audit needs matplotlib
+    # lazily: train_sgns needs torch, run_audit needs matplotlib. (The audit function is not
+    # exported as `audit`: that name belongs to the `textkit audit` command module
+    # textkit.bias.audit, which the import system binds on this package when it loads.)
     if name == "train_sgns":
         from textkit.bias.sgns import train_sgns
 
         return train_sgns
-    if name == "audit":
+    if name == "run_audit":
         from textkit.bias.report import audit
 
         return audit
