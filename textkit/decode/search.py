@@ -133,7 +133,7 @@ def _run(step, prompt, max_new_tokens, state, eos_id, pad_id, processors, choose
         last = _last(logits)  # (B, V)
         chosen = choose(apply_processors(last, history, processors))  # (B,)
         chosen = torch.where(finished, torch.full_like(chosen, pad), chosen)
-        logp = torch.log_softmax(last, dim=-1).gather(1, chosen[:, None])[:, 0]
+        logp = last.gather(1, chosen[:, None])[:, 0] - torch.logsumexp(last, dim=-1)
         scores = scores + torch.where(finished, torch.zeros_like(logp), logp)
         lengths = lengths + (~finished).long()
         out.append(chosen)
@@ -141,7 +141,8 @@ def _run(step, prompt, max_new_tokens, state, eos_id, pad_id, processors, choose
             finished = finished | (chosen == eos_id)
         if t == max_new_tokens - 1 or bool(finished.all()):
             break
-        history = torch.cat([history, chosen[:, None]], dim=1)
+        if processors:
+            history = torch.cat([history, chosen[:, None]], dim=1)
         logits, state = step(chosen[:, None], state)
     return Generation(torch.stack(out, dim=1), lengths, scores)
 
@@ -322,7 +323,8 @@ def beam_search(
         next_tok = new_tok.index_select(0, keep_t).reshape(-1, 1)  # (n'*K, 1)
         beam_scores = new_scores.index_select(0, keep_t).reshape(-1)
         generated = torch.cat([generated.index_select(0, rows), next_tok], dim=1)
-        history = torch.cat([history.index_select(0, rows), next_tok], dim=1)
+        if processors:
+            history = torch.cat([history.index_select(0, rows), next_tok], dim=1)
         active = [active[i] for i in keep]
         state = reorder(state, rows)
         logits, state = step(next_tok, state)

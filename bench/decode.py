@@ -1,0 +1,197 @@
+"""Decoding benchmark: textkit.decode vs Hugging Face ``generate`` on the same model.
+
+One randomly initialized small GPT-2 (built from a config; nothing is downloaded) is decoded
+by both libraries: textkit drives the HF model's forward pass (with its KV cache) through a
+step function ``step(tokens, cache) -> (logits, cache)``, so only the decoding loop differs.
+Same prompts, same number of new tokens, no EOS (every row runs to the end), same beam size.
+The two are timed alternately in one process (median of ``--repeats``), so the load of a
+shared machine falls on both alike.
+
+Checks: greedy outputs identical; beam-5 best hypotheses compared (both use length
+normalization ``len ** 1.0`` over generated tokens); top-k / top-p filtered distributions equal
+HF's ``TopKLogitsWarper`` / ``TopPLogitsWarper`` on random logits to 1e-6.
+
+Run (transformers lives in its own venv):
+
+    python3 -m venv .venv-bench-decode
+    .venv-bench-decode/bin/pip install torch==2.13.0 && .venv-bench-decode/bin/pip install transformers && .venv-bench-decode/bin/pip install -e . --no-deps
+    .venv-bench-decode/bin/python bench/decode.py --out bench/results/decode.json
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# bench/tokenize.py would shadow the standard library's `tokenize` for a script run from bench/
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse
+import json
+import platform
+import statistics
+import time
+
+import torch
+
+
+def build_model(args):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(args.seed)
+    config = GPT2Config(vocab_size=args.vocab, n_positions=512, n_embd=args.d_model, n_layer=args.layers, n_head=args.heads,
+                        bos_token_id=0, eos_token_id=0, pad_token_id=0)
+    model = GPT2LMHeadModel(config).eval()
+    # a random GPT-2 is nearly uniform; sharpen it so greedy/beam/top-p behave as with a trained model
+    with torch.no_grad():
+        model.lm_head.weight.mul_(args.sharpen)
+    return model
+
+
+def hf_step(model):
+    def step(tokens, cache):
+        # logits_to_keep=1: only the last position's logits, as HF generate does
+        out = model(input_ids=tokens, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        return out.logits[:, -1], out.past_key_values
+
+    return step
+
+
+def reorder_cache(cache, index):
+    cache.reorder_cache(index)
+    return cache
+
+
+def _inference(fn):
+    """Both libraries run under torch.inference_mode (HF's generate adds its own no_grad)."""
+
+    def run():
+        with torch.inference_mode():
+            return fn()
+
+    return run
+
+
+def time_it(fn, repeats):
+    times, result = [], None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+def check_warpers(seed: int) -> dict:
+    from transformers.generation.logits_process import TopKLogitsWarper, TopPLogitsWarper
+
+    from textkit import decode
+
+    gen = torch.Generator().manual_seed(seed)
+    logits = torch.randn(16, 5000, generator=gen) * 3
+    out = {}
+    for name, ours, theirs in [
+        ("top_k_10", decode.top_k_filter(logits, 10), TopKLogitsWarper(10)(None, logits.clone())),
+        ("top_k_500", decode.top_k_filter(logits, 500), TopKLogitsWarper(500)(None, logits.clone())),
+        ("top_p_0.9", decode.top_p_filter(logits, 0.9), TopPLogitsWarper(0.9)(None, logits.clone())),
+        ("top_p_0.5", decode.top_p_filter(logits, 0.5), TopPLogitsWarper(0.5)(None, logits.clone())),
+    ]:
+        same_support = bool(torch.equal(torch.isinf(ours), torch.isinf(theirs)))
+        diff = float((ours.softmax(-1) - theirs.softmax(-1)).abs().max())
+        out[name] = {"same_support": same_support, "max_abs_prob_diff": diff, "ok": same_support and diff <= 1e-6}
+    probs = torch.tensor([[0.3, 0.1, 0.1, 0.5], [0.15, 0.3, 0.3, 0.25]])
+    ours = decode.top_p_filter(probs.log(), 0.8)
+    theirs = TopPLogitsWarper(0.8)(None, probs.log())
+    out["issue_vector"] = {"ours_kept": torch.where(torch.isinf(ours), 0, ours.exp()).tolist(), "same_support": bool(torch.equal(torch.isinf(ours), torch.isinf(theirs)))}
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default="bench/results/decode.json")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--prompt-len", type=int, default=16)
+    parser.add_argument("--new-tokens", type=int, default=48)
+    parser.add_argument("--beam", type=int, default=5)
+    parser.add_argument("--vocab", type=int, default=8000)
+    parser.add_argument("--d-model", type=int, default=256)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--sharpen", type=float, default=8.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    import transformers
+
+    from textkit import decode
+
+    model = build_model(args)
+    step = hf_step(model)
+    gen = torch.Generator().manual_seed(args.seed)
+    prompts = torch.randint(1, args.vocab, (args.batch, args.prompt_len), generator=gen)
+    attention = torch.ones_like(prompts)
+    n_new = args.new_tokens
+    common = dict(max_new_tokens=n_new, min_new_tokens=n_new, pad_token_id=0, eos_token_id=None, attention_mask=attention)
+
+    def hf(**kw):
+        return model.generate(prompts, **common, **kw)[:, args.prompt_len:]
+
+    runs = {
+        "greedy": (
+            lambda: decode.greedy(step, prompts, n_new).tokens,
+            lambda: hf(do_sample=False, num_beams=1),
+        ),
+        "top_p_0.9": (
+            lambda: decode.sample(step, prompts, n_new, generator=torch.Generator().manual_seed(args.seed), top_p=0.9).tokens,
+            lambda: (torch.manual_seed(args.seed), hf(do_sample=True, top_p=0.9, top_k=0, temperature=1.0))[1],
+        ),
+        f"beam_{args.beam}": (
+            lambda: decode.beam_search(step, prompts, n_new, beam_size=args.beam, eos_id=None, reorder=reorder_cache,
+                                       length_norm="average", length_penalty=1.0).tokens[:, 0],
+            lambda: hf(do_sample=False, num_beams=args.beam, length_penalty=1.0, early_stopping=True),
+        ),
+    }
+    results = {}
+    runs = {name: tuple(_inference(f) for f in pair) for name, pair in runs.items()}
+    for name, (ours, theirs) in runs.items():
+        ours(), theirs()  # warm-up
+        t_ours, t_theirs, out_ours, out_theirs = [], [], None, None
+        for _ in range(args.repeats):  # alternate, so machine load hits both alike
+            t, out_ours = time_it(ours, 1)
+            t_ours.append(t)
+            t, out_theirs = time_it(theirs, 1)
+            t_theirs.append(t)
+        tokens = args.batch * n_new
+        row = {
+            "textkit_tokens_per_s": round(tokens / statistics.median(t_ours), 1),
+            "hf_tokens_per_s": round(tokens / statistics.median(t_theirs), 1),
+            "textkit_seconds": [round(t, 3) for t in t_ours],
+            "hf_seconds": [round(t, 3) for t in t_theirs],
+        }
+        row["speedup"] = round(row["textkit_tokens_per_s"] / row["hf_tokens_per_s"], 2)
+        if name != "top_p_0.9":
+            row["identical_outputs"] = bool(torch.equal(out_ours.cpu(), out_theirs.cpu()))
+            row["rows_identical"] = int((out_ours.cpu() == out_theirs.cpu()).all(-1).sum())
+        results[name] = row
+        print(f"{name:10s} textkit {row['textkit_tokens_per_s']:8.1f} tok/s   HF {row['hf_tokens_per_s']:8.1f} tok/s   "
+              f"x{row['speedup']:.2f}" + (f"   identical rows {row['rows_identical']}/{args.batch}" if "rows_identical" in row else ""), flush=True)
+    warpers = check_warpers(args.seed)
+    print("warpers:", {k: v.get("ok", v.get("same_support")) for k, v in warpers.items()})
+    report = {
+        "results": results,
+        "warpers": warpers,
+        "seed": args.seed,
+        "config": {k: v for k, v in vars(args).items() if k != "out"},
+        "versions": {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__},
+        "machine": {"cpu_threads_used": args.threads, "platform": platform.platform()},
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
