@@ -251,6 +251,18 @@ def _mem_kb(pid: int) -> dict:
     return out
 
 
+def _src_hash(name: str) -> str | None:
+    """sha1 of the tokenizer's source files (textkit/text/*.py for textkit), to tell code versions apart."""
+    if name != "textkit":
+        return None
+    import hashlib
+
+    h = hashlib.sha1()
+    for f in sorted((REPO / "textkit" / "text").glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def worker_main(name: str, corpus_path: str, out_path: str, n_workers: int, n_unique: int) -> None:
     """Runs in a fresh subprocess: load the corpus, tokenize it once, save timings + first pass."""
     with open(corpus_path, "rb") as f:
@@ -271,6 +283,7 @@ def worker_main(name: str, corpus_path: str, out_path: str, n_workers: int, n_un
     res = {
         "name": name,
         "how": how,
+        "src_sha1": _src_hash(name),
         "wall_s": wall,
         "cpu_s": (c1.user + c1.system + c1.children_user + c1.children_system) - (c0.user + c0.system + c0.children_user + c0.children_system),
         "tokens": n_tokens,
@@ -781,6 +794,60 @@ def fmt_table(results: dict, ref: str = "fastai") -> str:
     return "\n".join(lines)
 
 
+def render_markdown(report: dict) -> str:
+    """Markdown tables of a report (results, goal, disagreement categories)."""
+    res = report["results"]
+    cfg = report["config"]
+    c = cfg["corpus"]
+    v = report["versions"]
+    out = []
+    out.append(f"Corpus: {c['docs']:,} documents, {c['mb']:.2f} MB ({c['how']}). "
+               f"{cfg['workers']} worker processes unless marked [1p]; best of {cfg.get('repeats', 1)} interleaved round(s). "
+               f"Machine: {v.get('cpu')}, {v.get('cpus')} CPUs; Python {v['python']}, textkit {v.get('textkit_git')}, "
+               f"fastai {v.get('fastai')}, spaCy {v.get('spacy')}, tokenizers {v.get('tokenizers')}.")
+    out.append("")
+    out.append("| tokenizer [processes] | docs/s | MB/s | × fastai | MB/CPU-s | peak RSS MB | × fastai | RSS* MB | tokens | agreement | agr. no-ws | agr. normalized |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for run, r in res.items():
+        ag = r.get("agreement", {}).get("agreement")
+        agw = r.get("agreement_no_ws", {}).get("agreement")
+        agn = r.get("agreement_normalized", {}).get("agreement")
+        f = lambda x: "—" if x is None else f"{x:.2%}"
+        out.append(f"| {r['label']} | {r['docs_per_s']:,.0f} | {r['mb_per_s']:.2f} | {r.get('speed_ratio_vs_fastai', float('nan')):.2f} | "
+                   f"{r['mb_per_cpu_s']:.2f} | {r['peak_rss_tree_mb']:,.0f} | {r.get('rss_ratio_vs_fastai', float('nan')):.2f} | "
+                   f"{r['peak_rss_tree_files_once_mb']:,.0f} | {r['tokens']:,} | {f(ag)} | {f(agw)} | {f(agn)} |")
+    if "goal" in report:
+        g = report["goal"]
+        out.append("")
+        out.append(f"Goal: textkit ≥ 3× fastai's throughput on 2 cores: **{g['speed_ratio_vs_fastai']:.2f}×** "
+                   f"({'met' if g['speed_met'] else 'not met'}); ≥ 99% token agreement: **{g['agreement']:.2%}** "
+                   f"({'met' if g['agreement_met'] else 'not met'}).")
+    a = report.get("analysis")
+    if a:
+        out.append("")
+        out.append(f"Disagreement categories (textkit vs fastai, {a['docs']:,} documents; agreement {a['agreement']:.2%}; "
+                   + ", ".join(f"{k} {x:.2%}" for k, x in a["per_corpus"].items())
+                   + "). *Points* = agreement points lost (they add up to 100% − agreement); *tokens* = raw span cost.")
+        out.append("")
+        out.append("| points | tokens | spans | category | example (fastai → textkit) |")
+        out.append("|---:|---:|---:|---|---|")
+        for cat in a["categories"]:
+            ex = cat["examples"][0] if cat["examples"] else None
+            exs = ""
+            if ex:
+                exs = f"`{ex['fastai']!r}` → `{ex['textkit']!r}`".replace("|", "\\|")
+            out.append(f"| {cat['agreement_points']:.3%} | {cat['cost_tokens']:,} | {cat['spans']:,} | {cat['category'].replace('|', '/')} | {exs} |")
+        cf = a.get("counterfactual")
+        if cf:
+            out.append("")
+            out.append(f"Counterfactual agreement (textkit's output post-processed): as is {cf['as_is']:.2%}; "
+                       f"single capitals and mixed case treated like fastai {cf['case_like_fastai']:.2%} ({cf['cost_of_case_choice']:+.2%}); "
+                       f"in-word runs split like fastai {cf['in_word_runs_like_fastai']:.2%} ({cf['cost_of_in_word_runs_choice']:+.2%}); "
+                       f"both {cf['case_and_runs_like_fastai']:.2%}; whitespace tokens ignored {cf['whitespace_ignored']:.2%} "
+                       f"({cf['cost_of_whitespace_tokens']:+.2%}); all three {cf['whitespace_ignored_case_and_runs_like_fastai']:.2%}.")
+    return "\n".join(out)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mb", type=float, default=50.0, help="corpus size in MB (1e6 bytes), whole passes (default 50)")
@@ -796,6 +863,7 @@ def main(argv=None) -> int:
     ap.add_argument("--analyze-sample", type=int, default=None, help="docs for the disagreement analysis (default all unique docs)")
     ap.add_argument("--examples", type=int, default=5)
     ap.add_argument("--keep", default=None, help="folder to keep the corpus, first-pass tokens and results.json in (default: a temp dir)")
+    ap.add_argument("--render", default=None, help="print the markdown tables of an existing results JSON and exit")
     ap.add_argument("--reuse-from", default=None, help="a --keep folder of an earlier run on the same corpus: runs not in --only "
                     "are taken from it (e.g. re-measure textkit after a change without re-running fastai)")
     # internal: worker mode
@@ -807,6 +875,9 @@ def main(argv=None) -> int:
 
     if args.worker:
         worker_main(args.worker, args.corpus, args.result, args.workers, args.n_unique)
+        return 0
+    if args.render:
+        print(render_markdown(json.loads(Path(args.render).read_text())))
         return 0
     # SIGTERM ends the run like Ctrl-C, so the worker subprocess is ended too (run_worker's finally)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -885,7 +956,13 @@ def main(argv=None) -> int:
                 results[name] = res
                 first[name] = fp
             elif fp != first[name]:
-                raise RuntimeError(f"{name} gave different tokens in round {rnd + 1}")
+                # the code changed between rounds (textkit is installed editable): keep the newest
+                print(f"  WARNING: {name} gave different tokens in round {rnd + 1} (code changed?): "
+                      "its earlier rounds are dropped", file=sys.stderr, flush=True)
+                res["rounds"] = []
+                res["dropped_rounds"] = results[name].get("dropped_rounds", 0) + len(results[name]["rounds"])
+                results[name] = res
+                first[name] = fp
             results[name]["rounds"].append({k: res[k] for k in ("wall_s", "cpu_s", "peak_rss_tree_mb", "peak_rss_tree_files_once_mb",
                                                                 "baseline_rss_mb", "loadavg_before", "loadavg_after")})
     order = {n: i for i, n in enumerate(TOKENIZERS)}
