@@ -155,3 +155,19 @@ def test_transformer_learns_to_copy():
         opt.step()
     tests = torch.randint(4, 14, (8, 5), generator=gen).tolist()
     assert translate(model, tests, bos_id=1, eos_id=2, pad_id=PAD, beam_size=3) == tests
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_transformer_on_cuda_matches_cpu_and_runs_under_autocast():
+    model = tiny()
+    src, tgt = batch()
+    with torch.no_grad():
+        cpu = model(src, tgt)
+        gpu_model = model.cuda()
+        torch.testing.assert_close(gpu_model(src.cuda(), tgt.cuda()).cpu(), cpu, atol=1e-4, rtol=1e-4)
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            assert torch.isfinite(gpu_model(src.cuda(), tgt.cuda()).float()).all()
+    assert translate(gpu_model, src.tolist(), bos_id=1, eos_id=2, pad_id=PAD, beam_size=2, max_new_tokens=5) == translate(
+        model.cpu(), src.tolist(), bos_id=1, eos_id=2, pad_id=PAD, beam_size=2, max_new_tokens=5
+    )
