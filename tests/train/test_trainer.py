@@ -171,6 +171,7 @@ def test_trainer_nan_loss_stops_and_keeps_the_last_good_checkpoint(make_trainer,
     assert all(torch.isfinite(t).all() for t in data["model"].values())
 
 
+@pytest.mark.slow
 def test_trainer_history_files_and_quiet_mode(make_trainer, tmp_path, capsys):
     trainer = make_trainer(callbacks=[HistoryWriter(tmp_path / "run")], eval_every=10)
     history = trainer.fit(epochs=2)
