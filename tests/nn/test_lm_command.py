@@ -146,3 +146,20 @@ def test_lm_pretrain_with_sentencepiece(tmp_path):
     model, pipeline = load_language_model(out)
     assert isinstance(pipeline.tokenizer, SubwordTokenizer)
     assert model.config.vocab_size == len(pipeline) == len(json.loads((out / "vocab.json").read_text())["itos"])
+
+
+@pytest.mark.slow
+def test_lm_pretrain_resume(tiny_lm, tmp_path, capsys):
+    """--resume continues from OUT/checkpoints (here: the finished run, so no new steps and the
+    same validation numbers); without checkpoints it is an error, never a silent fresh start."""
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_lm, copy)
+    args = ["lm", "pretrain", "--config", str(TINY), "--out", str(copy), "--quiet", "--max-steps", "4", "--resume"]
+    assert main(args) == 0
+    before = json.loads((tiny_lm / "config.json").read_text())["metrics"]
+    after = json.loads((copy / "config.json").read_text())["metrics"]
+    assert after["steps"] == 4 and after["valid_loss"] == pytest.approx(before["valid_loss"], rel=1e-6)
+    shutil.rmtree(copy / "checkpoints")
+    capsys.readouterr()
+    assert main(args) == 1
+    assert "no checkpoint" in capsys.readouterr().err
