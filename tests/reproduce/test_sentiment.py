@@ -59,7 +59,7 @@ def _check_results(path):
 
 @pytest.mark.slow
 def test_reproduce_sentiment_quick_rotten_tomatoes(tmp_path, capsys):
-    assert main(["reproduce", "sentiment", "--quick", "--out", str(tmp_path)]) == 0
+    assert main(["reproduce", "sentiment", "--quick", "--jobs", "1", "--out", str(tmp_path)]) == 0
     results = _check_results(tmp_path / "results.json")
     printed = capsys.readouterr().out
     assert "79.38" in printed and "77.94" in printed  # Wang & Manning's RT-s figures beside ours

@@ -233,9 +233,13 @@ def sentiment_cross_validation(
     analyzer: str | Callable[[str], list[str]] = "rule",
     lowercase: bool = True,
     quick: bool = False,
+    n_jobs: int = 1,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
-    """k-fold CV of every method in ``SENTIMENT_METHODS`` (identical texts share a fold)."""
+    """k-fold CV of every method in ``SENTIMENT_METHODS`` (identical texts share a fold).
+
+    ``n_jobs`` folds run at once in worker processes (joblib); results do not depend on it.
+    """
     if len(texts) != len(labels):
         raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
     y = np.asarray(labels)
@@ -245,18 +249,23 @@ def sentiment_cross_validation(
     tokens = _tokenize_all(texts, analyzer, lowercase)
     folds = grouped_stratified_folds(y, groups, n_folds, seed)
     n_inner = QUICK_INNER_FOLDS if quick else INNER_FOLDS
-    per_split = []
-    for i, (train, test) in enumerate(folds):
-        start = time.perf_counter()
+    from joblib import Parallel, delayed
+
+    def run_fold(train: np.ndarray, test: np.ndarray) -> tuple[dict, dict, dict]:
         inner = grouped_stratified_folds(y[train], groups[train], n_inner, seed)
-        per_split.append(
-            _evaluate_split(
-                [tokens[j] for j in train], y[train], [tokens[j] for j in test], y[test], inner,
-                quick=quick, seed=seed, vectorizer_options={},
-            )
+        return _evaluate_split(
+            [tokens[j] for j in train], y[train], [tokens[j] for j in test], y[test], inner,
+            quick=quick, seed=seed, vectorizer_options={},
         )
+
+    # Folds are independent: with n_jobs > 1 they run in worker processes (results in fold order).
+    start = time.perf_counter()
+    per_split = []
+    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(run_fold)(train, test) for train, test in folds)
+    for i, result in enumerate(jobs):
+        per_split.append(result)
         if progress is not None:
-            progress(f"fold {i + 1}/{n_folds}: nbsvm-bi {per_split[-1][0]['nbsvm-bi']:.4f} ({time.perf_counter() - start:.1f} s)")
+            progress(f"fold {i + 1}/{n_folds}: nbsvm-bi {result[0]['nbsvm-bi']:.4f} ({time.perf_counter() - start:.1f} s elapsed)")
     duplicates = len(texts) - len(np.unique(groups))
     return {
         "metrics": _summarize(per_split),
@@ -269,6 +278,7 @@ def sentiment_cross_validation(
             "analyzer": analyzer if isinstance(analyzer, str) else getattr(analyzer, "__name__", repr(analyzer)),
             "lowercase": lowercase,
             "quick": quick,
+            "n_jobs": n_jobs,
             "tuning": f"{n_inner}-fold inner CV (grouped, stratified) on each outer training fold; best grid point refitted on the whole fold",
             "nbsvm_grid": QUICK_NBSVM_GRID if quick else NBSVM_GRID,
             "lr_grid": QUICK_LR_GRID if quick else LR_GRID,

@@ -9,6 +9,7 @@ user's ``aclImdb`` folder. Prints a table beside the published figures, writes
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folds", type=int, default=10, help="outer CV folds for rotten-tomatoes")
     parser.add_argument("--analyzer", default="rule", help="tokenizer: rule (default), textkit, spacy, regex-words")
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="CV folds run at once (processes); default min(2, CPUs)")
 
 
 def _stratified_subset(labels: list, n: int, seed: int) -> np.ndarray:
@@ -51,6 +53,7 @@ def run_sentiment(
     data_dir: str | Path | None = None,
     analyzer: str = "rule",
     n_folds: int = 10,
+    n_jobs: int = 1,
     echo: Callable[[str], None] = print,
 ) -> dict:
     """Run the experiment, print the table, write ``results.json`` and ``accuracy.png``; return the results."""
@@ -70,7 +73,9 @@ def run_sentiment(
             texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
             n_folds = QUICK_RT_FOLDS
         echo(f"rotten-tomatoes: {len(texts)} snippets, {n_folds}-fold CV, analyzer={analyzer!r}")
-        results = sentiment_cross_validation(texts, labels, n_folds=n_folds, seed=seed, analyzer=analyzer, quick=quick, progress=echo)
+        results = sentiment_cross_validation(
+            texts, labels, n_folds=n_folds, seed=seed, analyzer=analyzer, quick=quick, n_jobs=n_jobs, progress=echo
+        )
     else:
         if data_dir is None:
             raise ValueError("--corpus imdb needs --data-dir: the folder of an unpacked aclImdb (train/ and test/ inside)")
@@ -129,6 +134,7 @@ def format_table(results: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     run_sentiment(
-        args.corpus, args.out, quick=args.quick, seed=args.seed, data_dir=args.data_dir, analyzer=args.analyzer, n_folds=args.folds
+        args.corpus, args.out, quick=args.quick, seed=args.seed, data_dir=args.data_dir, analyzer=args.analyzer,
+        n_folds=args.folds, n_jobs=args.jobs,
     )
     return 0
