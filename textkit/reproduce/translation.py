@@ -155,7 +155,7 @@ def plot_attention(weights, source_pieces, target_pieces, path=None, ax=None, ti
 
     own = ax is None
     if own:
-        fig, ax = plt.subplots(figsize=(max(4, 0.35 * len(source_pieces)), max(3, 0.3 * len(target_pieces))))
+        fig, ax = plt.subplots(figsize=(min(16, max(4, 0.35 * len(source_pieces))), min(12, max(3, 0.3 * len(target_pieces)))))
     ax.imshow(weights, cmap="viridis", aspect="auto", vmin=0)
     ax.set_xticks(range(len(source_pieces)), source_pieces, rotation=90, fontsize=7)
     ax.set_yticks(range(len(target_pieces)), target_pieces, fontsize=7)
@@ -302,7 +302,7 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, log=print) -> d
             results["signatures"] = {"bleu": bleu.signature, "chrf": chrf.signature}
             if beam == 1 and name != "gru":
                 for k in range(min(3, len(test_sources))):
-                    weights, sp, tp = attention_for(model, tokenizer, test_sources[k], hyp_ids[k])
+                    weights, sp, tp = attention_for(model, tokenizer, test_sources[k][:40], hyp_ids[k][:40])
                     plot_attention(weights, sp, tp, folder / f"attention_{k}.png", title=f"{name}: test pair {k}")
         results["metrics"][name] = row
         log(f"[{name}] BLEU {row['bleu']:.2f} greedy / {row[f'bleu_beam{config.beam}']:.2f} beam {config.beam}; "
