@@ -83,7 +83,22 @@ def versions() -> dict[str, str]:
             out[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             out[package] = "not installed"
+    out["textkit_git_commit"] = _git_commit()
     return out
+
+
+def _git_commit() -> str:
+    """The checkout's commit (results depend on the tokenizer's exact rules), or "unknown"."""
+    import subprocess
+    from pathlib import Path
+
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return done.stdout.strip() if done.returncode == 0 else "unknown"
 
 
 # --- sentiment --------------------------------------------------------------------------------
