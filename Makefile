@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml | $(PY)
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/textkit summary rotten-tomatoes
+	$(VENV)/bin/textkit reproduce sentiment --out runs/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --durations=15 tests
