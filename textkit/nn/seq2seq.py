@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from pathlib import Path
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -367,10 +368,9 @@ def _unique_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
     return out
 
 
-def save_translation_model(model: nn.Module, folder, *, source_tokenizer, target_tokenizer=None) -> "Path":
+def save_translation_model(model: nn.Module, folder, *, source_tokenizer, target_tokenizer=None) -> Path:
     """``folder/{config.json, model.safetensors, source_tokenizer/, target_tokenizer/}``;
     a joint vocabulary is saved once (``target_tokenizer=None``)."""
-    from pathlib import Path
 
     from safetensors.torch import save
 
@@ -392,7 +392,6 @@ def save_translation_model(model: nn.Module, folder, *, source_tokenizer, target
 def load_translation_model(folder, device: str | torch.device = "cpu"):
     """(model in eval mode, source tokenizer, target tokenizer). Tokenizers whose size does
     not match the model's vocabularies raise a ValueError naming both sizes."""
-    from pathlib import Path
 
     from textkit._io import read_json
     from textkit.nn.config import config_from_dict
