@@ -10,7 +10,9 @@ megabytes (1 MB = 10**6 bytes of UTF-8 text, the unit used for MB/s too). ``--mb
 4 passes, 62,132 documents, 50.31 MB.
 
 Each tokenizer runs in its own fresh subprocess (``--worker NAME``), on ``--workers``
-processes (default 2, the machine's core count):
+processes (default 2, the machine's core count); ``NAME@1`` runs it on one process. The default
+runs are textkit, textkit@1, fastai, spacy, spacy@1, hf, hf@1 (the single-process runs are
+context: on 2 cores, moving token lists between processes can cost more than it saves).
 
 * ``textkit``: ``textkit.text.Tokenizer(lang="en")``, through the fastest public batch path
   (``Tokenizer.tokenize_many(texts, n_workers=2)``, or a module-level ``tokenize_many`` /
@@ -28,7 +30,10 @@ Every tokenizer returns the full list of token lists (materialized ``list[str]``
 in input order), and the timed region is exactly that call; building the tokenizer object and
 loading the corpus are outside it, starting and joining the worker pool are inside it.
 
-* docs/s and MB/s: documents and MB of input per second of wall-clock time (``perf_counter``).
+* docs/s and MB/s: documents and MB of input per second of wall-clock time (``perf_counter``);
+  with ``--repeats N`` every run is repeated N times in interleaved rounds and the fastest round
+  is kept (the machine may be shared: each round records the load average). MB/CPU-s divides
+  by the user+system CPU time of the worker process and its children instead.
 * peak RSS: the benchmark's parent process polls ``/proc`` every 20 ms and sums ``VmRSS`` over
   the worker subprocess and all its descendants (pool workers); the peak of that sum is
   "peak RSS (tree)". It includes the interpreter, the imports and the corpus itself (about the
@@ -40,12 +45,16 @@ loading the corpus are outside it, starting and joining the worker pool are insi
   autojunk=False)``; agreement = sum(m) / sum(max(len(fastai), len(other))) over all documents.
   Because the passes repeat the same documents, it is computed on the first pass (each unique
   document once), which gives exactly the same ratio as over all passes.
-  "normalized agreement" additionally lowercases both sides and drops ``xxmaj``/``xxup`` and
-  whitespace-only tokens; it is the fairer number for spaCy and HF, which emit no markers.
+  "agreement without whitespace" drops whitespace-only tokens (fastai keeps spaCy's ``\n``,
+  ``\n\n``, ``\n▁`` tokens) from both sides; "normalized agreement" additionally lowercases
+  both sides and drops ``xxmaj``/``xxup``: the fairer number for spaCy and HF, which emit no
+  markers, and a pure segmentation agreement for textkit.
 
-The disagreement analysis (``--analyze``, on by default when textkit is measured) diffs
-textkit's and fastai's outputs and puts every differing span in a category, with counts,
-examples, and the agreement textkit would have if a category were aligned with fastai.
+The disagreement analysis (on unless ``--no-analyze``, when textkit and fastai are both
+measured) diffs textkit's and fastai's outputs on every unique document (or a stratified
+``--analyze-sample N``) and puts every differing span in a category (DELIBERATE textkit design,
+WHITESPACE, FASTAI-QUIRK, FIXABLE), with agreement points lost, counts and examples, plus the
+agreement textkit would have if its deliberate choices and whitespace were aligned with fastai.
 
 Output: a table on stdout and ``bench/results/tokenize.json`` (seed, versions, config, numbers).
 
@@ -60,9 +69,17 @@ Environment (a venv separate from textkit's, peers are never textkit runtime dep
     TEXTKIT_HOME=... .venv-bench/bin/python bench/tokenize.py            # --mb 50 --workers 2
     TEXTKIT_HOME=... .venv-bench/bin/python bench/tokenize.py --quick    # ~2 MB smoke run
 
-Options: ``--mb`` (default 50), ``--quick`` (2 MB, short analysis), ``--workers`` (2),
-``--only a,b`` (a subset of textkit,fastai,spacy,hf), ``--seed`` (0), ``--out`` (JSON path),
-``--no-analyze``, ``--examples`` (per category, default 5).
+Options: ``--mb`` (default 50), ``--quick`` (2 MB, analysis on 300 docs, writes
+``tokenize_quick.json``), ``--workers`` (2), ``--only a,b@1`` (runs), ``--repeats`` (1), ``--seed``
+(0), ``--out`` (JSON path), ``--no-analyze``, ``--analyze-sample``, ``--examples`` (per category),
+``--keep DIR`` (keep corpus, first-pass tokens and results.json), ``--reuse-from DIR`` (take the
+runs not in ``--only`` from a kept earlier run: re-measure textkit after a change without
+re-running fastai), ``--render JSON`` (print the markdown tables of a results file).
+
+Re-measure textkit after a tokenizer change (fastai etc. reused from a kept run)::
+
+    .venv-bench/bin/python bench/tokenize.py --repeats 2 --keep /tmp/tokbench       # once, ~25 min
+    .venv-bench/bin/python bench/tokenize.py --only textkit,textkit@1 --reuse-from /tmp/tokbench
 """
 
 from __future__ import annotations
@@ -907,6 +924,7 @@ def main(argv=None) -> int:
         workdir = workdir_obj.name
 
     t0 = time.time()
+    vers = versions()  # before the runs: the textkit commit that is measured
     docs, sources, cinfo = build_corpus(args.mb if not args.quick else args.mb, args.seed)
     if args.quick:
         # smoke run: a prefix of the shuffled pass (stratified by the shuffle), one pass
@@ -1006,7 +1024,7 @@ def main(argv=None) -> int:
     report = {
         "benchmark": "tokenize",
         "seed": args.seed,
-        "versions": versions(),
+        "versions": vers,
         "config": {"mb": args.mb, "quick": args.quick, "workers": args.workers, "tokenizers": names, "repeats": args.repeats,
                    "corpus": cinfo, "rss_poll_s": POLL_S,
                    "agreement_definition": "per doc, leading xxbos stripped from both; matched = sum of "
