@@ -26,18 +26,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Running `python bench/classical.py` puts bench/ first on sys.path, where bench/tokenize.py
-# would shadow the standard library's tokenize module (numpy imports it). Drop that entry.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-import argparse  # noqa: E402
-import os  # noqa: E402
-import time  # noqa: E402
-import tracemalloc  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+import argparse
+import os
+import time
+import tracemalloc
+from collections.abc import Callable
 
-import numpy as np  # noqa: E402
-import scipy.sparse as sp  # noqa: E402
+import numpy as np
+import scipy.sparse as sp
 
 ROOT = Path(__file__).resolve().parents[1]
 

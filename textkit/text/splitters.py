@@ -34,7 +34,7 @@ _RULE_PATTERN = regex.compile(
   | (?:"""
     + _KEPT_DOTTED
     + r""")\.                                               # e.g. i.e. a.m. p.m.
-  | \p{L}(?:\.\p{L})+                                       # "u.s" of "u.s." (the "." is a piece)
+  | [^\W\d_]\w*(?:\.\w+)+                                    # dotted words: "u.s" of "u.s.", "e.coli", "p.diddy"
   | [a-z]\.(?!\w)                                           # initials: "f."
   | \d+(?:[.,:]\d+)*(?=(?:"""
     + _UNITS

@@ -66,8 +66,8 @@ Environment (a venv separate from textkit's, peers are never textkit runtime dep
     .venv-bench/bin/pip install -r bench/requirements-tokenize.txt
     .venv-bench/bin/pip install --no-deps "fastai==2.8.12"
     .venv-bench/bin/pip install --no-deps -e .
-    TEXTKIT_HOME=... .venv-bench/bin/python bench/tokenize.py            # --mb 50 --workers 2
-    TEXTKIT_HOME=... .venv-bench/bin/python bench/tokenize.py --quick    # ~2 MB smoke run
+    TEXTKIT_HOME=... .venv-bench/bin/python bench/tokenization.py            # --mb 50 --workers 2
+    TEXTKIT_HOME=... .venv-bench/bin/python bench/tokenization.py --quick    # ~2 MB smoke run
 
 Options: ``--mb`` (default 50), ``--quick`` (2 MB, analysis on 300 docs, writes
 ``tokenize_quick.json``), ``--workers`` (2), ``--only a,b@1`` (runs), ``--repeats`` (1), ``--seed``
@@ -78,8 +78,8 @@ re-running fastai), ``--render JSON`` (print the markdown tables of a results fi
 
 Re-measure textkit after a tokenizer change (fastai etc. reused from a kept run)::
 
-    .venv-bench/bin/python bench/tokenize.py --repeats 2 --keep /tmp/tokbench       # once, ~25 min
-    .venv-bench/bin/python bench/tokenize.py --only textkit,textkit@1 --reuse-from /tmp/tokbench
+    .venv-bench/bin/python bench/tokenization.py --repeats 2 --keep /tmp/tokbench       # once, ~25 min
+    .venv-bench/bin/python bench/tokenization.py --only textkit,textkit@1 --reuse-from /tmp/tokbench
 """
 
 from __future__ import annotations
