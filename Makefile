@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.textkit-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test test-fast install bench bench-env clean
+.PHONY: demo test test-fast install bench-classical bench-tokenization-env clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,17 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow" tests
+
+# Benchmarks (see BENCHMARKS.md). Peers live in their own venvs, never in .venv.
+bench-classical: $(STAMP)
+	$(PY) bench/classical.py --repeats 5
+
+bench-tokenization-env:
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/pip install --quiet "$(TORCH_SPEC)"
+	.venv-bench/bin/pip install --quiet -r bench/requirements-tokenize.txt
+	.venv-bench/bin/pip install --quiet --no-deps "fastai==2.8.12"
+	.venv-bench/bin/pip install --quiet --no-deps -e .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
