@@ -1,5 +1,5 @@
 """`textkit lm generate` with textkit.decode options: --top-p, --min-p, --repetition-penalty,
---no-repeat-ngram, --beam (the plain path stays the LM owner's sampler)."""
+--no-repeat-ngram, --beam (every option goes through textkit.decode)."""
 
 from __future__ import annotations
 

@@ -45,10 +45,10 @@ def test_lm_pretrain_writes_a_self_contained_folder(tiny_lm, capsys):
 @pytest.mark.slow
 def test_lm_folder_loads_in_a_fresh_process_and_generation_is_seeded(tiny_lm):
     code = (
-        "import sys, torch; from textkit.nn import load_language_model, sample, model_step\n"
+        "import sys, torch; from textkit import decode; from textkit.nn import load_language_model, model_step\n"
         f"model, pipe = load_language_model({str(tiny_lm)!r})\n"
         "ids = pipe.encode('The jury said').ids\n"
-        "new = sample(model_step(model), ids, 8, generator=torch.Generator().manual_seed(3))\n"
+        "new = decode.sample(model_step(model), [ids], 8, generator=torch.Generator().manual_seed(3)).to_lists()[0]\n"
         "import json; print(json.dumps([type(model).__name__, len(pipe), new]))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -56,11 +56,12 @@ def test_lm_folder_loads_in_a_fresh_process_and_generation_is_seeded(tiny_lm):
     assert name == "AWDLSTMLanguageModel" and len(new) == 8
     import torch
 
-    from textkit.nn import load_language_model, model_step, sample
+    from textkit import decode
+    from textkit.nn import load_language_model, model_step
 
     model, pipe = load_language_model(tiny_lm)
     assert len(pipe) == n_vocab and not model.training
-    again = sample(model_step(model), pipe.encode("The jury said").ids, 8, generator=torch.Generator().manual_seed(3))
+    again = decode.sample(model_step(model), [pipe.encode("The jury said").ids], 8, generator=torch.Generator().manual_seed(3)).to_lists()[0]
     assert again == new
 
 

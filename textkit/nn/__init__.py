@@ -1,14 +1,27 @@
-"""Neural models: AWD-LSTM and GRU language models with explicit recurrent state.
+"""Neural models with explicit state: AWD-LSTM and GRU language models, GRU and attention
+seq2seq, and the Transformer.
 
 Importing this package imports torch; ``textkit``, ``textkit.text`` and ``textkit.data`` do not.
 """
 
+from textkit.nn.attention import AdditiveAttention, MultiHeadAttention, MultiplicativeAttention
 from textkit.nn.awd_lstm import AWDLSTM, AWDLSTMConfig, AWDLSTMLanguageModel
 from textkit.nn.config import config_from_dict, config_to_dict, load_config, save_config
 from textkit.nn.dropout import LockedDropout, embedding_dropout, locked_dropout_mask, weight_drop
-from textkit.nn.generate import model_step, sample
+from textkit.nn.generate import model_step
 from textkit.nn.gru import GRUCell, GRUConfig, GRULanguageModel, ScratchGRU
 from textkit.nn.registry import ARCHITECTURES, build_language_model, model_config_dict
+from textkit.nn.seq2seq import (
+    Seq2SeqAttention,
+    Seq2SeqAttentionConfig,
+    Seq2SeqGRU,
+    Seq2SeqGRUConfig,
+    Seq2SeqTask,
+    load_translation_model,
+    save_translation_model,
+    sequence_loss,
+    translate,
+)
 from textkit.nn.serialization import (
     LanguageModelBundle,
     load_language_model,
@@ -17,12 +30,27 @@ from textkit.nn.serialization import (
     save_language_model,
     save_weights,
 )
+from textkit.nn.transformer import TransformerConfig, TransformerSeq2Seq
 
 __all__ = [
     "ARCHITECTURES",
     "AWDLSTM",
     "AWDLSTMConfig",
     "AWDLSTMLanguageModel",
+    "AdditiveAttention",
+    "MultiHeadAttention",
+    "MultiplicativeAttention",
+    "Seq2SeqAttention",
+    "Seq2SeqAttentionConfig",
+    "Seq2SeqGRU",
+    "Seq2SeqGRUConfig",
+    "Seq2SeqTask",
+    "TransformerConfig",
+    "TransformerSeq2Seq",
+    "load_translation_model",
+    "save_translation_model",
+    "sequence_loss",
+    "translate",
     "GRUCell",
     "GRUConfig",
     "GRULanguageModel",
@@ -40,7 +68,6 @@ __all__ = [
     "model_config_dict",
     "model_step",
     "read_weights",
-    "sample",
     "save_config",
     "save_language_model",
     "save_weights",

@@ -81,10 +81,13 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
     if args.lm_action == "generate":
-        if any(getattr(args, k) is not None for k in ("top_p", "min_p", "repetition_penalty", "no_repeat_ngram", "beam")):
-            print(_generate_with_decode(args))
-        else:
-            print(lm.generate_text(args.model_dir, args.prompt, args.max_new_tokens, args.temperature, args.seed, args.top_k))
+        print(
+            lm.generate_text(
+                args.model_dir, args.prompt, args.max_new_tokens, temperature=args.temperature, seed=args.seed,
+                top_k=args.top_k, top_p=args.top_p, min_p=args.min_p, repetition_penalty=args.repetition_penalty,
+                no_repeat_ngram=args.no_repeat_ngram, beam=args.beam,
+            )
+        )
         return 0
     if args.lm_action == "evaluate":
         metrics = lm.evaluate_language_model(args.model_dir, args.corpus, args.split, args.batch_size, args.bptt)
@@ -95,43 +98,3 @@ def run(args: argparse.Namespace) -> int:
                   f"(loss {metrics['loss']:.4f}, accuracy {metrics['accuracy']:.4f}, {metrics['tokens']} tokens)")
         return 0
     raise ValueError(f"unknown lm action {args.lm_action!r}")
-
-
-def _generate_with_decode(args: argparse.Namespace) -> str:
-    """Top-p / min-p / repetition penalty / no-repeat-ngram sampling and beam search through
-    ``textkit.decode`` (same prompt and banned-token handling as ``generate_text``)."""
-    import torch
-
-    from textkit import decode
-    from textkit.nn.serialization import load_language_model
-    from textkit.text import BOS, PAD, UNK, SubwordTokenizer
-    from textkit.train.language_model import subword_id
-
-    model, pipeline = load_language_model(args.model_dir)
-    ids = pipeline.encode(args.prompt).ids
-    if isinstance(pipeline.tokenizer, SubwordTokenizer):
-        ids = [subword_id(pipeline.tokenizer, BOS), *ids]
-        banned = [subword_id(pipeline.tokenizer, t) for t in (PAD, UNK)]
-    else:
-        banned = [pipeline.vocab.stoi[t] for t in (PAD, UNK, BOS) if t in pipeline.vocab]
-    if not ids:
-        raise ValueError("the prompt encodes to no tokens; give a non-empty --prompt")
-
-    def step(tokens, state):
-        with torch.no_grad():
-            return model(tokens, state)[:2]
-
-    if args.beam is not None:
-        processors = decode.build_processors(banned_ids=banned, repetition_penalty=args.repetition_penalty, no_repeat_ngram_size=args.no_repeat_ngram)
-        out = decode.beam_search(step, [ids], args.max_new_tokens, beam_size=args.beam, eos_id=None, processors=processors, reorder=decode.reorder_dim1)
-        new = out.to_lists()[0][0]
-    elif args.temperature == 0:
-        processors = decode.build_processors(banned_ids=banned, repetition_penalty=args.repetition_penalty, no_repeat_ngram_size=args.no_repeat_ngram)
-        new = decode.greedy(step, [ids], args.max_new_tokens, processors=processors).to_lists()[0]
-    else:
-        new = decode.sample(
-            step, [ids], args.max_new_tokens, generator=torch.Generator().manual_seed(args.seed), temperature=args.temperature,
-            top_k=args.top_k, top_p=args.top_p, min_p=args.min_p, repetition_penalty=args.repetition_penalty,
-            no_repeat_ngram_size=args.no_repeat_ngram, banned_ids=banned,
-        ).to_lists()[0]
-    return pipeline.decode(ids + new)

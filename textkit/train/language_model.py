@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import platform
 import sys
 import time
@@ -352,8 +351,25 @@ def evaluate_language_model(folder: str | Path, corpus: str | None = None, split
             "perplexity": metrics["perplexity"], "accuracy": metrics["accuracy"]}
 
 
-def generate_text(folder: str | Path, prompt: str, max_new_tokens: int = 50, temperature: float = 1.0, seed: int = 0, top_k: int | None = None) -> str:
-    from textkit.nn.generate import model_step, sample
+def generate_text(
+    folder: str | Path,
+    prompt: str,
+    max_new_tokens: int = 50,
+    *,
+    temperature: float = 1.0,
+    seed: int = 0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    min_p: float | None = None,
+    repetition_penalty: float | None = None,
+    no_repeat_ngram: int | None = None,
+    beam: int | None = None,
+) -> str:
+    """Continue ``prompt`` with a saved LM through ``textkit.decode``: seeded sampling,
+    greedy (``temperature=0``) or beam search (``beam=N``). Padding, unknown and BOS ids are
+    never generated."""
+    from textkit import decode
+    from textkit.nn.generate import model_step
     from textkit.nn.serialization import load_language_model
     from textkit.text import BOS, PAD, UNK, SubwordTokenizer
 
@@ -364,8 +380,23 @@ def generate_text(folder: str | Path, prompt: str, max_new_tokens: int = 50, tem
         banned = [subword_id(pipeline.tokenizer, t) for t in (PAD, UNK)]
     else:
         banned = [pipeline.vocab.stoi[t] for t in (PAD, UNK, BOS) if t in pipeline.vocab]
-    generator = torch.Generator().manual_seed(seed)
-    new = sample(model_step(model), ids, max_new_tokens, generator=generator, temperature=temperature, top_k=top_k, banned_ids=banned)
+    if not ids:
+        raise ValueError("the prompt encodes to no tokens; give a non-empty prompt")
+    step = model_step(model)
+    if beam is not None or temperature == 0:
+        processors = decode.build_processors(banned_ids=banned, repetition_penalty=repetition_penalty, no_repeat_ngram_size=no_repeat_ngram)
+        if beam is not None:
+            new = decode.beam_search(
+                step, [ids], max_new_tokens, beam_size=beam, eos_id=None, processors=processors, reorder=decode.reorder_dim1
+            ).to_lists()[0][0]
+        else:
+            new = decode.greedy(step, [ids], max_new_tokens, processors=processors).to_lists()[0]
+    else:
+        new = decode.sample(
+            step, [ids], max_new_tokens, generator=torch.Generator().manual_seed(seed), temperature=temperature,
+            top_k=top_k, top_p=top_p, min_p=min_p, repetition_penalty=repetition_penalty,
+            no_repeat_ngram_size=no_repeat_ngram, banned_ids=banned,
+        ).to_lists()[0]
     return pipeline.decode(ids + new)
 
 
@@ -379,4 +410,3 @@ __all__ = [
     "generate_text",
     "pretrain_language_model",
 ]
-_ = math
