@@ -6,6 +6,7 @@ import io
 import tarfile
 import threading
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,10 +17,13 @@ from textkit.data.registry import Manifest, Source, parse_manifest
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
+    hits: list = []
+
     def log_message(self, *args):
         pass
 
     def do_GET(self):
+        _Handler.hits.append(self.path)
         if self.path == "/truncated.csv":
             # Promise 1000 bytes, send 10, hang up: an interrupted download.
             self.send_response(200)
@@ -96,6 +100,18 @@ def test_fetch_interrupted_download_leaves_nothing_behind(http_root, isolated_ho
     corpora = isolated_home / "corpora"
     assert not (corpora / "cut").exists()
     assert not any(corpora.rglob("*.csv"))
+
+
+def test_fetch_concurrent_callers_fetch_once_and_all_succeed(http_root, isolated_home, tmp_path):
+    root, base = http_root
+    payload = b"x" * 200_000
+    (root / "big.txt").write_bytes(payload)
+    manifest = _manifest("shared", [Source(type="url", url=f"{base}/big.txt", path="big.txt")], {"big.txt": _sha(payload)}, tmp_path)
+    _Handler.hits.clear()
+    with ThreadPoolExecutor(4) as pool:
+        folders = list(pool.map(lambda _: fetch_module.fetch(manifest), range(4)))
+    assert len(set(folders)) == 1 and (folders[0] / "big.txt").read_bytes() == payload
+    assert _Handler.hits.count("/big.txt") == 1
 
 
 def test_fetch_falls_back_to_the_next_source(http_root, isolated_home, tmp_path):

@@ -9,6 +9,7 @@ half-written corpus that a later run could take for a good one.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -302,9 +303,34 @@ def fetch(manifest: Manifest, force: bool = False, verbose: bool = False) -> Pat
     if folder.exists() and not force:
         verify_cached(manifest, folder)
         return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # Several processes (pytest-xdist workers, DDP ranks) may ask for the same corpus at once:
+    # one fetches, the others wait and then find it cached.
+    with _corpus_lock(folder.parent / f".{manifest.name}.lock"):
+        if folder.exists() and not force:
+            verify_cached(manifest, folder)
+            return folder
+        return _fetch_unlocked(manifest, folder, verbose)
+
+
+@contextlib.contextmanager
+def _corpus_lock(path: Path):
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks (Windows): fetches are still atomic, just not serialized
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fetch_unlocked(manifest: Manifest, folder: Path, verbose: bool) -> Path:
     if not manifest.sources:
         raise FetchError(f"corpus {manifest.name!r} has no sources in {manifest.path}")
-    folder.parent.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
     remaining = set(manifest.files)
     written: dict[str, str] = {}
