@@ -196,24 +196,12 @@ def render_markdown(report: AuditReport, title: str) -> str:
 
 def write_report(report: AuditReport, out_dir: str | os.PathLike, *, title: str = "Embedding bias audit") -> dict[str, Path]:
     """Write ``report.md``, ``results.json`` and ``effect_sizes.png`` into ``out_dir`` (atomically)."""
-    from textkit._io import atomic_write_json, atomic_write_text
+    from textkit._io import atomic_write_json, atomic_write_text, to_jsonable
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "results.json", "markdown": out / "report.md", "plot": out / "effect_sizes.png"}
-    atomic_write_json(paths["json"], _jsonable(report.to_dict()))
+    atomic_write_json(paths["json"], to_jsonable(report.to_dict()))
     plot_effect_sizes(report.tests, paths["plot"], title=f"WEAT effect sizes: {report.embeddings['name']}")
     atomic_write_text(paths["markdown"], report.to_markdown(title) + "\n![effect sizes](effect_sizes.png)\n")
     return paths
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj

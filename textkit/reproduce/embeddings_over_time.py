@@ -9,7 +9,6 @@ The logic lives in :mod:`textkit.bias.over_time`.
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from textkit._io import atomic_write_json, atomic_write_text
+    from textkit._io import atomic_write_json, atomic_write_text, to_jsonable
     from textkit.bias.over_time import CORPUS_YEARS, CorpusSpec, compare_corpora, corpus_sentences
     from textkit.bias.sgns import SGNSConfig
 
@@ -48,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     result = compare_corpora(corpora, config=config, seeds=tuple(range(seeds)), n_bootstrap=n_boot, verbose=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "results.json", _clean(result))
+    atomic_write_json(out / "results.json", to_jsonable(result))
     plot_measures(result, out / "measures_by_year.png")
     text = render_report(result)
     atomic_write_text(out / "report.md", text + "\n![measures by year](measures_by_year.png)\n")
@@ -107,15 +106,3 @@ def plot_measures(result: dict[str, Any], path: Path) -> None:
     with atomic_open(path, "wb") as handle:
         fig.savefig(handle, format="png", dpi=110)
     plt.close(fig)
-
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if hasattr(obj, "tolist"):
-        return _clean(obj.tolist())
-    return obj

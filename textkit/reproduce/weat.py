@@ -8,7 +8,6 @@ Writes ``results.json``, ``report.md`` and ``effect_sizes.png`` to ``--out``.
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +53,7 @@ def reproduce_weat(embeddings: str = "word2vec-weat", *, n_permutations: int | N
 
 
 def run(args: argparse.Namespace) -> int:
-    from textkit._io import atomic_write_json, atomic_write_text
+    from textkit._io import atomic_write_json, atomic_write_text, to_jsonable
     from textkit.bias.report import plot_effect_sizes
 
     permutations = 10_000 if args.quick and args.permutations is None else args.permutations
@@ -62,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     payload = reproduce_weat(args.embeddings, n_permutations=permutations, n_bootstrap=bootstrap, seed=args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "results.json", _clean(payload))
+    atomic_write_json(out / "results.json", to_jsonable(payload))
     plot_effect_sizes(payload["tests"], out / "effect_sizes.png",
                       title=f"Caliskan et al. WEAT on {payload['embeddings']['name']}")
     atomic_write_text(out / "report.md", render_table(payload) + "\n")
@@ -94,15 +93,3 @@ def render_table(payload: dict[str, Any]) -> str:
     lines.append(f"{payload['within_0.05_of_paper']} of {len(payload['tests'])} tests within 0.05 of the paper "
                  f"(embeddings {payload['embeddings']['name']}, WEFE 1.0.1 word lists).")
     return "\n".join(lines)
-
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
-        return obj.item()
-    return obj
