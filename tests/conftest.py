@@ -1,8 +1,13 @@
-"""Shared fixtures: a tiny corpus, a tiny vocab, and an isolated TEXTKIT_HOME for fetch tests."""
+"""Shared fixtures: a tiny corpus, a tiny vocab, an isolated TEXTKIT_HOME for fetch tests, and
+a notebook runner."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 TINY_CORPUS = [
     "The movie was GREAT!!! I loved it.",
@@ -32,3 +37,26 @@ def isolated_home(tmp_path, monkeypatch):
     home = tmp_path / "textkit-home"
     monkeypatch.setenv("TEXTKIT_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def run_notebook():
+    """Execute ``notebooks/NAME`` top to bottom; fail on any cell error; return the printed and
+    displayed text. ``parameters`` replaces the cell that starts with ``# Parameters``."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    def run(name: str, *, parameters: str | None = None, workdir: Path | None = None, timeout: int = 600) -> str:
+        notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+        if parameters is not None:
+            cell = next(c for c in notebook.cells if c.cell_type == "code" and c.source.startswith("# Parameters"))
+            cell.source = "# Parameters (test)\n" + parameters
+        path = str(workdir or NOTEBOOKS)
+        NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": path}}).execute()
+        outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+        errors = [o for o in outputs if o.get("output_type") == "error"]
+        assert not errors, f"{name}: {errors[0].get('ename')}: {errors[0].get('evalue')}" if errors else ""
+        shown = ("text/plain", "text/markdown")
+        return "\n".join(str(o.get("text", "")) + "".join(str(o.get("data", {}).get(k, "")) for k in shown) for o in outputs)
+
+    return run
