@@ -38,6 +38,7 @@ class DataSettings:
     split_seed: int = 0  # documents (Brown: files) are permuted with this seed...
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)  # ...then cut into train/valid/test
     max_docs: int | None = None  # keep only the first N documents of each split (smoke tests)
+    backwards: bool = False  # read every document right to left (ULMFiT's backward LM)
 
 
 @dataclass(frozen=True)
@@ -186,8 +187,12 @@ def pretrain_language_model(
     quiet: bool = False,
     command: str | None = None,
     n_workers: int = 1,
+    pipeline=None,
 ) -> dict:
-    """Tokenize, build the vocab, train, evaluate and save a model folder. Returns the metrics."""
+    """Tokenize, build the vocab, train, evaluate and save a model folder. Returns the metrics.
+
+    ``pipeline``: reuse this tokenizer + vocabulary instead of fitting one (a backward LM
+    shares its forward twin's vocabulary, so one classifier vocabulary serves both)."""
     from textkit.data.lm import LMStream
     from textkit.nn.registry import build_language_model
     from textkit.nn.serialization import save_language_model
@@ -209,12 +214,14 @@ def pretrain_language_model(
     per_process = settings.batch_size // dist.world_size
     started = time.time()
     splits = corpus_splits(recipe.data)
-    pipeline = build_pipeline(recipe.tokenizer, splits["train"], seed=settings.seed, n_workers=n_workers)
+    if pipeline is None:
+        pipeline = build_pipeline(recipe.tokenizer, splits["train"], seed=settings.seed, n_workers=n_workers)
     docs = {name: encode_documents(pipeline, splits[name]) for name in ("train", "valid", "test")}
     n_tokens = {name: int(sum(len(d) for d in docs[name])) for name in docs}
     seed_everything(settings.seed)
     model = build_language_model(recipe.arch, {**recipe.model, "vocab_size": len(pipeline), "pad_index": pad_index_of(pipeline)})
     shard = {"rank": dist.rank, "world_size": dist.world_size}
+    shard = {**shard, "backwards": recipe.data.backwards}
     train = LMStream(docs["train"], per_process, settings.bptt, seed=settings.seed, **shard)
     eval_bs = max(1, min(per_process, 16))
     valid = LMStream(docs["valid"], eval_bs, settings.bptt, shuffle=False, random_bptt=False, **shard)
@@ -329,12 +336,13 @@ def evaluate_language_model(folder: str | Path, corpus: str | None = None, split
         split_seed=saved.get("split_seed", 0),
         fractions=tuple(saved.get("fractions", (0.8, 0.1, 0.1))),
         max_docs=saved.get("max_docs"),
+        backwards=saved.get("backwards", False),
     )
     if split not in ("train", "valid", "test"):
         raise ValueError(f"split must be 'train', 'valid' or 'test', got {split!r}")
     texts = corpus_splits(data)[split]
     docs = encode_documents(bundle.pipeline, texts)
-    stream = LMStream(docs, batch_size, bptt, shuffle=False, random_bptt=False)
+    stream = LMStream(docs, batch_size, bptt, shuffle=False, random_bptt=False, backwards=data.backwards)
 
     class _Evaluator:  # the minimal trainer surface LanguageModelTask.evaluate uses
         unwrapped_model = bundle.model

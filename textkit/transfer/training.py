@@ -1,0 +1,354 @@
+"""ULMFiT's stages 2 and 3 as library functions: language-model fine-tuning and classifier
+training with discriminative learning rates, slanted triangular (or one-cycle) schedules and
+gradual unfreezing. Both run on ``textkit.train.Trainer``.
+
+Discriminative rates: layer group ``l`` gets ``lr / factor ** (L - 1 - l)`` (the group above
+divided by 2.6, as in the paper). Gradual unfreezing: stage ``k`` trains the top ``k`` groups
+(the head first), each stage a fresh schedule.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from textkit.transfer.classifier import AWDLSTMClassifier, ClassifierConfig, encoder_config_for_classifier
+from textkit.transfer.data import ClassificationBatches, LabelEncoder
+
+
+@dataclass(frozen=True)
+class FineTuneSettings:
+    """Stage 2: the language model on the target texts."""
+
+    epochs_frozen: int = 1  # first train only the embedding/decoder group (new tokens settle)
+    lr_frozen: float = 2e-2
+    epochs: int = 2  # then every group, with discriminative rates
+    lr: float = 2e-3
+    lr_factor: float = 2.6
+    schedule: str = "slanted_triangular"  # or "one_cycle"
+    batch_size: int = 32
+    bptt: int = 70
+    drop_mult: float = 0.5  # scales the pretrained config's dropouts for fine-tuning
+    weight_decay: float = 0.01
+    clip: float = 0.4
+    alpha: float = 2.0  # AR
+    beta: float = 1.0  # TAR
+    valid_fraction: float = 0.1  # of the target texts, held out to report perplexity
+    min_freq: int = 2  # target vocabulary
+    max_vocab: int = 60000
+
+
+@dataclass(frozen=True)
+class UnfreezeStage:
+    groups: int | str  # top groups to train (1 = head only); "all" unfreezes everything
+    epochs: int = 1
+    lr: float = 1e-2  # the top group's rate; lower groups are divided by lr_factor each
+
+
+def _default_stages() -> tuple[UnfreezeStage, ...]:
+    # fastai's ULMFiT IMDb schedule: head, +1, +2, then everything
+    return (UnfreezeStage(1, 1, 2e-2), UnfreezeStage(2, 1, 1e-2), UnfreezeStage(3, 1, 5e-3), UnfreezeStage("all", 2, 1e-3))
+
+
+@dataclass(frozen=True)
+class ClassifierSettings:
+    """Stage 3: the classifier."""
+
+    stages: tuple[UnfreezeStage, ...] = field(default_factory=_default_stages)
+    lr_factor: float = 2.6
+    schedule: str = "slanted_triangular"  # or "one_cycle"
+    batch_size: int = 32
+    bptt: int = 70
+    max_len: int = 1400
+    drop_mult: float = 0.5
+    head_hidden: tuple[int, ...] = (50,)
+    head_dropout: tuple[float, ...] = (0.4, 0.1)  # before drop_mult
+    weight_decay: float = 0.01
+    clip: float = 0.25
+    moms: tuple[float, float, float] = (0.8, 0.7, 0.8)
+
+
+def _schedule(name: str, moms: tuple[float, float, float] | None = None):
+    from textkit.train.schedules import OneCycle, SlantedTriangular
+
+    if name == "slanted_triangular":
+        return SlantedTriangular()
+    if name == "one_cycle":
+        return OneCycle(moms=moms) if moms else OneCycle()
+    raise ValueError(f"schedule must be 'slanted_triangular' or 'one_cycle', got {name!r}")
+
+
+def _set_trainable(groups: list[list[torch.nn.Parameter]], n_top: int) -> list[list[torch.nn.Parameter]]:
+    """Freeze all but the top ``n_top`` groups; return the trainable ones."""
+    for i, group in enumerate(groups):
+        for p in group:
+            p.requires_grad_(i >= len(groups) - n_top)
+    return groups[len(groups) - n_top:]
+
+
+def _lrs(lr: float, n_groups: int, factor: float) -> list[float]:
+    from textkit.train.schedules import discriminative_lrs
+
+    return discriminative_lrs(lr, n_groups, factor)
+
+
+def split_texts(n: int, valid_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    if not 0.0 < valid_fraction < 1.0:
+        raise ValueError(f"valid_fraction must be in (0, 1), got {valid_fraction}")
+    order = np.random.default_rng(seed).permutation(n)
+    n_valid = max(1, int(round(n * valid_fraction)))
+    return np.sort(order[n_valid:]), np.sort(order[:n_valid])
+
+
+# -- stage 2: language-model fine-tuning -----------------------------------------------------
+
+
+def fine_tune_language_model(
+    model,
+    pipeline,
+    texts: Sequence[str],
+    settings: FineTuneSettings = FineTuneSettings(),
+    *,
+    backwards: bool = False,
+    seed: int = 0,
+    device: str = "auto",
+    precision: str = "auto",
+    quiet: bool = True,
+    log=None,
+):
+    """Fine-tune a (vocabulary-transferred) AWD-LSTM LM on the target texts. Returns
+    ``(model, metrics)``; the model is the one passed in, trained in place."""
+    from textkit.data.lm import LMStream
+    from textkit.train import callbacks as cb
+    from textkit.train.tasks import LanguageModelTask
+    from textkit.train.trainer import Trainer
+    from textkit.train.language_model import encode_documents
+
+    texts = list(texts)
+    if len(texts) < 2:
+        raise ValueError(f"fine-tuning needs at least 2 target texts, got {len(texts)}")
+    _set_dropouts(model.encoder, model.config, settings.drop_mult, model)
+    train_rows, valid_rows = split_texts(len(texts), settings.valid_fraction, seed)
+    docs = encode_documents(pipeline, texts)
+    train = LMStream([docs[i] for i in train_rows], settings.batch_size, settings.bptt, seed=seed, backwards=backwards)
+    valid = LMStream([docs[i] for i in valid_rows], max(1, min(settings.batch_size, 16)), settings.bptt,
+                     shuffle=False, random_bptt=False, backwards=backwards)
+    groups = model.layer_groups()
+    metrics: dict = {"train_texts": int(len(train_rows)), "valid_texts": int(len(valid_rows)), "stages": []}
+    started = time.perf_counter()
+    plan = [(1, settings.epochs_frozen, settings.lr_frozen), (len(groups), settings.epochs, settings.lr)]
+    for stage, (n_top, epochs, lr) in enumerate(plan):
+        if epochs < 1:
+            continue
+        trainable = _set_trainable(groups, n_top)
+        callbacks = [cb.ProgressBar(quiet=quiet), cb.GradientClipping(settings.clip)]
+        if settings.alpha or settings.beta:
+            callbacks.append(cb.RNNRegularizer(settings.alpha, settings.beta))
+        trainer = Trainer(
+            model, LanguageModelTask(), train, valid, lr=_lrs(lr, len(trainable), settings.lr_factor), param_groups=trainable,
+            weight_decay=settings.weight_decay, schedule=_schedule(settings.schedule), callbacks=callbacks,
+            device=device, precision=precision, seed=seed + stage,
+        )
+        trainer.fit(epochs=epochs)
+        row = trainer.history[-1]
+        metrics["stages"].append({"groups": n_top, "epochs": epochs, "lr": lr, "valid_loss": row["valid_loss"],
+                                  "perplexity": row["perplexity"], "accuracy": row["accuracy"],
+                                  "seconds": round(trainer.train_time, 1), "tokens_per_s": round(row["tokens_per_s"], 1)})
+        if log:
+            log(f"  LM fine-tune stage {stage + 1} ({'embeddings' if n_top == 1 else 'all groups'}, {epochs} ep): "
+                f"valid perplexity {row['perplexity']:.1f}, {trainer.train_time:.0f} s")
+    _set_trainable(groups, len(groups))
+    model.eval()
+    last = metrics["stages"][-1] if metrics["stages"] else {}
+    metrics.update({"valid_loss": last.get("valid_loss"), "perplexity": last.get("perplexity"),
+                    "seconds": round(time.perf_counter() - started, 1), "device": str(next(model.parameters()).device)})
+    return model, metrics
+
+
+def _set_dropouts(encoder, config, drop_mult: float, owner) -> None:
+    """Re-scale every dropout of an already-built AWD-LSTM LM to ``drop_mult`` (ULMFiT
+    fine-tunes with different dropout than it pretrains with)."""
+    from dataclasses import replace
+
+    new = replace(config, drop_mult=drop_mult)
+    owner.config = new
+    encoder.config = new
+    encoder.input_dropout.p = new.p("input_p")
+    for d in encoder.hidden_dropouts:
+        d.p = new.p("hidden_p")
+    if hasattr(owner, "output_dropout"):
+        owner.output_dropout.p = new.p("output_p")
+
+
+# -- stage 3: the classifier ------------------------------------------------------------------
+
+
+class ClassificationTask:
+    """Cross-entropy over ``ClassBatch``es; metrics: valid_loss and accuracy. No carried state."""
+
+    def reset(self) -> None:
+        pass
+
+    def loss(self, trainer, batch) -> torch.Tensor:
+        x = torch.from_numpy(batch.x).to(trainer.device)
+        lengths = torch.from_numpy(batch.lengths).to(trainer.device)
+        y = torch.from_numpy(batch.y).to(trainer.device)
+        logits = trainer.model(x, lengths)
+        trainer.pred, trainer.target = logits, y
+        return F.cross_entropy(logits.float(), y)
+
+    @torch.no_grad()
+    def evaluate(self, trainer, data) -> dict[str, float]:
+        model = trainer.unwrapped_model
+        was_training = model.training
+        model.eval()
+        total, correct, count = 0.0, 0, 0
+        try:
+            for batch in data.batches(0):
+                x = torch.from_numpy(batch.x).to(trainer.device)
+                lengths = torch.from_numpy(batch.lengths).to(trainer.device)
+                y = torch.from_numpy(batch.y).to(trainer.device)
+                with trainer.autocast():
+                    logits = model(x, lengths).float()
+                total += F.cross_entropy(logits, y, reduction="sum").item()
+                correct += int((logits.argmax(-1) == y).sum())
+                count += len(y)
+        finally:
+            model.train(was_training)
+        return {"valid_loss": total / max(count, 1), "accuracy": correct / max(count, 1)}
+
+    def state_dict(self):
+        return {}, {}
+
+    def load_state_dict(self, meta, tensors, device) -> None:
+        pass
+
+
+def build_classifier(lm_model, n_classes: int, settings: ClassifierSettings = ClassifierSettings()) -> AWDLSTMClassifier:
+    """A classifier whose encoder starts from ``lm_model``'s (fine-tuned) encoder, or from
+    scratch when ``lm_model`` is an ``AWDLSTMConfig`` (the no-pretraining ablation)."""
+    from dataclasses import replace
+
+    from textkit.nn.awd_lstm import AWDLSTMConfig
+
+    lm_config = lm_model if isinstance(lm_model, AWDLSTMConfig) else lm_model.config
+    encoder_config = replace(encoder_config_for_classifier(lm_config), drop_mult=settings.drop_mult)
+    config = ClassifierConfig(
+        n_classes=n_classes, bptt=settings.bptt, max_len=settings.max_len, head_hidden=tuple(settings.head_hidden),
+        head_dropout=tuple(p * settings.drop_mult for p in settings.head_dropout),
+    )
+    model = AWDLSTMClassifier(encoder_config, config)
+    if not isinstance(lm_model, AWDLSTMConfig):
+        model.encoder.load_state_dict(lm_model.encoder.state_dict(), strict=True)
+    return model
+
+
+def train_classifier(
+    lm_model,
+    pipeline,
+    texts: Sequence[str],
+    labels: Sequence,
+    settings: ClassifierSettings = ClassifierSettings(),
+    *,
+    backwards: bool = False,
+    valid: tuple[Sequence[str], Sequence] | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    precision: str = "auto",
+    quiet: bool = True,
+    log=None,
+):
+    """Train a ULMFiT classifier with gradual unfreezing. ``lm_model``: a fine-tuned
+    ``AWDLSTMLanguageModel`` (or an ``AWDLSTMConfig`` to train from scratch). Returns
+    ``(TextClassifier, metrics)``; ``valid`` is only reported, never used for choices."""
+    from textkit.train import callbacks as cb
+    from textkit.train.trainer import Trainer, seed_everything
+    from textkit.transfer.text_classifier import TextClassifier, check_texts, encode_texts, pad_index_of
+
+    texts = check_texts(texts)
+    labels = list(labels)
+    if len(texts) != len(labels):
+        raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
+    blank = [i for i, t in enumerate(texts) if not t.strip()]
+    if blank:
+        raise ValueError(f"training texts {blank[:10]} are empty or whitespace only ({len(blank)} in all); drop them before training")
+    encoder = LabelEncoder.fit(labels)
+    y = encoder.encode(labels)
+    pad = pad_index_of(pipeline)
+    train = ClassificationBatches(encode_texts(pipeline, texts, backwards), y, settings.batch_size, pad, seed=seed)
+    valid_data = None
+    if valid is not None:
+        valid_texts = check_texts(valid[0])
+        valid_data = ClassificationBatches(encode_texts(pipeline, valid_texts, backwards), encoder.encode(valid[1]),
+                                           64, pad, shuffle=False)
+    seed_everything(seed)
+    model = build_classifier(lm_model, len(encoder.classes), settings)
+    groups = model.layer_groups()
+    history, started = [], time.perf_counter()
+    for index, stage in enumerate(settings.stages):
+        n_top = len(groups) if stage.groups == "all" else int(stage.groups)
+        if not 1 <= n_top <= len(groups):
+            raise ValueError(f"stage {index}: groups={stage.groups!r}; the classifier has {len(groups)} layer groups")
+        trainable = _set_trainable(groups, n_top)
+        callbacks = [cb.ProgressBar(quiet=quiet), cb.GradientClipping(settings.clip)]
+        trainer = Trainer(
+            model, ClassificationTask(), train, valid_data, lr=_lrs(stage.lr, len(trainable), settings.lr_factor),
+            param_groups=trainable, weight_decay=settings.weight_decay, schedule=_schedule(settings.schedule, settings.moms),
+            callbacks=callbacks, device=device, precision=precision, seed=seed + 100 + index,
+        )
+        trainer.fit(epochs=stage.epochs)
+        row = dict(trainer.history[-1]) if trainer.history else {}
+        docs_per_s = len(train) * stage.epochs / trainer.train_time if trainer.train_time else float("nan")
+        history.append({"stage": index + 1, "groups": n_top, "epochs": stage.epochs, "lr": stage.lr, "seconds": round(trainer.train_time, 1),
+                        "train_loss": row.get("train_loss"), "valid_loss": row.get("valid_loss"), "valid_accuracy": row.get("accuracy"),
+                        "docs_per_s": round(docs_per_s, 1)})
+        if log:
+            shown = f", held-out accuracy {row['accuracy']:.4f}" if "accuracy" in row else ""
+            log(f"  classifier stage {index + 1} (top {n_top} group(s), {stage.epochs} ep, lr {stage.lr:g}): "
+                f"train loss {row.get('train_loss', float('nan')):.4f}{shown}, {trainer.train_time:.0f} s")
+    _set_trainable(groups, len(groups))
+    model.eval()
+    seconds = time.perf_counter() - started
+    train_time = sum(h["seconds"] for h in history)
+    n_epochs = sum(s.epochs for s in settings.stages)
+    metrics = {"stages": history, "seconds": round(seconds, 1), "train_docs": len(train),
+               "train_docs_per_s": round(len(train) * n_epochs / train_time, 1) if train_time else None,
+               "classes": encoder.classes, "device": str(next(model.parameters()).device)}
+    direction = "backward" if backwards else "forward"
+    return TextClassifier(pipeline, encoder, {direction: model}, {"settings": _jsonable(settings)}), metrics
+
+
+def _jsonable(settings) -> dict:
+    from textkit.nn.config import config_to_dict
+
+    return config_to_dict(settings)
+
+
+def settings_from_dict(raw: dict) -> tuple[FineTuneSettings, ClassifierSettings]:
+    """``{"finetune": {...}, "classifier": {..., "stages": [{"groups": 1, "epochs": 1, "lr": 0.02}, ...]}}``."""
+    from textkit.nn.config import config_from_dict
+
+    finetune = config_from_dict(FineTuneSettings, raw.get("finetune", {}), where="finetune settings")
+    clf_raw = dict(raw.get("classifier", {}))
+    if "stages" in clf_raw:
+        clf_raw["stages"] = tuple(config_from_dict(UnfreezeStage, s, where=f"classifier stage {i}") for i, s in enumerate(clf_raw["stages"]))
+    classifier = config_from_dict(ClassifierSettings, clf_raw, where="classifier settings")
+    return finetune, classifier
+
+
+__all__ = [
+    "ClassificationTask",
+    "ClassifierSettings",
+    "FineTuneSettings",
+    "UnfreezeStage",
+    "build_classifier",
+    "fine_tune_language_model",
+    "settings_from_dict",
+    "split_texts",
+    "train_classifier",
+]
