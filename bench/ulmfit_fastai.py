@@ -1,0 +1,470 @@
+"""fastai 2.8 peer for `textkit reproduce ulmfit`: the ULMFiT recipe with fastai's own code.
+
+Three stages, all with fastai's `AWD_LSTM` (`pretrained=False`, sizes from the settings):
+
+1. pretrain a language model on the Brown documents (`DATA/pretrain.json`), build the vocabulary
+   there, save the weights and vocabulary;
+2. fine-tune a new language model on the task's training texts (no test texts, no labels), its
+   vocabulary built from those texts and the Brown weights moved onto it by fastai's
+   `load_pretrained` (`match_embeds`); frozen first, then unfrozen; save the encoder;
+3. train a classifier on that encoder with gradual unfreezing and discriminative learning rates,
+   then score the test texts.
+
+It also times each stage, classifier training and inference throughput, `load_learner` of an
+exported classifier and peak RSS, and writes one JSON file (see `main`). textkit runs it as a
+subprocess with the benchmark venv, which is the only place fastai is installed:
+
+    .venv-bench/bin/python bench/ulmfit_fastai.py --data DATA_DIR --settings SETTINGS.json \
+        --out RESULT.json [--threads 1] [--work WORK_DIR] [--limit N]
+
+`--limit N` keeps the first N documents of every list (smoke tests). Progress goes to stderr.
+Bad input (missing or ill-formed data files or settings keys) exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+EXIT_BAD_INPUT = 2
+
+# Every settings key the recipe reads, with the type it must have.
+SETTINGS_SPEC = {
+    "seed": int,
+    "pretrain": {"emb_size": int, "hidden_size": int, "n_layers": int, "drop_mult": float, "epochs": int, "lr": float,
+                 "batch_size": int, "bptt": int, "max_vocab": int, "min_freq": int, "wd": float, "clip": float},
+    "finetune": {"epochs_frozen": int, "lr_frozen": float, "epochs": int, "lr": float, "batch_size": int, "bptt": int,
+                 "drop_mult": float, "valid_fraction": float},
+    "classifier": {"batch_size": int, "bptt": int, "max_len": int, "drop_mult": float, "lr_factor": float, "moms": list,
+                   "stages": list},
+}
+
+
+class BadInput(Exception):
+    """Input data or settings that the recipe cannot run on; the message names the file and key."""
+
+
+def note(msg: str) -> None:
+    print(f"[ulmfit-fastai] {msg}", file=sys.stderr, flush=True)
+
+
+# -- input -----------------------------------------------------------------------------------------
+
+
+def read_json(path: Path):
+    if not path.is_file():
+        raise BadInput(f"{path}: file not found")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BadInput(f"{path}: not valid JSON ({e})") from e
+
+
+def _check_type(value, kind, where: str):
+    if kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, kind) and not isinstance(value, bool)
+    if not ok:
+        raise BadInput(f"{where}: expected {kind.__name__}, got {value!r}")
+
+
+def load_settings(path: Path) -> dict:
+    settings = read_json(path)
+    if not isinstance(settings, dict):
+        raise BadInput(f"{path}: expected a JSON object")
+    for key, spec in SETTINGS_SPEC.items():
+        if key not in settings:
+            raise BadInput(f"{path}: missing key '{key}'")
+        if isinstance(spec, dict):
+            section = settings[key]
+            if not isinstance(section, dict):
+                raise BadInput(f"{path}: '{key}' must be an object")
+            for sub, kind in spec.items():
+                if sub not in section:
+                    raise BadInput(f"{path}: missing key '{key}.{sub}'")
+                _check_type(section[sub], kind, f"{path}: '{key}.{sub}'")
+        else:
+            _check_type(settings[key], spec, f"{path}: '{key}'")
+    frac = settings["finetune"]["valid_fraction"]
+    if not 0 < frac < 1:
+        raise BadInput(f"{path}: 'finetune.valid_fraction' must be in (0, 1), got {frac}")
+    moms = settings["classifier"]["moms"]
+    if len(moms) != 3 or not all(isinstance(m, (int, float)) for m in moms):
+        raise BadInput(f"{path}: 'classifier.moms' must be three numbers, got {moms!r}")
+    stages = settings["classifier"]["stages"]
+    if not stages:
+        raise BadInput(f"{path}: 'classifier.stages' is empty")
+    for i, stage in enumerate(stages):
+        where = f"{path}: 'classifier.stages[{i}]"
+        if not isinstance(stage, dict):
+            raise BadInput(f"{where}' must be an object")
+        for sub, kind in (("groups", None), ("epochs", int), ("lr", float)):
+            if sub not in stage:
+                raise BadInput(f"{where}.{sub}' missing")
+            if kind is not None:
+                _check_type(stage[sub], kind, f"{where}.{sub}'")
+        groups = stage["groups"]
+        if groups != "all" and not (isinstance(groups, int) and not isinstance(groups, bool) and groups >= 1):
+            raise BadInput(f"{where}.groups' must be a positive int or \"all\", got {groups!r}")
+    return settings
+
+
+def _str_list(value, where: str) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(t, str) for t in value):
+        raise BadInput(f"{where}: expected a non-empty list of strings")
+    return value
+
+
+def load_data(data_dir: Path, limit: int | None) -> tuple[dict, dict]:
+    """Read and check `pretrain.json` and `task.json`; keep the first `limit` docs of each list."""
+    cut = (lambda xs: xs[:limit]) if limit else (lambda xs: xs)
+    path = data_dir / "pretrain.json"
+    raw = read_json(path)
+    if not isinstance(raw, dict):
+        raise BadInput(f"{path}: expected a JSON object")
+    pretrain = {}
+    for split in ("train", "valid"):
+        if split not in raw:
+            raise BadInput(f"{path}: missing key '{split}'")
+        pretrain[split] = cut(_str_list(raw[split], f"{path}: '{split}'"))
+
+    path = data_dir / "task.json"
+    raw = read_json(path)
+    if not isinstance(raw, dict):
+        raise BadInput(f"{path}: expected a JSON object")
+    if "labels" not in raw:
+        raise BadInput(f"{path}: missing key 'labels'")
+    labels = _str_list(raw["labels"], f"{path}: 'labels'")
+    task = {"labels": labels}
+    for split in ("train", "test"):
+        part = raw.get(split)
+        if not isinstance(part, dict):
+            raise BadInput(f"{path}: missing or ill-formed key '{split}'")
+        for sub in ("texts", "labels"):
+            if sub not in part:
+                raise BadInput(f"{path}: missing key '{split}.{sub}'")
+        texts = _str_list(part["texts"], f"{path}: '{split}.texts'")
+        ys = _str_list(part["labels"], f"{path}: '{split}.labels'")
+        if len(texts) != len(ys):
+            raise BadInput(f"{path}: '{split}.texts' and '{split}.labels' differ in length ({len(texts)} vs {len(ys)})")
+        unknown = sorted(set(ys) - set(labels))
+        if unknown:
+            raise BadInput(f"{path}: '{split}.labels' has labels not in 'labels': {unknown[:5]}")
+        task[split] = {"texts": cut(texts), "labels": cut(ys)}
+    return pretrain, task
+
+
+# -- fastai helpers ----------------------------------------------------------------------------------
+
+
+def quiet(learn, stage: str):
+    """Drop fastai's progress bars and send its per-epoch log line to stderr instead of stdout."""
+    from fastai.callback.progress import ProgressCallback
+
+    learn.remove_cb(ProgressCallback)
+
+    def log(values):
+        names = list(learn.recorder.metric_names)
+        parts = [f"{n}={v:.4f}" if isinstance(v, float) else f"{n}={v}" for n, v in zip(names, values)]
+        note(f"{stage}: " + " ".join(parts))
+
+    learn.logger = log
+    return learn
+
+
+def valid_loss(learn) -> float:
+    """Validation loss after the last epoch (the Recorder's value; a fresh pass if nothing was fit)."""
+    values = learn.recorder.values
+    if values:
+        return float(values[-1][1])
+    with learn.no_bar(), learn.no_logging():
+        return float(learn.validate()[0])
+
+
+def lm_config(pre: dict, base: dict) -> dict:
+    """fastai's default AWD-LSTM config (its dropouts) at the sizes of the settings."""
+    cfg = dict(base)
+    cfg.update(emb_sz=pre["emb_size"], n_hid=pre["hidden_size"], n_layers=pre["n_layers"])
+    return cfg
+
+
+def lm_dataloaders(train: list[str], valid: list[str], *, bs: int, bptt: int, vocab, max_vocab: int, min_freq: int,
+                   tok_workers: int, work: Path):
+    import pandas as pd
+    from fastai.text.all import ColReader, ColSplitter, DataBlock, TextBlock
+
+    df = pd.DataFrame({"text": train + valid, "is_valid": [False] * len(train) + [True] * len(valid)})
+    # Tokenizer.from_df tokenizes the whole frame (train_setup=False), so fastai's vocabulary counts
+    # include the validation texts; that is fastai's behaviour and is kept.
+    block = TextBlock.from_df("text", is_lm=True, seq_len=bptt, vocab=vocab, max_vocab=max_vocab, min_freq=min_freq,
+                              n_workers=tok_workers)
+    dblock = DataBlock(blocks=block, get_x=ColReader("text"), splitter=ColSplitter("is_valid"))
+    return dblock.dataloaders(df, bs=bs, seq_len=bptt, num_workers=0, path=work)
+
+
+def text_vocab(dls) -> list[str]:
+    vocab = dls.vocab
+    # A classifier's dls.vocab is (text vocab, label vocab); a language model's is the text vocab.
+    if len(vocab) and not isinstance(vocab[0], str):
+        vocab = vocab[0]
+    return list(vocab)
+
+
+# -- stages ------------------------------------------------------------------------------------------
+
+
+def pretrain_stage(data: dict, settings: dict, work: Path, tok_workers: int) -> dict:
+    """Stage 1: language model on Brown; saves `models/brown_lm.pth` and `models/brown_vocab.pkl`."""
+    from fastai.text.all import AWD_LSTM, GradientClip, awd_lstm_lm_config, language_model_learner, save_pickle, set_seed
+
+    pre = settings["pretrain"]
+    set_seed(settings["seed"], reproducible=True)
+    note(f"pretrain: tokenizing {len(data['train'])} train / {len(data['valid'])} valid documents")
+    dls = lm_dataloaders(data["train"], data["valid"], bs=pre["batch_size"], bptt=pre["bptt"], vocab=None,
+                         max_vocab=pre["max_vocab"], min_freq=pre["min_freq"], tok_workers=tok_workers, work=work)
+    vocab = text_vocab(dls)
+    note(f"pretrain: vocab {len(vocab)}, {len(dls.train)} train batches")
+    learn = language_model_learner(dls, AWD_LSTM, config=lm_config(pre, awd_lstm_lm_config), pretrained=False,
+                                   drop_mult=pre["drop_mult"], cbs=[GradientClip(pre["clip"])])
+    quiet(learn, "pretrain")
+    if pre["epochs"] > 0:
+        learn.fit_one_cycle(pre["epochs"], pre["lr"], wd=pre["wd"])
+    loss = valid_loss(learn)
+    # load_pretrained wants the whole LM (encoder and tied decoder with its bias) plus the vocab pickle.
+    learn.save("brown_lm", with_opt=False)
+    learn.save_encoder("brown_enc")
+    save_pickle(work / "models" / "brown_vocab.pkl", vocab)
+    return {"valid_loss": loss, "perplexity": math.exp(loss), "vocab_size": len(vocab)}
+
+
+def finetune_stage(task: dict, settings: dict, work: Path, tok_workers: int) -> tuple[dict, list[str]]:
+    """Stage 2: LM fine-tuning on the task's training texts; saves the encoder as `models/ft_enc.pth`."""
+    import numpy as np
+    from fastai.text.all import AWD_LSTM, awd_lstm_lm_config, language_model_learner, load_pickle, set_seed
+
+    pre, ft = settings["pretrain"], settings["finetune"]
+    set_seed(settings["seed"], reproducible=True)
+    texts = task["train"]["texts"]
+    # Seeded hold-out of the training texts; the test texts are never seen by the language model.
+    order = np.random.RandomState(settings["seed"]).permutation(len(texts))
+    n_valid = max(1, round(len(texts) * ft["valid_fraction"]))
+    valid_idx = set(order[:n_valid].tolist())
+    train = [t for i, t in enumerate(texts) if i not in valid_idx]
+    valid = [t for i, t in enumerate(texts) if i in valid_idx]
+    note(f"finetune: tokenizing {len(train)} train / {len(valid)} valid texts")
+    # The settings carry one max_vocab/min_freq, used for both vocabularies.
+    dls = lm_dataloaders(train, valid, bs=ft["batch_size"], bptt=ft["bptt"], vocab=None, max_vocab=pre["max_vocab"],
+                         min_freq=pre["min_freq"], tok_workers=tok_workers, work=work)
+    vocab = text_vocab(dls)
+    note(f"finetune: vocab {len(vocab)}, {len(dls.train)} train batches")
+    # pretrained_fnames -> learn.load_pretrained -> match_embeds: rows of words also in the Brown vocab
+    # are copied, the others get the mean Brown embedding (and mean decoder bias); then freeze().
+    learn = language_model_learner(dls, AWD_LSTM, config=lm_config(pre, awd_lstm_lm_config), pretrained=False,
+                                   pretrained_fnames=["brown_lm", "brown_vocab"], drop_mult=ft["drop_mult"])
+    quiet(learn, "finetune")
+    brown = set(load_pickle(work / "models" / "brown_vocab.pkl"))
+    note(f"finetune: {sum(w in brown for w in vocab)} of {len(vocab)} words take their Brown embedding, "
+         "the rest the mean one")
+    learn.freeze()
+    if ft["epochs_frozen"] > 0:
+        learn.fit_one_cycle(ft["epochs_frozen"], ft["lr_frozen"])
+    learn.unfreeze()
+    if ft["epochs"] > 0:
+        learn.fit_one_cycle(ft["epochs"], ft["lr"])
+    loss = valid_loss(learn)
+    learn.save_encoder("ft_enc")
+    return {"valid_loss": loss, "perplexity": math.exp(loss), "vocab_size": len(vocab)}, vocab
+
+
+def classifier_stage(task: dict, vocab: list[str], settings: dict, work: Path, tok_workers: int):
+    """Stage 3: classifier on the fine-tuned encoder, gradual unfreezing. Returns (learner, fit seconds)."""
+    import pandas as pd
+    from fastai.text.all import (AWD_LSTM, CategoryBlock, ColReader, ColSplitter, DataBlock, TextBlock, accuracy,
+                                 awd_lstm_clas_config, set_seed, text_classifier_learner)
+
+    pre, cl = settings["pretrain"], settings["classifier"]
+    set_seed(settings["seed"], reproducible=True)
+    tr, te = task["train"], task["test"]
+    df = pd.DataFrame({"text": tr["texts"] + te["texts"], "label": tr["labels"] + te["labels"],
+                       "is_valid": [False] * len(tr["texts"]) + [True] * len(te["texts"])})
+    # The validation set is the test set: fastai only reports on it, nothing is chosen with it.
+    dblock = DataBlock(blocks=(TextBlock.from_df("text", vocab=vocab, seq_len=cl["bptt"], n_workers=tok_workers),
+                               CategoryBlock(vocab=task["labels"])),
+                       get_x=ColReader("text"), get_y=ColReader("label"), splitter=ColSplitter("is_valid"))
+    note(f"classifier: tokenizing {len(tr['texts'])} train / {len(te['texts'])} test texts")
+    dls = dblock.dataloaders(df, bs=cl["batch_size"], seq_len=cl["bptt"], num_workers=0, path=work)
+    learn = text_classifier_learner(dls, AWD_LSTM, seq_len=cl["bptt"], config=lm_config(pre, awd_lstm_clas_config),
+                                    pretrained=False, drop_mult=cl["drop_mult"], max_len=cl["max_len"],
+                                    metrics=accuracy)
+    quiet(learn, "classifier")
+    learn.load_encoder("ft_enc")  # also freezes: only the head trains until freeze_to/unfreeze
+    fit_seconds = 0.0
+    for stage in cl["stages"]:
+        if stage["groups"] == "all":
+            learn.unfreeze()
+        else:
+            learn.freeze_to(-stage["groups"])
+        lr = stage["lr"]
+        note(f"classifier: groups={stage['groups']} epochs={stage['epochs']} lr={lr}")
+        if stage["epochs"] > 0:
+            t0 = time.perf_counter()
+            learn.fit_one_cycle(stage["epochs"], slice(lr / cl["lr_factor"] ** 4, lr), moms=tuple(cl["moms"]))
+            fit_seconds += time.perf_counter() - t0
+    return learn, fit_seconds
+
+
+def predict(learn, texts: list[str], bs: int) -> list[int]:
+    """Class indices for `texts`, in input order (get_preds undoes SortedDL's length sort)."""
+    dl = learn.dls.test_dl(texts, bs=bs, num_workers=0)
+    with learn.no_bar(), learn.no_logging():
+        probs, _ = learn.get_preds(dl=dl)
+    return probs.argmax(dim=1).tolist()
+
+
+def measure_inference(learn, texts: list[str], n_docs: int, bs: int = 64) -> float:
+    """Docs/s from raw text to class probabilities: test_dl (tokenizes) + get_preds, after one warm-up."""
+    docs = [texts[i % len(texts)] for i in range(n_docs)]
+    predict(learn, docs[:bs], bs)
+    t0 = time.perf_counter()
+    predict(learn, docs, bs)
+    return n_docs / (time.perf_counter() - t0)
+
+
+def measure_load(learn, work: Path, tries: int = 3) -> float:
+    """learn.export, then the best of `tries` load_learner calls in this process (seconds)."""
+    from fastai.learner import load_learner
+
+    learn.export("classifier.pkl")
+    best = math.inf
+    for _ in range(tries):
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # load_learner warns that it unpickles; the file is ours
+            load_learner(work / "classifier.pkl")
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+# -- main --------------------------------------------------------------------------------------------
+
+
+def run(args, settings: dict, pretrain: dict, task: dict, work: Path) -> dict:
+    import fastai
+    import spacy
+    import torch
+
+    torch.set_num_threads(args.threads)
+    # Tokenize in-process for one thread; otherwise one spaCy worker process per thread.
+    tok_workers = 0 if args.threads == 1 else args.threads
+    (work / "models").mkdir(parents=True, exist_ok=True)
+
+    seconds = {}
+    t_all = time.perf_counter()
+    t0 = time.perf_counter()
+    pre_res = pretrain_stage(pretrain, settings, work, tok_workers)
+    seconds["pretrain"] = time.perf_counter() - t0
+    note(f"pretrain: done in {seconds['pretrain']:.1f}s, {pre_res}")
+
+    t0 = time.perf_counter()
+    ft_res, vocab = finetune_stage(task, settings, work, tok_workers)
+    seconds["finetune"] = time.perf_counter() - t0
+    note(f"finetune: done in {seconds['finetune']:.1f}s, {ft_res}")
+
+    t0 = time.perf_counter()
+    learn, fit_seconds = classifier_stage(task, vocab, settings, work, tok_workers)
+    seconds["classifier"] = time.perf_counter() - t0
+    seconds["total"] = time.perf_counter() - t_all
+    note(f"classifier: done in {seconds['classifier']:.1f}s (fit {fit_seconds:.1f}s)")
+
+    test = task["test"]
+    label_vocab = list(learn.dls.vocab[1])
+    preds = predict(learn, test["texts"], bs=64)
+    correct = sum(label_vocab[p] == y for p, y in zip(preds, test["labels"]))
+    acc = correct / len(test["labels"])
+    note(f"test accuracy {acc:.4f} on {len(test['labels'])} texts")
+
+    n_train = len(task["train"]["texts"])
+    epochs = sum(s["epochs"] for s in settings["classifier"]["stages"])
+    train_dps = n_train * epochs / fit_seconds if fit_seconds > 0 else 0.0
+    note(f"inference: {args.inference_docs} docs")
+    infer_dps = measure_inference(learn, test["texts"], args.inference_docs)
+    load_s = measure_load(learn, work)
+    note(f"inference {infer_dps:.1f} docs/s, load_learner {load_s:.3f}s")
+
+    return {
+        "accuracy": acc,
+        "n_test": len(test["labels"]),
+        "n_train": n_train,
+        "seconds": seconds,
+        "pretrain": pre_res,
+        "finetune": ft_res,
+        "classifier_train_docs_per_s": train_dps,
+        "inference_docs_per_s": infer_dps,
+        "inference_docs": args.inference_docs,
+        "load_seconds": load_s,
+        # ru_maxrss is KiB on Linux; this process only (tokenizer workers, if any, are children).
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "versions": {"fastai": fastai.__version__, "torch": torch.__version__, "spacy": spacy.__version__,
+                     "python": platform.python_version()},
+        "settings": settings,
+        "seed": settings["seed"],
+        "threads": args.threads,
+    }
+
+
+def write_json_atomic(path: Path, obj: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="folder with pretrain.json and task.json")
+    parser.add_argument("--settings", type=Path, required=True, help="settings JSON written by textkit")
+    parser.add_argument("--out", type=Path, required=True, help="results JSON (written atomically)")
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--work", type=Path, default=None, help="folder for fastai's files (default: a temp dir)")
+    parser.add_argument("--limit", type=positive_int, default=None, help="keep the first N docs of each list")
+    parser.add_argument("--inference-docs", type=positive_int, default=10_000,
+                        help="texts in the inference-throughput run (default 10000)")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = load_settings(args.settings)
+        pretrain, task = load_data(args.data, args.limit)
+    except BadInput as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    if args.work is not None:
+        args.work.mkdir(parents=True, exist_ok=True)
+        result = run(args, settings, pretrain, task, args.work.resolve())
+    else:
+        with tempfile.TemporaryDirectory(prefix="ulmfit-fastai-") as tmp:
+            result = run(args, settings, pretrain, task, Path(tmp))
+    write_json_atomic(args.out, result)
+    note(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
