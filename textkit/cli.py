@@ -19,6 +19,7 @@ REPRODUCE_COMMANDS: dict[str, tuple[str, str]] = {
     "occupations": ("textkit.reproduce.occupations", "gender association vs share of women in occupations"),
     "embeddings-over-time": ("textkit.reproduce.embeddings_over_time", "bias in embeddings trained on 1769, 1961 and 2015 English"),
     "translation": ("textkit.reproduce.translation", "GRU, GRU+attention and Transformer es->en on the Bible, BLEU/chrF"),
+    "ulmfit": ("textkit.reproduce.ulmfit", "ULMFiT (Brown LM -> rotten-tomatoes classifier) beside NBSVM and fastai"),
 }
 TOP_LEVEL_COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("textkit.bias.audit", "audit word embeddings for bias: WEAT and friends, with a report"),

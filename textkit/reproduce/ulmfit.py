@@ -1,0 +1,340 @@
+"""``textkit reproduce ulmfit``: the whole ULMFiT recipe on real data, beside NBSVM and fastai.
+
+1. Pretrain forward and backward AWD-LSTM language models on Brown (one shared vocabulary),
+   unless ``--pretrained DIR`` holds them (``DIR/fwd`` and ``DIR/bwd``, as this command writes
+   under ``OUT/pretrained``).
+2. Fine-tune each on the rotten-tomatoes *training* texts of fold 0 (held-out texts are never
+   seen, not even unlabelled).
+3. Train forward and backward classifiers with gradual unfreezing; average them (ensemble).
+4. Evaluate on fold 0 of ``textkit reproduce sentiment`` (10-fold grouped stratified CV, same
+   seed), with NBSVM-bi and MNB-bi on the same split, the no-pretraining ablation, and
+   fastai 2.8's ULMFiT at the same settings when ``--fastai-python`` names an interpreter
+   with fastai (``bench/ulmfit_fastai.py`` runs there, on the same texts).
+
+Writes ``OUT/results.json`` (``{"metrics": {method: {"accuracy": ...}}}``), ``OUT/settings.json``,
+the exported ensemble in ``OUT/classifier`` and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+CORPUS = "rotten-tomatoes"
+N_FOLDS = 10
+
+FULL_SETTINGS = {
+    "seed": 0,
+    # awd_lstm-small's size; one epoch per direction keeps the whole run near an hour on 2 cores
+    "pretrain": {"emb_size": 128, "hidden_size": 512, "n_layers": 2, "drop_mult": 0.5, "epochs": 1, "lr": 0.005,
+                 "batch_size": 32, "bptt": 70, "max_vocab": 12000, "min_freq": 3, "wd": 0.01, "clip": 0.4},
+    "finetune": {"epochs_frozen": 1, "lr_frozen": 0.02, "epochs": 2, "lr": 0.002, "batch_size": 32, "bptt": 70,
+                 "drop_mult": 0.5, "valid_fraction": 0.1},
+    "classifier": {"batch_size": 32, "bptt": 70, "max_len": 1400, "drop_mult": 0.5, "lr_factor": 2.6, "moms": [0.8, 0.7, 0.8],
+                   "stages": [{"groups": 1, "epochs": 1, "lr": 0.02}, {"groups": 2, "epochs": 1, "lr": 0.01},
+                              {"groups": 3, "epochs": 1, "lr": 0.005}, {"groups": "all", "epochs": 2, "lr": 0.001}]},
+}
+QUICK_SETTINGS = {
+    "seed": 0,
+    "pretrain": {"emb_size": 32, "hidden_size": 64, "n_layers": 2, "drop_mult": 0.3, "epochs": 1, "lr": 0.01,
+                 "batch_size": 16, "bptt": 30, "max_vocab": 4000, "min_freq": 2, "wd": 0.01, "clip": 0.4, "max_docs": 12},
+    "finetune": {"epochs_frozen": 1, "lr_frozen": 0.02, "epochs": 1, "lr": 0.004, "batch_size": 16, "bptt": 30,
+                 "drop_mult": 0.3, "valid_fraction": 0.1},
+    "classifier": {"batch_size": 32, "bptt": 30, "max_len": 200, "drop_mult": 0.3, "lr_factor": 2.6, "moms": [0.8, 0.7, 0.8],
+                   "stages": [{"groups": 1, "epochs": 1, "lr": 0.02}, {"groups": "all", "epochs": 1, "lr": 0.004}]},
+    "max_train_docs": 1500,
+    "max_test_docs": 400,
+}
+PUBLISHED = {
+    "source": "Howard & Ruder 2018 (ULMFiT) on IMDb; fastai v1 IMDb example; Wang & Manning 2012 (NBSVM-bi)",
+    "imdb_accuracy": {"ulmfit (paper, error 4.6%)": 95.4, "ulmfit-fwd (fastai v1 example)": 94.96,
+                      "ulmfit-ensemble (fastai v1 example)": 95.39, "nbsvm-bi (W&M)": 91.22},
+    "note": "IMDb, with a WikiText-103 LM; not comparable with rotten-tomatoes fold 0 and a Brown LM",
+}
+METHODS = {
+    "ulmfit-fwd": "textkit ULMFiT, forward LM + classifier",
+    "ulmfit-bwd": "textkit ULMFiT, backward LM + classifier",
+    "ulmfit-ensemble": "mean of the forward and backward probabilities",
+    "nbsvm-bi": "NBSVM, uni+bigrams (textkit.classical, inner-CV tuned)",
+    "mnb-bi": "multinomial NB, uni+bigrams",
+    "no-pretrain": "same classifier and schedule, encoder from scratch (forward)",
+    "fastai-ulmfit": "fastai 2.8 ULMFiT (AWD_LSTM, pretrained=False, LM pretrained by fastai on the same Brown text)",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--corpus", choices=(CORPUS,), default=CORPUS)
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--pretrained", default=None, help="folder with fwd/ and bwd/ LM folders (skips pretraining)")
+    parser.add_argument("--quick", action="store_true", help="tiny models and a data slice (under 3 minutes; for tests)")
+    parser.add_argument("--settings", default=None, help="JSON file overriding the settings (same keys as OUT/settings.json)")
+    parser.add_argument("--fastai-python", default=os.environ.get("TEXTKIT_FASTAI_PYTHON"),
+                        help="a Python with fastai 2.8 to run the fastai peer (bench/ulmfit_fastai.py); default: $TEXTKIT_FASTAI_PYTHON")
+    parser.add_argument("--fastai-threads", type=int, default=1)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--seed", type=int, default=None)
+
+
+def fold_zero(texts: list[str], labels: list[str], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train/test rows of fold 0 of ``textkit reproduce sentiment`` (same grouping and seed)."""
+    from textkit.classical.experiments import grouped_stratified_folds
+
+    _, groups = np.unique(np.asarray(texts, dtype=object).astype(str), return_inverse=True)
+    return grouped_stratified_folds(np.asarray(labels), groups, N_FOLDS, seed)[0]
+
+
+def _recipe(pre: dict, backwards: bool, seed: int):
+    from textkit.train.language_model import LMRecipe
+
+    return LMRecipe.from_dict({
+        "name": f"ulmfit-brown-{'bwd' if backwards else 'fwd'}",
+        "description": f"{'Backward' if backwards else 'Forward'} AWD-LSTM on Brown for `textkit reproduce ulmfit`.",
+        "arch": "awd_lstm",
+        "model": {k: pre[k] for k in ("emb_size", "hidden_size", "n_layers", "drop_mult")},
+        "tokenizer": {"kind": "word", "min_freq": pre["min_freq"], "max_vocab": pre["max_vocab"]},
+        "data": {"corpus": "brown", "split_seed": 0, "fractions": [0.8, 0.1, 0.1], "max_docs": pre.get("max_docs"), "backwards": backwards},
+        "train": {"batch_size": pre["batch_size"], "bptt": pre["bptt"], "epochs": pre["epochs"], "lr": pre["lr"],
+                  "weight_decay": pre["wd"], "clip": pre["clip"], "seed": seed, "checkpoint_every": 200,
+                  "schedule": {"name": "one_cycle", "pct_start": 0.25}},
+    })
+
+
+def pretrain_both(settings: dict, out: Path, device: str, log) -> dict:
+    from dataclasses import replace
+
+    from textkit.text import load_pipeline
+    from textkit.train.language_model import pretrain_language_model
+
+    metrics = {}
+    for name, backwards in (("fwd", False), ("bwd", True)):
+        recipe = _recipe(settings["pretrain"], backwards, settings["seed"])
+        recipe = replace(recipe, train=replace(recipe.train, device=device))
+        pipeline = load_pipeline(out / "fwd") if backwards else None  # one vocabulary for both directions
+        started = time.perf_counter()
+        m = pretrain_language_model(recipe, out / name, quiet=True, pipeline=pipeline, command="textkit reproduce ulmfit")
+        log(f"pretrained {name} LM on Brown: valid perplexity {m['valid_perplexity']:.1f}, {time.perf_counter() - started:.0f} s")
+        metrics[name] = m
+    return metrics
+
+
+def _check_pretrained(folder: Path) -> None:
+    for name in ("fwd", "bwd"):
+        if not (folder / name / "config.json").exists():
+            raise FileNotFoundError(
+                f"--pretrained {folder}: expected {folder / name}/config.json. Give the folder that holds fwd/ and bwd/ "
+                "language models (this command writes one under OUT/pretrained)"
+            )
+
+
+def run_ulmfit(out: str | Path, *, quick: bool = False, pretrained: str | Path | None = None, settings: dict | None = None,
+               fastai_python: str | None = None, fastai_threads: int = 1, device: str = "auto", log=print) -> dict:
+    from textkit import data
+    from textkit._io import atomic_write_json
+    from textkit.classical.experiments import sentiment_train_test, versions
+    from textkit.train.trainer import resolve_device
+    from textkit.transfer import TextClassifier, adapt_to_texts, fine_tune_language_model, load_pretrained, train_classifier
+    from textkit.transfer.training import settings_from_dict
+
+    started = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = json.loads(json.dumps(settings or (QUICK_SETTINGS if quick else FULL_SETTINGS)))
+    seed = settings["seed"]
+    device = str(resolve_device(device))
+    finetune_settings, classifier_settings = settings_from_dict(settings)
+
+    records = data.load(CORPUS)
+    texts, labels = [r["text"] for r in records], [r["label"] for r in records]
+    train_rows, test_rows = fold_zero(texts, labels, seed)
+    rng = np.random.default_rng(seed)
+    if settings.get("max_train_docs"):
+        train_rows = np.sort(rng.choice(train_rows, min(len(train_rows), settings["max_train_docs"]), replace=False))
+    if settings.get("max_test_docs"):
+        test_rows = np.sort(rng.choice(test_rows, min(len(test_rows), settings["max_test_docs"]), replace=False))
+    train_texts, train_labels = [texts[i] for i in train_rows], [labels[i] for i in train_rows]
+    test_texts, test_labels = [texts[i] for i in test_rows], [labels[i] for i in test_rows]
+    log(f"{CORPUS} fold 0 of {N_FOLDS} (seed {seed}): {len(train_texts)} train / {len(test_texts)} test snippets; device {device}")
+    atomic_write_json(out / "settings.json", settings)
+
+    metrics: dict[str, dict] = {}
+    timings: dict[str, float] = {}
+    # classical baselines on the same split
+    t = time.perf_counter()
+    classical = sentiment_train_test(train_texts, train_labels, test_texts, test_labels, seed=seed, quick=quick)["metrics"]
+    for key in ("nbsvm-bi", "mnb-bi"):
+        metrics[key] = {"accuracy": classical[key]["accuracy"], "hyperparameters": classical[key]["hyperparameters"][0]}
+    timings["classical"] = time.perf_counter() - t
+    log(f"nbsvm-bi {metrics['nbsvm-bi']['accuracy']:.4f}, mnb-bi {metrics['mnb-bi']['accuracy']:.4f}")
+
+    # the fastai peer starts now and runs beside textkit (its own process and threads)
+    fastai_proc = _start_fastai(fastai_python, fastai_threads, out, settings, train_texts, train_labels, test_texts, test_labels, log)
+
+    # 1. pretrain (or reuse)
+    if pretrained is None:
+        pretrain_dir = out / "pretrained"
+        t = time.perf_counter()
+        pretrain_metrics = pretrain_both(settings, pretrain_dir, device, log)
+        timings["pretrain"] = time.perf_counter() - t
+    else:
+        pretrain_dir = Path(pretrained)
+        _check_pretrained(pretrain_dir)
+        pretrain_metrics = {"reused": str(pretrain_dir)}
+
+    # 2 + 3 per direction
+    classifiers, details, probas = {}, {}, {}
+    for name, backwards in (("fwd", False), ("bwd", True)):
+        direction = "backward" if backwards else "forward"
+        t = time.perf_counter()
+        bundle = load_pretrained(pretrain_dir / name, device=device)
+        if bool(bundle.config.get("data", {}).get("backwards", False)) != backwards:
+            raise ValueError(f"{pretrain_dir / name} was not trained as a {direction} language model")
+        model, pipeline, report = adapt_to_texts(bundle, train_texts, min_freq=finetune_settings.min_freq, max_vocab=finetune_settings.max_vocab)
+        log(f"[{name}] " + report.summary())
+        model, ft_metrics = fine_tune_language_model(model, pipeline, train_texts, finetune_settings, backwards=backwards,
+                                                     seed=seed, device=device, log=log)
+        clf, clf_metrics = train_classifier(model, pipeline, train_texts, train_labels, classifier_settings, backwards=backwards,
+                                            valid=(test_texts, test_labels), seed=seed, device=device, log=log)
+        probas[name] = clf.predict_proba(test_texts)
+        accuracy = float(np.mean(clf.labels.decode(probas[name].argmax(1)) == np.asarray(test_labels)))
+        metrics[f"ulmfit-{name}"] = {"accuracy": accuracy}
+        classifiers[name] = clf
+        details[name] = {"vocabulary_transfer": _asdict(report), "finetune": ft_metrics, "classifier": clf_metrics,
+                         "seconds": round(time.perf_counter() - t, 1)}
+        log(f"ulmfit-{name}: accuracy {accuracy:.4f} ({time.perf_counter() - t:.0f} s)")
+    ensemble = TextClassifier.ensemble(classifiers["fwd"], classifiers["bwd"])
+    mean_proba = (probas["fwd"] + probas["bwd"]) / 2
+    metrics["ulmfit-ensemble"] = {"accuracy": float(np.mean(ensemble.labels.decode(mean_proba.argmax(1)) == np.asarray(test_labels)))}
+    ensemble.info.update({"corpus": CORPUS, "fold": 0, "seed": seed})
+    ensemble.save(out / "classifier")
+
+    # ablation: the same classifier from a random encoder (forward, same vocabulary)
+    t = time.perf_counter()
+    scratch_config = classifiers["fwd"].members["forward"].encoder_config
+    _, scratch_pipeline, _ = adapt_to_texts(load_pretrained(pretrain_dir / "fwd"), train_texts,
+                                            min_freq=finetune_settings.min_freq, max_vocab=finetune_settings.max_vocab)
+    scratch, scratch_metrics = train_classifier(scratch_config, scratch_pipeline, train_texts, train_labels, classifier_settings,
+                                                valid=(test_texts, test_labels), seed=seed, device=device, log=log)
+    metrics["no-pretrain"] = {"accuracy": scratch.score(test_texts, test_labels)}
+    details["no-pretrain"] = {"classifier": scratch_metrics, "seconds": round(time.perf_counter() - t, 1)}
+    log(f"no-pretrain: accuracy {metrics['no-pretrain']['accuracy']:.4f}")
+
+    metrics["fastai-ulmfit"] = _finish_fastai(fastai_proc, log)
+    for key in metrics:
+        metrics[key]["description"] = METHODS[key]
+    results = {
+        "metrics": {key: metrics[key] for key in METHODS},
+        "goals": _goals(metrics, quick),
+        "published": PUBLISHED,
+        "pretrain": pretrain_metrics,
+        "details": details,
+        "timings_s": {**{k: round(v, 1) for k, v in timings.items()}, "total": round(time.perf_counter() - started, 1)},
+        "config": {"command": "textkit reproduce ulmfit" + (" --quick" if quick else ""), "corpus": CORPUS, "fold": 0, "n_folds": N_FOLDS,
+                   "n_train": len(train_texts), "n_test": len(test_texts), "device": device, "quick": quick,
+                   "lm_finetune_texts": "training fold only (test texts never seen)"},
+        "settings": settings,
+        "seed": seed,
+        "versions": versions(),
+    }
+    atomic_write_json(out / "results.json", results)
+    log(format_table(results))
+    log(f"wrote {out / 'results.json'} and the exported ensemble {out / 'classifier'}")
+    return results
+
+
+def _asdict(report) -> dict:
+    from dataclasses import asdict
+
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(report).items()}
+
+
+def _start_fastai(python, threads, out, settings, train_texts, train_labels, test_texts, test_labels, log):
+    if not python:
+        return None
+    from textkit._io import atomic_write_json
+    from textkit.train.language_model import DataSettings, corpus_splits
+
+    pre = settings["pretrain"]
+    splits = corpus_splits(DataSettings(corpus="brown", split_seed=0, fractions=(0.8, 0.1, 0.1), max_docs=pre.get("max_docs")))
+    data_dir = out / "fastai" / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(data_dir / "pretrain.json", {"train": splits["train"], "valid": splits["valid"]}, indent=None)
+    atomic_write_json(data_dir / "task.json", {"train": {"texts": train_texts, "labels": train_labels},
+                                               "test": {"texts": test_texts, "labels": test_labels},
+                                               "labels": sorted(set(train_labels))}, indent=None)
+    peer_settings = {k: settings[k] for k in ("seed", "pretrain", "finetune", "classifier")}
+    atomic_write_json(out / "fastai" / "settings.json", peer_settings)
+    script = Path(__file__).resolve().parents[2] / "bench" / "ulmfit_fastai.py"
+    if not script.exists():
+        log(f"fastai peer skipped: {script} is not in this checkout")
+        return None
+    command = [python, str(script), "--data", str(data_dir), "--settings", str(out / "fastai" / "settings.json"),
+               "--out", str(out / "fastai" / "results.json"), "--threads", str(threads), "--work", str(out / "fastai" / "work")]
+    log("fastai peer started: " + " ".join(command))
+    stderr = open(out / "fastai" / "log.txt", "w")  # noqa: SIM115 - closed in _finish_fastai
+    return subprocess.Popen(command, stdout=stderr, stderr=subprocess.STDOUT), stderr, out / "fastai"
+
+
+def _finish_fastai(handle, log) -> dict:
+    if handle is None:
+        return {"accuracy": None, "note": "not run: pass --fastai-python (a Python with fastai 2.8; see BENCHMARKS.md)"}
+    proc, stream, folder = handle
+    code = proc.wait()
+    stream.close()
+    if code != 0 or not (folder / "results.json").exists():
+        tail = (folder / "log.txt").read_text(errors="replace")[-2000:]
+        log(f"fastai peer failed (exit {code}); see {folder / 'log.txt'}:\n{tail}")
+        return {"accuracy": None, "note": f"fastai run failed with exit code {code}; log in {folder / 'log.txt'}"}
+    peer = json.loads((folder / "results.json").read_text())
+    return {"accuracy": peer["accuracy"], "peer": {k: v for k, v in peer.items() if k != "settings"}}
+
+
+def _goals(metrics: dict, quick: bool) -> dict:
+    ens = metrics["ulmfit-ensemble"]["accuracy"]
+    goals = {
+        "ulmfit-ensemble >= nbsvm-bi + 2 points": ens >= metrics["nbsvm-bi"]["accuracy"] + 0.02,
+        "ulmfit-ensemble beats no-pretrain": ens > metrics["no-pretrain"]["accuracy"],
+    }
+    fastai = metrics["fastai-ulmfit"]["accuracy"]
+    goals["ulmfit (forward) >= fastai-ulmfit"] = None if fastai is None else metrics["ulmfit-fwd"]["accuracy"] >= fastai
+    if quick:
+        goals = {f"{k} [quick run: not the real goal]": v for k, v in goals.items()}
+    return goals
+
+
+def format_table(results: dict) -> str:
+    lines = [f"{'method':16s} {'accuracy %':>10s}  what"]
+    for key, m in results["metrics"].items():
+        acc = "-" if m["accuracy"] is None else f"{100 * m['accuracy']:.2f}"
+        lines.append(f"{key:16s} {acc:>10s}  {m['description']}" + (f" [{m['note']}]" if m.get("note") else ""))
+    pub = results["published"]
+    lines.append("published (" + pub["note"] + "): " + ", ".join(f"{k} {v}" for k, v in pub["imdb_accuracy"].items()))
+    for goal, met in results["goals"].items():
+        lines.append(f"goal {'n/a    ' if met is None else 'MET    ' if met else 'NOT MET'} {goal}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    settings = None
+    if args.settings:
+        from textkit._io import read_json
+
+        settings = read_json(args.settings, "ulmfit settings")
+    if args.seed is not None:
+        settings = json.loads(json.dumps(settings or (QUICK_SETTINGS if args.quick else FULL_SETTINGS)))
+        settings["seed"] = args.seed
+    run_ulmfit(args.out, quick=args.quick, pretrained=args.pretrained, settings=settings, fastai_python=args.fastai_python,
+               fastai_threads=args.fastai_threads, device=args.device)
+    sys.stdout.flush()
+    return 0
