@@ -18,6 +18,23 @@ TINY_CORPUS = [
 ]
 
 
+# pytest -n 2 runs two workers on two cores: one torch intra-op thread each avoids oversubscription
+TORCH_TEST_DIRS = {"classical", "nn", "train", "transfer"}
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread(request):
+    if Path(request.node.path).parent.name not in TORCH_TEST_DIRS:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture
 def tiny_corpus() -> list[str]:
     return list(TINY_CORPUS)

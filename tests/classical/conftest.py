@@ -51,13 +51,3 @@ def low_rank_nonnegative() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     H0 = rng.random((4, 40)) * (rng.random((4, 40)) < 0.5)
     return W0 @ H0, W0, H0
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """pytest -n 2 runs two workers on two cores: one intra-op thread each avoids oversubscription."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)

@@ -25,13 +25,3 @@ def tiny_docs():
     rng = np.random.default_rng(0)
     return [rng.integers(2, 40, size=int(n)) for n in rng.integers(20, 60, size=30)]
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tests run two per core pair (pytest -n 2): one intra-op thread each avoids oversubscription."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)

@@ -6,15 +6,6 @@ import numpy as np
 import pytest
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def tiny_docs(seed: int = 0, n_docs: int = 30):
     rng = np.random.default_rng(seed)
