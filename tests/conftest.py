@@ -19,7 +19,7 @@ TINY_CORPUS = [
 
 
 # pytest -n 2 runs two workers on two cores: one torch intra-op thread each avoids oversubscription
-TORCH_TEST_DIRS = {"classical", "nn", "train", "transfer"}
+TORCH_TEST_DIRS = {"classical", "nn", "reproduce", "train", "transfer"}
 
 
 @pytest.fixture(autouse=True)

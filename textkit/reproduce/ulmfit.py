@@ -13,6 +13,8 @@
 
 Writes ``OUT/results.json`` (``{"metrics": {method: {"accuracy": ...}}}``), ``OUT/settings.json``,
 the exported ensemble in ``OUT/classifier`` and prints a table.
+
+``--lang es`` runs the Spanish demonstration instead (``textkit.reproduce.ulmfit_es``).
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ METHODS = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--corpus", choices=(CORPUS,), default=CORPUS)
+    parser.add_argument("--lang", choices=("en", "es"), default="en",
+                        help="es: the Spanish demonstration (SentencePiece LM on the Reina-Valera Bible, book-group classifier)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--pretrained", default=None, help="folder with fwd/ and bwd/ LM folders (skips pretraining)")
     parser.add_argument("--quick", action="store_true", help="tiny models and a data slice (under 3 minutes; for tests)")
@@ -331,6 +335,14 @@ def run(args: argparse.Namespace) -> int:
         from textkit._io import read_json
 
         settings = read_json(args.settings, "ulmfit settings")
+    if args.lang == "es":
+        from textkit.reproduce import ulmfit_es
+
+        if args.seed is not None:
+            settings = json.loads(json.dumps(settings or (ulmfit_es.QUICK_SETTINGS if args.quick else ulmfit_es.FULL_SETTINGS)))
+            settings["seed"] = args.seed
+        ulmfit_es.run_ulmfit_spanish(args.out, quick=args.quick, settings=settings, device=args.device)
+        return 0
     if args.seed is not None:
         settings = json.loads(json.dumps(settings or (QUICK_SETTINGS if args.quick else FULL_SETTINGS)))
         settings["seed"] = args.seed

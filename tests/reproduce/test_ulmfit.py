@@ -1,0 +1,65 @@
+"""`textkit reproduce ulmfit --quick` end to end on real data (Brown + rotten-tomatoes)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from textkit.reproduce.ulmfit import METHODS, fold_zero, run_ulmfit
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ulmfit")
+    results = run_ulmfit(out, quick=True, device="cpu", log=lambda *_: None)
+    return out, results
+
+
+def test_quick_run_writes_every_method_and_a_loadable_ensemble(quick_run):
+    from textkit import data
+    from textkit.transfer import TextClassifier
+
+    out, results = quick_run
+    saved = json.loads((out / "results.json").read_text())
+    assert list(saved["metrics"]) == list(METHODS)
+    for key in ("ulmfit-fwd", "ulmfit-bwd", "ulmfit-ensemble", "nbsvm-bi", "mnb-bi", "no-pretrain"):
+        assert 0.0 <= saved["metrics"][key]["accuracy"] <= 1.0
+    assert saved["metrics"]["fastai-ulmfit"]["accuracy"] is None  # no --fastai-python here
+    assert saved["seed"] == 0 and "torch" in saved["versions"]
+    assert saved["details"]["fwd"]["vocabulary_transfer"]["kept"] > 0
+    clf = TextClassifier.load(out / "classifier")
+    assert sorted(clf.members) == ["backward", "forward"]
+    records = data.load("rotten-tomatoes")[:5]
+    assert set(clf.predict([r["text"] for r in records])) <= set(clf.classes)
+    assert (out / "pretrained" / "fwd" / "model.safetensors").exists()
+    assert json.loads((out / "pretrained" / "bwd" / "config.json").read_text())["data"]["backwards"] is True
+
+
+def test_pretrained_folder_is_reused_and_checked(quick_run, tmp_path):
+    out, first = quick_run
+    again = run_ulmfit(tmp_path / "again", quick=True, pretrained=out / "pretrained", device="cpu", log=lambda *_: None)
+    assert again["pretrain"] == {"reused": str(out / "pretrained")}
+    # the same seed and pretrained models give the same classifiers
+    assert again["metrics"]["ulmfit-fwd"]["accuracy"] == first["metrics"]["ulmfit-fwd"]["accuracy"]
+    with pytest.raises(FileNotFoundError, match="fwd/ and bwd/"):
+        run_ulmfit(tmp_path / "bad", quick=True, pretrained=tmp_path, device="cpu", log=lambda *_: None)
+
+
+def test_fold_zero_is_the_sentiment_commands_first_fold():
+    from textkit.classical.experiments import grouped_stratified_folds
+
+    texts = [f"t{i % 37}" for i in range(200)]  # duplicates must share a fold
+    labels = [["a", "b"][i % 2] for i in range(200)]
+    train, test = fold_zero(texts, labels, seed=0)
+    _, groups = np.unique(np.asarray(texts), return_inverse=True)
+    expected_train, expected_test = grouped_stratified_folds(np.asarray(labels), groups, 10, 0)[0]
+    assert train.tolist() == expected_train.tolist() and test.tolist() == expected_test.tolist()
+    assert not set(texts[i] for i in train) & set(texts[i] for i in test)
+
+
+def test_cli_lists_the_command():
+    from textkit.cli import REPRODUCE_COMMANDS
+
+    assert REPRODUCE_COMMANDS["ulmfit"][0] == "textkit.reproduce.ulmfit"
