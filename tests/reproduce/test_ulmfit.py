@@ -12,8 +12,17 @@ from textkit.reproduce.ulmfit import METHODS, fold_zero, run_ulmfit
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
+    import torch
+
+    # module fixtures run before the per-test one-thread fixture: two threads per xdist
+    # worker on a 2-core machine can make this run 10x slower
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("ulmfit")
-    results = run_ulmfit(out, quick=True, device="cpu", log=lambda *_: None)
+    try:
+        results = run_ulmfit(out, quick=True, device="cpu", log=lambda *_: None)
+    finally:
+        torch.set_num_threads(previous)
     return out, results
 
 
