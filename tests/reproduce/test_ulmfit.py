@@ -44,6 +44,10 @@ def test_quick_run_writes_every_method_and_a_loadable_ensemble(quick_run):
     assert set(clf.predict([r["text"] for r in records])) <= set(clf.classes)
     assert (out / "pretrained" / "fwd" / "model.safetensors").exists()
     assert json.loads((out / "pretrained" / "bwd" / "config.json").read_text())["data"]["backwards"] is True
+    from textkit.transfer import load_pretrained
+
+    finetuned = load_pretrained(out / "finetuned" / "bwd")
+    assert finetuned.config["data"]["backwards"] is True and len(finetuned.pipeline) == len(clf.pipeline)
 
 
 def test_pretrained_folder_is_reused_and_checked(quick_run, tmp_path):

@@ -12,6 +12,7 @@
    with fastai (``bench/ulmfit_fastai.py`` runs there, on the same texts).
 
 Writes ``OUT/results.json`` (``{"metrics": {method: {"accuracy": ...}}}``), ``OUT/settings.json``,
+the pretrained and fine-tuned LMs (``OUT/pretrained/{fwd,bwd}``, ``OUT/finetuned/{fwd,bwd}``),
 the exported ensemble in ``OUT/classifier`` and prints a table.
 
 ``--lang es`` runs the Spanish demonstration instead (``textkit.reproduce.ulmfit_es``).
@@ -143,6 +144,7 @@ def run_ulmfit(out: str | Path, *, quick: bool = False, pretrained: str | Path |
     from textkit import data
     from textkit._io import atomic_write_json
     from textkit.classical.experiments import sentiment_train_test, versions
+    from textkit.nn.serialization import save_language_model
     from textkit.train.trainer import resolve_device
     from textkit.transfer import TextClassifier, adapt_to_texts, fine_tune_language_model, load_pretrained, train_classifier
     from textkit.transfer.training import settings_from_dict
@@ -204,6 +206,9 @@ def run_ulmfit(out: str | Path, *, quick: bool = False, pretrained: str | Path |
         log(f"[{name}] " + report.summary())
         model, ft_metrics = fine_tune_language_model(model, pipeline, train_texts, finetune_settings, backwards=backwards,
                                                      seed=seed, device=device, log=log)
+        # the fine-tuned LM (encoder included) is a regular LM folder: load_pretrained reads it
+        save_language_model(model, pipeline, out / "finetuned" / name,
+                            extra={"data": {"corpus": CORPUS, "fold": 0, "backwards": backwards}, "finetune": ft_metrics})
         clf, clf_metrics = train_classifier(model, pipeline, train_texts, train_labels, classifier_settings, backwards=backwards,
                                             valid=(test_texts, test_labels), seed=seed, device=device, log=log)
         probas[name] = clf.predict_proba(test_texts)
