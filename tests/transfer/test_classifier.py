@@ -102,3 +102,17 @@ def test_layer_groups_cover_every_parameter_once():
     assert len(groups) == ENC.n_layers + 2  # embedding, each LSTM, head
     flat = [id(p) for g in groups for p in g]
     assert sorted(flat) == sorted(id(p) for p in model.parameters())
+
+
+def test_mixed_precision_autocast_keeps_state_and_pooling_in_float32():
+    # the CUDA AMP path, exercised on CPU with bfloat16 autocast
+    model = make(bptt=4)
+    batch = docs([9, 3, 14])
+    x, lengths = pad_batch(batch, 1)
+    with torch.no_grad():
+        exact = model.pool(torch.as_tensor(x), torch.as_tensor(lengths))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            pooled = model.pool(torch.as_tensor(x), torch.as_tensor(lengths))
+            logits = model(torch.as_tensor(x), torch.as_tensor(lengths))
+    assert pooled.dtype == torch.float32 and torch.isfinite(logits).all()
+    torch.testing.assert_close(pooled, exact, rtol=0.05, atol=0.02)

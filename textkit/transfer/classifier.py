@@ -97,7 +97,11 @@ class AWDLSTMClassifier(nn.Module):
             with context:
                 sub_state = [(h.index_select(1, active), c.index_select(1, active)) for h, c in state]
                 raw, _, sub_state = self.encoder(x.index_select(0, active)[:, start:end], sub_state)
-            state = [(h.index_copy(1, active, nh), c.index_copy(1, active, nc)) for (h, c), (nh, nc) in zip(state, sub_state)]
+            # under autocast the LSTM returns half-precision outputs and states: keep the
+            # carried state and the pooled statistics in float32
+            raw = raw.float()
+            state = [(h.index_copy(1, active, nh.to(h.dtype)), c.index_copy(1, active, nc.to(c.dtype)))
+                     for (h, c), (nh, nc) in zip(state, sub_state)]
             if not needs_grad:
                 continue
             out = raw.new_zeros(B, end - start, C).index_copy(0, active, raw)  # (B, T, C)
