@@ -95,3 +95,13 @@ def test_odd_unicode_and_huge_texts_are_classified(trained):
     texts = ["🎬 café naïve — 映画 ﻿", "‮reversed‬", "x" * 200_000, "film " * 20_000]
     proba = fwd.predict_proba(texts, batch_size=2)
     assert proba.shape == (4, 2) and np.isfinite(proba).all()
+
+
+def test_bf16_inference_is_close_to_fp32(trained, sentiment_texts):
+    fwd, _ = trained
+    texts = sentiment_texts[0][:16]
+    exact = fwd.predict_proba(texts)
+    fast = fwd.predict_proba(texts, precision="bf16")
+    assert fast.dtype == np.float64 and np.abs(fast - exact).max() < 2e-2
+    with pytest.raises(ValueError, match="precision must be"):
+        fwd.predict_proba(texts, precision="fp8")

