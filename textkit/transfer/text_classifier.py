@@ -27,6 +27,7 @@ from textkit._io import atomic_write_json, read_json
 from textkit.nn.awd_lstm import AWDLSTMConfig
 from textkit.nn.config import config_from_dict, config_to_dict
 from textkit.transfer.classifier import AWDLSTMClassifier, ClassifierConfig
+from textkit.train.language_model import pad_index_of
 from textkit.transfer.data import ClassificationBatches, LabelEncoder
 
 CONFIG_FILE = "classifier.json"
@@ -53,12 +54,6 @@ def encode_texts(pipeline, texts: Sequence[str], backwards: bool = False) -> lis
 
     docs = encode_documents(pipeline, list(texts))
     return [d[::-1].copy() if backwards else d for d in docs]
-
-
-def pad_index_of(pipeline) -> int:
-    from textkit.train.language_model import pad_index_of as lm_pad_index
-
-    return lm_pad_index(pipeline)
 
 
 class TextClassifier:

@@ -132,7 +132,7 @@ def fine_tune_language_model(
     texts = list(texts)
     if len(texts) < 2:
         raise ValueError(f"fine-tuning needs at least 2 target texts, got {len(texts)}")
-    _set_dropouts(model.encoder, model.config, settings.drop_mult, model)
+    _set_dropouts(model, settings.drop_mult)
     train_rows, valid_rows = split_texts(len(texts), settings.valid_fraction, seed)
     docs = encode_documents(pipeline, texts)
     train = LMStream([docs[i] for i in train_rows], settings.batch_size, settings.bptt, seed=seed, backwards=backwards)
@@ -170,19 +170,18 @@ def fine_tune_language_model(
     return model, metrics
 
 
-def _set_dropouts(encoder, config, drop_mult: float, owner) -> None:
+def _set_dropouts(model, drop_mult: float) -> None:
     """Re-scale every dropout of an already-built AWD-LSTM LM to ``drop_mult`` (ULMFiT
-    fine-tunes with different dropout than it pretrains with)."""
+    fine-tunes with different dropout than it pretrains with). Embedding and weight dropout
+    read the config at each forward; the locked dropouts hold their own ``p``."""
     from dataclasses import replace
 
-    new = replace(config, drop_mult=drop_mult)
-    owner.config = new
-    encoder.config = new
-    encoder.input_dropout.p = new.p("input_p")
-    for d in encoder.hidden_dropouts:
-        d.p = new.p("hidden_p")
-    if hasattr(owner, "output_dropout"):
-        owner.output_dropout.p = new.p("output_p")
+    new = replace(model.config, drop_mult=drop_mult)
+    model.config = model.encoder.config = new
+    model.encoder.input_dropout.p = new.p("input_p")
+    for dropout in model.encoder.hidden_dropouts:
+        dropout.p = new.p("hidden_p")
+    model.output_dropout.p = new.p("output_p")
 
 
 # -- stage 3: the classifier ------------------------------------------------------------------
@@ -268,7 +267,8 @@ def train_classifier(
     ``(TextClassifier, metrics)``; ``valid`` is only reported, never used for choices."""
     from textkit.train import callbacks as cb
     from textkit.train.trainer import Trainer, seed_everything
-    from textkit.transfer.text_classifier import TextClassifier, check_texts, encode_texts, pad_index_of
+    from textkit.train.language_model import pad_index_of
+    from textkit.transfer.text_classifier import TextClassifier, check_texts, encode_texts
 
     texts = check_texts(texts)
     labels = list(labels)
