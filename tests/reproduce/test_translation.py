@@ -84,3 +84,14 @@ def test_reproduce_translation_rejects_bad_options(tmp_path):
         translation.run(parse(["--quick", "--data", str(data), "--out", str(tmp_path / "o"), "--beam", "1"]))
     config = translation.config_from_args(parse(["--quick", "--out", "x", "--teacher-forcing", "1.0:0.7"]))
     assert config.teacher_forcing == (1.0, 0.7) and config.size == "tiny" and config.threads == 1
+
+
+def test_attention_option_picks_the_gru_attention_model():
+    parser = argparse.ArgumentParser()
+    translation.add_arguments(parser)
+    config = translation.config_from_args(parser.parse_args(["--out", "x", "--attention", "bahdanau", "--quick"]))
+    assert config.attention == "bahdanau"
+    assert translation.model_configs(config.size, 100, 20, config.attention)["gru-attn"].attention == "bahdanau"
+    assert translation.model_configs("small", 100, 20)["gru-attn"].attention == "luong"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--out", "x", "--attention", "dot"])

@@ -41,6 +41,7 @@ class ExperimentConfig:
     threads: int | None = None  # torch intra-op threads (None: torch's default)
     clock: str = "cpu"  # what --minutes counts: "cpu" seconds of this process or "wall" seconds
     teacher_forcing: tuple[float, float] = (1.0, 1.0)  # RNN models: start -> end ratio
+    attention: str = "luong"  # gru-attn: "luong" (multiplicative) or "bahdanau" (additive)
 
     @classmethod
     def quick(cls, **overrides) -> ExperimentConfig:
@@ -49,7 +50,13 @@ class ExperimentConfig:
         return cls(**base)
 
 
-def model_configs(size: str, vocab: int, max_len: int) -> dict:
+def model_configs(size: str, vocab: int, max_len: int, attention: str = "luong") -> dict:
+    configs = _size_configs(size, vocab, max_len)
+    configs["gru-attn"] = dataclasses.replace(configs["gru-attn"], attention=attention)
+    return configs
+
+
+def _size_configs(size: str, vocab: int, max_len: int) -> dict:
     from textkit.nn.seq2seq import Seq2SeqAttentionConfig, Seq2SeqGRUConfig
     from textkit.nn.transformer import TransformerConfig
 
@@ -274,7 +281,7 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, log=print) -> d
     atomic_write_text(out / "references.txt", "".join(r + "\n" for r in references))
     references = read_lines(out / "references.txt")
 
-    configs = model_configs(config.size, vocab, config.max_len)
+    configs = model_configs(config.size, vocab, config.max_len, config.attention)
     results: dict = {"metrics": {}, "signatures": {}}
     for name in config.models:
         log(f"[{name}] training for {config.minutes:g} {config.clock} min on {device.type} ...")
@@ -357,6 +364,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", choices=["tiny", "small", "base"], default=None)
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--teacher-forcing", default=None, help="RNN teacher-forcing ratio START[:END], e.g. 1.0:0.7 (default 1.0)")
+    parser.add_argument("--attention", choices=["luong", "bahdanau"], default=None,
+                        help="gru-attn's attention: luong (multiplicative, default) or bahdanau (additive, step by step)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--clock", choices=["cpu", "wall"], default=None, help="what --minutes counts (default cpu; --quick: wall)")
@@ -366,7 +375,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     overrides: dict = {"pair": args.pair, "data": args.data, "data_dir": args.data_dir, "beam": args.beam, "seed": args.seed, "device": args.device,
                        "models": tuple(m.strip() for m in args.models.split(",") if m.strip())}
-    for key in ("minutes", "max_train", "max_test", "vocab_size", "size", "threads", "clock"):
+    for key in ("minutes", "max_train", "max_test", "vocab_size", "size", "threads", "clock", "attention"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     if args.teacher_forcing:
