@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from textkit.nn.attention import AdditiveAttention, MultiplicativeAttention
+from textkit.nn.modes import eval_mode
 
 
 @dataclass(frozen=True)
@@ -240,10 +241,8 @@ class Seq2SeqTask:
     @torch.no_grad()
     def evaluate(self, trainer, data) -> dict[str, float]:
         model = trainer.unwrapped_model
-        was_training = model.training
-        model.eval()
         total, correct, count = 0.0, 0.0, 0.0
-        try:
+        with eval_mode(model):
             for batch in data.batches(0):
                 src, tgt_in, tgt_out = batch.tensors(trainer.device)
                 with trainer.autocast():
@@ -252,8 +251,6 @@ class Seq2SeqTask:
                 keep = tgt_out != self.pad_index
                 correct += ((logits.argmax(-1) == tgt_out) & keep).sum().item()
                 count += keep.sum().item()
-        finally:
-            model.train(was_training)
         loss = total / max(count, 1)
         return {"valid_loss": loss, "perplexity": math.exp(min(loss, 700)), "accuracy": correct / max(count, 1)}
 
@@ -308,9 +305,7 @@ def translate(
         warnings.warn(f"{truncated} source sentence(s) longer than the model's max_len - 1 = {model_max - 1} tokens were truncated", stacklevel=2)
     order = np.argsort([len(r) for r in rows], kind="stable")[::-1]
     out: list[list[int] | None] = [None] * len(rows)
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         with torch.no_grad():
             for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
@@ -333,8 +328,6 @@ def translate(
                     hyps = [h[0] for h in result.to_lists(strip_eos_id=eos_id)]
                 for j, i in enumerate(idx):
                     out[i] = hyps[j]
-    finally:
-        model.train(was_training)
     return out  # type: ignore[return-value]
 
 

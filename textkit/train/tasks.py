@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from textkit.nn.modes import eval_mode
 from textkit.train.distributed import all_reduce_sum
 
 
@@ -72,10 +73,8 @@ class LanguageModelTask:
     @torch.no_grad()
     def evaluate(self, trainer, data) -> dict[str, float]:
         model = trainer.unwrapped_model
-        was_training = model.training
-        model.eval()
         state, total_loss, correct, count = None, 0.0, 0.0, 0.0
-        try:
+        with eval_mode(model):
             for batch in data.batches(0):
                 x, y = _to_tensor(batch.x, trainer.device), _to_tensor(batch.y, trainer.device)
                 with trainer.autocast():
@@ -84,8 +83,6 @@ class LanguageModelTask:
                 total_loss += F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), reduction="sum").item()
                 correct += (logits.argmax(-1) == y).sum().item()
                 count += y.numel()
-        finally:
-            model.train(was_training)
         total_loss, correct, count = all_reduce_sum([total_loss, correct, count], trainer.device)
         loss = total_loss / max(count, 1)
         return {"valid_loss": loss, "accuracy": correct / max(count, 1), "perplexity": math.exp(min(loss, 700))}

@@ -26,8 +26,9 @@ import torch
 from textkit._io import atomic_write_json, read_json
 from textkit.nn.awd_lstm import AWDLSTMConfig
 from textkit.nn.config import config_from_dict, config_to_dict
-from textkit.transfer.classifier import AWDLSTMClassifier, ClassifierConfig
+from textkit.nn.modes import eval_mode
 from textkit.train.language_model import pad_index_of
+from textkit.transfer.classifier import AWDLSTMClassifier, ClassifierConfig
 from textkit.transfer.data import ClassificationBatches, LabelEncoder
 
 CONFIG_FILE = "classifier.json"
@@ -218,14 +219,12 @@ def predict_docs(
 
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     batches = ClassificationBatches(docs, None, batch_size, pad_index, shuffle=False)
     out = np.zeros((len(docs), model.config.n_classes), dtype=np.float64)
     started = time.perf_counter()
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
-    try:
+    with eval_mode(model):
         with torch.inference_mode(), autocast:
             for i, batch in enumerate(batches.batches(0)):
                 x = torch.from_numpy(batch.x).to(device)
@@ -234,8 +233,6 @@ def predict_docs(
                 out[batch.rows] = probs.cpu().numpy()
                 if progress and i % 20 == 0:
                     print(f"  predicted {min((i + 1) * batch_size, len(docs))}/{len(docs)} ({time.perf_counter() - started:.1f} s)", flush=True)
-    finally:
-        model.train(was_training)
     return out
 
 

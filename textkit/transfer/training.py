@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from textkit.transfer.classifier import AWDLSTMClassifier, ClassifierConfig, encoder_config_for_classifier
+from textkit.nn.modes import eval_mode
 from textkit.transfer.data import ClassificationBatches, LabelEncoder
 
 
@@ -204,10 +205,8 @@ class ClassificationTask:
     @torch.no_grad()
     def evaluate(self, trainer, data) -> dict[str, float]:
         model = trainer.unwrapped_model
-        was_training = model.training
-        model.eval()
         total, correct, count = 0.0, 0, 0
-        try:
+        with eval_mode(model):
             for batch in data.batches(0):
                 x = torch.from_numpy(batch.x).to(trainer.device)
                 lengths = torch.from_numpy(batch.lengths).to(trainer.device)
@@ -217,8 +216,6 @@ class ClassificationTask:
                 total += F.cross_entropy(logits, y, reduction="sum").item()
                 correct += int((logits.argmax(-1) == y).sum())
                 count += len(y)
-        finally:
-            model.train(was_training)
         return {"valid_loss": total / max(count, 1), "accuracy": correct / max(count, 1)}
 
     def state_dict(self):
