@@ -16,6 +16,7 @@ from textkit.nn.seq2seq import (
     scheduled_logits,
     translate,
 )
+from textkit.nn.transformer import TransformerConfig, TransformerSeq2Seq
 
 PAD = 3
 
@@ -143,3 +144,38 @@ def test_seq2seq_attention_learns_to_reverse_with_the_trainer():
     sources = [p[0] for p in pairs[500:520]]
     hyps = translate(model, sources, bos_id=1, eos_id=2, pad_id=PAD, beam_size=3)
     assert sum(h == s[::-1] for h, s in zip(hyps, sources)) >= 15
+
+
+@pytest.mark.parametrize("kind", ["gru", "bahdanau", "transformer"])
+def test_seq2seq_training_resumes_bit_identically(kind, tmp_path):
+    """Straight N steps versus k steps, a checkpoint, and a new trainer resuming: identical
+    weights, with scheduled teacher forcing (its sampling generator is part of the state)."""
+    from textkit.data.parallel_text import ParallelBatches, encode_pairs
+    from textkit.nn.seq2seq import Seq2SeqTask
+    from textkit.train import CheckpointEvery, Trainer
+
+    gen = torch.Generator().manual_seed(1)
+    pairs = [(s, s[::-1]) for s in (torch.randint(4, 12, (int(n),), generator=gen).tolist() for n in torch.randint(2, 7, (120,), generator=gen))]
+    train = ParallelBatches(encode_pairs(pairs, bos_id=1, eos_id=2), pad_id=PAD, max_tokens=120, shuffle=True, seed=0)
+
+    def trainer(callbacks=()):
+        torch.manual_seed(0)
+        common = dict(src_vocab_size=12, tgt_vocab_size=12, max_len=40, pad_index=PAD, dropout=0.2)
+        if kind == "transformer":  # dropout on, so the resumed RNG state matters
+            model = TransformerSeq2Seq(TransformerConfig(d_model=16, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, d_ff=32, **common))
+            task = Seq2SeqTask(PAD, label_smoothing=0.1)
+        else:
+            model = Seq2SeqGRU(Seq2SeqGRUConfig(emb_size=8, hidden_size=12, n_layers=2, **common)) if kind == "gru" else \
+                Seq2SeqAttention(Seq2SeqAttentionConfig(attention=kind, emb_size=8, hidden_size=12, n_layers=2, **common))
+            task = Seq2SeqTask(PAD, teacher_forcing=(1.0, 0.5), label_smoothing=0.1)
+        return Trainer(model, task, train, lr=5e-3, device="cpu", seed=0, callbacks=list(callbacks))
+
+    n_steps, k = 14, 6
+    straight = trainer()
+    straight.fit(epochs=3, max_steps=n_steps)
+    trainer([CheckpointEvery(tmp_path / "c")]).fit(epochs=3, max_steps=n_steps, stop_at=k)
+    resumed = trainer()
+    resumed.fit(epochs=3, max_steps=n_steps, resume=tmp_path / "c")
+    assert resumed.step == n_steps
+    for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), name

@@ -138,9 +138,6 @@ class AWDLSTMLanguageModel(nn.Module):
         if config.out_bias:
             nn.init.zeros_(self.decoder.bias)
 
-    # names of parameters that alias another one (safetensors stores each tensor once)
-    tied_parameters = {"decoder.weight": "encoder.embedding.weight"}
-
     def initial_state(self, batch_size: int, device=None, dtype=None) -> LSTMState:
         return self.encoder.initial_state(batch_size, device, dtype)
 

@@ -114,8 +114,6 @@ class GRULanguageModel(nn.Module):
     ``forward(x, state=None) -> (logits (B, T, V), state (L, B, H))``.
     """
 
-    tied_parameters = {"decoder.weight": "embedding.weight"}
-
     def __init__(self, config: GRUConfig) -> None:
         super().__init__()
         self.config = c = config

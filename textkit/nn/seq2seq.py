@@ -349,32 +349,20 @@ def _architectures() -> dict[str, tuple[type, type[nn.Module]]]:
     }
 
 
-def _unique_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
-    """State dict with tied/shared aliases dropped (the first name of each storage is kept)."""
-    seen, out = set(), {}
-    for name, tensor in model.state_dict().items():
-        key = (tensor.data_ptr(), tensor.shape, tensor.stride())
-        if key in seen:
-            continue
-        seen.add(key)
-        out[name] = tensor.detach().cpu().contiguous()
-    return out
-
-
 def save_translation_model(model: nn.Module, folder, *, source_tokenizer, target_tokenizer=None) -> Path:
     """``folder/{config.json, model.safetensors, source_tokenizer/, target_tokenizer/}``;
     a joint vocabulary is saved once (``target_tokenizer=None``)."""
-
     from safetensors.torch import save
 
     from textkit._io import atomic_write_bytes, atomic_write_json
     from textkit.nn.config import config_to_dict
+    from textkit.nn.serialization import model_tensors
 
     folder = Path(folder)
     arch = next((name for name, (cfg, _) in _architectures().items() if type(model.config) is cfg), None)
     if arch is None:
         raise ValueError(f"{type(model).__name__} is not a translation model")
-    atomic_write_bytes(folder / "model.safetensors", save(_unique_tensors(model)))
+    atomic_write_bytes(folder / "model.safetensors", save(model_tensors(model)))
     source_tokenizer.save(folder / "source_tokenizer")
     if target_tokenizer is not None:
         target_tokenizer.save(folder / "target_tokenizer")
@@ -388,7 +376,7 @@ def load_translation_model(folder, device: str | torch.device = "cpu"):
 
     from textkit._io import read_json
     from textkit.nn.config import config_from_dict
-    from textkit.nn.serialization import read_weights
+    from textkit.nn.serialization import model_tensors, read_weights
     from textkit.text import SubwordTokenizer
 
     folder = Path(folder)
@@ -405,7 +393,7 @@ def load_translation_model(folder, device: str | torch.device = "cpu"):
             raise ValueError(f"{folder}: the {side} tokenizer has {len(tok)} pieces but the model's {side} vocabulary has {size}; they were not trained together")
     model = model_cls(config)
     tensors = read_weights(folder / "model.safetensors")
-    expected = _unique_tensors(model)
+    expected = model_tensors(model)
     for name, tensor in tensors.items():
         if name not in expected or expected[name].shape != tensor.shape:
             raise ValueError(f"{folder}: weight {name} does not fit the model (vocabulary or config mismatch)")

@@ -30,10 +30,18 @@ CONFIG_FILE = "config.json"
 
 
 def model_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The state dict without tied aliases, contiguous and on CPU (safetensors-ready)."""
+    """The state dict without tied or shared aliases (the first name of each storage is kept:
+    a tied decoder or a shared source/target embedding is stored once), contiguous and on CPU
+    (safetensors-ready). Loading fills the aliases through the shared parameter."""
     model = getattr(model, "module", model)  # unwrap DDP
-    tied = getattr(model, "tied_parameters", {}) if getattr(model.config, "tie_weights", False) else {}
-    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k not in tied}
+    seen, out = set(), {}
+    for name, tensor in model.state_dict().items():
+        key = (tensor.data_ptr(), tensor.shape, tensor.stride())
+        if key in seen:
+            continue
+        seen.add(key)
+        out[name] = tensor.detach().cpu().contiguous()
+    return out
 
 
 def save_weights(model: torch.nn.Module, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> Path:
