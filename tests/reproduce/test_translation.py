@@ -89,9 +89,10 @@ def test_reproduce_translation_rejects_bad_options(tmp_path):
 def test_attention_option_picks_the_gru_attention_model():
     parser = argparse.ArgumentParser()
     translation.add_arguments(parser)
-    config = translation.config_from_args(parser.parse_args(["--out", "x", "--attention", "bahdanau", "--quick"]))
-    assert config.attention == "bahdanau"
-    assert translation.model_configs(config.size, 100, 20, config.attention)["gru-attn"].attention == "bahdanau"
-    assert translation.model_configs("small", 100, 20)["gru-attn"].attention == "luong"
+    config = translation.config_from_args(parser.parse_args(["--out", "x", "--attention", "luong", "--quick"]))
+    assert config.attention == "luong"
+    assert translation.model_configs(config.size, 100, 20, config.attention)["gru-attn"].attention == "luong"
+    assert translation.model_configs("small", 100, 20)["gru-attn"].attention == "bahdanau"
+    assert translation.config_from_args(parser.parse_args(["--out", "x"])).attention == "bahdanau"
     with pytest.raises(SystemExit):
         parser.parse_args(["--out", "x", "--attention", "dot"])

@@ -41,7 +41,8 @@ class ExperimentConfig:
     threads: int | None = None  # torch intra-op threads (None: torch's default)
     clock: str = "cpu"  # what --minutes counts: "cpu" seconds of this process or "wall" seconds
     teacher_forcing: tuple[float, float] = (1.0, 1.0)  # RNN models: start -> end ratio
-    attention: str = "luong"  # gru-attn: "luong" (multiplicative) or "bahdanau" (additive)
+    # gru-attn: "bahdanau" (additive; lower validation loss than "luong" at 8 CPU-minutes, 4.29 vs 4.49)
+    attention: str = "bahdanau"
 
     @classmethod
     def quick(cls, **overrides) -> ExperimentConfig:
@@ -50,7 +51,7 @@ class ExperimentConfig:
         return cls(**base)
 
 
-def model_configs(size: str, vocab: int, max_len: int, attention: str = "luong") -> dict:
+def model_configs(size: str, vocab: int, max_len: int, attention: str = "bahdanau") -> dict:
     configs = _size_configs(size, vocab, max_len)
     configs["gru-attn"] = dataclasses.replace(configs["gru-attn"], attention=attention)
     return configs
@@ -365,7 +366,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--teacher-forcing", default=None, help="RNN teacher-forcing ratio START[:END], e.g. 1.0:0.7 (default 1.0)")
     parser.add_argument("--attention", choices=["luong", "bahdanau"], default=None,
-                        help="gru-attn's attention: luong (multiplicative, default) or bahdanau (additive, step by step)")
+                        help="gru-attn's attention: bahdanau (additive, step by step; default) or luong (multiplicative)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--clock", choices=["cpu", "wall"], default=None, help="what --minutes counts (default cpu; --quick: wall)")
