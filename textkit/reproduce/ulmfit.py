@@ -227,9 +227,7 @@ def run_ulmfit(out: str | Path, *, quick: bool = False, pretrained: str | Path |
     # ablation: the same classifier from a random encoder (forward, same vocabulary)
     t = time.perf_counter()
     scratch_config = classifiers["fwd"].members["forward"].encoder_config
-    _, scratch_pipeline, _ = adapt_to_texts(load_pretrained(pretrain_dir / "fwd"), train_texts,
-                                            min_freq=finetune_settings.min_freq, max_vocab=finetune_settings.max_vocab)
-    scratch, scratch_metrics = train_classifier(scratch_config, scratch_pipeline, train_texts, train_labels, classifier_settings,
+    scratch, scratch_metrics = train_classifier(scratch_config, classifiers["fwd"].pipeline, train_texts, train_labels, classifier_settings,
                                                 valid=(test_texts, test_labels), seed=seed, device=device, log=log)
     metrics["no-pretrain"] = {"accuracy": scratch.score(test_texts, test_labels)}
     details["no-pretrain"] = {"classifier": scratch_metrics, "seconds": round(time.perf_counter() - t, 1)}
