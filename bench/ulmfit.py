@@ -248,9 +248,10 @@ def format_table(results: dict) -> str:
     theirs = f"{fastai_fp32:10.1f}" if fa else f"{'-':>10s}"
     ratio = f"{bf16 / fastai_fp32:15.2f}" if fa else f"{'-':>15s}"
     lines.append(f"{'inference, textkit bf16 vs fastai fp32':40s} {bf16:10.1f} {theirs} {ratio}")
+    quick = " [quick run: tiny model, not the goal's setting]" if results["settings"].get("quick") else ""
     for goal in (results["goal"], results["goal_bf16"]):
         status = "n/a" if goal["met"] is None else "MET" if goal["met"] else "NOT MET"
-        lines.append(f"goal {status}: {goal['description']}")
+        lines.append(f"goal {status}: {goal['description']}{quick}")
     return "\n".join(lines)
 
 

@@ -184,7 +184,7 @@ def quiet(learn, stage: str):
 
 def valid_loss(learn) -> float:
     """Validation loss after the last epoch (the Recorder's value; a fresh pass if nothing was fit)."""
-    values = learn.recorder.values
+    values = getattr(learn.recorder, "values", None)  # absent until something was fit
     if values:
         return float(values[-1][1])
     with learn.no_bar(), learn.no_logging():
