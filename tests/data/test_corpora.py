@@ -74,3 +74,47 @@ def test_corpora_files_corpora_list_their_paths():
 def test_corpora_unknown_split_is_a_clear_error():
     with pytest.raises(ValueError, match="has no split 'train'"):
         data.load("rotten-tomatoes", split="train")
+
+
+def test_corpora_treasury_of_david_reads_the_zcom_module():
+    records = data.load("treasury-of-david")
+    assert len(records) == 151
+    words = sum(len(r["text"].split()) for r in records)
+    assert 2_100_000 < words < 2_200_000
+    text = " ".join(r["text"] for r in records)
+    assert "<" not in text and ">" not in text  # OSIS markup stripped
+    assert "The king shall joy in thy strength" in text
+
+
+def test_corpora_sotu_addresses():
+    records = data.load("sotu")
+    assert len(records) == 233
+    assert records[0]["year"] == 1790 and records[0]["president"] == "George Washington"
+    assert records[0]["text"].startswith("Fellow-Citizens of the Senate")
+    assert 1_750_000 < sum(len(r["text"].split()) for r in records) < 1_850_000
+
+
+def test_corpora_wiki_summaries_by_language():
+    english = data.load("wiki-summaries", split="en")
+    assert 9_900 < len(english) < 10_100 and {r["language"] for r in english} == {"en"}
+    spanish = data.load("wiki-summaries", split="es")
+    assert spanish and {r["language"] for r in spanish} == {"es"}
+    assert all(r["text"].strip() for r in english)
+
+
+def test_corpora_en_mix_document_splits_are_stable_and_disjoint():
+    manifest = data.info("en-mix")
+    assert manifest.composite and manifest.splits == ("train", "valid", "test")
+    splits = {name: data.load("en-mix", split=name) for name in manifest.splits}
+    keys = {name: {r["doc"] for r in records} for name, records in splits.items()}
+    assert not keys["train"] & keys["valid"] and not keys["train"] & keys["test"] and not keys["valid"] & keys["test"]
+    everything = data.load("en-mix")
+    assert len(everything) == sum(len(r) for r in splits.values())
+    sources = Counter(r["source"] for r in everything)
+    assert set(sources) == {"brown", "bbc-news", "sotu", "wiki-summaries", "bible-web", "treasury-of-david"}
+    assert sources["brown"] == 500 and sources["bbc-news"] == 2_225 and sources["sotu"] == 233
+    # weight 0.5 keeps about half of the Treasury's 151 blocks and of the Bible's chapters
+    assert 50 < sources["treasury-of-david"] < 100
+    for name, n in Counter(r["split"] for r in everything).items():
+        assert n == len(splits[name])
+    assert 0.01 < len(splits["valid"]) / len(everything) < 0.04

@@ -58,3 +58,37 @@ def test_readers_decode_robustly_never_drops_bytes():
     assert data.decode_robustly(b"\xa315") == ("£15", "cp1252")
     text, encoding = data.decode_robustly(b"\x81\x8d")
     assert encoding == "latin-1" and len(text) == 2
+
+
+def test_readers_zcom_blocks_round_trip_and_damaged_index(tmp_path):
+    import struct
+    import zlib
+
+    from textkit.data.readers import iter_zcom_blocks
+
+    blocks = ["<p>First psalm.</p>", "Second <hi>block</hi>."]
+    data_bytes, index = b"", b""
+    for text in blocks:
+        packed = zlib.compress(text.encode("utf-8"))
+        index += struct.pack("<III", len(data_bytes), len(packed), len(text.encode("utf-8")))
+        data_bytes += packed
+    (tmp_path / "ot.czs").write_bytes(index)
+    (tmp_path / "ot.czz").write_bytes(data_bytes)
+    assert [t for _, _, t in iter_zcom_blocks(tmp_path)] == blocks
+    (tmp_path / "ot.czs").write_bytes(index[:-1])
+    with pytest.raises(ValueError, match="multiple of 12"):
+        list(iter_zcom_blocks(tmp_path))
+
+
+def test_readers_composite_rejects_a_bad_weight(tmp_path, monkeypatch):
+    manifest_dir = tmp_path / "manifests"
+    manifest_dir.mkdir()
+    (manifest_dir / "bad-mix.toml").write_text(
+        'name = "bad-mix"\nkind = "plain"\nreader = "composite"\ndescription = "x"\nlicence = "x"\ncitation = "x"\n'
+        'splits = ["train", "valid", "test"]\n[options]\nparts = [{ corpus = "sotu", document = "file", weight = 1.5 }]\n'
+    )
+    monkeypatch.setenv("TEXTKIT_CORPORA_PATH", str(manifest_dir))
+    from textkit import data
+
+    with pytest.raises(ValueError, match="weight 1.5"):
+        data.load("bad-mix")

@@ -317,8 +317,9 @@ def test_device_and_precision_resolution_on_cpu():
         with pytest.raises(RuntimeError, match="CUDA is not available"):
             resolve_device("cuda")
     assert resolve_precision("auto", torch.device("cpu")) == "fp32"
+    assert resolve_precision("bf16", torch.device("cpu")) == "bf16"  # opt-in CPU autocast
     with pytest.raises(ValueError, match="needs a CUDA device"):
-        resolve_precision("bf16", torch.device("cpu"))
+        resolve_precision("fp16", torch.device("cpu"))
     with pytest.raises(ValueError, match="precision must be"):
         resolve_precision("fp8", torch.device("cpu"))
 

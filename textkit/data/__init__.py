@@ -34,8 +34,14 @@ def info(name: str) -> Manifest:
 
 
 def fetch(name: str, force: bool = False, verbose: bool = False) -> Path:
-    """Fetch a corpus into ``$TEXTKIT_HOME`` (or verify the cached copy) and return its folder."""
-    return _fetch_manifest(get_manifest(name), force=force, verbose=verbose)
+    """Fetch a corpus into ``$TEXTKIT_HOME`` (or verify the cached copy) and return its folder.
+    A composite corpus (``reader = "composite"``) fetches each of its parts."""
+    manifest = get_manifest(name)
+    if manifest.composite:
+        for part in manifest.options["parts"]:
+            fetch(part["corpus"], force=force, verbose=verbose)
+        return corpus_dir(name)
+    return _fetch_manifest(manifest, force=force, verbose=verbose)
 
 
 def load(name: str, split: str | None = None, data_dir: str | Path | None = None) -> list[dict]:
@@ -50,6 +56,8 @@ def load(name: str, split: str | None = None, data_dir: str | Path | None = None
         root = Path(data_dir).expanduser()
         if not root.is_dir():
             raise FileNotFoundError(f"data_dir {root} for corpus {name!r} is not a folder")
+    elif manifest.composite:  # its parts are fetched as the reader loads them
+        root = corpus_dir(name)
     else:
         root = _fetch_manifest(manifest)
     return READERS[manifest.reader](root, manifest, split)

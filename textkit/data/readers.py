@@ -11,7 +11,10 @@ import bz2
 import functools
 import csv
 import hashlib
+import json
 import re
+import struct
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -292,6 +295,115 @@ def read_giga_fren(root: Path, manifest: Manifest, split: str | None) -> list[Re
     return records
 
 
+# --- SWORD commentaries (zCom4) ----------------------------------------------------------------
+
+
+def iter_zcom_blocks(module_dir: Path):
+    """Yield the decompressed text of every block of a zCom4 SWORD module (``ot``, then ``nt``).
+
+    A ``*.czs`` index holds one (offset, compressed size, uncompressed size) triple of
+    little-endian uint32 per block; ``*.czz`` holds the zlib streams they point at."""
+    for testament in ("ot", "nt"):
+        index_path, data_path = module_dir / f"{testament}.czs", module_dir / f"{testament}.czz"
+        if not index_path.exists() or not data_path.exists():
+            continue
+        index, data = index_path.read_bytes(), data_path.read_bytes()
+        if len(index) % 12:
+            raise ValueError(f"{index_path}: size {len(index)} is not a multiple of 12; the module is damaged")
+        for block, (offset, size, usize) in enumerate(struct.iter_unpack("<III", index)):
+            raw = zlib.decompress(data[offset : offset + size])
+            if len(raw) != usize:
+                raise ValueError(f"{data_path}: block {block} inflates to {len(raw)} bytes, the index says {usize}")
+            yield testament, block, raw.decode("utf-8")
+
+
+def read_sword_commentary(root: Path, manifest: Manifest, split: str | None) -> list[Record]:
+    """One record per compressed block (a psalm, for the Treasury of David), markup stripped."""
+    _check_split(manifest, split)
+    records = []
+    for testament, block, markup in iter_zcom_blocks(root / manifest.options["module_dir"]):
+        text = clean_osis(markup)
+        if text:
+            records.append({"text": text, "file": f"{testament}/{block:04d}", "testament": testament, "block": block})
+    return records
+
+
+# --- State of the Union -----------------------------------------------------------------------
+
+
+def read_sotu(root: Path, manifest: Manifest, split: str | None) -> list[Record]:
+    """One record per address: text, year, president, party, file."""
+    _check_split(manifest, split)
+    records = []
+    for rel in sorted(manifest.files):
+        path = root / rel
+        try:
+            row = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc}); run `textkit corpora get {manifest.name} --force`") from exc
+        records.append({"text": row["text"].strip(), "year": row["year"], "president": row["name"], "party": row["party"], "file": path.name})
+    return records
+
+
+# --- Wikipedia summaries ----------------------------------------------------------------------
+
+
+def read_wiki_summaries(root: Path, manifest: Manifest, split: str | None) -> list[Record]:
+    """One record per article (title, text, language); ``split`` is a language code."""
+    _check_split(manifest, split)
+    records = []
+    for language, name in manifest.options["files"].items():
+        if split not in (None, language):
+            continue
+        articles = json.loads((root / name).read_text(encoding="utf-8"))
+        for title, entry in articles.items():
+            text = (entry.get("extract") or "").strip()
+            if text:
+                records.append({"text": text, "title": entry.get("title", title), "language": language, "file": title})
+    return records
+
+
+# --- composite corpora (a weighted mix of other corpora) ---------------------------------------
+
+
+def mix_bucket(key: str) -> float:
+    """A deterministic number in [0, 1) for a document key: splits and weights use it, so a
+    document's split never depends on which other documents are in the mix."""
+    return int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:12], 16) / 16**12
+
+
+def read_composite(root: Path, manifest: Manifest, split: str | None) -> list[Record]:
+    """Documents of several corpora, split train/valid/test by document.
+
+    Each part names a corpus, an optional corpus ``split``, the record fields that identify a
+    document (``document``; records sharing them are joined with newlines, in order) and a
+    ``weight`` in (0, 1]: the fraction of that part's documents kept (chosen by hash). One
+    record per document: ``text``, ``source`` (the part's corpus), ``doc`` and ``split``."""
+    from textkit.data import load
+
+    _check_split(manifest, split)
+    valid_fraction, test_fraction = manifest.options.get("held_out", [0.02, 0.02])
+    records = []
+    for part in manifest.options["parts"]:
+        name, weight = part["corpus"], float(part.get("weight", 1.0))
+        if not 0 < weight <= 1:
+            raise ValueError(f"corpus manifest {manifest.path}: part {name!r} has weight {weight}; use a number in (0, 1]")
+        fields = part["document"] if isinstance(part["document"], list) else [part["document"]]
+        documents: dict[str, list[str]] = {}
+        for record in load(name, split=part.get("split")):
+            if record["text"].strip():
+                key = f"{name}/" + "/".join(str(record[f]) for f in fields)
+                documents.setdefault(key, []).append(record["text"])
+        for key, texts in documents.items():
+            if mix_bucket("weight|" + key) >= weight:
+                continue
+            bucket = mix_bucket("split|" + key)
+            part_split = "test" if bucket < test_fraction else "valid" if bucket < test_fraction + valid_fraction else "train"
+            if split in (None, part_split):
+                records.append({"text": "\n".join(texts), "source": name, "doc": key, "split": part_split})
+    return records
+
+
 READERS: dict[str, Reader] = {
     "rotten_tomatoes": read_rotten_tomatoes,
     "bbc_news": read_bbc_news,
@@ -303,4 +415,8 @@ READERS: dict[str, Reader] = {
     "newsgroups": read_newsgroups,
     "wikitext": read_wikitext,
     "giga_fren": read_giga_fren,
+    "sword_commentary": read_sword_commentary,
+    "sotu": read_sotu,
+    "wiki_summaries": read_wiki_summaries,
+    "composite": read_composite,
 }

@@ -65,6 +65,11 @@ class Manifest:
     path: Path | None = None
 
     @property
+    def composite(self) -> bool:
+        """A mix of other corpora: no files of its own."""
+        return self.reader == "composite"
+
+    @property
     def pinned(self) -> bool:
         return bool(self.files) and all(self.files.values())
 

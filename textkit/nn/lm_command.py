@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pre.add_argument("--resume", action="store_true", help="continue exactly from OUT/checkpoints")
     pre.add_argument("--workers", type=int, default=1, help="tokenizer worker processes")
     pre.add_argument("--quiet", action="store_true", help="no progress bar or per-validation lines")
+    pre.add_argument("--backwards", action="store_true", help="train a backward LM (documents read right to left)")
+    pre.add_argument("--pipeline", default=None, help="reuse the tokenizer + vocabulary saved in this folder (a backward LM shares its forward twin's)")
 
     gen = actions.add_parser("generate", help="sample a continuation of a prompt (seeded)")
     gen.add_argument("model_dir")
@@ -65,10 +67,17 @@ def run(args: argparse.Namespace) -> int:
             if getattr(args, name) is not None:
                 train = dataclasses.replace(train, **{name: getattr(args, name)})
         recipe = dataclasses.replace(recipe, train=train)
+        if args.backwards:
+            recipe = dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, backwards=True))
+        pipeline = None
+        if args.pipeline:
+            from textkit.text import load_pipeline
+
+            pipeline = load_pipeline(args.pipeline)
         command = "textkit " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["lm"] else None
         metrics = lm.pretrain_language_model(
             recipe, args.out, epochs=args.epochs, max_steps=args.max_steps, resume=args.resume, quiet=args.quiet,
-            command=command, n_workers=args.workers,
+            command=command, n_workers=args.workers, pipeline=pipeline,
         )
         from textkit.train.distributed import current
 

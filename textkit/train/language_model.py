@@ -108,10 +108,24 @@ class LMRecipe:
 
 
 def corpus_splits(data: DataSettings) -> dict[str, list[str]]:
-    """Texts of the train/valid/test splits: documents split by key (Brown: file id)."""
+    """Texts of the train/valid/test splits, split by document. A corpus that defines its
+    own train/valid/test splits (``en-mix``) keeps them; any other is grouped by its records'
+    ``file`` and cut with ``split_documents`` (Brown: by file)."""
     from textkit import data as corpora
     from textkit.data.lm import split_documents
 
+    manifest = corpora.info(data.corpus)
+    if set(manifest.splits) == {"train", "valid", "test"}:
+        out: dict[str, list] = {}
+        for name in ("train", "valid", "test"):
+            records = corpora.load(data.corpus, split=name)
+            if data.max_docs is not None:
+                records = records[: data.max_docs]
+            out[name] = [r["text"] for r in records]
+            out[f"{name}_keys"] = [str(r.get("doc", r.get("file", i))) for i, r in enumerate(records)]
+        if not out["train"]:
+            raise ValueError(f"corpus {data.corpus!r} has an empty train split: no text to train a language model on")
+        return out
     records = corpora.load(data.corpus)
     if isinstance(records, dict):  # a corpus with its own splits
         raise ValueError(f"corpus {data.corpus!r} has predefined splits; textkit lm pretrain supports document corpora such as 'brown'")
