@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     from textkit import data
     from textkit._io import atomic_write_json
     from textkit.classical import TextVectorizer
-    from textkit.classical.experiments import versions
+    from textkit.reproduce.experiments import versions
 
     torch.set_num_threads(1)
     load_before = os.getloadavg()

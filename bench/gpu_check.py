@@ -63,7 +63,7 @@ def throughput(precision: str, steps: int, bs: int, bptt: int, vocab: int) -> di
             self.t.append(time.perf_counter())
 
     torch.manual_seed(0)
-    model = AWDLSTMLanguageModel(AWDLSTMConfig(vocab_size=vocab, emb_size=400, hidden_size=1152, n_layers=3))
+    model = AWDLSTMLanguageModel(AWDLSTMConfig(vocab_size=vocab, emb_size=400, hidden_size=1152, n_layers=3, pad_index=1))
     timer = Timer()
     trainer = Trainer(model, LanguageModelTask(), RandomStream(vocab, bs, bptt, steps), None, lr=2e-3, schedule=OneCycle(),
                       device="cuda", precision=precision, callbacks=[GradientClipping(0.4), RNNRegularizer(), ProgressBar(quiet=True), timer])
@@ -79,7 +79,7 @@ def agreement() -> dict:
     from textkit.nn import AWDLSTMConfig, AWDLSTMLanguageModel
 
     torch.manual_seed(0)
-    model = AWDLSTMLanguageModel(AWDLSTMConfig(vocab_size=1000, emb_size=64, hidden_size=128, n_layers=2)).eval()
+    model = AWDLSTMLanguageModel(AWDLSTMConfig(vocab_size=1000, emb_size=64, hidden_size=128, n_layers=2, pad_index=1)).eval()
     x, y = torch.randint(0, 1000, (8, 50)), torch.randint(0, 1000, (8, 50))
 
     def loss(m, a, b, dtype=None):

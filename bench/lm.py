@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from textkit.data.lm import LMStream  # noqa: E402
 from textkit.nn import AWDLSTMConfig, AWDLSTMLanguageModel  # noqa: E402
-from textkit.train.language_model import LMRecipe, build_pipeline, corpus_splits, encode_documents  # noqa: E402
+from textkit.recipes.language_model import LMRecipe, build_pipeline, corpus_splits, encode_documents  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DROPOUTS = {"embed_p": 0.1, "input_p": 0.6, "hidden_p": 0.3, "weight_p": 0.5, "output_p": 0.1}

@@ -98,7 +98,7 @@ def run_textkit(args, settings, train_texts, train_labels, test_texts, test_labe
     import torch
 
     from textkit.nn.awd_lstm import AWDLSTMConfig
-    from textkit.train.language_model import TokenizerSettings, build_pipeline, pad_index_of
+    from textkit.recipes.language_model import TokenizerSettings, build_pipeline, pad_index_of
     from textkit.transfer import TextClassifier, settings_from_dict, train_classifier
     from textkit.transfer.text_classifier import encode_texts, predict_docs
 
@@ -190,7 +190,7 @@ def run_textkit(args, settings, train_texts, train_labels, test_texts, test_labe
 
 def run_fastai(args, settings, train_texts, train_labels, test_texts, test_labels, work: Path) -> dict:
     from textkit._io import atomic_write_json, read_json
-    from textkit.train.language_model import DataSettings, corpus_splits
+    from textkit.recipes.language_model import DataSettings, corpus_splits
 
     data_dir = work / "fastai_data"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -290,7 +290,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     from textkit._io import atomic_write_json
-    from textkit.classical.experiments import versions
+    from textkit.reproduce.experiments import versions
 
     settings = settings_for(args)
     train_texts, train_labels, test_texts, test_labels = load_split(args.seed, args.train_docs, args.test_docs)

@@ -16,14 +16,15 @@ REPRODUCE_COMMANDS: dict[str, tuple[str, str]] = {
     "sentiment": ("textkit.reproduce.sentiment", "NB, LR and NBSVM sentiment (Wang & Manning 2012)"),
     "topics": ("textkit.reproduce.topics", "SVD and NMF topic models on BBC News"),
     "weat": ("textkit.reproduce.weat", "Caliskan et al.'s 10 WEAT tests on word2vec"),
+    "debias": ("textkit.reproduce.debias", "hard debiasing on word2vec: before/after bias, costs, recoverability"),
     "occupations": ("textkit.reproduce.occupations", "gender association vs share of women in occupations"),
     "embeddings-over-time": ("textkit.reproduce.embeddings_over_time", "bias in embeddings trained on 1769, 1961 and 2015 English"),
     "translation": ("textkit.reproduce.translation", "GRU, GRU+attention and Transformer es->en on the Bible, BLEU/chrF"),
     "ulmfit": ("textkit.reproduce.ulmfit", "ULMFiT (Brown LM -> rotten-tomatoes classifier) beside NBSVM and fastai"),
 }
 TOP_LEVEL_COMMANDS: dict[str, tuple[str, str]] = {
-    "audit": ("textkit.bias.audit", "audit word embeddings for bias: WEAT and friends, with a report"),
-    "lm": ("textkit.nn.lm_command", "language models: pretrain, generate, evaluate"),
+    "audit": ("textkit.commands.audit", "audit word embeddings for bias: WEAT and friends, with a report"),
+    "lm": ("textkit.commands.lm", "language models: pretrain, generate, evaluate"),
 }
 
 
@@ -72,7 +73,7 @@ def _corpora_command(args: argparse.Namespace) -> int:
 
 
 def _summary_command(args: argparse.Namespace) -> int:
-    from textkit.text.summary import corpus_summary
+    from textkit.commands.summary import corpus_summary
 
     corpus_summary(args.corpus, top=args.top)
     return 0

@@ -140,7 +140,7 @@ def test_drop_mult_scales_every_dropout(tiny_awd_config):
 
 @pytest.mark.parametrize("cls", [AWDLSTMConfig, GRUConfig])
 def test_config_round_trips_through_json(cls, tmp_path):
-    config = cls(vocab_size=123, emb_size=10, hidden_size=20, n_layers=2, drop_mult=0.7)
+    config = cls(vocab_size=123, emb_size=10, hidden_size=20, n_layers=2, drop_mult=0.7, pad_index=1)
     assert config_from_dict(cls, json.loads(json.dumps(config_to_dict(config)))) == config
     save_config(config, tmp_path / "c.json")
     assert load_config(cls, tmp_path / "c.json") == config
@@ -150,9 +150,9 @@ def test_config_unknown_key_is_a_clear_error():
     with pytest.raises(ValueError, match=r"unknown keys \['hiden_size'\].*valid keys"):
         config_from_dict(AWDLSTMConfig, {"vocab_size": 10, "hiden_size": 5})
     with pytest.raises(ValueError, match="missing required keys \\['vocab_size'\\]"):
-        config_from_dict(AWDLSTMConfig, {"emb_size": 5})
+        config_from_dict(AWDLSTMConfig, {"emb_size": 5, "pad_index": 1})
     with pytest.raises(ValueError, match="must be in \\[0, 1\\)"):
-        AWDLSTMConfig(vocab_size=10, input_p=0.6, drop_mult=2.0)
+        AWDLSTMConfig(vocab_size=10, input_p=0.6, drop_mult=2.0, pad_index=1)
 
 
 def test_gru_cell_matches_torch_gru_numerically():

@@ -110,7 +110,7 @@ def test_seq2seq_configs_round_trip_and_validate():
         config = make(kind).config
         assert config_from_dict(type(config), config_to_dict(config)) == config
     with pytest.raises(ValueError, match="attention"):
-        Seq2SeqAttentionConfig(src_vocab_size=5, tgt_vocab_size=5, attention="dot")
+        Seq2SeqAttentionConfig(src_vocab_size=5, tgt_vocab_size=5, attention="dot", pad_index=3)
 
 
 def test_seq2seq_empty_source_translates_and_all_pad_row_raises():

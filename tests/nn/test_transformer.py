@@ -90,14 +90,14 @@ def test_transformer_shared_and_tied_embeddings():
     assert joint.src_embed is joint.tgt_embed and joint.head.weight is joint.src_embed.weight
     assert count_parameters(joint) < count_parameters(shared)
     with pytest.raises(ValueError, match="joint vocabulary"):
-        TransformerConfig(src_vocab_size=30, tgt_vocab_size=25, share_embeddings=True)
+        TransformerConfig(src_vocab_size=30, tgt_vocab_size=25, share_embeddings=True, pad_index=3)
 
 
 def test_transformer_config_round_trips_json():
     config = tiny(positions="learned").config
     assert config_from_dict(TransformerConfig, config_to_dict(config)) == config
     with pytest.raises(ValueError, match="positions"):
-        TransformerConfig(src_vocab_size=5, tgt_vocab_size=5, positions="rotary")
+        TransformerConfig(src_vocab_size=5, tgt_vocab_size=5, positions="rotary", pad_index=3)
 
 
 def test_transformer_too_long_raises_and_translate_truncates_with_warning():

@@ -91,8 +91,8 @@ def test_attention_option_picks_the_gru_attention_model():
     translation.add_arguments(parser)
     config = translation.config_from_args(parser.parse_args(["--out", "x", "--attention", "luong", "--quick"]))
     assert config.attention == "luong"
-    assert translation.model_configs(config.size, 100, 20, config.attention)["gru-attn"].attention == "luong"
-    assert translation.model_configs("small", 100, 20)["gru-attn"].attention == "bahdanau"
+    assert translation.model_configs(config.size, 100, 20, config.attention, pad_index=3)["gru-attn"].attention == "luong"
+    assert translation.model_configs("small", 100, 20, pad_index=3)["gru-attn"].attention == "bahdanau"
     assert translation.config_from_args(parser.parse_args(["--out", "x"])).attention == "bahdanau"
     with pytest.raises(SystemExit):
         parser.parse_args(["--out", "x", "--attention", "dot"])

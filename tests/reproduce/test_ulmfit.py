@@ -61,7 +61,7 @@ def test_pretrained_folder_is_reused_and_checked(quick_run, tmp_path):
 
 
 def test_fold_zero_is_the_sentiment_commands_first_fold():
-    from textkit.classical.experiments import grouped_stratified_folds
+    from textkit.reproduce.experiments import grouped_stratified_folds
 
     texts = [f"t{i % 37}" for i in range(200)]  # duplicates must share a fold
     labels = [["a", "b"][i % 2] for i in range(200)]

@@ -23,7 +23,7 @@ def make_trainer():
 
     def make(callbacks=(), model_seed=0, batch_size=4, bptt=8, config=None, **kwargs):
         torch.manual_seed(model_seed)
-        config = config or AWDLSTMConfig(vocab_size=40, emb_size=8, hidden_size=12, n_layers=2)
+        config = config or AWDLSTMConfig(vocab_size=40, emb_size=8, hidden_size=12, n_layers=2, pad_index=1)
         model = AWDLSTMLanguageModel(config)
         train = LMStream(tiny_docs(), batch_size=batch_size, bptt=bptt, seed=1)
         valid = LMStream(tiny_docs(seed=1, n_docs=6), batch_size=2, bptt=8, shuffle=False, random_bptt=False)

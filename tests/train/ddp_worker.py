@@ -37,7 +37,7 @@ def main(out: Path) -> None:
     docs = [rng.integers(2, 40, size=int(n)) for n in rng.integers(20, 60, size=40)]
     # dropout off: the test compares against one process, whose masks would differ
     torch.manual_seed(0)
-    model = AWDLSTMLanguageModel(AWDLSTMConfig(vocab_size=40, emb_size=8, hidden_size=12, n_layers=2, drop_mult=0.0))
+    model = AWDLSTMLanguageModel(AWDLSTMConfig(vocab_size=40, emb_size=8, hidden_size=12, n_layers=2, drop_mult=0.0, pad_index=1))
     bs = GLOBAL_BATCH // info.world_size
     train = LMStream(docs, bs, 8, seed=1, rank=info.rank, world_size=info.world_size)
     valid = LMStream(docs[:6], 4 // info.world_size, 8, shuffle=False, random_bptt=False, rank=info.rank, world_size=info.world_size)

@@ -20,7 +20,7 @@ def test_gpu_and_cpu_losses_agree_on_a_tiny_seeded_model():
     from textkit.nn import AWDLSTMConfig, AWDLSTMLanguageModel
 
     torch.manual_seed(0)
-    model = AWDLSTMLanguageModel(AWDLSTMConfig(vocab_size=50, emb_size=16, hidden_size=32, n_layers=2)).eval()
+    model = AWDLSTMLanguageModel(AWDLSTMConfig(vocab_size=50, emb_size=16, hidden_size=32, n_layers=2, pad_index=1)).eval()
     x, y = torch.randint(0, 50, (4, 12)), torch.randint(0, 50, (4, 12))
     cpu = _loss(model, x, y).item()
     gpu = _loss(model.cuda(), x.cuda(), y.cuda()).item()
@@ -57,7 +57,7 @@ def test_gpu_checkpoint_resumes_on_gpu_and_loads_on_cpu(make_trainer, tmp_path):
 def test_gpu_weight_drop_keeps_the_fused_kernel_on_cuda():
     from textkit.nn import AWDLSTMConfig, AWDLSTMLanguageModel
 
-    config = AWDLSTMConfig(vocab_size=50, emb_size=16, hidden_size=32, n_layers=2)
+    config = AWDLSTMConfig(vocab_size=50, emb_size=16, hidden_size=32, n_layers=2, pad_index=1)
     model = AWDLSTMLanguageModel(dataclasses.replace(config)).cuda().train()
     x = torch.randint(0, 50, (4, 12), device="cuda")
     a, b = model(x)[0], model(x)[0]

@@ -147,7 +147,7 @@ def test_trainer_checkpoint_from_another_vocabulary_is_rejected(make_trainer, tm
     from textkit.nn import AWDLSTMConfig
 
     make_trainer(callbacks=[CheckpointEvery(tmp_path / "c", every_steps=2)]).fit(max_steps=2)
-    other = make_trainer(config=AWDLSTMConfig(vocab_size=41, emb_size=8, hidden_size=12, n_layers=2))
+    other = make_trainer(config=AWDLSTMConfig(vocab_size=41, emb_size=8, hidden_size=12, n_layers=2, pad_index=1))
     with pytest.raises(CheckpointError, match="vocabulary"):
         other.fit(max_steps=4, resume=tmp_path / "c")
 
@@ -202,7 +202,7 @@ def test_trainer_learns_a_repeating_sequence(make_trainer):
     from textkit.data.lm import LMStream
     from textkit.nn import AWDLSTMConfig
 
-    trainer = make_trainer(config=AWDLSTMConfig(vocab_size=40, emb_size=16, hidden_size=32, n_layers=2, drop_mult=0.2), lr=1e-2)
+    trainer = make_trainer(config=AWDLSTMConfig(vocab_size=40, emb_size=16, hidden_size=32, n_layers=2, drop_mult=0.2, pad_index=1), lr=1e-2)
     cycle = np.tile(np.arange(2, 12), 200)
     trainer.train_data = LMStream([cycle], batch_size=4, bptt=10, seed=0)
     trainer.valid_data = LMStream([cycle[:400]], batch_size=2, bptt=10, shuffle=False, random_bptt=False)
@@ -366,7 +366,7 @@ def test_trainer_gru_language_model_resumes_bit_identically(tmp_path):
 
     def make(callbacks=()):
         torch.manual_seed(0)
-        model = GRULanguageModel(GRUConfig(vocab_size=40, emb_size=8, hidden_size=12, n_layers=2))
+        model = GRULanguageModel(GRUConfig(vocab_size=40, emb_size=8, hidden_size=12, n_layers=2, pad_index=1))
         return Trainer(model, LanguageModelTask(), LMStream(tiny_docs(), 8, 8, seed=1), None, lr=3e-3, schedule=OneCycle(),
                        device="cpu", callbacks=[GradientClipping(0.4), RNNRegularizer(), ProgressBar(quiet=True), *callbacks])
 

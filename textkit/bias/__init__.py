@@ -11,6 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from textkit.bias.debias import (
+    DebiasedEmbeddings,
+    direction_from_pairs,
+    gender_analogies,
+    hard_debias,
+    indirect_bias,
+)
 from textkit.bias.embeddings import (
     EMBEDDING_REGISTRY,
     Embeddings,
@@ -26,6 +33,7 @@ from textkit.bias.metrics import (
     relative_norm_distance,
     rnsb,
 )
+from textkit.bias.recoverability import cluster_recoverability, recoverability_audit, svm_recoverability
 from textkit.bias.sanity import analogy_accuracy, sanity_benchmarks, word_similarity
 from textkit.bias.weat import WeatResult, association_scores, seat, weat, weat_vectors
 from textkit.bias.wordsets import (
@@ -38,6 +46,7 @@ from textkit.bias.wordsets import (
 )
 
 __all__ = [
+    "DebiasedEmbeddings",
     "EMBEDDING_REGISTRY",
     "Embeddings",
     "EmbeddingsFormatError",
@@ -49,18 +58,25 @@ __all__ = [
     "analogy_accuracy",
     "association_scores",
     "caliskan_tests",
+    "cluster_recoverability",
     "direct_bias",
+    "direction_from_pairs",
     "ect",
     "from_spacy",
+    "gender_analogies",
     "gender_direction",
+    "hard_debias",
+    "indirect_bias",
     "load_embeddings",
     "load_tests",
     "project",
+    "recoverability_audit",
     "relative_norm_distance",
     "rnsb",
     "run_audit",
     "sanity_benchmarks",
     "seat",
+    "svm_recoverability",
     "train_sgns",
     "weat",
     "weat_vectors",
@@ -71,7 +87,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # lazily: train_sgns needs torch, run_audit needs matplotlib. (The audit function is not
     # exported as `audit`: that name belongs to the `textkit audit` command module
-    # textkit.bias.audit, which the import system binds on this package when it loads.)
+    # textkit.commands.audit, which the import system binds on this package when it loads.)
     if name == "train_sgns":
         from textkit.bias.sgns import train_sgns
 

@@ -34,10 +34,10 @@ LSTMState = list[tuple[torch.Tensor, torch.Tensor]]
 @dataclass(frozen=True)
 class AWDLSTMConfig:
     vocab_size: int
+    pad_index: int  # from the tokenizer pipeline (pipeline.pad_index); no default
     emb_size: int = 400
     hidden_size: int = 1152
     n_layers: int = 3
-    pad_index: int = 1
     embed_p: float = 0.1  # whole-word embedding dropout
     input_p: float = 0.6  # locked dropout on the embedded input
     hidden_p: float = 0.3  # locked dropout between LSTM layers

@@ -78,10 +78,10 @@ class ScratchGRU(nn.Module):
 @dataclass(frozen=True)
 class GRUConfig:
     vocab_size: int
+    pad_index: int  # from the tokenizer pipeline (pipeline.pad_index); no default
     emb_size: int = 400
     hidden_size: int = 1152
     n_layers: int = 3
-    pad_index: int = 1
     embed_p: float = 0.1
     input_p: float = 0.5
     hidden_p: float = 0.2  # between GRU layers (nn.GRU's own dropout: not locked)

@@ -34,25 +34,25 @@ from textkit.nn.modes import eval_mode
 class Seq2SeqGRUConfig:
     src_vocab_size: int
     tgt_vocab_size: int
+    pad_index: int  # from the tokenizer (tokenizer.special_ids['pad']); no default
     emb_size: int = 256
     hidden_size: int = 256
     n_layers: int = 1
     dropout: float = 0.1
     max_len: int = 256
-    pad_index: int = 3
 
 
 @dataclass(frozen=True)
 class Seq2SeqAttentionConfig:
     src_vocab_size: int
     tgt_vocab_size: int
+    pad_index: int  # from the tokenizer (tokenizer.special_ids['pad']); no default
     emb_size: int = 256
     hidden_size: int = 256
     n_layers: int = 1
     dropout: float = 0.1
     attention: str = "luong"  # or "bahdanau"
     max_len: int = 256
-    pad_index: int = 3
 
     def __post_init__(self) -> None:
         if self.attention not in ("bahdanau", "luong"):

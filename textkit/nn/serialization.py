@@ -93,8 +93,6 @@ class LanguageModelBundle:
 
 def save_language_model(model: torch.nn.Module, pipeline, folder: str | os.PathLike, extra: dict | None = None) -> Path:
     """Write config.json, model.safetensors, tokenizer and vocab.json into ``folder``."""
-    from textkit.text import SubwordTokenizer
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model = getattr(model, "module", model)
@@ -102,8 +100,8 @@ def save_language_model(model: torch.nn.Module, pipeline, folder: str | os.PathL
     if n_vocab != model.config.vocab_size:
         raise ValueError(f"the pipeline has {n_vocab} tokens but the model's vocab_size is {model.config.vocab_size}")
     pipeline.save(folder)
-    if isinstance(pipeline.tokenizer, SubwordTokenizer):  # keep the common layout: a vocab.json
-        itos = [pipeline.tokenizer.id_to_piece(i) for i in range(n_vocab)]
+    if not pipeline.has_own_vocab:  # keep the common layout: a vocab.json
+        itos = [pipeline.id_to_token(i) for i in range(n_vocab)]
         atomic_write_json(folder / "vocab.json", {"itos": itos, "source": "sentencepiece"}, indent=None)
     save_weights(model, folder / WEIGHTS_FILE)
     atomic_write_json(folder / CONFIG_FILE, {**model_config_dict(model), **(extra or {})})

@@ -25,6 +25,7 @@ from textkit.nn.attention import MultiHeadAttention
 class TransformerConfig:
     src_vocab_size: int
     tgt_vocab_size: int
+    pad_index: int  # from the tokenizer (tokenizer.special_ids['pad']); no default
     d_model: int = 256
     n_heads: int = 4
     n_encoder_layers: int = 3
@@ -35,7 +36,6 @@ class TransformerConfig:
     positions: str = "sinusoidal"  # or "learned"
     share_embeddings: bool = False  # one embedding for source and target (needs a joint vocabulary)
     tie_embeddings: bool = True  # target embedding = output projection
-    pad_index: int = 3
 
     def __post_init__(self) -> None:
         if self.positions not in ("sinusoidal", "learned"):

@@ -3,7 +3,7 @@
 rotten-tomatoes: 10-fold CV (W&M's RT-s protocol); imdb: the official 25k/25k split from a
 user's ``aclImdb`` folder. Prints a table beside the published figures, writes
 ``results.json`` and ``accuracy.png`` into ``--out``. The work is done by
-``textkit.classical.experiments``; this module parses, prints and writes.
+``textkit.reproduce.experiments``; this module parses, prints and writes.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def run_sentiment(
     """Run the experiment, print the table, write ``results.json`` and ``accuracy.png``; return the results."""
     from textkit import data
     from textkit._io import atomic_write_json
-    from textkit.classical.experiments import SENTIMENT_REFERENCES, sentiment_cross_validation, sentiment_train_test
+    from textkit.reproduce.experiments import SENTIMENT_REFERENCES, sentiment_cross_validation, sentiment_train_test
     from textkit.classical.plots import plot_accuracy_comparison
 
     if corpus not in CORPORA:

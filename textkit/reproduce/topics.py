@@ -2,7 +2,7 @@
 
 Prints the top words per topic, coherence (NPMI, UMass), agreement with the 5 BBC categories
 (NMI, purity), reconstruction error and time; writes ``results.json`` and one top-word chart
-per model into ``--out``. The work is done by ``textkit.classical.experiments.topics_experiment``.
+per model into ``--out``. The work is done by ``textkit.reproduce.experiments.topics_experiment``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def run_topics(
     """Run the experiment, print the tables, write ``results.json`` and PNGs; return the results."""
     from textkit import data
     from textkit._io import atomic_write_json
-    from textkit.classical.experiments import topics_experiment
+    from textkit.reproduce.experiments import topics_experiment
     from textkit.classical.plots import plot_top_words
 
     if corpus not in CORPORA:

@@ -18,7 +18,6 @@ from pathlib import Path
 
 MODELS = ("gru", "gru-attn", "transformer")
 PAIRS = {"es-en": "bible-es-en", "fr-en": "giga-fren"}
-BOS_ID, EOS_ID, PAD_ID = 1, 2, 3  # SubwordTokenizer's reserved ids (unk=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,17 +50,18 @@ class ExperimentConfig:
         return cls(**base)
 
 
-def model_configs(size: str, vocab: int, max_len: int, attention: str = "bahdanau") -> dict:
-    configs = _size_configs(size, vocab, max_len)
+def model_configs(size: str, vocab: int, max_len: int, attention: str = "bahdanau", *, pad_index: int) -> dict:
+    """The three models' configs at a size; ``pad_index`` comes from the tokenizer."""
+    configs = _size_configs(size, vocab, max_len, pad_index)
     configs["gru-attn"] = dataclasses.replace(configs["gru-attn"], attention=attention)
     return configs
 
 
-def _size_configs(size: str, vocab: int, max_len: int) -> dict:
+def _size_configs(size: str, vocab: int, max_len: int, pad_index: int) -> dict:
     from textkit.nn.seq2seq import Seq2SeqAttentionConfig, Seq2SeqGRUConfig
     from textkit.nn.transformer import TransformerConfig
 
-    common = dict(src_vocab_size=vocab, tgt_vocab_size=vocab, pad_index=PAD_ID, max_len=max_len + 2)
+    common = dict(src_vocab_size=vocab, tgt_vocab_size=vocab, pad_index=pad_index, max_len=max_len + 2)
     if size == "tiny":
         return {
             "gru": Seq2SeqGRUConfig(emb_size=32, hidden_size=64, dropout=0.1, **common),
@@ -181,8 +181,9 @@ def attention_for(model, tokenizer, source_ids: list[int], hypothesis_ids: list[
 
     limit = model.config.max_len - 1
     source_ids, hypothesis_ids = list(source_ids)[:limit], list(hypothesis_ids)[:limit]
-    src = torch.tensor([source_ids + [EOS_ID]])
-    tgt = torch.tensor([[BOS_ID] + hypothesis_ids])
+    specials = tokenizer.special_ids
+    src = torch.tensor([source_ids + [specials["eos"]]])
+    tgt = torch.tensor([[specials["bos"]] + hypothesis_ids])
     model.eval()
     with torch.no_grad():
         _, weights = model(src.to(next(model.parameters()).device), tgt.to(next(model.parameters()).device), return_attention=True)
@@ -205,7 +206,7 @@ def train_model(name: str, model_config, tokenizer_size: int, train, valid, conf
     model = cls(model_config)
     smoothing = 0.1 if name == "transformer" else 0.0
     tf = (1.0, 1.0) if name == "transformer" else tuple(config.teacher_forcing)
-    task = Seq2SeqTask(PAD_ID, label_smoothing=smoothing, teacher_forcing=tf if tf[0] != tf[1] else tf[0], seed=config.seed)
+    task = Seq2SeqTask(model.config.pad_index, label_smoothing=smoothing, teacher_forcing=tf if tf[0] != tf[1] else tf[0], seed=config.seed)
     seconds = config.minutes * 60
     budget = _time_budget_callback(seconds, config.clock)
     trainer = Trainer(
@@ -275,14 +276,16 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, log=print) -> d
     train_ids = [p for p in encode(splits["train"]) if max(len(p[0]), len(p[1])) <= config.max_len]
     data_report["train_dropped_long"] = data_report["train_used"] - len(train_ids)
     valid_ids = [p for p in encode(splits["valid"]) if max(len(p[0]), len(p[1])) <= config.max_len]
-    train = ParallelBatches(encode_pairs(train_ids, bos_id=BOS_ID, eos_id=EOS_ID), pad_id=PAD_ID, max_tokens=config.max_tokens, seed=config.seed)
-    valid = ParallelBatches(encode_pairs(valid_ids, bos_id=BOS_ID, eos_id=EOS_ID), pad_id=PAD_ID, max_tokens=config.max_tokens, shuffle=False)
+    specials = tokenizer.special_ids
+    bos_id, eos_id, pad_id = specials["bos"], specials["eos"], specials["pad"]
+    train = ParallelBatches(encode_pairs(train_ids, bos_id=bos_id, eos_id=eos_id), pad_id=pad_id, max_tokens=config.max_tokens, seed=config.seed)
+    valid = ParallelBatches(encode_pairs(valid_ids, bos_id=bos_id, eos_id=eos_id), pad_id=pad_id, max_tokens=config.max_tokens, shuffle=False)
     test_sources = tokenizer.encode_batch([r["source"] for r in splits["test"]])
     references = [" ".join(r["target"].split()) for r in splits["test"]]
     atomic_write_text(out / "references.txt", "".join(r + "\n" for r in references))
     references = read_lines(out / "references.txt")
 
-    configs = model_configs(config.size, vocab, config.max_len, config.attention)
+    configs = model_configs(config.size, vocab, config.max_len, config.attention, pad_index=pad_id)
     results: dict = {"metrics": {}, "signatures": {}}
     for name in config.models:
         log(f"[{name}] training for {config.minutes:g} {config.clock} min on {device.type} ...")
@@ -293,7 +296,7 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, log=print) -> d
         row = dict(facts)
         for label, beam in (("", 1), (f"_beam{config.beam}", config.beam)):
             t0 = time.perf_counter()
-            hyp_ids = translate(model, test_sources, bos_id=BOS_ID, eos_id=EOS_ID, pad_id=PAD_ID, beam_size=beam, batch_size=64)
+            hyp_ids = translate(model, test_sources, bos_id=bos_id, eos_id=eos_id, pad_id=pad_id, beam_size=beam, batch_size=64)
             seconds = time.perf_counter() - t0
             hyps = [" ".join(tokenizer.decode(h).split()) for h in hyp_ids]
             path = folder / f"hypotheses{'.beam' + str(beam) if beam > 1 else ''}.txt"

@@ -90,14 +90,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def fold_zero(texts: list[str], labels: list[str], seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Train/test rows of fold 0 of ``textkit reproduce sentiment`` (same grouping and seed)."""
-    from textkit.classical.experiments import grouped_stratified_folds
+    from textkit.reproduce.experiments import grouped_stratified_folds
 
     _, groups = np.unique(np.asarray(texts, dtype=object).astype(str), return_inverse=True)
     return grouped_stratified_folds(np.asarray(labels), groups, N_FOLDS, seed)[0]
 
 
 def _recipe(pre: dict, backwards: bool, seed: int):
-    from textkit.train.language_model import LMRecipe
+    from textkit.recipes.language_model import LMRecipe
 
     return LMRecipe.from_dict({
         "name": f"ulmfit-brown-{'bwd' if backwards else 'fwd'}",
@@ -116,7 +116,7 @@ def pretrain_both(settings: dict, out: Path, device: str, log) -> dict:
     from dataclasses import replace
 
     from textkit.text import load_pipeline
-    from textkit.train.language_model import pretrain_language_model
+    from textkit.recipes.language_model import pretrain_language_model
 
     metrics = {}
     for name, backwards in (("fwd", False), ("bwd", True)):
@@ -143,7 +143,7 @@ def run_ulmfit(out: str | Path, *, quick: bool = False, pretrained: str | Path |
                fastai_python: str | None = None, fastai_threads: int = 1, device: str = "auto", log=print) -> dict:
     from textkit import data
     from textkit._io import atomic_write_json
-    from textkit.classical.experiments import sentiment_train_test, versions
+    from textkit.reproduce.experiments import sentiment_train_test, versions
     from textkit.nn.serialization import save_language_model
     from textkit.train.trainer import resolve_device
     from textkit.transfer import TextClassifier, adapt_to_texts, fine_tune_language_model, load_pretrained, train_classifier
@@ -266,7 +266,7 @@ def _start_fastai(python, threads, out, settings, train_texts, train_labels, tes
     if not python:
         return None
     from textkit._io import atomic_write_json
-    from textkit.train.language_model import DataSettings, corpus_splits
+    from textkit.recipes.language_model import DataSettings, corpus_splits
 
     pre = settings["pretrain"]
     splits = corpus_splits(DataSettings(corpus="brown", split_seed=0, fractions=(0.8, 0.1, 0.1), max_docs=pre.get("max_docs")))

@@ -273,7 +273,7 @@ def pretrain_spanish_lm(train_docs: list[str], valid_docs: list[str], pre: dict,
     from textkit.nn.registry import build_language_model
     from textkit.nn.serialization import save_language_model
     from textkit.train import callbacks as cb
-    from textkit.train.language_model import TokenizerSettings, build_pipeline, encode_documents, pad_index_of
+    from textkit.recipes.language_model import TokenizerSettings, build_pipeline
     from textkit.train.schedules import OneCycle
     from textkit.train.tasks import LanguageModelTask
     from textkit.train.trainer import Trainer, seed_everything
@@ -281,10 +281,10 @@ def pretrain_spanish_lm(train_docs: list[str], valid_docs: list[str], pre: dict,
     started = time.perf_counter()
     pipeline = build_pipeline(TokenizerSettings(kind="sentencepiece", vocab_size=pre["vocab_size"], model_type="unigram"),
                               train_docs, seed=seed)
-    train_ids, valid_ids = encode_documents(pipeline, train_docs), encode_documents(pipeline, valid_docs)
+    train_ids, valid_ids = pipeline.encode_documents(train_docs), pipeline.encode_documents(valid_docs)
     seed_everything(seed)
     model = build_language_model("awd_lstm", {**{k: pre[k] for k in ("emb_size", "hidden_size", "n_layers", "drop_mult")},
-                                              "vocab_size": len(pipeline), "pad_index": pad_index_of(pipeline)})
+                                              "vocab_size": len(pipeline), "pad_index": pipeline.pad_index})
     train = LMStream(train_ids, pre["batch_size"], pre["bptt"], seed=seed)
     valid = LMStream(valid_ids, max(1, min(pre["batch_size"], 16)), pre["bptt"], shuffle=False, random_bptt=False)
     callbacks = [cb.ProgressBar(quiet=True), cb.GradientClipping(pre["clip"]), cb.RNNRegularizer(2.0, 1.0)]
@@ -364,7 +364,7 @@ def run_ulmfit_spanish(out: str | Path, *, quick: bool = False, settings: dict |
     is also written to ``OUT/results.json``. ``settings`` replaces ``QUICK_SETTINGS`` /
     ``FULL_SETTINGS`` as a whole (same keys)."""
     from textkit._io import atomic_write_json
-    from textkit.classical.experiments import versions
+    from textkit.reproduce.experiments import versions
     from textkit.train.trainer import resolve_device
     from textkit.transfer import fine_tune_language_model, train_classifier
     from textkit.transfer.training import settings_from_dict

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from textkit._io import read_json
 from textkit.text.subword import SubwordTokenizer
 from textkit.text.tokenizer import Tokenizer
@@ -22,13 +24,58 @@ class Encoded:
 
 class TextPipeline:
     """Text -> ids and back. Word pipelines pair a ``Tokenizer`` with a ``Vocab``;
-    subword pipelines carry their own vocabulary in the SentencePiece model."""
+    subword pipelines carry their own vocabulary in the SentencePiece model.
+
+    The protocol every model, trainer and recipe relies on (no caller needs to know which
+    kind of tokenizer is inside): ``encode``/``decode``, ``encode_documents``, ``len()``,
+    ``token_to_id``/``id_to_token``, ``special_ids`` and ``pad_index``."""
 
     def __init__(self, tokenizer: Tokenizer | SubwordTokenizer, vocab: Vocab | None = None) -> None:
         if isinstance(tokenizer, Tokenizer) and vocab is None:
             raise ValueError("a word pipeline needs a Vocab: TextPipeline(tokenizer, Vocab.build(...))")
         self.tokenizer = tokenizer
         self.vocab = vocab
+
+    @property
+    def _ids(self) -> Vocab | SubwordTokenizer:
+        """Whatever owns the token <-> id mapping."""
+        return self.vocab if self.vocab is not None else self.tokenizer  # type: ignore[return-value]
+
+    @property
+    def has_own_vocab(self) -> bool:
+        """True for word pipelines, whose ``Vocab`` can be rebuilt for new texts; subword
+        models keep their fixed piece inventory."""
+        return self.vocab is not None
+
+    def token_to_id(self, token: str) -> int | None:
+        return self._ids.token_to_id(token)
+
+    def id_to_token(self, index: int) -> str:
+        return self._ids.id_to_token(index)
+
+    @property
+    def special_ids(self) -> dict[str, int]:
+        """Ids of the special tokens: among 'unk', 'pad', 'bos', 'eos'."""
+        return self._ids.special_ids
+
+    @property
+    def pad_index(self) -> int:
+        pad = self.special_ids.get("pad")
+        if pad is None:
+            raise ValueError("this pipeline's vocabulary has no padding token; build it with textkit.text.PAD among its specials")
+        return pad
+
+    def encode_documents(self, texts) -> list[np.ndarray]:
+        """One int32 id array per document, each starting with BOS (a language model's document
+        boundary) when the vocabulary has one and the tokenizer did not already add it."""
+        bos = self.special_ids.get("bos")
+        out = []
+        for text in texts:
+            ids = self.encode(text).ids
+            if bos is not None and (not ids or ids[0] != bos):
+                ids = [bos, *ids]
+            out.append(np.asarray(ids, dtype=np.int32))
+        return out
 
     def encode(self, text: str) -> Encoded:
         if isinstance(self.tokenizer, SubwordTokenizer):
@@ -43,7 +90,7 @@ class TextPipeline:
         return self.tokenizer.detokenize(self.vocab.decode(ids))
 
     def __len__(self) -> int:
-        return len(self.tokenizer) if isinstance(self.tokenizer, SubwordTokenizer) else len(self.vocab)
+        return len(self._ids)
 
     def save(self, folder: str | Path) -> Path:
         folder = Path(folder)

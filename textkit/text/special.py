@@ -12,3 +12,6 @@ MAJ = "xxmaj"  # the next token was Capitalized
 ESC = "xxesc"  # the next token is literal text that happens to spell a special token
 
 SPECIAL_TOKENS: tuple[str, ...] = (UNK, PAD, BOS, EOS, FLD, REP, WREP, UP, MAJ, ESC)
+
+# The order in which a trained SentencePiece model reserves its first ids.
+SUBWORD_RESERVED: tuple[str, ...] = (UNK, BOS, EOS, PAD)

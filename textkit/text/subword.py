@@ -15,7 +15,7 @@ import sentencepiece as spm
 
 from textkit._io import atomic_write_bytes, atomic_write_json, read_json
 from textkit.text import rules as text_rules
-from textkit.text.special import BOS, EOS, PAD, UNK
+from textkit.text.special import BOS, EOS, PAD, SUBWORD_RESERVED, UNK
 from textkit.text.tokenizer import check_text
 
 _CONFIG_FILE = "tokenizer.json"
@@ -69,7 +69,10 @@ class SubwordTokenizer:
             pad_piece=PAD,
             bos_piece=BOS,
             eos_piece=EOS,
-            pad_id=3,
+            unk_id=SUBWORD_RESERVED.index(UNK),
+            bos_id=SUBWORD_RESERVED.index(BOS),
+            eos_id=SUBWORD_RESERVED.index(EOS),
+            pad_id=SUBWORD_RESERVED.index(PAD),
             num_threads=n_threads,
             minloglevel=2,
             hard_vocab_limit=False,
@@ -115,6 +118,22 @@ class SubwordTokenizer:
 
     def id_to_piece(self, i: int) -> str:
         return self._sp.id_to_piece(int(i))
+
+    def token_to_id(self, token: str) -> int | None:
+        """The id of a piece, or None when the model has no such piece."""
+        index = self._sp.piece_to_id(token)
+        return index if self._sp.id_to_piece(index) == token else None
+
+    def id_to_token(self, index: int) -> str:
+        if not 0 <= int(index) < len(self):
+            raise IndexError(f"id {index} is outside the subword vocabulary (size {len(self)})")
+        return self._sp.id_to_piece(int(index))
+
+    @property
+    def special_ids(self) -> dict[str, int]:
+        """Ids of 'unk', 'pad', 'bos' and 'eos' (those the model reserves)."""
+        ids = {"unk": self._sp.unk_id(), "pad": self._sp.pad_id(), "bos": self._sp.bos_id(), "eos": self._sp.eos_id()}
+        return {name: index for name, index in ids.items() if index >= 0}
 
     def config(self) -> dict:
         return {"type": "subword", "model_type": self.model_type, "vocab_size": self.vocab_size, "lang": self.lang, "model_file": _MODEL_FILE}

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from textkit._io import atomic_write_json, read_json
-from textkit.text.special import PAD, SPECIAL_TOKENS, UNK
+from textkit.text.special import BOS, EOS, PAD, SPECIAL_TOKENS, UNK
 
 
 class Vocab:
@@ -58,6 +58,21 @@ class Vocab:
         vocab = cls([*specials, *ranked])
         vocab.counts = counts
         return vocab
+
+    def token_to_id(self, token: str) -> int | None:
+        """The id of ``token``, or None when the vocabulary does not hold it."""
+        return self.stoi.get(token)
+
+    def id_to_token(self, index: int) -> str:
+        if not 0 <= int(index) < len(self.itos):
+            raise IndexError(f"id {index} is outside the vocabulary (size {len(self.itos)})")
+        return self.itos[int(index)]
+
+    @property
+    def special_ids(self) -> dict[str, int]:
+        """Ids of the special tokens this vocabulary holds: among 'unk', 'pad', 'bos', 'eos'."""
+        names = {"unk": self.unk_token, "pad": self.pad_token, "bos": BOS, "eos": EOS}
+        return {name: self.stoi[token] for name, token in names.items() if token in self.stoi}
 
     def __len__(self) -> int:
         return len(self.itos)

@@ -27,7 +27,6 @@ from textkit._io import atomic_write_json, read_json
 from textkit.nn.awd_lstm import AWDLSTMConfig
 from textkit.nn.config import config_from_dict, config_to_dict
 from textkit.nn.modes import eval_mode
-from textkit.train.language_model import pad_index_of
 from textkit.transfer.classifier import AWDLSTMClassifier, ClassifierConfig
 from textkit.transfer.data import ClassificationBatches, LabelEncoder
 
@@ -51,9 +50,8 @@ def check_texts(texts: object) -> list[str]:
 def encode_texts(pipeline, texts: Sequence[str], backwards: bool = False) -> list[np.ndarray]:
     """Ids of each text with ``xxbos`` first (the classifier always sees it); reversed for a
     backward model, so the backward encoder reads the text right to left."""
-    from textkit.train.language_model import encode_documents
 
-    docs = encode_documents(pipeline, list(texts))
+    docs = pipeline.encode_documents(list(texts))
     return [d[::-1].copy() if backwards else d for d in docs]
 
 
@@ -73,7 +71,7 @@ class TextClassifier:
                 raise ValueError(f"the {direction} model has {model.config.n_classes} outputs for {len(labels.classes)} classes")
         self.pipeline, self.labels, self.members = pipeline, labels, dict(members)
         self.info = dict(info or {})
-        self.pad_index = pad_index_of(pipeline)
+        self.pad_index = pipeline.pad_index
 
     @property
     def classes(self) -> list:
@@ -151,7 +149,7 @@ class TextClassifier:
 
     def save(self, folder: str | os.PathLike) -> Path:
         """Export to ``folder`` (JSON + safetensors; each file written atomically)."""
-        from textkit.classical.experiments import versions
+        from textkit.reproduce.experiments import versions
         from textkit.nn.serialization import save_weights
 
         folder = Path(folder)

@@ -128,14 +128,13 @@ def fine_tune_language_model(
     from textkit.train import callbacks as cb
     from textkit.train.tasks import LanguageModelTask
     from textkit.train.trainer import Trainer
-    from textkit.train.language_model import encode_documents
 
     texts = list(texts)
     if len(texts) < 2:
         raise ValueError(f"fine-tuning needs at least 2 target texts, got {len(texts)}")
     _set_dropouts(model, settings.drop_mult)
     train_rows, valid_rows = split_texts(len(texts), settings.valid_fraction, seed)
-    docs = encode_documents(pipeline, texts)
+    docs = pipeline.encode_documents(texts)
     train = LMStream([docs[i] for i in train_rows], settings.batch_size, settings.bptt, seed=seed, backwards=backwards)
     valid = LMStream([docs[i] for i in valid_rows], max(1, min(settings.batch_size, 16)), settings.bptt,
                      shuffle=False, random_bptt=False, backwards=backwards)
@@ -264,7 +263,6 @@ def train_classifier(
     ``(TextClassifier, metrics)``; ``valid`` is only reported, never used for choices."""
     from textkit.train import callbacks as cb
     from textkit.train.trainer import Trainer, seed_everything
-    from textkit.train.language_model import pad_index_of
     from textkit.transfer.text_classifier import TextClassifier, check_texts, encode_texts
 
     texts = check_texts(texts)
@@ -276,7 +274,7 @@ def train_classifier(
         raise ValueError(f"training texts {blank[:10]} are empty or whitespace only ({len(blank)} in all); drop them before training")
     encoder = LabelEncoder.fit(labels)
     y = encoder.encode(labels)
-    pad = pad_index_of(pipeline)
+    pad = pipeline.pad_index
     train = ClassificationBatches(encode_texts(pipeline, texts, backwards), y, settings.batch_size, pad, seed=seed)
     valid_data = None
     if valid is not None:

@@ -126,10 +126,9 @@ def adapt_to_texts(bundle, texts: Sequence[str], *, min_freq: int = 2, max_vocab
 
     SentencePiece models keep their fixed piece vocabulary: nothing to transfer (coverage 1)."""
     from textkit.text import TextPipeline, Vocab
-    from textkit.text.subword import SubwordTokenizer
 
     model, pipeline = bundle.model, bundle.pipeline
-    if isinstance(pipeline.tokenizer, SubwordTokenizer):
+    if not pipeline.has_own_vocab:
         n = len(pipeline)
         return model, pipeline, VocabularyTransfer(n, n, n, 0, 1.0, 1.0, ())
     tokens = pipeline.tokenizer.tokenize_many(list(texts), n_workers=n_workers)

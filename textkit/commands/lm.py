@@ -1,5 +1,5 @@
 """``textkit lm pretrain | generate | evaluate``: thin wrappers over
-``textkit.train.language_model``."""
+``textkit.recipes.language_model``."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from textkit.train import language_model as lm
+    from textkit.recipes import language_model as lm
 
     if args.lm_action == "pretrain":
         import dataclasses

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from textkit.classical.experiments import SENTIMENT_METHODS, grouped_stratified_folds, sentiment_cross_validation
+from textkit.reproduce.experiments import SENTIMENT_METHODS, grouped_stratified_folds, sentiment_cross_validation
 
 
 def test_grouped_folds_keep_duplicates_together_and_stratify():

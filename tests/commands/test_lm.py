@@ -116,7 +116,7 @@ def test_lm_pretrain_rejects_a_recipe_with_unknown_keys(tmp_path, capsys):
 
 
 def test_lm_recipes_in_models_are_valid():
-    from textkit.train.language_model import LMRecipe
+    from textkit.recipes.language_model import LMRecipe
 
     names = {p.stem for p in (ROOT / "models").glob("*.json")}
     assert {"awd_lstm-small", "awd_lstm-base", "gru-small"} <= names

@@ -159,33 +159,14 @@ def build_pipeline(settings: TokenizerSettings, train_texts: list[str], seed: in
     return TextPipeline(tokenizer)
 
 
-def subword_id(tokenizer, piece: str) -> int:
-    """The id of a special piece, through the public API (id_to_piece)."""
-    for i in range(len(tokenizer)):
-        if tokenizer.id_to_piece(i) == piece:
-            return i
-    raise ValueError(f"the subword model has no piece {piece!r}")
-
-
 def encode_documents(pipeline, texts: list[str]) -> list[np.ndarray]:
-    from textkit.text import BOS, SubwordTokenizer
-
-    bos = subword_id(pipeline.tokenizer, BOS) if isinstance(pipeline.tokenizer, SubwordTokenizer) else None
-    out = []
-    for text in texts:
-        ids = pipeline.encode(text).ids
-        if bos is not None:
-            ids = [bos, *ids]
-        out.append(np.asarray(ids, dtype=np.int32))
-    return out
+    """Alias of ``pipeline.encode_documents(texts)`` (kept for callers of the old name)."""
+    return pipeline.encode_documents(texts)
 
 
 def pad_index_of(pipeline) -> int:
-    from textkit.text import PAD, SubwordTokenizer
-
-    if isinstance(pipeline.tokenizer, SubwordTokenizer):
-        return subword_id(pipeline.tokenizer, PAD)
-    return pipeline.vocab.pad_index
+    """Alias of ``pipeline.pad_index`` (kept for callers of the old name)."""
+    return pipeline.pad_index
 
 
 # -- pretrain ----------------------------------------------------------------------------------
@@ -230,10 +211,10 @@ def pretrain_language_model(
     splits = corpus_splits(recipe.data)
     if pipeline is None:
         pipeline = build_pipeline(recipe.tokenizer, splits["train"], seed=settings.seed, n_workers=n_workers)
-    docs = {name: encode_documents(pipeline, splits[name]) for name in ("train", "valid", "test")}
+    docs = {name: pipeline.encode_documents(splits[name]) for name in ("train", "valid", "test")}
     n_tokens = {name: int(sum(len(d) for d in docs[name])) for name in docs}
     seed_everything(settings.seed)
-    model = build_language_model(recipe.arch, {**recipe.model, "vocab_size": len(pipeline), "pad_index": pad_index_of(pipeline)})
+    model = build_language_model(recipe.arch, {**recipe.model, "vocab_size": len(pipeline), "pad_index": pipeline.pad_index})
     shard = {"rank": dist.rank, "world_size": dist.world_size}
     shard = {**shard, "backwards": recipe.data.backwards}
     train = LMStream(docs["train"], per_process, settings.bptt, seed=settings.seed, **shard)
@@ -355,7 +336,7 @@ def evaluate_language_model(folder: str | Path, corpus: str | None = None, split
     if split not in ("train", "valid", "test"):
         raise ValueError(f"split must be 'train', 'valid' or 'test', got {split!r}")
     texts = corpus_splits(data)[split]
-    docs = encode_documents(bundle.pipeline, texts)
+    docs = bundle.pipeline.encode_documents(texts)
     stream = LMStream(docs, batch_size, bptt, shuffle=False, random_bptt=False, backwards=data.backwards)
 
     class _Evaluator:  # the minimal trainer surface LanguageModelTask.evaluate uses
@@ -393,16 +374,11 @@ def generate_text(
     from textkit import decode
     from textkit.nn.generate import model_step
     from textkit.nn.serialization import load_language_model
-    from textkit.text import BOS, PAD, UNK, SubwordTokenizer
-
     model, pipeline = load_language_model(folder)
-    ids = pipeline.encode(prompt).ids
-    if isinstance(pipeline.tokenizer, SubwordTokenizer):
-        ids = [subword_id(pipeline.tokenizer, BOS), *ids]
-        banned = [subword_id(pipeline.tokenizer, t) for t in (PAD, UNK)]
-    else:
-        banned = [pipeline.vocab.stoi[t] for t in (PAD, UNK, BOS) if t in pipeline.vocab]
-    if not ids:
+    ids = [int(i) for i in pipeline.encode_documents([prompt])[0]]
+    specials = pipeline.special_ids
+    banned = [specials[name] for name in ("pad", "unk", "bos") if name in specials]
+    if len(ids) <= (1 if "bos" in specials else 0):
         raise ValueError("the prompt encodes to no tokens; give a non-empty prompt")
     step = model_step(model)
     if beam is not None or temperature == 0:

