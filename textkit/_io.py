@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,3 +88,33 @@ def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
             f"{what} {path} is not valid JSON ({exc.msg} at line {exc.lineno}); "
             "it may be truncated or corrupted: delete it and recreate it."
         ) from exc
+
+
+def textkit_home() -> Path:
+    """The root of textkit's caches: ``$TEXTKIT_HOME``, else ``~/.cache/textkit``.
+
+    Defined here, the lowest layer, so that ``text`` (the numericalized-corpus cache) and
+    ``data`` (corpora) resolve the same folder without ``text`` importing ``data``.
+    """
+    return Path(os.environ.get("TEXTKIT_HOME", Path.home() / ".cache" / "textkit")).expanduser()
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Build a folder under a temporary sibling name; rename it to ``path`` on success.
+
+    On any exception (including KeyboardInterrupt) the partial folder is removed and ``path``
+    is untouched, so a cache keyed by folder name never holds the output of a failed run. An
+    existing ``path`` is replaced only once the new folder is complete.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    try:
+        yield staging
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -1,6 +1,13 @@
 """Text handling: normalization rules, word and subword tokenizers, Vocab, parallel tokenization."""
 
-from textkit.text.parallel import NumericalizedCorpus, iter_tokenized, numericalize_corpus
+from textkit.text.parallel import (
+    NumericalizedCorpus,
+    WorkerDiedError,
+    WorkerStartError,
+    iter_tokenized,
+    numericalize_corpus,
+    resolve_start_method,
+)
 from textkit.text.pipeline import Encoded, TextPipeline, load_pipeline
 from textkit.text.rules import (
     collapse_whitespace,
@@ -38,6 +45,8 @@ __all__ = [
     "TextPipeline",
     "Tokenizer",
     "Vocab",
+    "WorkerDiedError",
+    "WorkerStartError",
     "collapse_whitespace",
     "compose",
     "decode_markers",
@@ -50,4 +59,5 @@ __all__ = [
     "replace_case",
     "replace_rep",
     "replace_wrep",
+    "resolve_start_method",
 ]

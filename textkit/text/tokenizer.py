@@ -21,25 +21,13 @@ from pathlib import Path
 
 from textkit._io import atomic_write_json, read_json
 from textkit.text import rules as text_rules
+from textkit.text.checks import check_text
+from textkit.text.parallel import iter_tokenized
 from textkit.text.special import BOS, EOS, ESC, FLD, MAJ, PAD, REP, UP, WREP
 from textkit.text.splitters import SPLITTERS
 
 _CONFIG_FILE = "tokenizer.json"
 _STRUCTURAL = {BOS, EOS, PAD, FLD}
-
-
-def check_text(text: object, where: str = "text") -> str:
-    """Return ``text`` if it is a str; otherwise raise a TypeError that says what to do."""
-    if isinstance(text, str):
-        return text
-    if isinstance(text, (bytes, bytearray)):
-        raise TypeError(
-            f"{where} is bytes, not str: decode it first, e.g. textkit.data.decode_robustly(raw)[0] "
-            "(UTF-8, then Windows-1252, then Latin-1) or raw.decode('utf-8')"
-        )
-    if text is None:
-        raise TypeError(f"{where} is None: drop missing texts or replace them with '' before tokenizing")
-    raise TypeError(f"{where} must be str, got {type(text).__name__}")
 
 
 def _decode_unit(tokens: Sequence[str], i: int) -> tuple[str | None, int]:
@@ -144,11 +132,24 @@ class Tokenizer:
     def detokenize(self, tokens: Sequence[str]) -> str:
         return decode_markers(tokens)
 
-    def tokenize_many(self, texts: Iterable[str], n_workers: int = 1, batch_size: int = 512, progress: bool = False) -> list[list[str]]:
-        """Tokenize many texts, in input order, optionally in worker processes."""
-        from textkit.text.parallel import iter_tokenized
+    def tokenize_many(
+        self,
+        texts: Iterable[str],
+        n_workers: int = 1,
+        batch_size: int = 512,
+        progress: bool = False,
+        *,
+        start_method: str | None = None,
+    ) -> list[list[str]]:
+        """Tokenize many texts, in input order, optionally in ``n_workers`` worker processes.
 
-        return list(iter_tokenized(texts, self, n_workers=n_workers, batch_size=batch_size, progress=progress))
+        Works from scripts without a main guard and from standard input (workers fork on
+        Linux when that is safe); where spawned workers cannot serve the caller it raises
+        ``WorkerStartError`` at once, saying what to do. See ``textkit.text.parallel``.
+        """
+        return list(
+            iter_tokenized(texts, self, n_workers=n_workers, batch_size=batch_size, progress=progress, start_method=start_method)
+        )
 
     # -- serialization ---------------------------------------------------------------------
 
