@@ -125,7 +125,7 @@ def test_seq2seq_empty_source_translates_and_all_pad_row_raises():
 def test_seq2seq_attention_learns_to_reverse_with_the_trainer():
     """Seq2SeqTask + textkit.train.Trainer on a reversal task with scheduled teacher forcing."""
     from textkit.data.parallel_text import ParallelBatches, encode_pairs
-    from textkit.nn.seq2seq import Seq2SeqTask
+    from textkit.train.tasks import Seq2SeqTask
     from textkit.train import Trainer
 
     gen = torch.Generator().manual_seed(0)
@@ -151,7 +151,7 @@ def test_seq2seq_training_resumes_bit_identically(kind, tmp_path):
     """Straight N steps versus k steps, a checkpoint, and a new trainer resuming: identical
     weights, with scheduled teacher forcing (its sampling generator is part of the state)."""
     from textkit.data.parallel_text import ParallelBatches, encode_pairs
-    from textkit.nn.seq2seq import Seq2SeqTask
+    from textkit.train.tasks import Seq2SeqTask
     from textkit.train import CheckpointEvery, Trainer
 
     gen = torch.Generator().manual_seed(1)

@@ -211,57 +211,6 @@ def scheduled_logits(model: nn.Module, src: torch.Tensor, tgt_in: torch.Tensor, 
     return torch.cat(outs, dim=1)
 
 
-class Seq2SeqTask:
-    """Trainer task for ``textkit.train.Trainer`` over ``textkit.data.parallel_text`` batches.
-
-    ``teacher_forcing``: a ratio, or ``(start, end)`` moved linearly over the planned steps
-    (the course's scheduled teacher forcing). Metrics: valid loss (no smoothing), perplexity,
-    token accuracy."""
-
-    def __init__(self, pad_index: int, label_smoothing: float = 0.0, teacher_forcing: float | tuple[float, float] = 1.0, seed: int = 0) -> None:
-        self.pad_index, self.label_smoothing, self.teacher_forcing = pad_index, label_smoothing, teacher_forcing
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def reset(self) -> None:
-        pass
-
-    def ratio(self, trainer) -> float:
-        if isinstance(self.teacher_forcing, (int, float)):
-            return float(self.teacher_forcing)
-        start, end = self.teacher_forcing
-        frac = min(1.0, trainer.step / max(1, trainer.total_steps))
-        return start + (end - start) * frac
-
-    def loss(self, trainer, batch) -> torch.Tensor:
-        src, tgt_in, tgt_out = batch.tensors(trainer.device)
-        logits = scheduled_logits(trainer.model, src, tgt_in, self.ratio(trainer), self.generator)
-        trainer.pred, trainer.target = logits, tgt_out
-        return sequence_loss(logits, tgt_out, self.pad_index, self.label_smoothing)
-
-    @torch.no_grad()
-    def evaluate(self, trainer, data) -> dict[str, float]:
-        model = trainer.unwrapped_model
-        total, correct, count = 0.0, 0.0, 0.0
-        with eval_mode(model):
-            for batch in data.batches(0):
-                src, tgt_in, tgt_out = batch.tensors(trainer.device)
-                with trainer.autocast():
-                    logits = model(src, tgt_in)
-                total += sequence_loss(logits, tgt_out, self.pad_index, reduction="sum").item()
-                keep = tgt_out != self.pad_index
-                correct += ((logits.argmax(-1) == tgt_out) & keep).sum().item()
-                count += keep.sum().item()
-        loss = total / max(count, 1)
-        return {"valid_loss": loss, "perplexity": math.exp(min(loss, 700)), "accuracy": correct / max(count, 1)}
-
-    def state_dict(self) -> tuple[dict, dict[str, torch.Tensor]]:
-        return {}, {"generator": self.generator.get_state()}
-
-    def load_state_dict(self, meta: dict, tensors: dict[str, torch.Tensor], device) -> None:
-        if "generator" in tensors:
-            self.generator.set_state(tensors["generator"].cpu())
-
-
 # -- translation ------------------------------------------------------------------------------
 
 

@@ -239,7 +239,7 @@ def pretrain_language_model(
         raise FileNotFoundError(f"--resume: no checkpoint in {out_dir / 'checkpoints'}; run without --resume to start fresh")
     trainer.fit(epochs=settings.epochs, max_steps=settings.max_steps, resume=resume_from)
     valid_metrics = trainer.history[-1] if trainer.history else trainer.validate()
-    test_metrics = trainer.task.evaluate(trainer, test)
+    test_metrics = trainer.evaluate(test)
     metrics = {
         "valid_loss": valid_metrics["valid_loss"],
         "valid_perplexity": valid_metrics["perplexity"],
@@ -321,7 +321,7 @@ def evaluate_language_model(folder: str | Path, corpus: str | None = None, split
     """Perplexity of a saved LM on a split of a corpus (the split recorded at training time)."""
     from textkit.data.lm import LMStream
     from textkit.nn.serialization import load_language_model
-    from textkit.train.tasks import LanguageModelTask
+    from textkit.train.tasks import LanguageModelTask, evaluate
     from textkit.train.trainer import resolve_device
 
     bundle = load_language_model(folder, device=resolve_device(device))
@@ -339,17 +339,7 @@ def evaluate_language_model(folder: str | Path, corpus: str | None = None, split
     docs = bundle.pipeline.encode_documents(texts)
     stream = LMStream(docs, batch_size, bptt, shuffle=False, random_bptt=False, backwards=data.backwards)
 
-    class _Evaluator:  # the minimal trainer surface LanguageModelTask.evaluate uses
-        unwrapped_model = bundle.model
-        device = next(bundle.model.parameters()).device
-
-        @staticmethod
-        def autocast():
-            import contextlib
-
-            return contextlib.nullcontext()
-
-    metrics = LanguageModelTask().evaluate(_Evaluator, stream)
+    metrics = evaluate(bundle.model, LanguageModelTask(), stream, next(bundle.model.parameters()).device)
     return {"corpus": data.corpus, "split": split, "tokens": stream.tokens_per_epoch, "loss": metrics["valid_loss"],
             "perplexity": metrics["perplexity"], "accuracy": metrics["accuracy"]}
 

@@ -197,7 +197,8 @@ def train_model(name: str, model_config, tokenizer_size: int, train, valid, conf
     """Train one model for the time budget; returns the model and training facts."""
     import torch
 
-    from textkit.nn.seq2seq import Seq2SeqAttention, Seq2SeqGRU, Seq2SeqTask, count_parameters
+    from textkit.nn.seq2seq import Seq2SeqAttention, Seq2SeqGRU, count_parameters
+    from textkit.train.tasks import Seq2SeqTask
     from textkit.nn.transformer import TransformerSeq2Seq
     from textkit.train import GradientClipping, Trainer
 

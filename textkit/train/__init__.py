@@ -25,7 +25,7 @@ from textkit.train.schedules import (
     schedule_from_dict,
     slanted_triangular_lr,
 )
-from textkit.train.tasks import LanguageModelTask
+from textkit.train.tasks import LanguageModelTask, Seq2SeqTask, StepContext, Task, TaskOutput, evaluate
 from textkit.train.trainer import NonFiniteLossError, Trainer, make_optimizer, resolve_device, resolve_precision, seed_everything
 
 __all__ = [
@@ -40,6 +40,11 @@ __all__ = [
     "HistoryWriter",
     "LRFinderResult",
     "LanguageModelTask",
+    "Seq2SeqTask",
+    "StepContext",
+    "Task",
+    "TaskOutput",
+    "evaluate",
     "NonFiniteLossError",
     "OneCycle",
     "ProgressBar",

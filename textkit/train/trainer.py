@@ -33,6 +33,7 @@ from textkit.train import checkpoint as ckpt
 from textkit.train.callbacks import EVENTS, Callback
 from textkit.train.distributed import current as current_distributed
 from textkit.train.schedules import Constant, OneCycle
+from textkit.train.tasks import StepContext, Task, evaluate
 
 
 class NonFiniteLossError(RuntimeError):
@@ -93,7 +94,7 @@ class Trainer:
     def __init__(
         self,
         model: torch.nn.Module,
-        task,
+        task: Task,
         train_data,
         valid_data=None,
         *,
@@ -204,7 +205,8 @@ class Trainer:
         self.batch = batch
         self._event("before_batch", lr_find)
         with self.autocast():
-            self.loss = self.task.loss(self, batch)
+            out = self.task.train_step(self.model, batch, StepContext(self.device, self.step, self.total_steps))
+        self.loss, self.pred, self.target, self.hidden = out.loss, out.pred, out.target, out.hidden
         self.raw_loss = float(self.loss.detach())
         self._event("after_loss", lr_find)
         if not math.isfinite(self.raw_loss) or not torch.isfinite(self.loss.detach()):
@@ -313,7 +315,7 @@ class Trainer:
         row: dict = {"step": self.step, "epoch": self.epoch + self.batch_index / max(1, self.train_data.n_batches(self.epoch))}
         row["train_loss"] = self._avg[0] / self._avg[1] if self._avg[1] else float("nan")
         self._avg = [0.0, 0]
-        self.metrics = self.task.evaluate(self, self.valid_data) if self.valid_data is not None else {}
+        self.metrics = self.evaluate(self.valid_data) if self.valid_data is not None else {}
         row.update(self.metrics)
         row["lr"] = self.lrs[-1]
         row["tokens_per_s"] = self.tokens_seen / self.train_time if self.train_time else float("nan")
@@ -326,7 +328,11 @@ class Trainer:
         """Metrics on the validation data now (no history row)."""
         if self.valid_data is None:
             raise ValueError("this trainer has no validation data")
-        return self.task.evaluate(self, self.valid_data)
+        return self.evaluate(self.valid_data)
+
+    def evaluate(self, data) -> dict[str, float]:
+        """The task's metrics on ``data`` (any stream with ``batches(epoch)``), reduced across processes."""
+        return evaluate(self.unwrapped_model, self.task, data, self.device, self.autocast)
 
     # -- checkpoints ----------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from textkit.transfer.classifier import AWDLSTMClassifier, ClassifierConfig, encoder_config_for_classifier
 from textkit.nn.modes import eval_mode
 from textkit.transfer.data import ClassificationBatches, LabelEncoder
+from textkit.train.tasks import StepContext, TaskOutput
 
 
 @dataclass(frozen=True)
@@ -193,29 +194,23 @@ class ClassificationTask:
     def reset(self) -> None:
         pass
 
-    def loss(self, trainer, batch) -> torch.Tensor:
-        x = torch.from_numpy(batch.x).to(trainer.device)
-        lengths = torch.from_numpy(batch.lengths).to(trainer.device)
-        y = torch.from_numpy(batch.y).to(trainer.device)
-        logits = trainer.model(x, lengths)
-        trainer.pred, trainer.target = logits, y
-        return F.cross_entropy(logits.float(), y)
+    @staticmethod
+    def _tensors(batch, device):
+        return tuple(torch.from_numpy(a).to(device) for a in (batch.x, batch.lengths, batch.y))
 
-    @torch.no_grad()
-    def evaluate(self, trainer, data) -> dict[str, float]:
-        model = trainer.unwrapped_model
-        total, correct, count = 0.0, 0, 0
-        with eval_mode(model):
-            for batch in data.batches(0):
-                x = torch.from_numpy(batch.x).to(trainer.device)
-                lengths = torch.from_numpy(batch.lengths).to(trainer.device)
-                y = torch.from_numpy(batch.y).to(trainer.device)
-                with trainer.autocast():
-                    logits = model(x, lengths).float()
-                total += F.cross_entropy(logits, y, reduction="sum").item()
-                correct += int((logits.argmax(-1) == y).sum())
-                count += len(y)
-        return {"valid_loss": total / max(count, 1), "accuracy": correct / max(count, 1)}
+    def train_step(self, model, batch, context: StepContext) -> TaskOutput:
+        x, lengths, y = self._tensors(batch, context.device)
+        logits = model(x, lengths)
+        return TaskOutput(F.cross_entropy(logits.float(), y), pred=logits, target=y)
+
+    def eval_step(self, model, batch, device, carry):
+        x, lengths, y = self._tensors(batch, device)
+        logits = model(x, lengths).float()
+        return {"loss": F.cross_entropy(logits, y, reduction="sum").item(), "correct": int((logits.argmax(-1) == y).sum()), "count": len(y)}, None
+
+    def metrics(self, sums: dict[str, float]) -> dict[str, float]:
+        count = max(sums.get("count", 0.0), 1)
+        return {"valid_loss": sums.get("loss", 0.0) / count, "accuracy": sums.get("correct", 0.0) / count}
 
     def state_dict(self):
         return {}, {}
