@@ -57,6 +57,11 @@ WHITESPACE, FASTAI-QUIRK, FIXABLE), with agreement points lost, counts and examp
 agreement textkit would have if its deliberate choices and whitespace were aligned with fastai.
 
 Output: a table on stdout and ``bench/results/tokenize.json`` (seed, versions, config, numbers).
+Its ``scaling`` section puts each tokenizer's ``--workers``-process and 1-process throughput side
+by side (speedup, and whether the two gave identical tokens); for textkit the goal is a
+speedup >= 1.8 on 2 processes. The textkit run's ``how`` names the start method its workers
+used (fork or spawn, see ``textkit.text.parallel``). Peers that are not installed are skipped
+with a note (``config.skipped_not_installed``), so ``--quick`` also runs in textkit's own venv.
 
 Environment (a venv separate from textkit's, peers are never textkit runtime dependencies);
 ``bench/requirements-tokenize.txt`` holds the same commands::
@@ -175,7 +180,11 @@ def _textkit_runner(n_workers: int):
     tok = tt.Tokenizer(lang="en")
     public = set(getattr(tt, "__all__", ()))
     if hasattr(tok, "tokenize_many"):
-        return (lambda texts: tok.tokenize_many(texts, n_workers=n_workers)), f"Tokenizer(lang='en').tokenize_many(texts, n_workers={n_workers})"
+        how = f"Tokenizer(lang='en').tokenize_many(texts, n_workers={n_workers})"
+        resolve = getattr(tt, "resolve_start_method", None)
+        if resolve is not None and n_workers > 1:
+            how += f", workers started with {resolve(n_workers, (tok,))!r}"
+        return (lambda texts: tok.tokenize_many(texts, n_workers=n_workers)), how
     for name in ("tokenize_many", "tokenize_corpus", "tokenize_texts"):
         if name in public:
             fn = getattr(tt, name)
@@ -781,6 +790,49 @@ def versions() -> dict:
     return out
 
 
+PEER_MODULES = {"fastai": "fastai", "spacy": "spacy", "hf": "tokenizers"}
+
+
+def peer_available(name: str) -> bool:
+    import importlib.util
+
+    module = PEER_MODULES.get(name)
+    return module is None or importlib.util.find_spec(module) is not None
+
+
+def scaling(results: dict, default_workers: int, first: dict) -> dict:
+    """1-process and N-process throughput of each tokenizer side by side (N = --workers)."""
+    out = {}
+    for name, res in results.items():
+        base, n = split_run(name, default_workers)
+        one = results.get(f"{base}@1")
+        if n <= 1 or one is None:
+            continue
+        row = {
+            "workers": n,
+            "mb_per_s": res["mb_per_s"],
+            "mb_per_s_1_worker": one["mb_per_s"],
+            "speedup": res["mb_per_s"] / one["mb_per_s"],
+            "wall_s": res["wall_s"],
+            "wall_s_1_worker": one["wall_s"],
+            "identical_output": first.get(name) == first.get(f"{base}@1") if name in first and f"{base}@1" in first else None,
+        }
+        if base == "textkit":
+            row["speedup_goal"] = 1.8
+            row["speedup_met"] = row["speedup"] >= 1.8
+        out[base] = row
+    return out
+
+
+def fmt_scaling(table: dict) -> str:
+    lines = [f"{'tokenizer':10} {'workers':>7} {'MB/s':>7} {'MB/s @1':>8} {'speedup':>8} {'same output':>12}"]
+    for base, r in table.items():
+        goal = f"  (goal >= {r['speedup_goal']}x: {'met' if r['speedup_met'] else 'NOT met'})" if "speedup_goal" in r else ""
+        lines.append(f"{base:10} {r['workers']:7d} {r['mb_per_s']:7.2f} {r['mb_per_s_1_worker']:8.2f} "
+                     f"{r['speedup']:7.2f}x {str(r['identical_output']):>12}{goal}")
+    return "\n".join(lines)
+
+
 def textkit_available() -> bool:
     try:
         from textkit.text import Tokenizer  # noqa: F401
@@ -833,6 +885,14 @@ def render_markdown(report: dict) -> str:
         out.append(f"| {r['label']} | {r['docs_per_s']:,.0f} | {r['mb_per_s']:.2f} | {r.get('speed_ratio_vs_fastai', float('nan')):.2f} | "
                    f"{r['mb_per_cpu_s']:.2f} | {r['peak_rss_tree_mb']:,.0f} | {r.get('rss_ratio_vs_fastai', float('nan')):.2f} | "
                    f"{r['peak_rss_tree_files_once_mb']:,.0f} | {r['tokens']:,} | {f(ag)} | {f(agw)} | {f(agn)} |")
+    if report.get("scaling"):
+        out.append("")
+        out.append("| tokenizer | processes | MB/s | MB/s on 1 process | speedup | identical output |")
+        out.append("|---|---:|---:|---:|---:|---|")
+        for base, r in report["scaling"].items():
+            goal = f" (goal ≥ {r['speedup_goal']}×: {'met' if r['speedup_met'] else 'not met'})" if "speedup_goal" in r else ""
+            out.append(f"| {LABELS.get(base, base)} | {r['workers']} | {r['mb_per_s']:.2f} | {r['mb_per_s_1_worker']:.2f} | "
+                       f"{r['speedup']:.2f}×{goal} | {r['identical_output']} |")
     if "goal" in report:
         g = report["goal"]
         out.append("")
@@ -910,6 +970,10 @@ def main(argv=None) -> int:
     if any(n.startswith("textkit") for n in names) and not textkit_available():
         print("textkit.text.Tokenizer is not importable yet: skipping textkit", file=sys.stderr)
         names = [n for n in names if not n.startswith("textkit")]
+    missing = sorted({n.partition("@")[0] for n in names if not peer_available(n.partition("@")[0])})
+    if missing:
+        print(f"not installed here, skipped: {', '.join(missing)} (see bench/requirements-tokenize.txt)", file=sys.stderr)
+        names = [n for n in names if n.partition("@")[0] not in missing]
     # canonical keys: "fastai" = fastai on --workers processes, "spacy@1" = spaCy on 1
     names = [n.partition("@")[0] if split_run(n, args.workers)[1] == args.workers else n for n in names]
     names = list(dict.fromkeys(names))
@@ -1036,7 +1100,10 @@ def main(argv=None) -> int:
                    "subprocess and all its descendants; includes interpreter, imports and the corpus "
                    "(baseline_rss_mb = tree RSS just before the timed call)"},
         "results": results,
+        "scaling": scaling(results, args.workers, first),
     }
+    if missing:
+        report["config"]["skipped_not_installed"] = missing
     if "textkit" in results and "fastai" in results and not args.no_analyze:
         print("disagreement analysis ...", file=sys.stderr, flush=True)
         fa_docs, tk_docs = first["fastai"], first["textkit"]
@@ -1064,6 +1131,9 @@ def main(argv=None) -> int:
     print()
     print(f"corpus: {cinfo['docs']} docs, {cinfo['mb']:.2f} MB, {args.workers} worker processes, seed {args.seed}")
     print(fmt_table(results))
+    if report["scaling"]:
+        print(f"\n1 vs {args.workers} worker processes (throughput side by side):")
+        print(fmt_scaling(report["scaling"]))
     if "analysis" in report:
         a = report["analysis"]
         print(f"\ntextkit vs fastai disagreement ({a['docs']} docs, agreement {a['agreement']:.2%}; "
