@@ -1,6 +1,8 @@
-"""Decoding shared by every generative model in textkit: logit processors, greedy search,
-sampling and batched beam search over ``step(tokens, state) -> (logits, state)``, and
-generation metrics (repetition rate, distinct-n, self-BLEU)."""
+"""Decoding shared by every generative model in textkit: one ``generate(step, prompt_ids,
+strategy, max_new_tokens)`` over ``step(tokens, state) -> (logits, state)`` with the strategies
+``Greedy()``, ``Sample(...)`` and ``Beam(...)``; composable logit processors; the keyword forms
+``greedy``, ``sample`` and ``beam_search``; and generation metrics (repetition rate,
+distinct-n, self-BLEU)."""
 
 from textkit.decode.metrics import distinct_n, ends_in_repetition, repetition_rate, self_bleu, sentence_bleu
 from textkit.decode.processors import (
@@ -22,16 +24,33 @@ from textkit.decode.processors import (
     top_k_filter,
     top_p_filter,
 )
-from textkit.decode.search import BeamOutput, Generation, beam_search, greedy, index_state, length_penalty_factor, reorder_dim1, sample
+from textkit.decode.search import (
+    BeamOutput,
+    FinishedHypotheses,
+    Generation,
+    beam_search,
+    generate,
+    greedy,
+    index_state,
+    length_penalty_factor,
+    reorder_dim1,
+    sample,
+)
+from textkit.decode.strategies import Beam, Greedy, Sample, Strategy
 
 __all__ = [
     "BanTokens",
+    "Beam",
     "BeamOutput",
+    "FinishedHypotheses",
     "Generation",
+    "Greedy",
     "LogitsProcessor",
     "MinP",
     "NoRepeatNGram",
     "RepetitionPenalty",
+    "Sample",
+    "Strategy",
     "Temperature",
     "TopK",
     "TopP",
@@ -41,6 +60,7 @@ __all__ = [
     "build_processors",
     "distinct_n",
     "ends_in_repetition",
+    "generate",
     "greedy",
     "index_state",
     "length_penalty_factor",

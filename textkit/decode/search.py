@@ -1,9 +1,14 @@
-"""Greedy search, sampling and batched beam search as pure functions over a step function.
+"""One decoding entry point, :func:`generate`, over a step function.
 
-``step(tokens (B, T), state) -> (logits (B, T, V) or (B, V), state)`` is all they need. The
+``step(tokens (B, T), state) -> (logits (B, T, V) or (B, V), state)`` is all it needs. The
 first call gets the whole prompt (and the caller's initial ``state``, e.g. an encoder's
 output); later calls get one new token per row. Models never sample: randomness comes only
-from the explicit ``torch.Generator`` passed to :func:`sample`.
+from ``Sample(seed=...)`` or an explicit ``torch.Generator``.
+
+``generate(step, prompt_ids, strategy, max_new_tokens)`` runs ``Greedy()``, ``Sample(...)`` or
+``Beam(...)`` (see :mod:`textkit.decode.strategies`) and always returns a :class:`Generation`.
+:func:`greedy`, :func:`sample` and :func:`beam_search` are thin keyword forms over the same
+machinery.
 
 Beam search reorders the state with ``reorder(state, index)``; the default selects rows of
 every tensor in a (nested) tuple/list/dict along dimension 0, so step functions keep their
@@ -16,11 +21,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from textkit.decode.processors import LogitsProcessor, apply_processors, build_processors
+from textkit.decode.strategies import Beam, Greedy, Sample, Strategy
 
 StepFn = Callable[[torch.Tensor, object], tuple[torch.Tensor, object]]
 ReorderFn = Callable[[object, torch.Tensor], object]
+Prompt = torch.Tensor | Sequence[Sequence[int]]
 
 
 def index_state(state, index: torch.Tensor, dim: int = 0):
@@ -47,15 +55,18 @@ def reorder_dim1(state, index: torch.Tensor):
 
 @dataclass
 class Generation:
-    """Output of :func:`greedy` and :func:`sample`.
+    """Output of :func:`generate` (and of :func:`greedy` and :func:`sample`).
 
     ``tokens`` (B, T): the new tokens; positions after a row's EOS hold ``pad_id``.
     ``lengths`` (B,): new tokens per row, EOS included. ``scores`` (B,): summed log-probability
-    of the chosen tokens under the model's (unprocessed) distribution."""
+    of the chosen tokens; under the model's (unprocessed) distribution for greedy and
+    sampling, under the processed one for beam search. ``hypotheses``: with ``Beam``, the
+    n-best lists (:class:`BeamOutput`); ``tokens`` is then its best hypothesis."""
 
     tokens: torch.Tensor
     lengths: torch.Tensor
     scores: torch.Tensor
+    hypotheses: BeamOutput | None = None
 
     def to_lists(self, strip_eos_id: int | None = None) -> list[list[int]]:
         out = []
@@ -92,7 +103,10 @@ class BeamOutput:
         return out
 
     def best(self) -> Generation:
-        return Generation(self.tokens[:, 0], self.lengths[:, 0], self.raw_scores[:, 0])
+        return Generation(self.tokens[:, 0], self.lengths[:, 0], self.raw_scores[:, 0], hypotheses=self)
+
+
+# -- shared helpers ---------------------------------------------------------------------------
 
 
 def _as_prompt(prompt, device) -> torch.Tensor:
@@ -119,11 +133,32 @@ def _check_max_new(max_new_tokens: int) -> None:
         raise ValueError(f"max_new_tokens must be an integer >= 1, got {max_new_tokens!r}")
 
 
+def _pad_value(pad_id: int | None, eos_id: int | None) -> int:
+    return pad_id if pad_id is not None else (eos_id if eos_id is not None else 0)
+
+
+# -- greedy and sampling: one token per row per step ------------------------------------------
+
+
+def _argmax(scores: torch.Tensor) -> torch.Tensor:
+    return scores.argmax(dim=-1)
+
+
+def _drawer(generator: torch.Generator) -> Callable[[torch.Tensor], torch.Tensor]:
+    def draw(scores: torch.Tensor) -> torch.Tensor:
+        probs = torch.softmax(scores, dim=-1)  # (B, V)
+        if probs.device != generator.device:
+            probs = probs.to(generator.device)
+        return torch.multinomial(probs, 1, generator=generator)[:, 0].to(scores.device)
+
+    return draw
+
+
 def _run(step, prompt, max_new_tokens, state, eos_id, pad_id, processors, choose, device) -> Generation:
     _check_max_new(max_new_tokens)
     history = _as_prompt(prompt, device)  # (B, T)
     batch = history.size(0)
-    pad = pad_id if pad_id is not None else (eos_id if eos_id is not None else 0)
+    pad = _pad_value(pad_id, eos_id)
     logits, state = step(history, state)
     finished = torch.zeros(batch, dtype=torch.bool, device=history.device)
     lengths = torch.zeros(batch, dtype=torch.long, device=history.device)
@@ -147,9 +182,192 @@ def _run(step, prompt, max_new_tokens, state, eos_id, pad_id, processors, choose
     return Generation(torch.stack(out, dim=1), lengths, scores)
 
 
+# -- beam search -------------------------------------------------------------------------------
+
+
+def length_penalty_factor(length: int, alpha: float, kind: str) -> float:
+    """Divisor of a hypothesis' summed log-probability: ``length ** alpha`` ("average"),
+    GNMT's ``((5 + length) / 6) ** alpha`` ("gnmt"), or 1 ("none")."""
+    if kind == "average":
+        return float(length) ** alpha
+    if kind == "gnmt":
+        return ((5.0 + length) / 6.0) ** alpha
+    if kind == "none":
+        return 1.0
+    raise ValueError(f"length_norm must be 'average', 'gnmt' or 'none', got {kind!r}")
+
+
+class FinishedHypotheses:
+    """The best ``size`` finished hypotheses of every row of a batch, on tensors.
+
+    ``tokens`` (B, K, L) padded with ``pad``; ``lengths`` (B, K); ``scores`` (B, K)
+    length-normalized (float64, as the comparisons between rows of different lengths need);
+    ``raw`` (B, K) summed log-probabilities. Each row stays sorted best first; ties keep the
+    order in which the hypotheses finished; empty slots score ``-inf``. Keeping only ``size``
+    per row loses nothing: the n-best output and the stopping test only look at those."""
+
+    def __init__(self, batch: int, size: int, max_len: int, pad: int, device: torch.device) -> None:
+        self.size, self.pad = size, pad
+        self.tokens = torch.full((batch, size, max_len), pad, dtype=torch.long, device=device)
+        self.lengths = torch.zeros(batch, size, dtype=torch.long, device=device)
+        self.scores = torch.full((batch, size), float("-inf"), dtype=torch.float64, device=device)
+        self.raw = torch.full((batch, size), float("-inf"), dtype=torch.float32, device=device)
+
+    def add(self, rows: torch.Tensor, tokens: torch.Tensor, raw: torch.Tensor, divisor: float) -> None:
+        """Offer candidates for batch rows ``rows`` (n,): ``tokens`` (n, C, l) of length ``l``,
+        ``raw`` (n, C) summed log-probabilities (``-inf``: not a candidate); they score
+        ``raw / divisor``."""
+        n, c, length = tokens.shape
+        width = self.tokens.size(-1)
+        scores = torch.cat([self.scores[rows], raw.double() / divisor], dim=1)  # (n, K + C)
+        order = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, : self.size]  # (n, K)
+        cand_tokens = F.pad(tokens, (0, width - length), value=self.pad)  # (n, C, L)
+        all_tokens = torch.cat([self.tokens[rows], cand_tokens], dim=1)  # (n, K + C, L)
+        all_lengths = torch.cat([self.lengths[rows], torch.full((n, c), length, dtype=torch.long, device=tokens.device)], dim=1)
+        self.scores[rows] = scores.gather(1, order)
+        self.raw[rows] = torch.cat([self.raw[rows], raw.float()], dim=1).gather(1, order)
+        self.lengths[rows] = all_lengths.gather(1, order)
+        self.tokens[rows] = all_tokens.gather(1, order[..., None].expand(-1, -1, width))
+
+    def done(self, rows: torch.Tensor, best_running: torch.Tensor, early_stopping: bool) -> torch.Tensor:
+        """(n,) bool: rows with ``size`` finished hypotheses (``early_stopping``), or, without
+        it, whose best running score ``best_running`` (n,) cannot beat their worst kept one."""
+        scores = self.scores[rows]  # (n, K)
+        full = torch.isfinite(scores).all(dim=-1)
+        if early_stopping:
+            return full
+        return full & (best_running.double() <= scores[:, -1])
+
+    def output(self, num_return: int) -> BeamOutput:
+        scores, raw = self.scores[:, :num_return], self.raw[:, :num_return]
+        empty = torch.isinf(scores)  # a row with fewer than num_return hypotheses (tiny vocabularies)
+        lengths = self.lengths[:, :num_return].masked_fill(empty, 0)
+        width = int(lengths.max()) if lengths.numel() else 0
+        tokens = self.tokens[:, :num_return, :width].masked_fill(empty[..., None], self.pad)
+        return BeamOutput(tokens, lengths, scores.float(), raw.masked_fill(empty, float("-inf")))
+
+
+def _beam(step, prompt, max_new_tokens, beam: Beam, state, eos_id, pad_id, processors, reorder, device) -> BeamOutput:
+    """Each step scores ``size * V`` continuations per row and keeps the ``2 * size`` best;
+    those ending in ``eos_id`` among the best ``size`` finish, the best ``size`` others
+    continue. Rows that are done leave the batch, so the model runs on fewer rows. At
+    ``max_new_tokens`` the running beams finish as they are."""
+    _check_max_new(max_new_tokens)
+    history = _as_prompt(prompt, device)  # (B, T)
+    dev = history.device
+    batch, k = history.size(0), beam.size
+    logits, state = step(history, state)
+    last = _last(logits)  # (B, V)
+    vocab = last.size(-1)
+    if k > vocab:
+        raise ValueError(f"beam_size {k} is larger than the vocabulary ({vocab} tokens)")
+    expand = torch.arange(batch, device=dev).repeat_interleave(k)  # (B*K,)
+    state = reorder(state, expand)
+    last, history = last[expand], history[expand]
+    beam_scores = torch.zeros(batch, k, device=dev)
+    beam_scores[:, 1:] = float("-inf")  # all beams start identical: expand only the first
+    beam_scores = beam_scores.view(-1)  # (B*K,)
+    generated = torch.zeros(batch * k, 0, dtype=torch.long, device=dev)  # (n*K, t)
+    active = torch.arange(batch, device=dev)  # original row of each live row
+    finished = FinishedHypotheses(batch, k, max_new_tokens, _pad_value(pad_id, eos_id), dev)
+    n_cand = min(2 * k, k * vocab)
+    positions = torch.arange(n_cand, device=dev)
+
+    for t in range(max_new_tokens):
+        n = active.numel()
+        divisor = length_penalty_factor(t + 1, beam.length_penalty, beam.length_norm)
+        logp = torch.log_softmax(apply_processors(last, history, processors), dim=-1)  # (n*K, V)
+        cand = (beam_scores[:, None] + logp).view(n, k * vocab)
+        top_scores, top_idx = cand.topk(n_cand, dim=-1)  # (n, 2K), sorted
+        top_beam, top_tok = top_idx // vocab, top_idx % vocab
+        first_row = torch.arange(n, device=dev)[:, None] * k  # (n, 1): row of each row's beam 0
+        if eos_id is not None:
+            is_eos = top_tok == eos_id
+            ends = is_eos[:, :k] & torch.isfinite(top_scores[:, :k])  # (n, K): finish here
+            if bool(ends.any()):
+                prefix = generated[first_row + top_beam[:, :k]]  # (n, K, t)
+                eos = torch.full((n, k, 1), eos_id, dtype=torch.long, device=dev)
+                raw = top_scores[:, :k].masked_fill(~ends, float("-inf"))
+                finished.add(active, torch.cat([prefix, eos], dim=-1), raw, divisor)
+        else:
+            is_eos = torch.zeros_like(top_tok, dtype=torch.bool)
+        # the best K candidates that do not end here continue
+        key = is_eos.long() * n_cand + positions  # (n, 2K): non-EOS first, in score order
+        sel = key.topk(k, dim=-1, largest=False).indices  # (n, K)
+        new_scores = top_scores.gather(1, sel)
+        new_tok = top_tok.gather(1, sel)
+        rows = first_row + top_beam.gather(1, sel)  # (n, K): rows of the current tensors
+        if t == max_new_tokens - 1:  # running beams end here without EOS
+            finished.add(active, torch.cat([generated[rows], new_tok[..., None]], dim=-1), new_scores, divisor)
+            break
+        done = finished.done(active, new_scores[:, 0] / divisor, beam.early_stopping)
+        keep = (~done).nonzero().flatten()
+        if keep.numel() == 0:
+            break
+        rows = rows.index_select(0, keep).reshape(-1)  # (n'*K,)
+        next_tok = new_tok.index_select(0, keep).reshape(-1, 1)  # (n'*K, 1)
+        beam_scores = new_scores.index_select(0, keep).reshape(-1)
+        generated = torch.cat([generated.index_select(0, rows), next_tok], dim=1)
+        if processors:
+            history = torch.cat([history.index_select(0, rows), next_tok], dim=1)
+        active = active.index_select(0, keep)
+        state = reorder(state, rows)
+        logits, state = step(next_tok, state)
+        last = _last(logits)
+    return finished.output(beam.num_return)
+
+
+# -- the one entry point ---------------------------------------------------------------------
+
+
+def generate(
+    step: StepFn,
+    prompt_ids: Prompt,
+    strategy: Strategy,
+    max_new_tokens: int,
+    *,
+    state=None,
+    eos_id: int | None = None,
+    pad_id: int | None = None,
+    processors: Sequence[LogitsProcessor] = (),
+    generator: torch.Generator | None = None,
+    reorder: ReorderFn = index_state,
+    device: str | torch.device | None = None,
+) -> Generation:
+    """Continue a batch of equal-length prompts ``prompt_ids`` (B, T) with ``strategy``:
+    ``Greedy()``, ``Sample(...)`` or ``Beam(...)``.
+
+    ``state``: the step function's initial state (e.g. an encoder's output). Rows stop at
+    ``eos_id`` (``None``: run to ``max_new_tokens``); later positions hold ``pad_id``.
+    ``processors`` run on every step's logits before the strategy's own warpers (temperature,
+    top-k, ... of ``Sample``), so bans and penalties compose with any strategy. Sampling
+    draws from ``generator`` or a fresh ``torch.Generator().manual_seed(strategy.seed)``;
+    beam search reorders ``state`` with ``reorder``. Returns a :class:`Generation`; with
+    ``Beam`` its ``hypotheses`` hold the ``num_return`` best per row."""
+    if not isinstance(strategy, (Greedy, Sample, Beam)):
+        raise TypeError(f"strategy must be Greedy(), Sample(...) or Beam(...) from textkit.decode, got {strategy!r}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, e.g. torch.Generator().manual_seed(0), got {generator!r}")
+    processors = list(processors) + strategy.warpers()
+    if isinstance(strategy, Beam):
+        return _beam(step, prompt_ids, max_new_tokens, strategy, state, eos_id, pad_id, processors, reorder, device).best()
+    if isinstance(strategy, Greedy):
+        return _run(step, prompt_ids, max_new_tokens, state, eos_id, pad_id, processors, _argmax, device)
+    if generator is None and strategy.seed is None:
+        raise ValueError("sampling needs a seed: Sample(..., seed=0), or generate(..., generator=torch.Generator().manual_seed(0))")
+    if generator is not None and strategy.seed is not None:
+        raise ValueError(f"give either Sample(seed={strategy.seed}) or generate(generator=...), not both")
+    if generator is None:
+        generator = torch.Generator().manual_seed(strategy.seed)
+    return _run(step, prompt_ids, max_new_tokens, state, eos_id, pad_id, processors, _drawer(generator), device)
+
+
+# -- keyword forms (the same machinery) ------------------------------------------------------
+
+
 def greedy(
     step: StepFn,
-    prompt: torch.Tensor | Sequence[Sequence[int]],
+    prompt: Prompt,
     max_new_tokens: int,
     *,
     state=None,
@@ -158,14 +376,14 @@ def greedy(
     processors: Sequence[LogitsProcessor] = (),
     device: str | torch.device | None = None,
 ) -> Generation:
-    """Pick the most probable token (after ``processors``) at every step, for a batch of
-    equal-length prompts; rows stop at ``eos_id``, the run at ``max_new_tokens``."""
-    return _run(step, prompt, max_new_tokens, state, eos_id, pad_id, processors, lambda s: s.argmax(dim=-1), device)
+    """``generate(step, prompt, Greedy(), max_new_tokens, ...)``: the most probable token
+    (after ``processors``) at every step; rows stop at ``eos_id``."""
+    return generate(step, prompt, Greedy(), max_new_tokens, state=state, eos_id=eos_id, pad_id=pad_id, processors=processors, device=device)
 
 
 def sample(
     step: StepFn,
-    prompt: torch.Tensor | Sequence[Sequence[int]],
+    prompt: Prompt,
     max_new_tokens: int,
     *,
     generator: torch.Generator,
@@ -182,43 +400,28 @@ def sample(
     processors: Sequence[LogitsProcessor] | None = None,
     device: str | torch.device | None = None,
 ) -> Generation:
-    """Draw each token in proportion to the renormalized probabilities left after the logit
-    processors (built from the keyword options, or given as ``processors``). The same
-    ``generator`` seed gives the same tokens."""
+    """``generate(step, prompt, Sample(temperature, top_k, top_p, min_p), max_new_tokens,
+    generator=generator, processors=...)``: draw each token in proportion to the renormalized
+    probabilities left after the processors (built from the keyword options, or given as
+    ``processors``). The same ``generator`` seed gives the same tokens."""
     if not isinstance(generator, torch.Generator):
         raise TypeError("sample needs an explicit torch.Generator, e.g. torch.Generator().manual_seed(0)")
     if processors is None:
-        processors = build_processors(
-            temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, repetition_penalty=repetition_penalty,
-            no_repeat_ngram_size=no_repeat_ngram_size, banned_ids=banned_ids,
-        )
+        strategy = Sample(temperature=1.0 if temperature is None else temperature, top_k=top_k, top_p=top_p, min_p=min_p)
+        processors = build_processors(repetition_penalty=repetition_penalty, no_repeat_ngram_size=no_repeat_ngram_size, banned_ids=banned_ids)
     elif any(x is not None for x in (temperature, top_k, top_p, min_p, repetition_penalty, no_repeat_ngram_size)) or banned_ids:
         raise ValueError("pass either processors=[...] or the keyword options (temperature, top_k, ...), not both")
-
-    def choose(scores: torch.Tensor) -> torch.Tensor:
-        probs = torch.softmax(scores, dim=-1)
-        if probs.device != generator.device:
-            probs = probs.to(generator.device)
-        return torch.multinomial(probs, 1, generator=generator)[:, 0].to(scores.device)
-
-    return _run(step, prompt, max_new_tokens, state, eos_id, pad_id, processors, choose, device)
-
-
-def length_penalty_factor(length: int, alpha: float, kind: str) -> float:
-    """Divisor of a hypothesis' summed log-probability: ``length ** alpha`` ("average"),
-    GNMT's ``((5 + length) / 6) ** alpha`` ("gnmt"), or 1 ("none")."""
-    if kind == "average":
-        return float(length) ** alpha
-    if kind == "gnmt":
-        return ((5.0 + length) / 6.0) ** alpha
-    if kind == "none":
-        return 1.0
-    raise ValueError(f"length_norm must be 'average', 'gnmt' or 'none', got {kind!r}")
+    else:
+        strategy = Sample()
+    return generate(
+        step, prompt, strategy, max_new_tokens, state=state, eos_id=eos_id, pad_id=pad_id, processors=processors,
+        generator=generator, device=device,
+    )
 
 
 def beam_search(
     step: StepFn,
-    prompt: torch.Tensor | Sequence[Sequence[int]],
+    prompt: Prompt,
     max_new_tokens: int,
     *,
     beam_size: int,
@@ -233,112 +436,13 @@ def beam_search(
     pad_id: int | None = None,
     device: str | torch.device | None = None,
 ) -> BeamOutput:
-    """Batched beam search.
+    """``generate(step, prompt, Beam(beam_size, ...), max_new_tokens, ...).hypotheses``: the
+    ``num_return`` best hypotheses of every row, best first (see :class:`Beam`)."""
+    strategy = Beam(beam_size, length_penalty=length_penalty, length_norm=length_norm, early_stopping=early_stopping, num_return=num_return)
+    out = generate(
+        step, prompt, strategy, max_new_tokens, state=state, eos_id=eos_id, pad_id=pad_id, processors=processors,
+        reorder=reorder, device=device,
+    )
+    assert out.hypotheses is not None
+    return out.hypotheses
 
-    Each step scores ``beam_size * V`` continuations per row, keeps the ``2 * beam_size`` best,
-    moves those ending in ``eos_id`` (among the best ``beam_size``) to the row's finished list
-    with score ``sum log p / length_penalty_factor(len)``, and continues the best ``beam_size``
-    others. A row is done when it has ``beam_size`` finished hypotheses (``early_stopping``) or
-    when, in addition, no running beam can beat its worst finished one (Hugging Face's
-    heuristic); done rows leave the batch, so the model runs on fewer rows. At
-    ``max_new_tokens`` the running beams are finished as they are. Returns the
-    ``num_return`` best per row, best first."""
-    _check_max_new(max_new_tokens)
-    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
-        raise ValueError(f"beam_size must be an integer >= 1, got {beam_size!r}")
-    if not 1 <= num_return <= beam_size:
-        raise ValueError(f"num_return must be between 1 and beam_size={beam_size}, got {num_return}")
-    length_penalty_factor(1, length_penalty, length_norm)  # validates length_norm
-    history = _as_prompt(prompt, device)  # (B, T)
-    dev = history.device
-    batch, k = history.size(0), beam_size
-    logits, state = step(history, state)
-    last = _last(logits)  # (B, V)
-    vocab = last.size(-1)
-    if k > vocab:
-        raise ValueError(f"beam_size {k} is larger than the vocabulary ({vocab} tokens)")
-    expand = torch.arange(batch, device=dev).repeat_interleave(k)  # (B*K,)
-    state = reorder(state, expand)
-    last, history = last[expand], history[expand]
-    beam_scores = torch.zeros(batch, k, device=dev)
-    beam_scores[:, 1:] = float("-inf")  # all beams start identical: expand only the first
-    beam_scores = beam_scores.view(-1)  # (B*K,)
-    generated = torch.zeros(batch * k, 0, dtype=torch.long, device=dev)
-    active = list(range(batch))  # original row of each live row
-    finished: list[list[tuple[float, float, list[int]]]] = [[] for _ in range(batch)]
-    n_cand = min(2 * k, k * vocab)
-    positions = torch.arange(n_cand, device=dev)
-
-    for t in range(max_new_tokens):
-        n = len(active)
-        length = t + 1
-        logp = torch.log_softmax(apply_processors(last, history, processors), dim=-1)  # (n*K, V)
-        cand = (beam_scores[:, None] + logp).view(n, k * vocab)
-        top_scores, top_idx = cand.topk(n_cand, dim=-1)  # (n, 2K), sorted
-        top_beam, top_tok = top_idx // vocab, top_idx % vocab
-        if eos_id is not None:
-            is_eos = top_tok == eos_id
-        else:
-            is_eos = torch.zeros_like(top_tok, dtype=torch.bool)
-        divisor = length_penalty_factor(length, length_penalty, length_norm)
-        eos_hits = (is_eos[:, :k] & torch.isfinite(top_scores[:, :k])).nonzero().tolist()
-        if eos_hits:
-            gen_rows = generated.tolist()
-            score_list = top_scores.tolist()
-            beam_list = top_beam.tolist()
-            for i, r in eos_hits:
-                raw = score_list[i][r]
-                finished[active[i]].append((raw / divisor, raw, gen_rows[i * k + beam_list[i][r]] + [eos_id]))
-        # the best K candidates that do not end here continue
-        key = is_eos.long() * n_cand + positions  # (n, 2K): non-EOS first, in score order
-        sel = key.topk(k, dim=-1, largest=False).indices  # (n, K)
-        new_scores = top_scores.gather(1, sel)
-        new_beam = top_beam.gather(1, sel)
-        new_tok = top_tok.gather(1, sel)
-        rows = (torch.arange(n, device=dev)[:, None] * k + new_beam)  # (n, K) rows of the current tensors
-        last_step = t == max_new_tokens - 1
-        keep: list[int] = []
-        best_running = (new_scores[:, 0] / divisor).tolist()
-        for i, b in enumerate(active):
-            fin = finished[b]
-            done = last_step
-            if not done and len(fin) >= k:
-                if early_stopping:
-                    done = True
-                else:
-                    worst_kept = sorted(h[0] for h in fin)[-k]
-                    done = best_running[i] <= worst_kept
-            if not done:
-                keep.append(i)
-            elif last_step:
-                # running beams end here without EOS
-                gen_rows = generated[rows[i]].tolist()
-                for j, (raw, tok) in enumerate(zip(new_scores[i].tolist(), new_tok[i].tolist())):
-                    if raw != float("-inf"):
-                        fin.append((raw / divisor, raw, gen_rows[j] + [tok]))
-        if not keep:
-            break
-        keep_t = torch.tensor(keep, device=dev)
-        rows = rows.index_select(0, keep_t).reshape(-1)  # (n'*K,)
-        next_tok = new_tok.index_select(0, keep_t).reshape(-1, 1)  # (n'*K, 1)
-        beam_scores = new_scores.index_select(0, keep_t).reshape(-1)
-        generated = torch.cat([generated.index_select(0, rows), next_tok], dim=1)
-        if processors:
-            history = torch.cat([history.index_select(0, rows), next_tok], dim=1)
-        active = [active[i] for i in keep]
-        state = reorder(state, rows)
-        logits, state = step(next_tok, state)
-        last = _last(logits)
-
-    pad = pad_id if pad_id is not None else (eos_id if eos_id is not None else 0)
-    best = [sorted(fin, key=lambda h: -h[0])[:num_return] for fin in finished]
-    width = max(len(h[2]) for hyps in best for h in hyps)
-    tokens = torch.full((batch, num_return, width), pad, dtype=torch.long)
-    lengths = torch.zeros(batch, num_return, dtype=torch.long)
-    scores = torch.full((batch, num_return), float("-inf"))
-    raw_scores = torch.full((batch, num_return), float("-inf"))
-    for b, hyps in enumerate(best):
-        for j, (norm, raw, seq) in enumerate(hyps):
-            tokens[b, j, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-            lengths[b, j], scores[b, j], raw_scores[b, j] = len(seq), norm, raw
-    return BeamOutput(tokens.to(dev), lengths.to(dev), scores.to(dev), raw_scores.to(dev))
