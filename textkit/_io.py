@@ -118,3 +118,37 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+_PROVENANCE_PACKAGES = ("textkit", "numpy", "scipy", "scikit-learn", "torch")
+
+
+def versions(packages: tuple[str, ...] = (), *, git: bool = False) -> dict[str, str]:
+    """The one provenance record written beside results and artifacts: Python and package
+    versions read from installed metadata (nothing is imported), plus ``extra`` packages.
+    ``git=True`` adds the checkout's short commit (results depend on exact tokenizer rules);
+    saving a model never shells out to git."""
+    import platform
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for package in (*_PROVENANCE_PACKAGES, *packages):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[package] = "not installed"
+    if git:
+        out["textkit_git_commit"] = _git_commit()
+    return out
+
+
+def _git_commit() -> str:
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return done.stdout.strip() if done.returncode == 0 else "unknown"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import platform
 import time
 import warnings
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from textkit._io import versions
 from textkit.bias.embeddings import Embeddings
 from textkit.bias.weat import weat
 from textkit.bias.wordsets import InsufficientWordsError, WeatTest
@@ -98,7 +98,7 @@ def audit(
         sanity_out = sanity_benchmarks(emb, analogies=analogies)
     config = {"n_permutations": n_permutations, "n_bootstrap": n_bootstrap, "seed": seed, "min_size": min_size,
               "max_missing_fraction": max_missing_fraction, "unequal": unequal, "std_ddof": std_ddof,
-              "numpy": np.__version__, "python": platform.python_version()}
+              "versions": versions()}
     info = {"name": emb.name, "source": emb.source, "words": len(emb), "dim": emb.dim}
     return AuditReport(info, rows, config, sanity_out, caught)
 

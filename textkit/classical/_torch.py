@@ -10,22 +10,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from textkit._device import resolve_device  # noqa: F401 - re-exported for svd/nmf
+
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"`` (CUDA when available). CUDA must exist if asked for."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}") from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device={device!r} was requested but CUDA is not available here; use device='cpu' or 'auto'")
-    if resolved.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
-    return resolved
 
 
 def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:

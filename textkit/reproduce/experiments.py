@@ -18,13 +18,13 @@ Sentiment protocol (no peeking at test folds)
 
 from __future__ import annotations
 
-import platform
 import time
 from collections.abc import Callable, Sequence
-from importlib import metadata
 
 import numpy as np
 import scipy.sparse as sp
+
+from textkit._io import versions as _versions
 
 __all__ = [
     "SENTIMENT_METHODS",
@@ -76,29 +76,8 @@ INNER_FOLDS, QUICK_INNER_FOLDS = 3, 2
 
 
 def versions() -> dict[str, str]:
-    """Versions of Python and the libraries the results depend on (read from metadata, not imported)."""
-    out = {"python": platform.python_version()}
-    for package in ("textkit", "numpy", "scipy", "scikit-learn", "torch"):
-        try:
-            out[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            out[package] = "not installed"
-    out["textkit_git_commit"] = _git_commit()
-    return out
-
-
-def _git_commit() -> str:
-    """The checkout's commit (results depend on the tokenizer's exact rules), or "unknown"."""
-    import subprocess
-    from pathlib import Path
-
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return done.stdout.strip() if done.returncode == 0 else "unknown"
+    """Provenance of a reproduce result: ``textkit._io.versions`` with the git commit."""
+    return _versions(git=True)
 
 
 # --- sentiment --------------------------------------------------------------------------------

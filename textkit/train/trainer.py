@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from textkit._device import resolve_device
 from textkit.train import checkpoint as ckpt
 from textkit.train.callbacks import EVENTS, Callback
 from textkit.train.distributed import current as current_distributed
@@ -38,15 +39,6 @@ from textkit.train.tasks import StepContext, Task, evaluate
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; training stopped and kept the last good checkpoint."""
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device='cuda' was requested but CUDA is not available; use device='auto' or 'cpu'")
-    return device
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from textkit._io import atomic_write_json, read_json
+from textkit._io import atomic_write_json, read_json, versions
 from textkit.nn.awd_lstm import AWDLSTMConfig
 from textkit.nn.config import config_from_dict, config_to_dict
 from textkit.nn.modes import eval_mode
@@ -149,7 +149,6 @@ class TextClassifier:
 
     def save(self, folder: str | os.PathLike) -> Path:
         """Export to ``folder`` (JSON + safetensors; each file written atomically)."""
-        from textkit.reproduce.experiments import versions
         from textkit.nn.serialization import save_weights
 
         folder = Path(folder)
@@ -167,7 +166,7 @@ class TextClassifier:
             "encoder": config_to_dict(first.encoder_config),
             "classifier": config_to_dict(first.config),
             "tokenizer": "sentencepiece" if self.pipeline.vocab is None else "word",
-            "versions": versions(),
+            "versions": versions(),  # metadata only: saving never shells out to git
             "info": self.info,
         })
         return folder
