@@ -14,9 +14,9 @@ from textkit.nn.seq2seq import (
     Seq2SeqGRU,
     Seq2SeqGRUConfig,
     scheduled_logits,
-    translate,
 )
 from textkit.nn.transformer import TransformerConfig, TransformerSeq2Seq
+from textkit.recipes.translation import translate
 
 PAD = 3
 

@@ -9,8 +9,9 @@ import torch
 
 from textkit import decode
 from textkit.nn.config import config_from_dict, config_to_dict
-from textkit.nn.seq2seq import count_parameters, translate
+from textkit.nn.seq2seq import count_parameters
 from textkit.nn.transformer import TransformerConfig, TransformerSeq2Seq
+from textkit.recipes.translation import translate
 
 PAD = 3
 

@@ -63,7 +63,8 @@ def test_reproduce_translation_quick_writes_consistent_outputs(tmp_path):
         assert metrics["valid_perplexity"] < vocab / 5
 
     # saved models load back and translate the same; a foreign tokenizer is refused
-    from textkit.nn.seq2seq import load_translation_model, translate
+    from textkit.nn.seq2seq import load_translation_model
+    from textkit.recipes.translation import translate
 
     model, source, target = load_translation_model(out / "transformer" / "model")
     ids = source.encode("el perro rojo come el pan")

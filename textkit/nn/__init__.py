@@ -19,7 +19,6 @@ from textkit.nn.seq2seq import (
     load_translation_model,
     save_translation_model,
     sequence_loss,
-    translate,
 )
 from textkit.nn.serialization import (
     LanguageModelBundle,
@@ -48,7 +47,6 @@ __all__ = [
     "load_translation_model",
     "save_translation_model",
     "sequence_loss",
-    "translate",
     "GRUCell",
     "GRUConfig",
     "GRULanguageModel",

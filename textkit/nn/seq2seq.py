@@ -1,12 +1,14 @@
 """GRU encoder-decoders for translation, plus the pieces every seq2seq model here shares: the
-loss (with label smoothing and scheduled teacher forcing), a trainer task, and ``translate``.
+loss (with label smoothing and scheduled teacher forcing), a trainer task, and saving/loading
+with the tokenizers (architecture names: ``textkit.nn.registry.TRANSLATION_MODELS``).
 
 Every model has the same three entry points:
 
 - ``forward(src (B, S), tgt_in (B, T)) -> logits (B, T, V)`` (teacher forcing);
 - ``encode(src) -> state``: a dict of batch-first tensors (source mask, memory, hidden state);
 - ``step(tokens (B, t), state) -> (logits (B, t, V), state)``: the decoder, one or more tokens
-  at a time, which is what ``textkit.decode.greedy/beam_search/sample`` drive.
+  at a time, which is what ``textkit.decode.generate`` drives (decoding a whole test set is
+  ``textkit.recipes.translation.translate``; models never decode themselves).
 
 Sources end with EOS (an empty sentence is ``[EOS]``), targets are ``[BOS] ... [EOS]``; padding
 (``pad_index``) is masked in the encoder (packed sequences) and in attention.
@@ -15,12 +17,9 @@ Sources end with EOS (an empty sentence is ``[EOS]``), targets are ``[BOS] ... [
 from __future__ import annotations
 
 import math
-import warnings
-from pathlib import Path
-from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -211,91 +210,12 @@ def scheduled_logits(model: nn.Module, src: torch.Tensor, tgt_in: torch.Tensor, 
     return torch.cat(outs, dim=1)
 
 
-# -- translation ------------------------------------------------------------------------------
-
-
-def translate(
-    model: nn.Module,
-    sources: Sequence[Sequence[int]],
-    *,
-    bos_id: int,
-    eos_id: int,
-    pad_id: int,
-    beam_size: int = 1,
-    max_new_tokens: int | None = None,
-    batch_size: int = 64,
-    length_norm: str = "average",
-    length_penalty: float = 1.0,
-    banned_ids: Sequence[int] | None = None,
-    device: str | torch.device | None = None,
-) -> list[list[int]]:
-    """Translate source id lists (without EOS; it is appended) greedily (``beam_size=1``) or
-    with beam search; returns target ids without BOS/EOS, in the input order.
-
-    Sources longer than the model's ``max_len - 1`` are truncated with a warning. An empty
-    source is encoded as ``[EOS]`` and translated like any other. ``max_new_tokens`` defaults
-    to ``1.5 * source length + 10`` per batch, capped by ``max_len - 1``. ``banned_ids``
-    (default: BOS and PAD) are never produced."""
-    from textkit import decode
-
-    banned = tuple(sorted({bos_id, pad_id} if banned_ids is None else set(banned_ids)))
-    processors = [decode.BanTokens(banned)] if banned else []
-
-    model_max = model.config.max_len
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    rows = []
-    truncated = 0
-    for ids in sources:
-        ids = list(ids)
-        if len(ids) > model_max - 1:
-            ids, truncated = ids[: model_max - 1], truncated + 1
-        rows.append(ids + [eos_id])
-    if truncated:
-        warnings.warn(f"{truncated} source sentence(s) longer than the model's max_len - 1 = {model_max - 1} tokens were truncated", stacklevel=2)
-    order = np.argsort([len(r) for r in rows], kind="stable")[::-1]
-    out: list[list[int] | None] = [None] * len(rows)
-    with eval_mode(model):
-        with torch.no_grad():
-            for start in range(0, len(order), batch_size):
-                idx = order[start : start + batch_size]
-                width = max(len(rows[i]) for i in idx)
-                src = torch.full((len(idx), width), pad_id, dtype=torch.long)
-                for j, i in enumerate(idx):
-                    src[j, : len(rows[i])] = torch.tensor(rows[i])
-                src = src.to(device)
-                budget = max_new_tokens if max_new_tokens is not None else int(1.5 * width) + 10
-                budget = max(1, min(budget, model_max - 1))
-                prompt = torch.full((len(idx), 1), bos_id, dtype=torch.long, device=device)
-                state = model.encode(src)
-                if beam_size == 1:
-                    hyps = decode.greedy(model.step, prompt, budget, state=state, eos_id=eos_id, pad_id=pad_id, processors=processors).to_lists(strip_eos_id=eos_id)
-                else:
-                    result = decode.beam_search(
-                        model.step, prompt, budget, beam_size=beam_size, eos_id=eos_id, state=state, pad_id=pad_id,
-                        length_norm=length_norm, length_penalty=length_penalty, processors=processors,
-                    )
-                    hyps = [h[0] for h in result.to_lists(strip_eos_id=eos_id)]
-                for j, i in enumerate(idx):
-                    out[i] = hyps[j]
-    return out  # type: ignore[return-value]
-
-
 def count_parameters(model: nn.Module) -> int:
     """Trainable parameters, counting tied/shared weights once."""
     return sum(p.numel() for p in {id(p): p for p in model.parameters() if p.requires_grad}.values())
 
 
 # -- saving and loading -----------------------------------------------------------------------
-
-
-def _architectures() -> dict[str, tuple[type, type[nn.Module]]]:
-    from textkit.nn.transformer import TransformerConfig, TransformerSeq2Seq
-
-    return {
-        "gru": (Seq2SeqGRUConfig, Seq2SeqGRU),
-        "gru-attn": (Seq2SeqAttentionConfig, Seq2SeqAttention),
-        "transformer": (TransformerConfig, TransformerSeq2Seq),
-    }
 
 
 def save_translation_model(model: nn.Module, folder, *, source_tokenizer, target_tokenizer=None) -> Path:
@@ -307,10 +227,12 @@ def save_translation_model(model: nn.Module, folder, *, source_tokenizer, target
     from textkit.nn.config import config_to_dict
     from textkit.nn.serialization import model_tensors
 
+    from textkit.nn.registry import TRANSLATION_MODELS
+
     folder = Path(folder)
-    arch = next((name for name, (cfg, _) in _architectures().items() if type(model.config) is cfg), None)
+    arch = next((name for name, (cfg, _) in TRANSLATION_MODELS.items() if type(model.config) is cfg), None)
     if arch is None:
-        raise ValueError(f"{type(model).__name__} is not a translation model")
+        raise ValueError(f"{type(model).__name__} is not a translation model ({sorted(TRANSLATION_MODELS)})")
     atomic_write_bytes(folder / "model.safetensors", save(model_tensors(model)))
     source_tokenizer.save(folder / "source_tokenizer")
     if target_tokenizer is not None:
@@ -325,12 +247,13 @@ def load_translation_model(folder, device: str | torch.device = "cpu"):
 
     from textkit._io import read_json
     from textkit.nn.config import config_from_dict
+    from textkit.nn.registry import TRANSLATION_MODELS
     from textkit.nn.serialization import model_tensors, read_weights
     from textkit.text import SubwordTokenizer
 
     folder = Path(folder)
     meta = read_json(folder / "config.json", "translation model config")
-    archs = _architectures()
+    archs = TRANSLATION_MODELS
     if meta.get("arch") not in archs:
         raise ValueError(f"{folder}: unknown translation architecture {meta.get('arch')!r}; choose one of {sorted(archs)}")
     config_cls, model_cls = archs[meta["arch"]]

@@ -370,21 +370,15 @@ def generate_text(
     banned = [specials[name] for name in ("pad", "unk", "bos") if name in specials]
     if len(ids) <= (1 if "bos" in specials else 0):
         raise ValueError("the prompt encodes to no tokens; give a non-empty prompt")
-    step = model_step(model)
-    if beam is not None or temperature == 0:
-        processors = decode.build_processors(banned_ids=banned, repetition_penalty=repetition_penalty, no_repeat_ngram_size=no_repeat_ngram)
-        if beam is not None:
-            new = decode.beam_search(
-                step, [ids], max_new_tokens, beam_size=beam, eos_id=None, processors=processors, reorder=decode.reorder_dim1
-            ).to_lists()[0][0]
-        else:
-            new = decode.greedy(step, [ids], max_new_tokens, processors=processors).to_lists()[0]
+    processors = decode.build_processors(banned_ids=banned, repetition_penalty=repetition_penalty, no_repeat_ngram_size=no_repeat_ngram)
+    strategy: decode.Strategy
+    if beam is not None:
+        strategy = decode.Beam(beam)
+    elif temperature == 0:
+        strategy = decode.Greedy()
     else:
-        new = decode.sample(
-            step, [ids], max_new_tokens, generator=torch.Generator().manual_seed(seed), temperature=temperature,
-            top_k=top_k, top_p=top_p, min_p=min_p, repetition_penalty=repetition_penalty,
-            no_repeat_ngram_size=no_repeat_ngram, banned_ids=banned,
-        ).to_lists()[0]
+        strategy = decode.Sample(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, seed=seed)
+    new = decode.generate(model_step(model), [ids], strategy, max_new_tokens, processors=processors, reorder=decode.reorder_dim1).to_lists()[0]
     return pipeline.decode(ids + new)
 
 
