@@ -16,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pre = actions.add_parser("pretrain", help="train a language model from a recipe and save a model folder")
     pre.add_argument("--corpus", default=None, help="corpus name (default: the recipe's, e.g. brown)")
     pre.add_argument("--tokenizer", choices=["word", "sentencepiece"], default=None, help="override the recipe's tokenizer")
-    pre.add_argument("--config", required=True, help="recipe JSON, e.g. models/awd_lstm-small.json")
+    pre.add_argument("--config", required=True,
+                     help="a shipped recipe's name (e.g. awd_lstm-small; see models/) or a recipe JSON file")
     pre.add_argument("--out", required=True, help="output model folder")
     pre.add_argument("--max-steps", type=int, default=None)
     pre.add_argument("--epochs", type=int, default=None)
@@ -42,6 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gen.add_argument("--beam", type=int, default=None, help="beam search with this many beams (deterministic; ignores sampling options)")
     gen.add_argument("--seed", type=int, default=0)
 
+    exp = actions.add_parser("export", help="turn trained LM folders into a shipped pretrained model (bf16 weights, sha256 manifest)")
+    exp.add_argument("--forward", default=None, help="the forward LM folder (textkit lm pretrain --out)")
+    exp.add_argument("--backward", default=None, help="the backward LM folder (textkit lm pretrain --backwards)")
+    exp.add_argument("--name", required=True, help="the model's name, e.g. awd_lstm-en")
+    exp.add_argument("--to", default="models", help="the folder that receives NAME/ (default: models)")
+    exp.add_argument("--dtype", default="bf16", choices=["bf16", "fp16", "fp32"], help="storage type of the weights")
+
     ev = actions.add_parser("evaluate", help="perplexity of a saved model on a corpus split")
     ev.add_argument("model_dir")
     ev.add_argument("--corpus", default=None, help="default: the corpus the model was trained on")
@@ -57,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     if args.lm_action == "pretrain":
         import dataclasses
 
-        recipe = lm.LMRecipe.load(args.config)
+        from textkit.data.models import find_recipe
+
+        recipe = lm.LMRecipe.load(find_recipe(args.config))
         if args.corpus:
             recipe = dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, corpus=args.corpus))
         if args.tokenizer:
@@ -97,6 +107,18 @@ def run(args: argparse.Namespace) -> int:
                 no_repeat_ngram=args.no_repeat_ngram, beam=args.beam,
             )
         )
+        return 0
+    if args.lm_action == "export":
+        from textkit.recipes.pretrained import export_pretrained
+
+        runs = {d: getattr(args, d) for d in ("forward", "backward") if getattr(args, d)}
+        if not runs:
+            raise ValueError("give --forward and/or --backward LM folders to export")
+        manifest = export_pretrained(runs, args.name, args.to, dtype=args.dtype)
+        for direction, facts in manifest["directions"].items():
+            print(f"{args.name} {direction}: {facts['bytes']:,} bytes ({facts['stored_dtype']}), perplexity valid "
+                  f"{facts['perplexity']['valid']:.2f} / test {facts['perplexity']['test']:.2f}")
+        print(f"wrote {Path(args.to) / args.name}/manifest.json")
         return 0
     if args.lm_action == "evaluate":
         metrics = lm.evaluate_language_model(args.model_dir, args.corpus, args.split, args.batch_size, args.bptt)

@@ -44,9 +44,16 @@ def model_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return out
 
 
-def save_weights(model: torch.nn.Module, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> Path:
+def save_weights(
+    model: torch.nn.Module, path: str | os.PathLike, metadata: dict[str, str] | None = None, dtype: torch.dtype | None = None
+) -> Path:
+    """Write the weights atomically; ``dtype`` (e.g. ``torch.bfloat16``) stores floating tensors
+    in a smaller type (loading casts them back to the model's dtype)."""
     path = Path(path)
-    atomic_write_bytes(path, save(model_tensors(model), metadata=metadata))
+    tensors = model_tensors(model)
+    if dtype is not None:
+        tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+    atomic_write_bytes(path, save(tensors, metadata=metadata))
     return path
 
 
@@ -81,7 +88,8 @@ def load_weights(model: torch.nn.Module, path: str | os.PathLike) -> torch.nn.Mo
 
 @dataclass
 class LanguageModelBundle:
-    """What ``load_language_model`` returns: the model (eval mode) and its text pipeline."""
+    """A language model with its text pipeline and config: what ``LanguageModelBundle.load``
+    (alias ``load_language_model``) returns and what ``save`` writes as one folder."""
 
     model: torch.nn.Module
     pipeline: object  # textkit.text.TextPipeline
@@ -90,8 +98,18 @@ class LanguageModelBundle:
     def __iter__(self):  # allows `model, pipeline = load_language_model(dir)`
         return iter((self.model, self.pipeline))
 
+    def save(self, folder: str | os.PathLike, dtype: torch.dtype | None = None) -> Path:
+        extra = {k: v for k, v in self.config.items() if k not in ("arch", "model")}
+        return save_language_model(self.model, self.pipeline, folder, extra=extra, dtype=dtype)
 
-def save_language_model(model: torch.nn.Module, pipeline, folder: str | os.PathLike, extra: dict | None = None) -> Path:
+    @classmethod
+    def load(cls, folder: str | os.PathLike, device: str | torch.device = "cpu") -> LanguageModelBundle:
+        return load_language_model(folder, device=device)
+
+
+def save_language_model(
+    model: torch.nn.Module, pipeline, folder: str | os.PathLike, extra: dict | None = None, dtype: torch.dtype | None = None
+) -> Path:
     """Write config.json, model.safetensors, tokenizer and vocab.json into ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -103,7 +121,7 @@ def save_language_model(model: torch.nn.Module, pipeline, folder: str | os.PathL
     if not pipeline.has_own_vocab:  # keep the common layout: a vocab.json
         itos = [pipeline.id_to_token(i) for i in range(n_vocab)]
         atomic_write_json(folder / "vocab.json", {"itos": itos, "source": "sentencepiece"}, indent=None)
-    save_weights(model, folder / WEIGHTS_FILE)
+    save_weights(model, folder / WEIGHTS_FILE, dtype=dtype)
     atomic_write_json(folder / CONFIG_FILE, {**model_config_dict(model), **(extra or {})})
     return folder
 

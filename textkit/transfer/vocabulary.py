@@ -37,16 +37,25 @@ class VocabularyTransfer:
         )
 
 
-def load_pretrained(folder: str | Path, device: str | torch.device = "cpu"):
-    """A textkit LM folder holding an AWD-LSTM (``textkit lm pretrain``), as a
-    ``LanguageModelBundle``. Any other architecture is refused with the reason."""
+def load_pretrained(folder: str | Path, device: str | torch.device = "cpu", direction: str = "forward"):
+    """An AWD-LSTM language model as a ``LanguageModelBundle``: a textkit LM folder
+    (``textkit lm pretrain``) or the name of a model shipped in ``models/`` (``"awd_lstm-en"``;
+    ``direction`` picks its forward or backward LM; every file is checked against the sha256 in
+    its manifest first). Any other architecture is refused with the reason."""
     from textkit._io import read_json
+    from textkit.data.pretrained import list_pretrained, pretrained_folder
     from textkit.nn.serialization import CONFIG_FILE, load_language_model
 
     folder = Path(folder)
+    if not folder.exists() and str(folder) in list_pretrained():
+        folder = pretrained_folder(str(folder), direction)
     config_path = folder / CONFIG_FILE
     if not config_path.exists():
-        raise FileNotFoundError(f"{folder} is not a textkit language-model folder (no {CONFIG_FILE}); pretrain one with `textkit lm pretrain`")
+        shipped = ", ".join(list_pretrained()) or "none"
+        raise FileNotFoundError(
+            f"{folder} is not a textkit language-model folder (no {CONFIG_FILE}) nor a shipped model name (shipped: {shipped}); "
+            "pretrain one with `textkit lm pretrain`"
+        )
     arch = read_json(config_path, "model config").get("arch")
     if arch != "awd_lstm":
         raise ValueError(

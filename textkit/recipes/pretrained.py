@@ -1,0 +1,86 @@
+"""Turning trained LM folders into a shipped pretrained model (``models/<name>/``).
+
+``export_pretrained({"forward": run_fwd, "backward": run_bwd}, "awd_lstm-en", "models")``
+copies each direction's config, tokenizer and vocabulary, stores the weights in bf16 (half the
+bytes; loading casts back to float32), measures the *stored* weights' perplexity on the
+corpus's valid and test splits, and writes ``manifest.json`` with the sha256 of every file and
+``<name>.md``, the model card. ``textkit lm export`` is the command for it.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+from pathlib import Path
+
+import torch
+
+from textkit._io import atomic_write_json, read_json, sha256_file, versions
+
+SHIPPED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "vocab.json")
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
+
+
+def export_pretrained(runs: dict[str, str | Path], name: str, out_root: str | Path, dtype: str = "bf16") -> dict:
+    """Write ``out_root/name/{direction}/`` for each trained run, plus the manifest and card.
+    Returns the manifest."""
+    from textkit.nn.serialization import load_language_model
+    from textkit.recipes.language_model import evaluate_language_model
+
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+    if not runs or set(runs) - {"forward", "backward"}:
+        raise ValueError(f"runs must map 'forward' and/or 'backward' to LM folders, got {sorted(runs)}")
+    root = Path(out_root) / name
+    directions, pipelines = {}, []
+    for direction, run in runs.items():
+        run = Path(run)
+        bundle = load_language_model(run)
+        saved = bundle.config.get("data", {})
+        if bool(saved.get("backwards", False)) != (direction == "backward"):
+            raise ValueError(f"{run} was trained with backwards={saved.get('backwards', False)}; it cannot be the {direction} model")
+        pipelines.append(json.dumps(bundle.pipeline.vocab.itos if bundle.pipeline.vocab is not None else len(bundle.pipeline)))
+        target = root / direction
+        if target.exists():
+            shutil.rmtree(target)
+        # the run's metrics describe the fp32 weights; the manifest records the stored ones
+        config = {k: v for k, v in bundle.config.items() if k not in ("arch", "model")}
+        bundle.save(target, dtype=DTYPES[dtype])
+        for extra in set(p.name for p in target.iterdir()) - set(SHIPPED_FILES):
+            (target / extra).unlink()
+        evaluation = {split: evaluate_language_model(target, split=split, device="cpu") for split in ("valid", "test")}
+        train_metrics = config.get("metrics", {})
+        directions[direction] = {
+            "files": {rel: sha256_file(target / rel) for rel in SHIPPED_FILES},
+            "bytes": sum((target / rel).stat().st_size for rel in SHIPPED_FILES),
+            "stored_dtype": dtype,
+            "perplexity": {split: round(m["perplexity"], 3) for split, m in evaluation.items()},
+            "loss": {split: round(m["loss"], 5) for split, m in evaluation.items()},
+            "tokens": {split: m["tokens"] for split, m in evaluation.items()},
+            "fp32_perplexity": {"valid": train_metrics.get("valid_perplexity"), "test": train_metrics.get("test_perplexity")},
+            "training": {k: train_metrics.get(k) for k in ("steps", "epochs", "train_tokens_per_s", "train_time_s", "wall_time_s",
+                                                             "device", "precision", "processes")},
+            "recipe": config.get("recipe"),
+            "effective_train": config.get("effective_train"),
+        }
+    if len(set(pipelines)) > 1:
+        raise ValueError("the runs use different vocabularies; a backward model must share its forward twin's (lm pretrain --pipeline)")
+    manifest = {
+        "name": name,
+        "format_version": 1,
+        "arch": "awd_lstm",
+        "card": f"{name}.md",
+        "directions": directions,
+        "exported_with": versions(),
+        "machine": platform.processor() or platform.machine(),
+    }
+    atomic_write_json(root / "manifest.json", manifest)
+    return manifest
+
+
+def read_manifest(folder: str | Path) -> dict:
+    return read_json(Path(folder) / "manifest.json", "pretrained model manifest")
+
+
+__all__ = ["SHIPPED_FILES", "export_pretrained", "read_manifest"]
