@@ -19,9 +19,14 @@ CORPUS_KINDS = ("labelled", "plain", "parallel", "files")
 
 
 def manifest_dirs() -> list[Path]:
-    """Folders searched for manifests: ``$TEXTKIT_CORPORA_PATH`` entries, then the repo's ``corpora/``."""
+    """Folders searched for manifests: ``$TEXTKIT_CORPORA_PATH`` entries, then the shipped ones
+    (the repository's ``corpora/``; package data in an installed wheel)."""
+    from textkit.data.package_data import shipped_dir
+
     dirs = [Path(p) for p in os.environ.get("TEXTKIT_CORPORA_PATH", "").split(os.pathsep) if p]
-    dirs.append(Path(__file__).resolve().parents[2] / "corpora")
+    shipped = shipped_dir("corpora")
+    if shipped is not None:
+        dirs.append(shipped)
     return dirs
 
 

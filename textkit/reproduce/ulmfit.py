@@ -72,6 +72,10 @@ METHODS = {
 }
 
 
+# the fastai peer is a benchmark script, not part of the package: it is found in a checkout
+FASTAI_SCRIPT = Path("bench") / "ulmfit_fastai.py"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--corpus", choices=(CORPUS,), default=CORPUS)
     parser.add_argument("--lang", choices=("en", "es"), default="en",
@@ -82,6 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--settings", default=None, help="JSON file overriding the settings (same keys as OUT/settings.json)")
     parser.add_argument("--fastai-python", default=os.environ.get("TEXTKIT_FASTAI_PYTHON"),
                         help="a Python with fastai 2.8 to run the fastai peer (bench/ulmfit_fastai.py); default: $TEXTKIT_FASTAI_PYTHON")
+    parser.add_argument("--fastai-script", default=None,
+                        help=f"the fastai peer script (default: {FASTAI_SCRIPT} under the current folder: a checkout)")
     parser.add_argument("--fastai-threads", type=int, default=1)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
@@ -139,8 +145,24 @@ def _check_pretrained(folder: Path) -> None:
             )
 
 
+def find_fastai_script(script: str | Path | None = None) -> Path:
+    """The fastai peer script: ``script`` when given, else ``bench/ulmfit_fastai.py`` under the
+    current folder. It ships with the repository, not the package, so an installed textkit needs
+    a checkout to run the peer."""
+    path = Path(script).expanduser() if script is not None else Path.cwd() / FASTAI_SCRIPT
+    if not path.is_file():
+        where = "--fastai-script" if script is not None else f"{FASTAI_SCRIPT} under the current folder ({Path.cwd()})"
+        raise FileNotFoundError(
+            f"the fastai peer script {path} does not exist (looked for {where}). It ships with the textkit "
+            f"repository: run from a checkout's root, pass --fastai-script PATH/TO/{FASTAI_SCRIPT.name}, "
+            "or leave out --fastai-python"
+        )
+    return path.resolve()
+
+
 def run_ulmfit(out: str | Path, *, quick: bool = False, pretrained: str | Path | None = None, settings: dict | None = None,
-               fastai_python: str | None = None, fastai_threads: int = 1, device: str = "auto", log=print) -> dict:
+               fastai_python: str | None = None, fastai_threads: int = 1, device: str = "auto", log=print,
+               fastai_script: str | Path | None = None) -> dict:
     from textkit import data
     from textkit._io import atomic_write_json
     from textkit.reproduce.experiments import sentiment_train_test, versions
@@ -150,6 +172,7 @@ def run_ulmfit(out: str | Path, *, quick: bool = False, pretrained: str | Path |
     from textkit.transfer.training import settings_from_dict
 
     started = time.perf_counter()
+    script = find_fastai_script(fastai_script) if fastai_python else None  # fail now, not after the baselines
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     settings = json.loads(json.dumps(settings or (QUICK_SETTINGS if quick else FULL_SETTINGS)))
@@ -181,7 +204,8 @@ def run_ulmfit(out: str | Path, *, quick: bool = False, pretrained: str | Path |
     log(f"nbsvm-bi {metrics['nbsvm-bi']['accuracy']:.4f}, mnb-bi {metrics['mnb-bi']['accuracy']:.4f}")
 
     # the fastai peer starts now and runs beside textkit (its own process and threads)
-    fastai_proc = _start_fastai(fastai_python, fastai_threads, out, settings, train_texts, train_labels, test_texts, test_labels, log)
+    fastai_proc = _start_fastai(fastai_python, script, fastai_threads, out, settings,
+                                train_texts, train_labels, test_texts, test_labels, log)
 
     # 1. pretrain (or reuse)
     if pretrained is None:
@@ -262,7 +286,7 @@ def _asdict(report) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(report).items()}
 
 
-def _start_fastai(python, threads, out, settings, train_texts, train_labels, test_texts, test_labels, log):
+def _start_fastai(python, script, threads, out, settings, train_texts, train_labels, test_texts, test_labels, log):
     if not python:
         return None
     from textkit._io import atomic_write_json
@@ -278,10 +302,6 @@ def _start_fastai(python, threads, out, settings, train_texts, train_labels, tes
                                                "labels": sorted(set(train_labels))}, indent=None)
     peer_settings = {k: settings[k] for k in ("seed", "pretrain", "finetune", "classifier")}
     atomic_write_json(out / "fastai" / "settings.json", peer_settings)
-    script = Path(__file__).resolve().parents[2] / "bench" / "ulmfit_fastai.py"
-    if not script.exists():
-        log(f"fastai peer skipped: {script} is not in this checkout")
-        return None
     command = [python, str(script), "--data", str(data_dir), "--settings", str(out / "fastai" / "settings.json"),
                "--out", str(out / "fastai" / "results.json"), "--threads", str(threads), "--work", str(out / "fastai" / "work")]
     log("fastai peer started: " + " ".join(command))
@@ -350,6 +370,6 @@ def run(args: argparse.Namespace) -> int:
         settings = json.loads(json.dumps(settings or (QUICK_SETTINGS if args.quick else FULL_SETTINGS)))
         settings["seed"] = args.seed
     run_ulmfit(args.out, quick=args.quick, pretrained=args.pretrained, settings=settings, fastai_python=args.fastai_python,
-               fastai_threads=args.fastai_threads, device=args.device)
+               fastai_threads=args.fastai_threads, device=args.device, fastai_script=args.fastai_script)
     sys.stdout.flush()
     return 0
