@@ -149,3 +149,87 @@ def load_language_model(folder: str | os.PathLike, device: str | torch.device = 
     load_weights(model, folder / WEIGHTS_FILE)
     model.to(device).eval()
     return LanguageModelBundle(model, pipeline, config)
+
+
+# -- translation models ------------------------------------------------------------------------
+
+
+@dataclass
+class TranslationModelBundle:
+    """A seq2seq/Transformer translation model with its tokenizers and config: what
+    ``TranslationModelBundle.load`` (alias ``load_translation_model``) returns; it unpacks as
+    ``model, source_tokenizer, target_tokenizer``."""
+
+    model: torch.nn.Module
+    source_tokenizer: object
+    target_tokenizer: object
+    config: dict
+
+    def __iter__(self):
+        return iter((self.model, self.source_tokenizer, self.target_tokenizer))
+
+    def save(self, folder: str | os.PathLike) -> Path:
+        joint = self.target_tokenizer is self.source_tokenizer
+        return save_translation_model(
+            self.model, folder, source_tokenizer=self.source_tokenizer, target_tokenizer=None if joint else self.target_tokenizer
+        )
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike, device: str | torch.device = "cpu") -> TranslationModelBundle:
+        return load_translation_model(folder, device=device)
+
+
+def save_translation_model(model: torch.nn.Module, folder, *, source_tokenizer, target_tokenizer=None) -> Path:
+    """``folder/{config.json, model.safetensors, source_tokenizer/, target_tokenizer/}``;
+    a joint vocabulary is saved once (``target_tokenizer=None``)."""
+    from safetensors.torch import save
+
+    from textkit._io import atomic_write_bytes, atomic_write_json
+    from textkit.nn.config import config_to_dict
+    from textkit.nn.registry import TRANSLATION_MODELS
+
+    folder = Path(folder)
+    arch = next((name for name, (cfg, _) in TRANSLATION_MODELS.items() if type(model.config) is cfg), None)
+    if arch is None:
+        raise ValueError(f"{type(model).__name__} is not a translation model ({sorted(TRANSLATION_MODELS)})")
+    atomic_write_bytes(folder / "model.safetensors", save(model_tensors(model)))
+    source_tokenizer.save(folder / "source_tokenizer")
+    if target_tokenizer is not None:
+        target_tokenizer.save(folder / "target_tokenizer")
+    atomic_write_json(folder / "config.json", {"arch": arch, "model": config_to_dict(model.config), "joint_vocabulary": target_tokenizer is None})
+    return folder
+
+
+def load_translation_model(folder, device: str | torch.device = "cpu") -> TranslationModelBundle:
+    """A ``TranslationModelBundle`` (model in eval mode, source and target tokenizers; it
+    unpacks as that 3-tuple). Tokenizers whose size does not match the model's vocabularies
+    raise a ValueError naming both sizes."""
+
+    from textkit._io import read_json
+    from textkit.nn.config import config_from_dict
+    from textkit.nn.registry import TRANSLATION_MODELS
+    from textkit.text import SubwordTokenizer
+
+    folder = Path(folder)
+    meta = read_json(folder / "config.json", "translation model config")
+    archs = TRANSLATION_MODELS
+    if meta.get("arch") not in archs:
+        raise ValueError(f"{folder}: unknown translation architecture {meta.get('arch')!r}; choose one of {sorted(archs)}")
+    config_cls, model_cls = archs[meta["arch"]]
+    config = config_from_dict(config_cls, meta["model"], where=str(folder / "config.json"))
+    source = SubwordTokenizer.load(folder / "source_tokenizer")
+    target = source if meta.get("joint_vocabulary", True) else SubwordTokenizer.load(folder / "target_tokenizer")
+    for side, tok, size in (("source", source, config.src_vocab_size), ("target", target, config.tgt_vocab_size)):
+        if len(tok) != size:
+            raise ValueError(f"{folder}: the {side} tokenizer has {len(tok)} pieces but the model's {side} vocabulary has {size}; they were not trained together")
+    model = model_cls(config)
+    tensors = read_weights(folder / "model.safetensors")
+    expected = model_tensors(model)
+    for name, tensor in tensors.items():
+        if name not in expected or expected[name].shape != tensor.shape:
+            raise ValueError(f"{folder}: weight {name} does not fit the model (vocabulary or config mismatch)")
+    missing = sorted(set(expected) - set(tensors))
+    if missing:
+        raise ValueError(f"{folder}: weights missing for {missing[:5]}")
+    model.load_state_dict(tensors, strict=False)
+    return TranslationModelBundle(model.to(device).eval(), source, target, meta)
