@@ -1,7 +1,8 @@
 """Decoding benchmark: textkit.decode vs Hugging Face ``generate`` on the same model.
 
 One randomly initialized small GPT-2 (built from a config; nothing is downloaded) is decoded
-by both libraries: textkit drives the HF model's forward pass (with its KV cache) through a
+by both libraries (textkit through ``decode.generate`` with ``Greedy()``, ``Sample(top_p=0.9)``
+and ``Beam(5)``): textkit drives the HF model's forward pass (with its KV cache) through a
 step function ``step(tokens, cache) -> (logits, cache)``, so only the decoding loop differs.
 Same prompts, same number of new tokens, no EOS (every row runs to the end), same beam size.
 The two are timed alternately in one process (median of ``--repeats``), so the load of a
@@ -138,16 +139,16 @@ def main() -> int:
 
     runs = {
         "greedy": (
-            lambda: decode.greedy(step, prompts, n_new).tokens,
+            lambda: decode.generate(step, prompts, decode.Greedy(), n_new).tokens,
             lambda: hf(do_sample=False, num_beams=1),
         ),
         "top_p_0.9": (
-            lambda: decode.sample(step, prompts, n_new, generator=torch.Generator().manual_seed(args.seed), top_p=0.9).tokens,
+            lambda: decode.generate(step, prompts, decode.Sample(top_p=0.9, seed=args.seed), n_new).tokens,
             lambda: (torch.manual_seed(args.seed), hf(do_sample=True, top_p=0.9, top_k=0, temperature=1.0))[1],
         ),
         f"beam_{args.beam}": (
-            lambda: decode.beam_search(step, prompts, n_new, beam_size=args.beam, eos_id=None, reorder=reorder_cache,
-                                       length_norm="average", length_penalty=1.0).tokens[:, 0],
+            lambda: decode.generate(step, prompts, decode.Beam(args.beam, length_norm="average", length_penalty=1.0), n_new,
+                                    reorder=reorder_cache).tokens,
             lambda: hf(do_sample=False, num_beams=args.beam, length_penalty=1.0, early_stopping=True),
         ),
     }
