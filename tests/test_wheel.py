@@ -4,6 +4,7 @@ the checkout, textkit lists every corpus of ``corpora/`` and pretrains from a re
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import shutil
@@ -35,6 +36,14 @@ def _run(command: list, cwd: Path, env: dict | None = None, timeout: int = 120) 
     return done
 
 
+def _setuptools_version() -> tuple[int, ...]:
+    try:
+        release = importlib.metadata.version("setuptools")
+    except importlib.metadata.PackageNotFoundError:
+        return ()
+    return tuple(int(part) for part in release.split(".")[:2] if part.isdigit())
+
+
 def _build_wheel(tmp: Path) -> Path:
     """Build from a copy of the sources: an in-tree build reuses ``build/``, which can hold files
     since deleted from the checkout, and two test workers would share it."""
@@ -45,9 +54,11 @@ def _build_wheel(tmp: Path) -> Path:
         else:
             src.mkdir(exist_ok=True)
             shutil.copy2(ROOT / name, src / name)
-    # offline and fast: the build backend (setuptools) comes from the running environment
+    # offline and fast: the build backend comes from the running environment (the dev extra pins a
+    # setuptools that can build wheels); an older one means an isolated build, which needs PyPI
+    offline = ["--no-build-isolation"] if _setuptools_version() >= (77, 0) else []  # as [build-system] requires
     pip = [sys.executable, "-m", "pip"]
-    _run([*pip, "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", tmp / "dist", src], cwd=tmp)
+    _run([*pip, "wheel", "--no-deps", *offline, "--quiet", "-w", tmp / "dist", src], cwd=tmp, timeout=300)
     (wheel,) = (tmp / "dist").glob("textkit-*.whl")
     return wheel
 

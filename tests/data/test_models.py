@@ -40,9 +40,11 @@ def test_models_find_recipe_errors_name_the_shipped_recipes(tmp_path, monkeypatc
         find_recipe("elsewhere/nothing.json")
 
 
-def test_models_lm_pretrain_config_takes_a_name(tmp_path, monkeypatch):
+@pytest.mark.slow  # the lm command imports torch
+def test_models_lm_pretrain_config_unknown_name_is_an_error(tmp_path, monkeypatch, capsys):
     from textkit.cli import main
 
     monkeypatch.chdir(tmp_path)
     assert main(["lm", "pretrain", "--config", "no-such-recipe", "--out", str(tmp_path / "x")]) == 1
+    assert "unknown recipe 'no-such-recipe'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
