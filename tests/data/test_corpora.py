@@ -118,3 +118,60 @@ def test_corpora_en_mix_document_splits_are_stable_and_disjoint():
     for name, n in Counter(r["split"] for r in everything).items():
         assert n == len(splits[name])
     assert 0.01 < len(splits["valid"]) / len(everything) < 0.04
+
+
+def test_corpora_news_articles_2017_and_not_in_en_mix():
+    records = data.load("news-articles-2017")
+    assert len(records) == 3_824
+    assert sum(len(r["text"].split()) for r in records) == 2_121_324
+    assert records[0]["title"].startswith("Betsy DeVos Confirmed") and records[0]["text"].startswith(records[0]["title"])
+    # empty bodies keep their headline; one picture story has no text at all and is kept empty
+    assert [r["id"] for r in records if not r["text"].strip()] == [1827]
+    assert "unclear" in data.info("news-articles-2017").licence.lower()
+    parts = {part["corpus"] for part in data.info("en-mix").options["parts"]}
+    assert "news-articles-2017" not in parts  # licence unclear: never in the shipped model's data
+
+
+@pytest.mark.slow
+def test_corpora_gcide_entries_are_clean_prose():
+    records = data.load("gcide")
+    assert len(records) == 126_206
+    assert sum(len(r["text"].split()) for r in records) == 3_632_783
+    affect = next(r for r in records if r["headword"] == "Affect")
+    assert affect["text"].startswith("To act upon; to produce an effect or change upon.")
+    sample = "\n".join(r["text"] for r in records[::50])
+    assert "[1913 Webster]" not in sample and "{" not in sample and "--Milton" not in sample
+    assert sum(r["encoding"] != "utf-8" for r in records) == 3
+
+
+@pytest.mark.slow
+def test_corpora_wordnet_glosses():
+    records = data.load("wordnet-glosses")
+    assert len(records) == 147_306
+    assert sum(len(r["text"].split()) for r in records) == 2_710_993
+    abet = next(r for r in records if r["headword"] == "abet")
+    assert abet["text"] == "assist or encourage, usually in some wrongdoing" and abet["pos"] == ["v"]
+    assert not any("[syn:" in r["text"] or "{" in r["text"] for r in records)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("language", ["es", "fr", "de"])
+def test_corpora_libreoffice_help_pairs_split_by_page(language):
+    from textkit.data.readers import help_page_split
+
+    pairs = data.load(f"libreoffice-help-{language}-en")
+    assert len(pairs) == _HELP_PAIRS[language]  # the manifest's description says what was dropped
+    pages = {}
+    for p in pairs:
+        pages.setdefault(p["page"], set()).add(p["split"])
+        assert p["source"] and p["target"]
+    assert all(len(s) == 1 for s in pages.values())  # a help page never straddles splits
+    counts = Counter(p["split"] for p in pairs)
+    assert counts["test"] > 1_000 and counts["valid"] > 1_000
+    assert all(help_page_split(page) == splits.pop() for page, splits in pages.items())
+    pair = next(p for p in pairs if (p["page"], p["id"]) == ("text/sbasic/guide/control_properties.html", "par_id3145749"))
+    assert pair["target"].startswith("To change the properties of a control in design mode")
+    assert pair["source"] != pair["target"]
+
+
+_HELP_PAIRS = {"es": 65_879, "fr": 65_879, "de": 65_879}

@@ -220,20 +220,20 @@ def test_readers_libreoffice_help_aligns_paragraph_ids(tmp_path):
     from textkit.data.readers import align_help_pages, help_page_split
 
     _write_help(tmp_path, "en-US", "keys.html", "Shortcut Keys", [
-        '<p id="par_id2" class="paragraph" dir="auto">Press <span id="swlnsys_1" class="switchinline">'
+        ('<p id="par_id2" class="paragraph" dir="auto">Press <span id="swlnsys_1" class="switchinline">'
         '<span hidden="true" id="MAC_1" class="MAC">Command\n</span><span hidden="true" id="default_1">Ctrl</span>'
-        "</span>+F6 to switch to the <a href=\"x.html\">document</a>.</p>",
-        '<table><tr><td><p id="N01" class="tablecontentintable">def f():</p></td></tr>'
-        '<tr><td><p id="N01" class="tablecontentintable">return 1</p></td></tr></table>',
+        "</span>+F6 to switch to the <a href=\"x.html\">document</a>.</p>"),
+        ('<table><tr><td><p id="N01" class="tablecontentintable">def f():</p></td></tr>'
+        '<tr><td><p id="N01" class="tablecontentintable">return 1</p></td></tr></table>'),
         '<p id="par_id3" class="paragraph">Escape closes<br>a menu.</p>',
         '<p class="embedded">No id: not aligned.</p>',
     ])
     _write_help(tmp_path, "fr", "keys.html", "Touches de raccourci", [
-        '<p id="par_id2" class="paragraph" dir="auto">Appuyez sur <span id="swlnsys_1" class="switchinline">'
+        ('<p id="par_id2" class="paragraph" dir="auto">Appuyez sur <span id="swlnsys_1" class="switchinline">'
         '<span hidden="true" id="MAC_1" class="MAC">⌘</span><span hidden="true" id="default_1">Ctrl</span>'
-        "</span>+F6 pour passer au <a href=\"x.html\">document</a>.</p>",
-        '<table><tr><td><p id="N01" class="tablecontentintable">def f():</p></td></tr>'
-        '<tr><td><p id="N01" class="tablecontentintable">return 1</p></td></tr></table>',
+        "</span>+F6 pour passer au <a href=\"x.html\">document</a>.</p>"),
+        ('<table><tr><td><p id="N01" class="tablecontentintable">def f():</p></td></tr>'
+        '<tr><td><p id="N01" class="tablecontentintable">return 1</p></td></tr></table>'),
         '<p id="par_id3" class="paragraph"></p>',
     ])
     records = data.load("libreoffice-help-fr-en", data_dir=tmp_path)
