@@ -83,8 +83,16 @@ class WorkerDiedError(RuntimeError):
     ``docs`` (the ``(start, stop)`` range of document indices in that batch).
     """
 
-    def __init__(self, message: str, *, worker: int, pid: int | None, exitcode: int | None,
-                 batch: int | None, docs: tuple[int, int] | None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        worker: int,
+        pid: int | None,
+        exitcode: int | None,
+        batch: int | None,
+        docs: tuple[int, int] | None,
+    ) -> None:
         super().__init__(message)
         self.worker = worker
         self.pid = pid
@@ -148,7 +156,9 @@ def _choose_start_method(start_method: str | None) -> tuple[str, str]:
     available = multiprocessing.get_all_start_methods()
     if start_method is not None:
         if start_method not in START_METHODS or start_method not in available:
-            raise ValueError(f"start_method={start_method!r} is not available here; use None (automatic) or one of {available}")
+            raise ValueError(
+                f"start_method={start_method!r} is not available here; use None (automatic) or one of {available}"
+            )
         return start_method, f"start_method={start_method!r} was asked for"
     if not sys.platform.startswith("linux") or "fork" not in available:
         return "spawn", f"fork is not safe or not available on {sys.platform}"
@@ -349,8 +359,10 @@ def _describe_exit(exitcode: int | None, method: str) -> str:
         except ValueError:
             name = f"signal {-exitcode}"
         if -exitcode == getattr(signal, "SIGKILL", 9):
-            return (f"it was killed by {name}, which usually means the system ran out of memory (the kernel's "
-                    "OOM killer) or another process killed it")
+            return (
+                f"it was killed by {name}, which usually means the system ran out of memory (the kernel's "
+                "OOM killer) or another process killed it"
+            )
         return f"it was killed by {name}"
     text = f"it exited with code {exitcode}"
     if method != "fork":
@@ -424,7 +436,9 @@ class _WorkerPool:
             f"worker {worker.number} of {self.n_workers} (pid {worker.process.pid}, started with {self.method!r}) "
             f"died {where}: {_describe_exit(exitcode, self.method)}. {advice}."
         )
-        return WorkerDiedError(message, worker=worker.number, pid=worker.process.pid, exitcode=exitcode, batch=batch, docs=docs)
+        return WorkerDiedError(
+            message, worker=worker.number, pid=worker.process.pid, exitcode=exitcode, batch=batch, docs=docs
+        )
 
     def _send(self, worker: _Worker, index: int, start: int, batch: list[str]) -> None:
         worker.inflight.append((index, start, start + len(batch)))
@@ -632,9 +646,15 @@ def numericalize_corpus(
                     bar.update(len(lengths))
         n_tokens = offsets[-1]
         if len(offsets) - 1 != n_docs:
-            raise RuntimeError(f"texts changed while being read: fingerprinted {n_docs} documents, tokenized {len(offsets) - 1}")
+            raise RuntimeError(
+                f"texts changed while being read: fingerprinted {n_docs} documents, tokenized {len(offsets) - 1}"
+            )
         ids_mm = np.lib.format.open_memmap(staging / "ids.npy", mode="w+", dtype=np.int32, shape=(n_tokens,))
-        raw = np.memmap(staging / "ids.bin", dtype=np.int32, mode="r", shape=(n_tokens,)) if n_tokens else np.zeros(0, np.int32)
+        raw = (
+            np.memmap(staging / "ids.bin", dtype=np.int32, mode="r", shape=(n_tokens,))
+            if n_tokens
+            else np.zeros(0, np.int32)
+        )
         ids_mm[:] = raw
         ids_mm.flush()
         del ids_mm, raw
@@ -650,7 +670,11 @@ def _load_numericalized(folder: Path) -> NumericalizedCorpus:
         ids = np.load(folder / "ids.npy", mmap_mode="r")
         offsets = np.load(folder / "offsets.npy")
     except (ValueError, OSError) as exc:
-        raise ValueError(f"numericalized corpus cache {folder} is damaged ({exc}); delete the folder to rebuild it") from exc
+        raise ValueError(
+            f"numericalized corpus cache {folder} is damaged ({exc}); delete the folder to rebuild it"
+        ) from exc
     if len(ids) != meta["n_tokens"] or len(offsets) != meta["n_docs"] + 1 or (len(offsets) and offsets[-1] != len(ids)):
-        raise ValueError(f"numericalized corpus cache {folder} is inconsistent with its meta.json; delete the folder to rebuild it")
+        raise ValueError(
+            f"numericalized corpus cache {folder} is inconsistent with its meta.json; delete the folder to rebuild it"
+        )
     return NumericalizedCorpus(ids=ids, offsets=offsets, folder=folder)

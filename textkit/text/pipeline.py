@@ -62,7 +62,9 @@ class TextPipeline:
     def pad_index(self) -> int:
         pad = self.special_ids.get("pad")
         if pad is None:
-            raise ValueError("this pipeline's vocabulary has no padding token; build it with textkit.text.PAD among its specials")
+            raise ValueError(
+                "this pipeline's vocabulary has no padding token; build it with textkit.text.PAD among its specials"
+            )
         return pad
 
     def encode_documents(self, texts) -> list[np.ndarray]:

@@ -91,7 +91,9 @@ class SubwordTokenizer:
         return self._sp.encode(self.normalize(text), out_type=int)
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
-        return self._sp.encode([self.normalize(check_text(t, f"texts[{i}]")) for i, t in enumerate(texts)], out_type=int)
+        return self._sp.encode(
+            [self.normalize(check_text(t, f"texts[{i}]")) for i, t in enumerate(texts)], out_type=int
+        )
 
     def decode(self, ids_or_pieces: Sequence[int] | Sequence[str]) -> str:
         items = list(ids_or_pieces)
@@ -136,7 +138,13 @@ class SubwordTokenizer:
         return {name: index for name, index in ids.items() if index >= 0}
 
     def config(self) -> dict:
-        return {"type": "subword", "model_type": self.model_type, "vocab_size": self.vocab_size, "lang": self.lang, "model_file": _MODEL_FILE}
+        return {
+            "type": "subword",
+            "model_type": self.model_type,
+            "vocab_size": self.vocab_size,
+            "lang": self.lang,
+            "model_file": _MODEL_FILE,
+        }
 
     def save(self, folder: str | Path) -> Path:
         folder = Path(folder)
@@ -154,10 +162,14 @@ class SubwordTokenizer:
         try:
             return cls(proto, model_type=config["model_type"], vocab_size=config["vocab_size"], lang=config["lang"])
         except RuntimeError as exc:
-            raise ValueError(f"{folder / config['model_file']} is not a valid SentencePiece model (truncated?): {exc}") from exc
+            raise ValueError(
+                f"{folder / config['model_file']} is not a valid SentencePiece model (truncated?): {exc}"
+            ) from exc
 
     def __getstate__(self) -> dict:
         return {"model_proto": self.model_proto, **self.config()}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["model_proto"], model_type=state["model_type"], vocab_size=state["vocab_size"], lang=state["lang"])
+        self.__init__(
+            state["model_proto"], model_type=state["model_type"], vocab_size=state["vocab_size"], lang=state["lang"]
+        )

@@ -148,7 +148,9 @@ class Tokenizer:
         ``WorkerStartError`` at once, saying what to do. See ``textkit.text.parallel``.
         """
         return list(
-            iter_tokenized(texts, self, n_workers=n_workers, batch_size=batch_size, progress=progress, start_method=start_method)
+            iter_tokenized(
+                texts, self, n_workers=n_workers, batch_size=batch_size, progress=progress, start_method=start_method
+            )
         )
 
     # -- serialization ---------------------------------------------------------------------
@@ -196,6 +198,9 @@ class Tokenizer:
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(
-            state["lang"], splitter=state["splitter"], rules=state["rules"], add_bos=state["add_bos"], add_eos=state["add_eos"]
+            state["lang"],
+            splitter=state["splitter"],
+            rules=state["rules"],
+            add_bos=state["add_bos"],
+            add_eos=state["add_eos"],
         )
-

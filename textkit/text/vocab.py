@@ -52,7 +52,9 @@ class Vocab:
             if isinstance(tokens, str) or tokens is None:
                 raise TypeError(f"token_lists[{i}] must be a list of tokens, got {type(tokens).__name__}")
             counts.update(tokens)
-        ranked = sorted((t for t, n in counts.items() if n >= min_freq and t not in specials), key=lambda t: (-counts[t], t))
+        ranked = sorted(
+            (t for t, n in counts.items() if n >= min_freq and t not in specials), key=lambda t: (-counts[t], t)
+        )
         if max_size is not None:
             ranked = ranked[: max_size - len(specials)]
         vocab = cls([*specials, *ranked])
