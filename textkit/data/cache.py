@@ -129,9 +129,7 @@ def _fetch_debian(source: Source, workdir: Path) -> Path:
                 raise FetchError(f"apt-get update failed: {update.stderr.strip()[-800:]}")
             proc = _run(["apt-get", "download", spec], workdir, what)
         else:
-            raise FetchError(
-                f"{what}: the package list is missing or stale. Run `sudo apt-get update` and try again."
-            )
+            raise FetchError(f"{what}: the package list is missing or stale. Run `sudo apt-get update` and try again.")
     if proc.returncode != 0:
         raise FetchError(f"{what} failed: {proc.stderr.strip()[-800:]}")
     return _only_file(workdir, what)
@@ -226,7 +224,7 @@ def _relative(member: str, source: Source) -> str | None:
         return member
     if root and not member.startswith(root):
         return None
-    rel = member[len(root):]
+    rel = member[len(root) :]
     if not rel or rel.startswith("/") or ".." in Path(rel).parts:
         return None  # never write outside the corpus folder
     return rel

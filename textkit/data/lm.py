@@ -195,7 +195,11 @@ def split_documents(keys: Sequence[str], fractions: Sequence[float], seed: int) 
     parts, start = [], 0
     for i, frac in enumerate(fractions):
         remaining = len(fractions) - i - 1
-        size = len(keys) - start - 0 if remaining == 0 else max(1, min(round(frac * len(keys)), len(keys) - start - remaining))
+        size = (
+            len(keys) - start - 0
+            if remaining == 0
+            else max(1, min(round(frac * len(keys)), len(keys) - start - remaining))
+        )
         parts.append(sorted(order[start : start + size]))
         start += size
     return parts

@@ -20,7 +20,14 @@ import numpy as np
 # -- reading ---------------------------------------------------------------------------------
 
 
-def read_tsv(path: str | Path, *, source_column: int | str = 0, target_column: int | str = 1, delimiter: str = "\t", header: bool = False) -> list[dict]:
+def read_tsv(
+    path: str | Path,
+    *,
+    source_column: int | str = 0,
+    target_column: int | str = 1,
+    delimiter: str = "\t",
+    header: bool = False,
+) -> list[dict]:
     """Pairs from a delimited file. Columns are indices, or names when ``header`` is True."""
     path = Path(path)
     if not path.is_file():
@@ -42,7 +49,9 @@ def read_tsv(path: str | Path, *, source_column: int | str = 0, target_column: i
         if not row:
             continue
         if max(source_column, target_column) >= len(row):
-            raise ValueError(f"{path} line {line_no} has {len(row)} column(s); expected source column {source_column} and target column {target_column}")
+            raise ValueError(
+                f"{path} line {line_no} has {len(row)} column(s); expected source column {source_column} and target column {target_column}"
+            )
         records.append({"source": row[source_column], "target": row[target_column], "line": line_no})
     return records
 
@@ -52,7 +61,9 @@ def read_parallel_files(source_path: str | Path, target_path: str | Path) -> lis
     src = Path(source_path).read_text(encoding="utf-8").splitlines()
     tgt = Path(target_path).read_text(encoding="utf-8").splitlines()
     if len(src) != len(tgt):
-        raise ValueError(f"{source_path} has {len(src)} lines but {target_path} has {len(tgt)}; parallel files must be line-aligned")
+        raise ValueError(
+            f"{source_path} has {len(src)} lines but {target_path} has {len(tgt)}; parallel files must be line-aligned"
+        )
     return [{"source": s, "target": t, "line": i + 1} for i, (s, t) in enumerate(zip(src, tgt))]
 
 
@@ -85,7 +96,9 @@ def hash_split(record: dict, valid_percent: int = 3, test_percent: int = 3, key:
     return "test" if bucket < test_percent else "valid" if bucket < test_percent + valid_percent else "train"
 
 
-def split_records(records: Sequence[dict], valid_percent: int = 3, test_percent: int = 3, key: str = "source") -> dict[str, list[dict]]:
+def split_records(
+    records: Sequence[dict], valid_percent: int = 3, test_percent: int = 3, key: str = "source"
+) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {"train": [], "valid": [], "test": []}
     for r in records:
         out[hash_split(r, valid_percent, test_percent, key)].append(r)
@@ -115,7 +128,9 @@ def load_parallel(spec: str, split: str, *, data_dir: str | Path | None = None) 
 # -- encoding and batching -------------------------------------------------------------------
 
 
-def encode_pairs(pairs: Iterable[tuple[Sequence[int], Sequence[int]]], *, bos_id: int, eos_id: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def encode_pairs(
+    pairs: Iterable[tuple[Sequence[int], Sequence[int]]], *, bos_id: int, eos_id: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """``(source ids + [EOS], [BOS] + target ids + [EOS])`` as int64 arrays."""
     return [
         (np.asarray(list(s) + [eos_id], dtype=np.int64), np.asarray([bos_id] + list(t) + [eos_id], dtype=np.int64))
@@ -169,7 +184,9 @@ class ParallelBatches:
             raise ValueError("ParallelBatches needs at least one pair")
         longest = max(max(len(s), len(t)) for s, t in self.pairs)
         if longest > self.max_tokens:
-            raise ValueError(f"a pair has {longest} tokens, more than max_tokens={self.max_tokens}; raise max_tokens or filter long pairs")
+            raise ValueError(
+                f"a pair has {longest} tokens, more than max_tokens={self.max_tokens}; raise max_tokens or filter long pairs"
+            )
 
     def _plan(self, epoch: int) -> list[np.ndarray]:
         key = epoch if self.shuffle else 0

@@ -194,7 +194,14 @@ def read_bible_parallel(root: Path, manifest: Manifest, split: str | None) -> li
         part = parallel_split(book, chapter)
         if split is None or split == part:
             records.append(
-                {"source": source_text, "target": target_text, "book": book, "chapter": chapter, "verse": verse, "split": part}
+                {
+                    "source": source_text,
+                    "target": target_text,
+                    "book": book,
+                    "chapter": chapter,
+                    "verse": verse,
+                    "split": part,
+                }
             )
     return records
 
@@ -224,7 +231,12 @@ def read_imdb(root: Path, manifest: Manifest, split: str | None) -> list[Record]
                 rating = int(path.stem.split("_")[1])
                 text, _ = decode_robustly(path.read_bytes())
                 records.append(
-                    {"text": text, "label": None if label == "unsup" else label, "rating": rating or None, "split": part}
+                    {
+                        "text": text,
+                        "label": None if label == "unsup" else label,
+                        "rating": rating or None,
+                        "split": part,
+                    }
                 )
     return records
 
@@ -283,7 +295,10 @@ def read_giga_fren(root: Path, manifest: Manifest, split: str | None) -> list[Re
     if csv_files:
         with open(csv_files[0], encoding="utf-8", newline="") as handle:
             return [{"source": row["fr"], "target": row["en"]} for row in csv.DictReader(handle)]
-    en_files, fr_files = sorted(root.rglob("giga-fren.release2.fixed.en")), sorted(root.rglob("giga-fren.release2.fixed.fr"))
+    en_files, fr_files = (
+        sorted(root.rglob("giga-fren.release2.fixed.en")),
+        sorted(root.rglob("giga-fren.release2.fixed.fr")),
+    )
     if not en_files or not fr_files:
         raise FileNotFoundError(f"{root} lacks giga-fren.release2.fixed.en/.fr or questions_easy.csv")
     records = []
@@ -340,8 +355,18 @@ def read_sotu(root: Path, manifest: Manifest, split: str | None) -> list[Record]
         try:
             row = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON ({exc}); run `textkit corpora get {manifest.name} --force`") from exc
-        records.append({"text": row["text"].strip(), "year": row["year"], "president": row["name"], "party": row["party"], "file": path.name})
+            raise ValueError(
+                f"{path}: not valid JSON ({exc}); run `textkit corpora get {manifest.name} --force`"
+            ) from exc
+        records.append(
+            {
+                "text": row["text"].strip(),
+                "year": row["year"],
+                "president": row["name"],
+                "party": row["party"],
+                "file": path.name,
+            }
+        )
     return records
 
 
@@ -387,7 +412,9 @@ def read_composite(root: Path, manifest: Manifest, split: str | None) -> list[Re
     for part in manifest.options["parts"]:
         name, weight = part["corpus"], float(part.get("weight", 1.0))
         if not 0 < weight <= 1:
-            raise ValueError(f"corpus manifest {manifest.path}: part {name!r} has weight {weight}; use a number in (0, 1]")
+            raise ValueError(
+                f"corpus manifest {manifest.path}: part {name!r} has weight {weight}; use a number in (0, 1]"
+            )
         fields = part["document"] if isinstance(part["document"], list) else [part["document"]]
         documents: dict[str, list[str]] = {}
         for record in load(name, split=part.get("split")):
@@ -398,7 +425,9 @@ def read_composite(root: Path, manifest: Manifest, split: str | None) -> list[Re
             if mix_bucket("weight|" + key) >= weight:
                 continue
             bucket = mix_bucket("split|" + key)
-            part_split = "test" if bucket < test_fraction else "valid" if bucket < test_fraction + valid_fraction else "train"
+            part_split = (
+                "test" if bucket < test_fraction else "valid" if bucket < test_fraction + valid_fraction else "train"
+            )
             if split in (None, part_split):
                 records.append({"text": "\n".join(texts), "source": name, "doc": key, "split": part_split})
     return records
@@ -422,7 +451,9 @@ def read_news_articles(root: Path, manifest: Manifest, split: str | None) -> lis
         with zipfile.ZipFile(path) as archive, archive.open(member) as handle:
             raw = handle.read()
     except (zipfile.BadZipFile, KeyError) as exc:
-        raise ValueError(f"{path}: cannot read {member} ({exc}); run `textkit corpora get {manifest.name} --force`") from exc
+        raise ValueError(
+            f"{path}: cannot read {member} ({exc}); run `textkit corpora get {manifest.name} --force`"
+        ) from exc
     text, _ = decode_robustly(raw)
     csv.field_size_limit(max(csv.field_size_limit(), len(text)))
     records = []
@@ -500,8 +531,27 @@ _BRACKET_GROUP = re.compile(r"\[[^\[\]]*\]")
 
 # GCIDE's ASCII codes for letters outside ASCII. Most sit in pronunciations and etymologies,
 # which are removed; these are the ones that also occur in definitions.
-_GCIDE_ACCENTS = {"=": "\u0304", "'": "\u0301", "`": "\u0300", "~": "\u0303", '"': "\u0308", ".": "\u0307", "^": "\u0302"}
-_GCIDE_NAMED = {"ae": "æ", "AE": "Æ", "oe": "œ", "OE": "Œ", "eth": "ð", "thorn": "þ", "aum": "ä", "imac": "ī", "root": "√", "deg": "°"}
+_GCIDE_ACCENTS = {
+    "=": "\u0304",
+    "'": "\u0301",
+    "`": "\u0300",
+    "~": "\u0303",
+    '"': "\u0308",
+    ".": "\u0307",
+    "^": "\u0302",
+}
+_GCIDE_NAMED = {
+    "ae": "æ",
+    "AE": "Æ",
+    "oe": "œ",
+    "OE": "Œ",
+    "eth": "ð",
+    "thorn": "þ",
+    "aum": "ä",
+    "imac": "ī",
+    "root": "√",
+    "deg": "°",
+}
 _GCIDE_CODE = re.compile(r"\[(?:([=`'~\".^])([A-Za-z])|([A-Za-z])\^|(ae|AE|oe|OE|eth|thorn|aum|imac|root|deg))\]")
 _GCIDE_ATTRIBUTION = re.compile(r"(?:^|\s)--[A-Z].*$")
 _GCIDE_SENSE = re.compile(r"^(?:\d+\.|\([a-z]\))\s+")
@@ -592,7 +642,9 @@ def clean_wordnet_entry(raw: str) -> list[tuple[str, str]]:
         elif line.startswith("     ") and senses:
             senses[-1][1] += " " + line.strip()
         else:
-            raise ValueError(f"WordNet entry {raw.splitlines()[0]!r}, line {lineno}: expected a sense ('    n 1: ...'), got {line!r}")
+            raise ValueError(
+                f"WordNet entry {raw.splitlines()[0]!r}, line {lineno}: expected a sense ('    n 1: ...'), got {line!r}"
+            )
     cleaned = []
     for part, gloss in senses:
         text = _SPACES.sub(" ", _strip_brackets(gloss).replace("{", "").replace("}", "")).strip()
@@ -707,16 +759,22 @@ def align_help_pages(root: Path, source_lang: str, target_lang: str) -> tuple[li
     source_dir, target_dir = root / source_lang / "text", root / target_lang / "text"
     for folder in (source_dir, target_dir):
         if not folder.is_dir():
-            raise FileNotFoundError(f"{folder} is missing: expected the LibreOffice help layout <lang>/text/<module>/*.html")
-    pages = sorted({p.relative_to(source_dir).as_posix() for p in source_dir.rglob("*.html")}
-                   | {p.relative_to(target_dir).as_posix() for p in target_dir.rglob("*.html")})
+            raise FileNotFoundError(
+                f"{folder} is missing: expected the LibreOffice help layout <lang>/text/<module>/*.html"
+            )
+    pages = sorted(
+        {p.relative_to(source_dir).as_posix() for p in source_dir.rglob("*.html")}
+        | {p.relative_to(target_dir).as_posix() for p in target_dir.rglob("*.html")}
+    )
     dropped = {"empty": 0, "unaligned": 0, "missing_pages": 0}
     records: list[Record] = []
     for rel in pages:
         sides = []
         for folder in (source_dir, target_dir):
             path = folder / rel
-            sides.append(dict(parse_help_page(decode_robustly(path.read_bytes())[0], str(path))) if path.exists() else None)
+            sides.append(
+                dict(parse_help_page(decode_robustly(path.read_bytes())[0], str(path))) if path.exists() else None
+            )
         if sides[0] is None or sides[1] is None:
             dropped["missing_pages"] += 1
             dropped["unaligned"] += len(sides[0] or sides[1])

@@ -105,7 +105,9 @@ def parse_manifest(path: Path) -> Manifest:
     sources = []
     for i, src in enumerate(raw.get("sources", [])):
         if src.get("type") not in SOURCE_TYPES:
-            raise ValueError(f"corpus manifest {path}: source {i} has type {src.get('type')!r}; use one of {SOURCE_TYPES}")
+            raise ValueError(
+                f"corpus manifest {path}: source {i} has type {src.get('type')!r}; use one of {SOURCE_TYPES}"
+            )
         sources.append(Source(**src))
     files = dict(raw.get("files", {}))
     if "checksums_file" in raw:
