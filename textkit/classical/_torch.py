@@ -27,7 +27,9 @@ def to_torch(X: np.ndarray | sp.spmatrix, device: torch.device, dtype: torch.dty
     """A dense tensor, or a sparse CSR tensor for scipy sparse input (never densified)."""
     if sp.issparse(X):
         X = X.tocsr()
-        index_dtype = torch.int32 if X.nnz < np.iinfo(np.int32).max and max(X.shape) < np.iinfo(np.int32).max else torch.int64
+        index_dtype = (
+            torch.int32 if X.nnz < np.iinfo(np.int32).max and max(X.shape) < np.iinfo(np.int32).max else torch.int64
+        )
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
             return torch.sparse_csr_tensor(
@@ -40,7 +42,9 @@ def to_torch(X: np.ndarray | sp.spmatrix, device: torch.device, dtype: torch.dty
     return torch.tensor(np.asarray(X), dtype=dtype, device=device)  # a copy: X may be a read-only memmap
 
 
-def sparse_and_transpose(X: np.ndarray | sp.spmatrix, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def sparse_and_transpose(
+    X: np.ndarray | sp.spmatrix, device: torch.device, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(X, X.T)`` as torch tensors. For sparse X both are CSR, so ``X @ B`` and ``X.T @ B``
     are row-parallel products; for dense X the transpose is a view."""
     if sp.issparse(X):

@@ -80,7 +80,9 @@ def class_feature_counts(
     return feature_count, class_count
 
 
-def log_count_ratio(X: np.ndarray | sp.spmatrix, y: np.ndarray, *, alpha: float = 1.0, positive: object = None) -> np.ndarray:
+def log_count_ratio(
+    X: np.ndarray | sp.spmatrix, y: np.ndarray, *, alpha: float = 1.0, positive: object = None
+) -> np.ndarray:
     """Wang & Manning's ``r = log(p / |p|_1) - log(q / |q|_1)`` for a binary problem.
 
     ``p`` (``q``) is ``alpha`` plus the summed features of the ``positive`` class (the rest).
@@ -90,7 +92,9 @@ def log_count_ratio(X: np.ndarray | sp.spmatrix, y: np.ndarray, *, alpha: float 
     positive = np.unique(y)[-1] if positive is None else positive
     is_pos = (y == positive).astype(np.int64)
     if is_pos.min() == is_pos.max():
-        raise ValueError(f"log_count_ratio needs both classes; y has only {'positive' if is_pos[0] else 'negative'} samples")
+        raise ValueError(
+            f"log_count_ratio needs both classes; y has only {'positive' if is_pos[0] else 'negative'} samples"
+        )
     counts, _ = class_feature_counts(X, is_pos, 2)
     smoothed = counts + alpha
     log_prob = np.log(smoothed) - np.log(smoothed.sum(axis=1, keepdims=True))
@@ -137,15 +141,21 @@ class NaiveBayesClassifier(ClassifierMixin, BaseEstimator):
                 X = (X > 0).astype(np.float64)
         return X
 
-    def fit(self, X: np.ndarray | sp.spmatrix, y: np.ndarray, sample_weight: np.ndarray | None = None) -> NaiveBayesClassifier:
+    def fit(
+        self, X: np.ndarray | sp.spmatrix, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> NaiveBayesClassifier:
         """Count features per class and turn the smoothed counts into log probabilities."""
         if not (np.isscalar(self.alpha) and self.alpha > 0):
-            raise ValueError(f"alpha must be a positive number (alpha=0 gives log(0) for words unseen in a class), got {self.alpha!r}")
+            raise ValueError(
+                f"alpha must be a positive number (alpha=0 gives log(0) for words unseen in a class), got {self.alpha!r}"
+            )
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32], reset=True)
         _check_non_negative(X, type(self).__name__)
         self.classes_, y_index = _check_classes(y, type(self).__name__)
         sample_weight = _check_weights(sample_weight, X.shape[0])
-        self.feature_count_, self.class_count_ = class_feature_counts(self._prepare(X), y_index, len(self.classes_), sample_weight)
+        self.feature_count_, self.class_count_ = class_feature_counts(
+            self._prepare(X), y_index, len(self.classes_), sample_weight
+        )
         smoothed = self.feature_count_ + self.alpha
         self.feature_log_prob_ = np.log(smoothed) - np.log(smoothed.sum(axis=1, keepdims=True))
         if self.fit_prior:

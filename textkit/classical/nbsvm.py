@@ -109,9 +109,21 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
 
     def _linear_model(self, n_samples: int, n_features: int) -> LinearSVC | LogisticRegression:
         if self.classifier == "svm":
-            return LinearSVC(C=self.C, loss="squared_hinge", dual="auto", max_iter=self.max_iter, tol=self.tol, random_state=self.random_state)
+            return LinearSVC(
+                C=self.C,
+                loss="squared_hinge",
+                dual="auto",
+                max_iter=self.max_iter,
+                tol=self.tol,
+                random_state=self.random_state,
+            )
         return LogisticRegression(
-            C=self.C, solver="liblinear", dual=n_features > n_samples, max_iter=self.max_iter, tol=self.tol, random_state=self.random_state
+            C=self.C,
+            solver="liblinear",
+            dual=n_features > n_samples,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            random_state=self.random_state,
         )
 
     def _check_params(self) -> None:

@@ -41,7 +41,9 @@ def _check_nmf_input(X: object, who: str) -> np.ndarray | sp.csr_matrix:
         X = check_array(X, accept_sparse=["csr", "csc", "coo"], dtype=[np.float64, np.float32], ensure_all_finite=True)
     except ValueError as exc:
         if "NaN" in str(exc) or "infinity" in str(exc):
-            raise ValueError(f"{who} needs finite input: X contains NaN or infinity ({exc}); impute or drop those entries") from exc
+            raise ValueError(
+                f"{who} needs finite input: X contains NaN or infinity ({exc}); impute or drop those entries"
+            ) from exc
         raise
     values = X.data if sp.issparse(X) else X
     if values.size and values.min() < 0:
@@ -75,13 +77,17 @@ def reconstruction_error(X: np.ndarray | sp.spmatrix, W: np.ndarray, H: np.ndarr
     return float(np.sqrt(max(squared, 0.0)))
 
 
-def _initialize(X: np.ndarray | sp.csr_matrix, k: int, init: str, seed: int | None, device: str) -> tuple[np.ndarray, np.ndarray]:
+def _initialize(
+    X: np.ndarray | sp.csr_matrix, k: int, init: str, seed: int | None, device: str
+) -> tuple[np.ndarray, np.ndarray]:
     """NNDSVD (Boutsidis & Gallopoulos 2008): each singular pair's dominant sign-part, scaled."""
     rng = np.random.default_rng(seed)
     mean = float(X.mean())
     if init == "random":
         scale = np.sqrt(mean / k)
-        return scale * np.abs(rng.standard_normal((X.shape[0], k))), scale * np.abs(rng.standard_normal((k, X.shape[1])))
+        return scale * np.abs(rng.standard_normal((X.shape[0], k))), scale * np.abs(
+            rng.standard_normal((k, X.shape[1]))
+        )
     from textkit.classical.svd import randomized_svd
 
     U, S, Vt = randomized_svd(X, k, seed=seed, device=device, dtype="float32", n_iter=4)
@@ -216,7 +222,9 @@ def nmf(
             W0 = np.full((n, k), np.sqrt(max(float(X.mean()), _EPS) / k))
     else:
         if k > min(n, m) and init in ("nndsvd", "nndsvda"):
-            raise ValueError(f"init={init!r} needs k <= min(n_samples, n_features) = {min(n, m)}, got k={k}; use init='random'")
+            raise ValueError(
+                f"init={init!r} needs k <= min(n_samples, n_features) = {min(n, m)}, got k={k}; use init='random'"
+            )
         W0, H0 = _initialize(X, k, init, seed, device)
 
     with cpu_threads(dev, n_threads):
@@ -247,7 +255,11 @@ def nmf(
                     Ht = Ht * cross_h / torch.clamp(Ht @ gram_w, min=_EPS)
                 gram_h = Ht.T @ Ht
             # ||X - WH||^2 = ||X||^2 - 2 <X^T W, H^T> + <W^T W, H H^T>
-            squared = norm_x2 - 2.0 * float(torch.vdot(cross_h.view(-1), Ht.view(-1))) + float(torch.vdot(gram_w.view(-1), gram_h.view(-1)))
+            squared = (
+                norm_x2
+                - 2.0 * float(torch.vdot(cross_h.view(-1), Ht.view(-1)))
+                + float(torch.vdot(gram_w.view(-1), gram_h.view(-1)))
+            )
             errors.append(float(np.sqrt(max(squared, 0.0))))
             first_violation = violation if first_violation is None else first_violation
             if tol > 0 and violation <= tol**2 * first_violation:
@@ -324,10 +336,21 @@ class NMFTopics(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 
     def fit_transform(self, X: np.ndarray | sp.spmatrix, y: object = None) -> np.ndarray:
         """Fit and return W, the document-topic weights of the training documents."""
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32], reset=True, ensure_all_finite=False)
+        X = validate_data(
+            self, X, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32], reset=True, ensure_all_finite=False
+        )
         W, H, info = nmf(
-            X, self.n_components, solver=self.solver, init=self.init, max_iter=self.max_iter, tol=self.tol,
-            seed=self.random_state, device=self.device, dtype=self.dtype, inner_sweeps=self.inner_sweeps, return_info=True,
+            X,
+            self.n_components,
+            solver=self.solver,
+            init=self.init,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            seed=self.random_state,
+            device=self.device,
+            dtype=self.dtype,
+            inner_sweeps=self.inner_sweeps,
+            return_info=True,
         )
         self.components_ = H
         self.reconstruction_err_ = reconstruction_error(X, W, H)
@@ -338,10 +361,21 @@ class NMFTopics(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
     def transform(self, X: np.ndarray | sp.spmatrix) -> np.ndarray:
         """Document-topic weights of new documents: ``min_W ||X - W H||`` with H fixed, W >= 0."""
         check_is_fitted(self, "components_")
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32], reset=False, ensure_all_finite=False)
+        X = validate_data(
+            self, X, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32], reset=False, ensure_all_finite=False
+        )
         W, _ = nmf(
-            X, self.n_components, solver=self.solver, init="custom", H=self.components_, update_H=False,
-            max_iter=self.transform_iter, tol=0.0, device=self.device, dtype=self.dtype, inner_sweeps=1,
+            X,
+            self.n_components,
+            solver=self.solver,
+            init="custom",
+            H=self.components_,
+            update_H=False,
+            max_iter=self.transform_iter,
+            tol=0.0,
+            device=self.device,
+            dtype=self.dtype,
+            inner_sweeps=1,
         )
         return W
 

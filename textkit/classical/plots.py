@@ -28,7 +28,9 @@ def _save(fig, path: str | Path) -> Path:  # noqa: ANN001 - a matplotlib Figure
     return path
 
 
-def plot_top_words(components: np.ndarray, vocab: Sequence[str], path: str | Path, *, n: int = 10, title: str = "") -> Path:
+def plot_top_words(
+    components: np.ndarray, vocab: Sequence[str], path: str | Path, *, n: int = 10, title: str = ""
+) -> Path:
     """One horizontal bar chart per topic: its ``n`` highest-weighted terms."""
     plt = _pyplot()
     components = np.asarray(components)

@@ -102,7 +102,9 @@ def _randomized_range_svd(A, k: int, n_oversamples: int, n_iter: int, seed: int 
     return U, S[:k].cpu().numpy(), Vt
 
 
-def exact_svd(X: np.ndarray | sp.spmatrix, k: int, *, method: str = "exact") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def exact_svd(
+    X: np.ndarray | sp.spmatrix, k: int, *, method: str = "exact"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rank-``k`` truncation of an exact SVD.
 
     ``method="exact"``: LAPACK's full thin SVD (``gesdd``) of the dense matrix (sparse input is
@@ -185,8 +187,13 @@ class SVDTopics(TransformerMixin, BaseEstimator):
         X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32], reset=True)
         if self.algorithm == "randomized":
             return randomized_svd(
-                X, self.n_components, n_oversamples=self.n_oversamples, n_iter=self.n_iter,
-                seed=self.random_state, device=self.device, dtype=self.dtype,
+                X,
+                self.n_components,
+                n_oversamples=self.n_oversamples,
+                n_iter=self.n_iter,
+                seed=self.random_state,
+                device=self.device,
+                dtype=self.dtype,
             )
         return exact_svd(X, self.n_components, method=self.algorithm)
 

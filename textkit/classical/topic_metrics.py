@@ -17,7 +17,9 @@ def _components(model: object) -> np.ndarray:
     components = getattr(model, "components_", model)
     components = np.asarray(components)
     if components.ndim != 2:
-        raise ValueError(f"expected a fitted topic model (with components_) or a (k, n_terms) array, got shape {components.shape}")
+        raise ValueError(
+            f"expected a fitted topic model (with components_) or a (k, n_terms) array, got shape {components.shape}"
+        )
     return components
 
 
@@ -46,7 +48,9 @@ def top_words(model: object, vocab: object, n: int = 10) -> list[list[str]]:
     components = _components(model)
     terms = _vocabulary(vocab)
     if len(terms) != components.shape[1]:
-        raise ValueError(f"vocab has {len(terms)} terms but the topics have {components.shape[1]} columns; pass the vectorizer the model was fitted on")
+        raise ValueError(
+            f"vocab has {len(terms)} terms but the topics have {components.shape[1]} columns; pass the vectorizer the model was fitted on"
+        )
     return [[str(terms[j]) for j in row] for row in top_word_ids(components, n)]
 
 
@@ -109,7 +113,9 @@ def topic_coherence(
         df = np.diag(co).copy()
         if np.any(df == 0):
             missing = [topic[i] for i in np.flatnonzero(df == 0)]
-            raise ValueError(f"topic {t}: column(s) {missing} never occur in the reference corpus; coherence is undefined")
+            raise ValueError(
+                f"topic {t}: column(s) {missing} never occur in the reference corpus; coherence is undefined"
+            )
         i, j = np.triu_indices(len(topic), k=1)  # i ranked above j
         if measure == "umass":
             values = np.log((co[j, i] + 1.0) / df[i])
@@ -140,7 +146,9 @@ def purity_score(labels_true: Sequence, labels_pred: Sequence) -> float:
     """Share of documents whose topic's most common label is their own label."""
     labels_true, labels_pred = np.asarray(labels_true), np.asarray(labels_pred)
     if labels_true.shape != labels_pred.shape or labels_true.ndim != 1:
-        raise ValueError(f"labels_true and labels_pred must be 1-d and the same length, got {labels_true.shape} and {labels_pred.shape}")
+        raise ValueError(
+            f"labels_true and labels_pred must be 1-d and the same length, got {labels_true.shape} and {labels_pred.shape}"
+        )
     if labels_true.size == 0:
         raise ValueError("purity of an empty labelling is undefined")
     _, true_ids = np.unique(labels_true, return_inverse=True)

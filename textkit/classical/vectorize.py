@@ -276,7 +276,9 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
                 raise ValueError(f"{name} as a float is a fraction of documents in [0, 1], got {value}")
             if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value < 0:
                 raise ValueError(f"{name} must be >= 0, got {value}")
-        if self.max_features is not None and (not isinstance(self.max_features, (int, np.integer)) or self.max_features < 1):
+        if self.max_features is not None and (
+            not isinstance(self.max_features, (int, np.integer)) or self.max_features < 1
+        ):
             raise ValueError(f"max_features must be a positive int or None, got {self.max_features!r}")
         self._check_ngram_range()
         _check_extractors(self.extractors)
@@ -294,7 +296,9 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
 
     # -- counting --------------------------------------------------------------------------------
 
-    def _count(self, raw_documents: Iterable, vocabulary: dict[str, int] | None) -> tuple[sp.csr_matrix, dict[str, int]]:
+    def _count(
+        self, raw_documents: Iterable, vocabulary: dict[str, int] | None
+    ) -> tuple[sp.csr_matrix, dict[str, int]]:
         """Count terms. With ``vocabulary=None`` a new one grows (ids in order of first sight)."""
         analyze = self.build_analyzer()
         ids = array("q")
@@ -330,9 +334,13 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
     def _check_doc(doc: object, i: int, pretokenized: bool) -> None:
         if pretokenized:
             if isinstance(doc, str):
-                raise ValueError(f"analyzer='pretokenized' expects each document to be a list of tokens; document {i} is a string")
+                raise ValueError(
+                    f"analyzer='pretokenized' expects each document to be a list of tokens; document {i} is a string"
+                )
         elif not isinstance(doc, str):
-            raise ValueError(f"document {i} is {type(doc).__name__}, not str; TextVectorizer takes raw text (or analyzer='pretokenized')")
+            raise ValueError(
+                f"document {i} is {type(doc).__name__}, not str; TextVectorizer takes raw text (or analyzer='pretokenized')"
+            )
 
     # -- fit / transform ------------------------------------------------------------------------
 
