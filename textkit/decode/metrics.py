@@ -12,7 +12,9 @@ from collections import Counter
 from collections.abc import Hashable, Sequence
 
 
-def ends_in_repetition(tokens: Sequence[Hashable], max_phrase: int = 50, min_repeats: int = 2, min_tokens: int = 4) -> bool:
+def ends_in_repetition(
+    tokens: Sequence[Hashable], max_phrase: int = 50, min_repeats: int = 2, min_tokens: int = 4
+) -> bool:
     """True when the sequence ends with a phrase of 1..``max_phrase`` tokens repeated at least
     ``min_repeats`` times back to back, covering at least ``min_tokens`` tokens (so a final
     "the the" does not count, but "I don't know. I don't know." does)."""
@@ -28,7 +30,9 @@ def ends_in_repetition(tokens: Sequence[Hashable], max_phrase: int = 50, min_rep
     return False
 
 
-def repetition_rate(sequences: Sequence[Sequence[Hashable]], max_phrase: int = 50, min_repeats: int = 2, min_tokens: int = 4) -> float:
+def repetition_rate(
+    sequences: Sequence[Sequence[Hashable]], max_phrase: int = 50, min_repeats: int = 2, min_tokens: int = 4
+) -> float:
     """Fraction of sequences that end in a repeating loop (Holtzman et al.'s "repetition %" / 100)."""
     if not sequences:
         raise ValueError("repetition_rate needs at least one sequence")
@@ -47,7 +51,9 @@ def distinct_n(sequences: Sequence[Sequence[Hashable]], n: int = 2) -> float:
     return len(set(grams)) / len(grams) if grams else 0.0
 
 
-def sentence_bleu(hypothesis: Sequence[Hashable], references: Sequence[Sequence[Hashable]], max_n: int = 4, epsilon: float = 0.1) -> float:
+def sentence_bleu(
+    hypothesis: Sequence[Hashable], references: Sequence[Sequence[Hashable]], max_n: int = 4, epsilon: float = 0.1
+) -> float:
     """Sentence BLEU on 0-1 with clipped counts against several references, the closest
     reference length for the brevity penalty, and NLTK's ``method1`` smoothing (``epsilon``
     for an n-gram order with no match), as Texygen's self-BLEU uses."""

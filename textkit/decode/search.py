@@ -115,12 +115,16 @@ def _as_prompt(prompt, device) -> torch.Tensor:
     else:
         rows = [list(r) for r in prompt]
         if len({len(r) for r in rows}) > 1:
-            raise ValueError("prompts in one batch must have the same length; decode ragged prompts separately or left-pad them yourself")
+            raise ValueError(
+                "prompts in one batch must have the same length; decode ragged prompts separately or left-pad them yourself"
+            )
         tokens = torch.tensor(rows, dtype=torch.long, device=device)
     if tokens.dim() == 1:
         tokens = tokens[None]
     if tokens.dim() != 2 or tokens.size(1) == 0:
-        raise ValueError(f"the prompt must be (batch, length >= 1) token ids (at least a BOS id), got shape {tuple(tokens.shape)}")
+        raise ValueError(
+            f"the prompt must be (batch, length >= 1) token ids (at least a BOS id), got shape {tuple(tokens.shape)}"
+        )
     return tokens
 
 
@@ -223,7 +227,9 @@ class FinishedHypotheses:
         order = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, : self.size]  # (n, K)
         cand_tokens = F.pad(tokens, (0, width - length), value=self.pad)  # (n, C, L)
         all_tokens = torch.cat([self.tokens[rows], cand_tokens], dim=1)  # (n, K + C, L)
-        all_lengths = torch.cat([self.lengths[rows], torch.full((n, c), length, dtype=torch.long, device=tokens.device)], dim=1)
+        all_lengths = torch.cat(
+            [self.lengths[rows], torch.full((n, c), length, dtype=torch.long, device=tokens.device)], dim=1
+        )
         self.scores[rows] = scores.gather(1, order)
         self.raw[rows] = torch.cat([self.raw[rows], raw.float()], dim=1).gather(1, order)
         self.lengths[rows] = all_lengths.gather(1, order)
@@ -347,14 +353,20 @@ def generate(
     if not isinstance(strategy, (Greedy, Sample, Beam)):
         raise TypeError(f"strategy must be Greedy(), Sample(...) or Beam(...) from textkit.decode, got {strategy!r}")
     if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, e.g. torch.Generator().manual_seed(0), got {generator!r}")
+        raise TypeError(
+            f"generator must be a torch.Generator, e.g. torch.Generator().manual_seed(0), got {generator!r}"
+        )
     processors = list(processors) + strategy.warpers()
     if isinstance(strategy, Beam):
-        return _beam(step, prompt_ids, max_new_tokens, strategy, state, eos_id, pad_id, processors, reorder, device).best()
+        return _beam(
+            step, prompt_ids, max_new_tokens, strategy, state, eos_id, pad_id, processors, reorder, device
+        ).best()
     if isinstance(strategy, Greedy):
         return _run(step, prompt_ids, max_new_tokens, state, eos_id, pad_id, processors, _argmax, device)
     if generator is None and strategy.seed is None:
-        raise ValueError("sampling needs a seed: Sample(..., seed=0), or generate(..., generator=torch.Generator().manual_seed(0))")
+        raise ValueError(
+            "sampling needs a seed: Sample(..., seed=0), or generate(..., generator=torch.Generator().manual_seed(0))"
+        )
     if generator is not None and strategy.seed is not None:
         raise ValueError(f"give either Sample(seed={strategy.seed}) or generate(generator=...), not both")
     if generator is None:
@@ -378,7 +390,17 @@ def greedy(
 ) -> Generation:
     """``generate(step, prompt, Greedy(), max_new_tokens, ...)``: the most probable token
     (after ``processors``) at every step; rows stop at ``eos_id``."""
-    return generate(step, prompt, Greedy(), max_new_tokens, state=state, eos_id=eos_id, pad_id=pad_id, processors=processors, device=device)
+    return generate(
+        step,
+        prompt,
+        Greedy(),
+        max_new_tokens,
+        state=state,
+        eos_id=eos_id,
+        pad_id=pad_id,
+        processors=processors,
+        device=device,
+    )
 
 
 def sample(
@@ -407,15 +429,30 @@ def sample(
     if not isinstance(generator, torch.Generator):
         raise TypeError("sample needs an explicit torch.Generator, e.g. torch.Generator().manual_seed(0)")
     if processors is None:
-        strategy = Sample(temperature=1.0 if temperature is None else temperature, top_k=top_k, top_p=top_p, min_p=min_p)
-        processors = build_processors(repetition_penalty=repetition_penalty, no_repeat_ngram_size=no_repeat_ngram_size, banned_ids=banned_ids)
-    elif any(x is not None for x in (temperature, top_k, top_p, min_p, repetition_penalty, no_repeat_ngram_size)) or banned_ids:
+        strategy = Sample(
+            temperature=1.0 if temperature is None else temperature, top_k=top_k, top_p=top_p, min_p=min_p
+        )
+        processors = build_processors(
+            repetition_penalty=repetition_penalty, no_repeat_ngram_size=no_repeat_ngram_size, banned_ids=banned_ids
+        )
+    elif (
+        any(x is not None for x in (temperature, top_k, top_p, min_p, repetition_penalty, no_repeat_ngram_size))
+        or banned_ids
+    ):
         raise ValueError("pass either processors=[...] or the keyword options (temperature, top_k, ...), not both")
     else:
         strategy = Sample()
     return generate(
-        step, prompt, strategy, max_new_tokens, state=state, eos_id=eos_id, pad_id=pad_id, processors=processors,
-        generator=generator, device=device,
+        step,
+        prompt,
+        strategy,
+        max_new_tokens,
+        state=state,
+        eos_id=eos_id,
+        pad_id=pad_id,
+        processors=processors,
+        generator=generator,
+        device=device,
     )
 
 
@@ -438,11 +475,24 @@ def beam_search(
 ) -> BeamOutput:
     """``generate(step, prompt, Beam(beam_size, ...), max_new_tokens, ...).hypotheses``: the
     ``num_return`` best hypotheses of every row, best first (see :class:`Beam`)."""
-    strategy = Beam(beam_size, length_penalty=length_penalty, length_norm=length_norm, early_stopping=early_stopping, num_return=num_return)
+    strategy = Beam(
+        beam_size,
+        length_penalty=length_penalty,
+        length_norm=length_norm,
+        early_stopping=early_stopping,
+        num_return=num_return,
+    )
     out = generate(
-        step, prompt, strategy, max_new_tokens, state=state, eos_id=eos_id, pad_id=pad_id, processors=processors,
-        reorder=reorder, device=device,
+        step,
+        prompt,
+        strategy,
+        max_new_tokens,
+        state=state,
+        eos_id=eos_id,
+        pad_id=pad_id,
+        processors=processors,
+        reorder=reorder,
+        device=device,
     )
     assert out.hypotheses is not None
     return out.hypotheses
-

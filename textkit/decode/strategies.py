@@ -16,7 +16,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textkit.decode.processors import LogitsProcessor, MinP, Temperature, TopK, TopP, check_temperature, check_top_k, check_top_p
+from textkit.decode.processors import (
+    LogitsProcessor,
+    MinP,
+    Temperature,
+    TopK,
+    TopP,
+    check_temperature,
+    check_top_k,
+    check_top_p,
+)
 
 
 @dataclass(frozen=True)
@@ -87,7 +96,11 @@ class Beam:
     def __post_init__(self) -> None:
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
             raise ValueError(f"beam_size must be an integer >= 1, got {self.size!r}")
-        if isinstance(self.num_return, bool) or not isinstance(self.num_return, int) or not 1 <= self.num_return <= self.size:
+        if (
+            isinstance(self.num_return, bool)
+            or not isinstance(self.num_return, int)
+            or not 1 <= self.num_return <= self.size
+        ):
             raise ValueError(f"num_return must be between 1 and beam_size={self.size}, got {self.num_return!r}")
         if self.length_norm not in LENGTH_NORMS:
             raise ValueError(f"length_norm must be 'average', 'gnmt' or 'none', got {self.length_norm!r}")
