@@ -40,13 +40,17 @@ def _check(hypotheses: Sequence[str], references: Sequence[str]) -> tuple[list[s
     for name, items in (("hypotheses", hyps), ("references", refs)):
         bad = [i for i, x in enumerate(items) if not isinstance(x, str)]
         if bad:
-            raise TypeError(f"{name}[{bad[0]}] is {type(items[bad[0]]).__name__}, not str: score detokenized text, not token ids")
+            raise TypeError(
+                f"{name}[{bad[0]}] is {type(items[bad[0]]).__name__}, not str: score detokenized text, not token ids"
+            )
         if any("\n" in x for x in items):
             raise ValueError(f"a segment of the {name} contains a newline; one segment per line")
     return hyps, refs
 
 
-def corpus_bleu(hypotheses: Sequence[str], references: Sequence[str], *, tokenize: str = "13a", lowercase: bool = False) -> TranslationScore:
+def corpus_bleu(
+    hypotheses: Sequence[str], references: Sequence[str], *, tokenize: str = "13a", lowercase: bool = False
+) -> TranslationScore:
     """sacreBLEU corpus BLEU (default 13a tokenization, exp smoothing)."""
     hyps, refs = _check(hypotheses, references)
     metric = _sacrebleu().BLEU(tokenize=tokenize, lowercase=lowercase)
