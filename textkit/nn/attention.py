@@ -38,7 +38,9 @@ class AdditiveAttention(nn.Module):
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor, projected_keys: torch.Tensor, mask: torch.Tensor | None):
         # query (B, T, Q), keys (B, S, K), projected_keys (B, S, A), mask (B, S)
-        scores = self.v(torch.tanh(self.query(query)[:, :, None, :] + projected_keys[:, None, :, :]))[..., 0]  # (B, T, S)
+        scores = self.v(torch.tanh(self.query(query)[:, :, None, :] + projected_keys[:, None, :, :]))[
+            ..., 0
+        ]  # (B, T, S)
         weights = masked_softmax(scores, None if mask is None else mask[:, None, :])  # (B, T, S)
         return weights @ keys, weights  # (B, T, K), (B, T, S)
 
@@ -113,7 +115,9 @@ class MultiHeadAttention(nn.Module):
             y = F.dropout(weights, dropout, self.training) @ v
         else:
             weights = None
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=is_causal and mask is None)
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=is_causal and mask is None
+            )
         b, _, t, _ = y.shape
         y = self.out(y.transpose(1, 2).reshape(b, t, -1))  # (B, T, D)
         return y, new_past, weights

@@ -53,7 +53,9 @@ class AWDLSTMConfig:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"AWDLSTMConfig.{name} must be a positive int, got {value!r}")
         if not 0 <= self.pad_index < self.vocab_size:
-            raise ValueError(f"AWDLSTMConfig.pad_index={self.pad_index} is outside the vocabulary (size {self.vocab_size})")
+            raise ValueError(
+                f"AWDLSTMConfig.pad_index={self.pad_index} is outside the vocabulary (size {self.vocab_size})"
+            )
         if self.drop_mult < 0:
             raise ValueError(f"AWDLSTMConfig.drop_mult must be >= 0, got {self.drop_mult}")
         for name in ("embed_p", "input_p", "hidden_p", "weight_p", "output_p"):
@@ -87,8 +89,10 @@ class AWDLSTM(nn.Module):
         device = device or self.embedding.weight.device
         dtype = dtype or self.embedding.weight.dtype
         return [
-            (torch.zeros(1, batch_size, rnn.hidden_size, device=device, dtype=dtype),
-             torch.zeros(1, batch_size, rnn.hidden_size, device=device, dtype=dtype))
+            (
+                torch.zeros(1, batch_size, rnn.hidden_size, device=device, dtype=dtype),
+                torch.zeros(1, batch_size, rnn.hidden_size, device=device, dtype=dtype),
+            )
             for rnn in self.rnns
         ]
 
@@ -153,5 +157,7 @@ class AWDLSTMLanguageModel(nn.Module):
         """Parameter groups from the input side up (for discriminative learning rates):
         one per LSTM layer, then embedding + decoder (tied, so they go together last)."""
         groups = [list(rnn.parameters()) for rnn in self.encoder.rnns]
-        head = [self.encoder.embedding.weight] + [p for n, p in self.decoder.named_parameters() if not (n == "weight" and self.config.tie_weights)]
+        head = [self.encoder.embedding.weight] + [
+            p for n, p in self.decoder.named_parameters() if not (n == "weight" and self.config.tie_weights)
+        ]
         return groups + [head]

@@ -26,7 +26,8 @@ def config_from_dict(cls: type[C], raw: dict, *, where: str = "config") -> C:
     if unknown:
         raise ValueError(f"{where} has unknown keys {unknown} for {cls.__name__}; valid keys: {sorted(fields)}")
     missing = sorted(
-        name for name, f in fields.items()
+        name
+        for name, f in fields.items()
         if name not in raw and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     )
     if missing:

@@ -32,7 +32,7 @@ class GRUCell(nn.Module):
         self.weight_hh = nn.Parameter(torch.empty(3 * hidden_size, hidden_size))
         self.bias_ih = nn.Parameter(torch.empty(3 * hidden_size))
         self.bias_hh = nn.Parameter(torch.empty(3 * hidden_size))
-        bound = hidden_size ** -0.5
+        bound = hidden_size**-0.5
         for weight in self.parameters():
             nn.init.uniform_(weight, -bound, bound)
 
@@ -119,14 +119,22 @@ class GRULanguageModel(nn.Module):
         self.config = c = config
         self.embedding = nn.Embedding(c.vocab_size, c.emb_size, padding_idx=c.pad_index)
         if c.impl == "fused":
-            self.rnn = nn.GRU(c.emb_size, c.hidden_size, c.n_layers, batch_first=True, dropout=c.p("hidden_p") if c.n_layers > 1 else 0.0)
+            self.rnn = nn.GRU(
+                c.emb_size,
+                c.hidden_size,
+                c.n_layers,
+                batch_first=True,
+                dropout=c.p("hidden_p") if c.n_layers > 1 else 0.0,
+            )
         else:
             if c.p("hidden_p") > 0 and c.n_layers > 1:
                 raise ValueError("GRUConfig impl='scratch' does not implement hidden_p between layers; set hidden_p=0")
             self.rnn = ScratchGRU(c.emb_size, c.hidden_size, c.n_layers)
         self.input_dropout = LockedDropout(c.p("input_p"))
         self.output_dropout = LockedDropout(c.p("output_p"))
-        self.proj = nn.Linear(c.hidden_size, c.emb_size) if c.tie_weights and c.hidden_size != c.emb_size else nn.Identity()
+        self.proj = (
+            nn.Linear(c.hidden_size, c.emb_size) if c.tie_weights and c.hidden_size != c.emb_size else nn.Identity()
+        )
         self.decoder = nn.Linear(c.emb_size if c.tie_weights else c.hidden_size, c.vocab_size)
         with torch.no_grad():
             self.embedding.weight.uniform_(-0.1, 0.1)
@@ -137,7 +145,9 @@ class GRULanguageModel(nn.Module):
 
     def initial_state(self, batch_size: int, device=None, dtype=None) -> torch.Tensor:
         w = self.embedding.weight
-        return torch.zeros(self.config.n_layers, batch_size, self.config.hidden_size, device=device or w.device, dtype=dtype or w.dtype)
+        return torch.zeros(
+            self.config.n_layers, batch_size, self.config.hidden_size, device=device or w.device, dtype=dtype or w.dtype
+        )
 
     def forward(self, x: torch.Tensor, state: torch.Tensor | None = None, return_hidden: bool = False):
         if state is None:

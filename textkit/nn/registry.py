@@ -43,7 +43,9 @@ def arch_name(model_or_config, registry: Registry = LANGUAGE_MODELS) -> str:
 def build_model(arch: str, config: dict, registry: Registry, where: str | None = None) -> nn.Module:
     """Build a model from an architecture name of ``registry`` and a config dict (unknown keys raise)."""
     if arch not in registry:
-        raise ValueError(f"{where + ': ' if where else ''}unknown architecture {arch!r}; choose one of {sorted(registry)}")
+        raise ValueError(
+            f"{where + ': ' if where else ''}unknown architecture {arch!r}; choose one of {sorted(registry)}"
+        )
     config_cls, model_cls = registry[arch]
     return model_cls(config_from_dict(config_cls, config, where=where or f"{arch} model config"))
 

@@ -63,7 +63,9 @@ def _source_lengths(src: torch.Tensor, pad_index: int) -> torch.Tensor:
     lengths = mask.sum(dim=1)
     empty = (lengths == 0).nonzero().flatten().tolist()
     if empty:
-        raise ValueError(f"source rows {empty[:5]} are all padding; encode every source with a trailing EOS (an empty sentence is [EOS])")
+        raise ValueError(
+            f"source rows {empty[:5]} are all padding; encode every source with a trailing EOS (an empty sentence is [EOS])"
+        )
     return lengths
 
 
@@ -137,7 +139,9 @@ class Seq2SeqAttention(nn.Module):
 
     def encode(self, src: torch.Tensor) -> dict:
         lengths = _source_lengths(src, self.config.pad_index)
-        memory, hidden = _run_encoder(self.encoder, self.dropout(self.src_embed(src)), lengths)  # (B, S, 2H), (2L, B, H)
+        memory, hidden = _run_encoder(
+            self.encoder, self.dropout(self.src_embed(src)), lengths
+        )  # (B, S, 2H), (2L, B, H)
         layers = hidden.view(self.config.n_layers, 2, hidden.size(1), -1)  # (L, 2, B, H)
         init = torch.tanh(self.bridge(torch.cat([layers[:, 0], layers[:, 1]], dim=-1)))  # (L, B, H)
         return {
@@ -181,15 +185,22 @@ class Seq2SeqAttention(nn.Module):
 # -- loss and training task -------------------------------------------------------------------
 
 
-def sequence_loss(logits: torch.Tensor, target: torch.Tensor, pad_index: int, label_smoothing: float = 0.0, reduction: str = "mean") -> torch.Tensor:
+def sequence_loss(
+    logits: torch.Tensor, target: torch.Tensor, pad_index: int, label_smoothing: float = 0.0, reduction: str = "mean"
+) -> torch.Tensor:
     """Cross-entropy over non-pad target positions (B, T), with optional label smoothing."""
     return F.cross_entropy(
-        logits.float().reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=pad_index,
-        label_smoothing=label_smoothing, reduction=reduction,
+        logits.float().reshape(-1, logits.size(-1)),
+        target.reshape(-1),
+        ignore_index=pad_index,
+        label_smoothing=label_smoothing,
+        reduction=reduction,
     )
 
 
-def scheduled_logits(model: nn.Module, src: torch.Tensor, tgt_in: torch.Tensor, teacher_forcing: float, generator: torch.Generator | None) -> torch.Tensor:
+def scheduled_logits(
+    model: nn.Module, src: torch.Tensor, tgt_in: torch.Tensor, teacher_forcing: float, generator: torch.Generator | None
+) -> torch.Tensor:
     """Decoder logits (B, T, V) where each input after the first is the gold token with
     probability ``teacher_forcing`` and the model's own previous argmax otherwise (scheduled
     sampling, Bengio et al. 2015). ``teacher_forcing=1`` is one teacher-forced forward pass."""

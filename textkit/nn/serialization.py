@@ -45,7 +45,10 @@ def model_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def save_weights(
-    model: torch.nn.Module, path: str | os.PathLike, metadata: dict[str, str] | None = None, dtype: torch.dtype | None = None
+    model: torch.nn.Module,
+    path: str | os.PathLike,
+    metadata: dict[str, str] | None = None,
+    dtype: torch.dtype | None = None,
 ) -> Path:
     """Write the weights atomically; ``dtype`` (e.g. ``torch.bfloat16``) stores floating tensors
     in a smaller type (loading casts them back to the model's dtype)."""
@@ -61,7 +64,9 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Load a safetensors file with errors that say what is wrong and what to do."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"weight file {path} is missing; the folder is incomplete (re-run training or copy it again)")
+        raise FileNotFoundError(
+            f"weight file {path} is missing; the folder is incomplete (re-run training or copy it again)"
+        )
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
@@ -108,7 +113,11 @@ class LanguageModelBundle:
 
 
 def save_language_model(
-    model: torch.nn.Module, pipeline, folder: str | os.PathLike, extra: dict | None = None, dtype: torch.dtype | None = None
+    model: torch.nn.Module,
+    pipeline,
+    folder: str | os.PathLike,
+    extra: dict | None = None,
+    dtype: torch.dtype | None = None,
 ) -> Path:
     """Write config.json, model.safetensors, tokenizer and vocab.json into ``folder``."""
     folder = Path(folder)
@@ -133,7 +142,9 @@ def load_language_model(folder: str | os.PathLike, device: str | torch.device = 
 
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder} is not a folder; expected a textkit LM folder written by `textkit lm pretrain`")
+        raise FileNotFoundError(
+            f"{folder} is not a folder; expected a textkit LM folder written by `textkit lm pretrain`"
+        )
     if not (folder / CONFIG_FILE).exists():
         raise FileNotFoundError(f"{folder / CONFIG_FILE} is missing; is {folder} a textkit LM folder?")
     config = read_json(folder / CONFIG_FILE, "model config")
@@ -171,7 +182,10 @@ class TranslationModelBundle:
     def save(self, folder: str | os.PathLike) -> Path:
         joint = self.target_tokenizer is self.source_tokenizer
         return save_translation_model(
-            self.model, folder, source_tokenizer=self.source_tokenizer, target_tokenizer=None if joint else self.target_tokenizer
+            self.model,
+            folder,
+            source_tokenizer=self.source_tokenizer,
+            target_tokenizer=None if joint else self.target_tokenizer,
         )
 
     @classmethod
@@ -196,7 +210,10 @@ def save_translation_model(model: torch.nn.Module, folder, *, source_tokenizer, 
     source_tokenizer.save(folder / "source_tokenizer")
     if target_tokenizer is not None:
         target_tokenizer.save(folder / "target_tokenizer")
-    atomic_write_json(folder / "config.json", {"arch": arch, "model": config_to_dict(model.config), "joint_vocabulary": target_tokenizer is None})
+    atomic_write_json(
+        folder / "config.json",
+        {"arch": arch, "model": config_to_dict(model.config), "joint_vocabulary": target_tokenizer is None},
+    )
     return folder
 
 
@@ -214,14 +231,18 @@ def load_translation_model(folder, device: str | torch.device = "cpu") -> Transl
     meta = read_json(folder / "config.json", "translation model config")
     archs = TRANSLATION_MODELS
     if meta.get("arch") not in archs:
-        raise ValueError(f"{folder}: unknown translation architecture {meta.get('arch')!r}; choose one of {sorted(archs)}")
+        raise ValueError(
+            f"{folder}: unknown translation architecture {meta.get('arch')!r}; choose one of {sorted(archs)}"
+        )
     config_cls, model_cls = archs[meta["arch"]]
     config = config_from_dict(config_cls, meta["model"], where=str(folder / "config.json"))
     source = SubwordTokenizer.load(folder / "source_tokenizer")
     target = source if meta.get("joint_vocabulary", True) else SubwordTokenizer.load(folder / "target_tokenizer")
     for side, tok, size in (("source", source, config.src_vocab_size), ("target", target, config.tgt_vocab_size)):
         if len(tok) != size:
-            raise ValueError(f"{folder}: the {side} tokenizer has {len(tok)} pieces but the model's {side} vocabulary has {size}; they were not trained together")
+            raise ValueError(
+                f"{folder}: the {side} tokenizer has {len(tok)} pieces but the model's {side} vocabulary has {size}; they were not trained together"
+            )
     model = model_cls(config)
     tensors = read_weights(folder / "model.safetensors")
     expected = model_tensors(model)

@@ -132,7 +132,9 @@ class TransformerSeq2Seq(nn.Module):
         self.config = config
         c = config
         self.src_embed = nn.Embedding(c.src_vocab_size, c.d_model, padding_idx=c.pad_index)
-        self.tgt_embed = self.src_embed if c.share_embeddings else nn.Embedding(c.tgt_vocab_size, c.d_model, padding_idx=c.pad_index)
+        self.tgt_embed = (
+            self.src_embed if c.share_embeddings else nn.Embedding(c.tgt_vocab_size, c.d_model, padding_idx=c.pad_index)
+        )
         self.positions = Positions(c)
         self.encoder = nn.ModuleList(EncoderLayer(c) for _ in range(c.n_encoder_layers))
         self.decoder = nn.ModuleList(DecoderLayer(c) for _ in range(c.n_decoder_layers))
@@ -161,7 +163,9 @@ class TransformerSeq2Seq(nn.Module):
         mask = src != self.config.pad_index  # (B, S)
         empty = (~mask.any(dim=1)).nonzero().flatten().tolist()
         if empty:
-            raise ValueError(f"source rows {empty[:5]} are all padding; encode every source with a trailing EOS (an empty sentence is [EOS])")
+            raise ValueError(
+                f"source rows {empty[:5]} are all padding; encode every source with a trailing EOS (an empty sentence is [EOS])"
+            )
         return mask
 
     def encode(self, src: torch.Tensor) -> dict:
@@ -192,12 +196,20 @@ class TransformerSeq2Seq(nn.Module):
         elif t == 1:
             self_mask, is_causal = None, False
         else:  # several new tokens after a cached prefix: causal with an offset
-            self_mask, is_causal = torch.ones(t, start + t, dtype=torch.bool, device=tgt.device).tril(diagonal=start), False
+            self_mask, is_causal = (
+                torch.ones(t, start + t, dtype=torch.bool, device=tgt.device).tril(diagonal=start),
+                False,
+            )
         new_k, new_v, weights = [], [], None
         for i, layer in enumerate(self.decoder):
             past = None if state["self_k"] is None else (state["self_k"][i], state["self_v"][i])
             x, (k, v), w = layer(
-                x, (state["cross_k"][i], state["cross_v"][i]), src_mask, past, self_mask, is_causal,
+                x,
+                (state["cross_k"][i], state["cross_v"][i]),
+                src_mask,
+                past,
+                self_mask,
+                is_causal,
                 need_weights=need_weights and i == len(self.decoder) - 1,
             )
             new_k.append(k)
