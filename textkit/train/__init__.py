@@ -26,7 +26,14 @@ from textkit.train.schedules import (
     slanted_triangular_lr,
 )
 from textkit.train.tasks import LanguageModelTask, Seq2SeqTask, StepContext, Task, TaskOutput, evaluate
-from textkit.train.trainer import NonFiniteLossError, Trainer, make_optimizer, resolve_device, resolve_precision, seed_everything
+from textkit.train.trainer import (
+    NonFiniteLossError,
+    Trainer,
+    make_optimizer,
+    resolve_device,
+    resolve_precision,
+    seed_everything,
+)
 
 __all__ = [
     "EVENTS",

@@ -86,7 +86,9 @@ class EarlyStopping(Callback):
 
     order = 10
 
-    def __init__(self, monitor: str = "valid_loss", patience: int = 2, min_delta: float = 0.0, mode: str = "min") -> None:
+    def __init__(
+        self, monitor: str = "valid_loss", patience: int = 2, min_delta: float = 0.0, mode: str = "min"
+    ) -> None:
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         self.monitor, self.patience, self.min_delta, self.mode = monitor, patience, min_delta, mode
@@ -97,13 +99,17 @@ class EarlyStopping(Callback):
         if self.monitor not in trainer.metrics:
             raise KeyError(f"EarlyStopping monitors {self.monitor!r}, but validation reports {sorted(trainer.metrics)}")
         value = trainer.metrics[self.monitor]
-        better = self.best is None or (value < self.best - self.min_delta if self.mode == "min" else value > self.best + self.min_delta)
+        better = self.best is None or (
+            value < self.best - self.min_delta if self.mode == "min" else value > self.best + self.min_delta
+        )
         if better:
             self.best, self.wait = value, 0
             return
         self.wait += 1
         if self.wait >= self.patience:
-            trainer.request_stop(f"early stopping: {self.monitor} has not improved on {self.best:.4f} for {self.wait} validations")
+            trainer.request_stop(
+                f"early stopping: {self.monitor} has not improved on {self.best:.4f} for {self.wait} validations"
+            )
 
     def state_dict(self) -> dict:
         return {"best": self.best, "wait": self.wait}
@@ -161,7 +167,9 @@ class HistoryWriter(Callback):
             write_history(trainer.history, self.folder, plot=self.plot, step_losses=trainer.step_losses)
 
 
-def write_history(history: list[dict], folder: str | Path, plot: bool = True, step_losses: list[float] | None = None) -> None:
+def write_history(
+    history: list[dict], folder: str | Path, plot: bool = True, step_losses: list[float] | None = None
+) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_json(folder / "history.json", history)
@@ -186,9 +194,19 @@ def loss_plot_png(history: list[dict], step_losses: list[float] | None = None) -
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
     if step_losses:
-        ax.plot(range(1, len(step_losses) + 1), step_losses, "-", color="tab:blue", alpha=0.5, linewidth=1, label="train loss (smoothed, per step)")
+        ax.plot(
+            range(1, len(step_losses) + 1),
+            step_losses,
+            "-",
+            color="tab:blue",
+            alpha=0.5,
+            linewidth=1,
+            label="train loss (smoothed, per step)",
+        )
     for key, style in (("train_loss", "o"), ("valid_loss", "-s")):
-        points = [(r["step"], r[key]) for r in history if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+        points = [
+            (r["step"], r[key]) for r in history if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])
+        ]
         if points:
             label = "train loss (mean since last validation)" if key == "train_loss" else "validation loss"
             ax.plot(*zip(*points), style, label=label, markersize=4)

@@ -55,12 +55,18 @@ def write_checkpoint(
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=root))
     try:
         atomic_write_bytes(staging / "model.safetensors", save(model_tensors))
-        atomic_write_bytes(staging / "tensors.safetensors", save({k: v.detach().cpu().contiguous() for k, v in extra_tensors.items()}))
+        atomic_write_bytes(
+            staging / "tensors.safetensors", save({k: v.detach().cpu().contiguous() for k, v in extra_tensors.items()})
+        )
         buffer = io.BytesIO()
         torch.save(optimizer_state, buffer)
         atomic_write_bytes(staging / "optimizer.pt", buffer.getvalue())
         atomic_write_json(staging / "trainer_state.json", trainer_state)
-        manifest = {"format": FORMAT_VERSION, "step": step, "files": {name: sha256_file(staging / name) for name in FILES}}
+        manifest = {
+            "format": FORMAT_VERSION,
+            "step": step,
+            "files": {name: sha256_file(staging / name) for name in FILES},
+        }
         atomic_write_json(staging / "manifest.json", manifest)
         os.chmod(staging, 0o755)  # mkdtemp makes it private
         if final.exists():
@@ -85,7 +91,9 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
     if (path / "latest.json").exists():
         latest = read_json(path / "latest.json", "latest-checkpoint pointer")
         return path / latest["checkpoint"]
-    if path.is_dir() and (path.name.startswith("step-") or any((path / name).exists() for name in ("manifest.json", *FILES))):
+    if path.is_dir() and (
+        path.name.startswith("step-") or any((path / name).exists() for name in ("manifest.json", *FILES))
+    ):
         return path
     steps = sorted(p for p in path.glob("step-*") if p.is_dir()) if path.is_dir() else []
     if steps:
@@ -99,19 +107,25 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     folder = resolve_checkpoint(path)
     manifest_path = folder / "manifest.json"
     if not manifest_path.exists():
-        raise CheckpointError(f"checkpoint {folder} has no manifest.json: it is incomplete (the write was interrupted?)")
+        raise CheckpointError(
+            f"checkpoint {folder} has no manifest.json: it is incomplete (the write was interrupted?)"
+        )
     try:
         manifest = read_json(manifest_path, "checkpoint manifest")
     except ValueError as exc:
         raise CheckpointError(str(exc)) from exc
     if manifest.get("format") != FORMAT_VERSION:
-        raise CheckpointError(f"checkpoint {folder} has format {manifest.get('format')!r}; this textkit reads format {FORMAT_VERSION}")
+        raise CheckpointError(
+            f"checkpoint {folder} has format {manifest.get('format')!r}; this textkit reads format {FORMAT_VERSION}"
+        )
     for name in FILES:
         file = folder / name
         if not file.exists():
             raise CheckpointError(f"checkpoint {folder} is missing {name}; it cannot be resumed")
         if sha256_file(file) != manifest["files"].get(name):
-            raise CheckpointError(f"checkpoint {folder}: {name} does not match its sha256 in manifest.json (truncated or corrupted)")
+            raise CheckpointError(
+                f"checkpoint {folder}: {name} does not match its sha256 in manifest.json (truncated or corrupted)"
+            )
     try:
         model = load_file(str(folder / "model.safetensors"))
         tensors = load_file(str(folder / "tensors.safetensors"))

@@ -26,7 +26,9 @@ def cosine_interp(start: float, end: float, pct: float) -> float:
     return end + (start - end) * (1 + math.cos(math.pi * pct)) / 2
 
 
-def one_cycle_lr(step: int, total_steps: int, lr_max: float, pct_start: float = 0.25, div: float = 25.0, div_final: float = 1e5) -> float:
+def one_cycle_lr(
+    step: int, total_steps: int, lr_max: float, pct_start: float = 0.25, div: float = 25.0, div_final: float = 1e5
+) -> float:
     """Warm up from ``lr_max / div`` to ``lr_max`` over ``pct_start`` of training (cosine), then
     anneal to ``lr_max / div_final``."""
     pos = _check(step, total_steps)
@@ -35,7 +37,9 @@ def one_cycle_lr(step: int, total_steps: int, lr_max: float, pct_start: float = 
     return cosine_interp(lr_max, lr_max / div_final, (pos - pct_start) / (1 - pct_start))
 
 
-def one_cycle_momentum(step: int, total_steps: int, moms: tuple[float, float, float] = (0.95, 0.85, 0.95), pct_start: float = 0.25) -> float:
+def one_cycle_momentum(
+    step: int, total_steps: int, moms: tuple[float, float, float] = (0.95, 0.85, 0.95), pct_start: float = 0.25
+) -> float:
     """Momentum moves opposite to the rate: ``moms[0] -> moms[1]`` while warming up, then back to ``moms[2]``."""
     pos = _check(step, total_steps)
     if pos < pct_start:
@@ -43,7 +47,9 @@ def one_cycle_momentum(step: int, total_steps: int, moms: tuple[float, float, fl
     return cosine_interp(moms[1], moms[2], (pos - pct_start) / (1 - pct_start))
 
 
-def slanted_triangular_lr(step: int, total_steps: int, lr_max: float, cut_frac: float = 0.1, ratio: float = 32.0) -> float:
+def slanted_triangular_lr(
+    step: int, total_steps: int, lr_max: float, cut_frac: float = 0.1, ratio: float = 32.0
+) -> float:
     """ULMFiT's STLR: a short linear increase for ``cut_frac`` of the steps, then a long linear
     decay; the lowest rate is ``lr_max / ratio``."""
     _check(step, total_steps)

@@ -57,7 +57,9 @@ class Task(Protocol):
 
     def train_step(self, model: torch.nn.Module, batch: Any, context: StepContext) -> TaskOutput: ...
 
-    def eval_step(self, model: torch.nn.Module, batch: Any, device: torch.device, carry: Any) -> tuple[dict[str, float], Any]: ...
+    def eval_step(
+        self, model: torch.nn.Module, batch: Any, device: torch.device, carry: Any
+    ) -> tuple[dict[str, float], Any]: ...
 
     def metrics(self, sums: dict[str, float]) -> dict[str, float]: ...
 
@@ -152,7 +154,11 @@ class LanguageModelTask:
     def metrics(self, sums: dict[str, float]) -> dict[str, float]:
         count = max(sums.get("count", 0.0), 1)
         loss = sums.get("loss", 0.0) / count
-        return {"valid_loss": loss, "accuracy": sums.get("correct", 0.0) / count, "perplexity": math.exp(min(loss, 700))}
+        return {
+            "valid_loss": loss,
+            "accuracy": sums.get("correct", 0.0) / count,
+            "perplexity": math.exp(min(loss, 700)),
+        }
 
     def state_dict(self) -> tuple[dict, dict[str, torch.Tensor]]:
         """(JSON-able structure, tensors) of the carried state."""
@@ -177,7 +183,13 @@ class Seq2SeqTask:
     (the course's scheduled teacher forcing). Metrics: valid loss (no smoothing), perplexity,
     token accuracy."""
 
-    def __init__(self, pad_index: int, label_smoothing: float = 0.0, teacher_forcing: float | tuple[float, float] = 1.0, seed: int = 0) -> None:
+    def __init__(
+        self,
+        pad_index: int,
+        label_smoothing: float = 0.0,
+        teacher_forcing: float | tuple[float, float] = 1.0,
+        seed: int = 0,
+    ) -> None:
         self.pad_index, self.label_smoothing, self.teacher_forcing = pad_index, label_smoothing, teacher_forcing
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -194,7 +206,9 @@ class Seq2SeqTask:
     def train_step(self, model: torch.nn.Module, batch, context: StepContext) -> TaskOutput:
         src, tgt_in, tgt_out = batch.tensors(context.device)
         logits = scheduled_logits(model, src, tgt_in, self.ratio(context), self.generator)
-        return TaskOutput(sequence_loss(logits, tgt_out, self.pad_index, self.label_smoothing), pred=logits, target=tgt_out)
+        return TaskOutput(
+            sequence_loss(logits, tgt_out, self.pad_index, self.label_smoothing), pred=logits, target=tgt_out
+        )
 
     def eval_step(self, model: torch.nn.Module, batch, device: torch.device, carry):
         src, tgt_in, tgt_out = batch.tensors(device)
@@ -209,7 +223,11 @@ class Seq2SeqTask:
     def metrics(self, sums: dict[str, float]) -> dict[str, float]:
         count = max(sums.get("count", 0.0), 1)
         loss = sums.get("loss", 0.0) / count
-        return {"valid_loss": loss, "perplexity": math.exp(min(loss, 700)), "accuracy": sums.get("correct", 0.0) / count}
+        return {
+            "valid_loss": loss,
+            "perplexity": math.exp(min(loss, 700)),
+            "accuracy": sums.get("correct", 0.0) / count,
+        }
 
     def state_dict(self) -> tuple[dict, dict[str, torch.Tensor]]:
         return {}, {"generator": self.generator.get_state()}

@@ -50,7 +50,9 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         raise ValueError(f"precision must be 'auto', 'fp32', 'bf16' or 'fp16', got {precision!r}")
     if device.type != "cuda":
         if precision == "fp16":
-            raise ValueError(f"precision='fp16' (AMP with a grad scaler) needs a CUDA device; on {device.type} use 'bf16' or 'fp32'")
+            raise ValueError(
+                f"precision='fp16' (AMP with a grad scaler) needs a CUDA device; on {device.type} use 'bf16' or 'fp32'"
+            )
         return "bf16" if precision == "bf16" else "fp32"
     if precision == "auto":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
@@ -113,7 +115,11 @@ class Trainer:
         if self.dist.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
 
-            ids = [self.device.index if self.device.index is not None else self.dist.local_rank] if self.device.type == "cuda" else None
+            ids = (
+                [self.device.index if self.device.index is not None else self.dist.local_rank]
+                if self.device.type == "cuda"
+                else None
+            )
             self.model = DistributedDataParallel(model, device_ids=ids)
         self.task, self.train_data, self.valid_data = task, train_data, valid_data
         self.schedule = schedule if schedule is not None else Constant()
@@ -128,7 +134,11 @@ class Trainer:
         if len(lrs) != len(groups):
             raise ValueError(f"got {len(lrs)} learning rates for {len(groups)} parameter groups")
         self.opt = make_optimizer(
-            optimizer, [{"params": g, "max_lr": r} for g, r in zip(groups, lrs)], weight_decay=weight_decay, betas=betas, momentum=momentum
+            optimizer,
+            [{"params": g, "max_lr": r} for g, r in zip(groups, lrs)],
+            weight_decay=weight_decay,
+            betas=betas,
+            momentum=momentum,
         )
         self.scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
         # progress
@@ -203,7 +213,11 @@ class Trainer:
         self._event("after_loss", lr_find)
         if not math.isfinite(self.raw_loss) or not torch.isfinite(self.loss.detach()):
             where = f"step {self.step + 1} (epoch {self.epoch}, batch {self.batch_index})"
-            kept = f"the last good checkpoint is {self.last_checkpoint}" if self.last_checkpoint else "no checkpoint had been written yet"
+            kept = (
+                f"the last good checkpoint is {self.last_checkpoint}"
+                if self.last_checkpoint
+                else "no checkpoint had been written yet"
+            )
             raise NonFiniteLossError(
                 f"the training loss became {self.raw_loss if not math.isfinite(self.raw_loss) else float(self.loss.detach())} at {where}; "
                 f"training stopped and {kept}. Lower the learning rate, clip gradients, or check the data."
@@ -239,7 +253,11 @@ class Trainer:
         return min(total, max_steps) if max_steps is not None else total
 
     def fit(
-        self, epochs: int = 1, max_steps: int | None = None, resume: str | Path | None = None, stop_at: int | None = None
+        self,
+        epochs: int = 1,
+        max_steps: int | None = None,
+        resume: str | Path | None = None,
+        stop_at: int | None = None,
     ) -> list[dict]:
         """Train for ``epochs`` epochs or ``max_steps`` steps, whichever ends first.
 
@@ -304,7 +322,10 @@ class Trainer:
         return self.history
 
     def _validate(self) -> dict:
-        row: dict = {"step": self.step, "epoch": self.epoch + self.batch_index / max(1, self.train_data.n_batches(self.epoch))}
+        row: dict = {
+            "step": self.step,
+            "epoch": self.epoch + self.batch_index / max(1, self.train_data.n_batches(self.epoch)),
+        }
         row["train_loss"] = self._avg[0] / self._avg[1] if self._avg[1] else float("nan")
         self._avg = [0.0, 0]
         self.metrics = self.evaluate(self.valid_data) if self.valid_data is not None else {}
@@ -350,7 +371,10 @@ class Trainer:
         tensors["rng.torch"] = torch.get_rng_state()
         if torch.cuda.is_available() and self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
-        optimizer_state = {"optimizer": self.opt.state_dict(), "scaler": self.scaler.state_dict() if self.scaler else None}
+        optimizer_state = {
+            "optimizer": self.opt.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler else None,
+        }
         state = {
             "step": self.step,
             "epoch": self.epoch,
@@ -370,7 +394,9 @@ class Trainer:
             "python_random": _encode_random_state(random.getstate()),
             "numpy_random": _encode_numpy_state(np.random.get_state()),
         }
-        path = ckpt.write_checkpoint(folder, self.step, model_tensors(self.unwrapped_model), tensors, optimizer_state, state, keep_last=keep_last)
+        path = ckpt.write_checkpoint(
+            folder, self.step, model_tensors(self.unwrapped_model), tensors, optimizer_state, state, keep_last=keep_last
+        )
         self.last_checkpoint, self.last_checkpoint_step = path, self.step
         return path
 
@@ -384,15 +410,21 @@ class Trainer:
                 "(a different config or vocabulary size); resume with the same model"
             )
         if state["optimizer_name"] != self.optimizer_name:
-            raise ckpt.CheckpointError(f"checkpoint {data['path']} used optimizer {state['optimizer_name']!r}, this trainer {self.optimizer_name!r}")
+            raise ckpt.CheckpointError(
+                f"checkpoint {data['path']} used optimizer {state['optimizer_name']!r}, this trainer {self.optimizer_name!r}"
+            )
         from textkit.nn.serialization import model_tensors
 
         expected = model_tensors(self.unwrapped_model)
         for name, tensor in data["model"].items():
             if name not in expected or expected[name].shape != tensor.shape:
-                raise ckpt.CheckpointError(f"checkpoint {data['path']}: weight {name} does not fit the model (vocabulary or config mismatch)")
+                raise ckpt.CheckpointError(
+                    f"checkpoint {data['path']}: weight {name} does not fit the model (vocabulary or config mismatch)"
+                )
         if set(expected) != set(data["model"]):
-            raise ckpt.CheckpointError(f"checkpoint {data['path']}: weights missing for {sorted(set(expected) - set(data['model']))[:5]}")
+            raise ckpt.CheckpointError(
+                f"checkpoint {data['path']}: weights missing for {sorted(set(expected) - set(data['model']))[:5]}"
+            )
         self.unwrapped_model.load_state_dict(data["model"], strict=False)
         self.opt.load_state_dict(data["optimizer"]["optimizer"])
         if self.scaler is not None and data["optimizer"].get("scaler"):
@@ -406,7 +438,7 @@ class Trainer:
         self.tokens_seen, self.train_time = state["tokens_seen"], state["train_time"]
         self.step_losses = list(state.get("step_losses", []))
         tensors = data["tensors"]
-        task_tensors = {k[len("task."):]: v for k, v in tensors.items() if k.startswith("task.")}
+        task_tensors = {k[len("task.") :]: v for k, v in tensors.items() if k.startswith("task.")}
         self.task.load_state_dict(state["task"], task_tensors, self.device)
         for callback in self.callbacks:
             if type(callback).__name__ in state["callbacks"]:
@@ -437,4 +469,12 @@ def _decode_numpy_state(raw) -> tuple:
     return (raw[0], np.asarray(raw[1], dtype=np.uint32), raw[2], raw[3], raw[4])
 
 
-__all__ = ["NonFiniteLossError", "OneCycle", "Trainer", "make_optimizer", "resolve_device", "resolve_precision", "seed_everything"]
+__all__ = [
+    "NonFiniteLossError",
+    "OneCycle",
+    "Trainer",
+    "make_optimizer",
+    "resolve_device",
+    "resolve_precision",
+    "seed_everything",
+]
