@@ -72,7 +72,9 @@ def expand_case_variants(pairs: Iterable[Sequence[str]]) -> list[tuple[str, str]
     return list(out)
 
 
-def _check_pairs(emb: Embeddings, pairs: Sequence[Sequence[str]], what: str, missing: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def _check_pairs(
+    emb: Embeddings, pairs: Sequence[Sequence[str]], what: str, missing: str
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """``(present, skipped)``; raises for malformed pairs and, with ``missing="error"``, for
     pairs with words the embeddings lack (naming each pair and word)."""
     if missing not in ("error", "skip"):
@@ -96,8 +98,9 @@ def _check_pairs(emb: Embeddings, pairs: Sequence[Sequence[str]], what: str, mis
     return present, skipped
 
 
-def direction_from_pairs(emb: Embeddings, pairs: Sequence[Sequence[str]], *, method: str = "pca",
-                         missing: str = "error") -> DirectionResult:
+def direction_from_pairs(
+    emb: Embeddings, pairs: Sequence[Sequence[str]], *, method: str = "pca", missing: str = "error"
+) -> DirectionResult:
     """A bias direction from definitional pairs (first word of each pair projects positively),
     via :func:`~textkit.bias.metrics.gender_direction`, but strict: fewer than two pairs is an
     error, and so is a pair with a missing word unless ``missing="skip"``."""
@@ -109,8 +112,10 @@ def direction_from_pairs(emb: Embeddings, pairs: Sequence[Sequence[str]], *, met
         )
     present, skipped = _check_pairs(emb, pairs, "definitional pairs", missing)
     if len(present) < 2:
-        raise ValueError(f"only {len(present)} definitional pair(s) have both words in the embeddings "
-                         f"(missing: {skipped}); a direction needs at least two")
+        raise ValueError(
+            f"only {len(present)} definitional pair(s) have both words in the embeddings "
+            f"(missing: {skipped}); a direction needs at least two"
+        )
     return gender_direction(emb, present, method=method)
 
 
@@ -119,8 +124,10 @@ def unit_direction(direction: DirectionResult | np.ndarray, dim: int | None = No
     two pairs, a zero or non-finite vector and a dimension that does not match ``dim``."""
     if isinstance(direction, DirectionResult):
         if len(direction.pairs_used) < 2:
-            raise ValueError(f"the direction was built from {len(direction.pairs_used)} definitional pair(s); "
-                             "at least two are needed (see direction_from_pairs)")
+            raise ValueError(
+                f"the direction was built from {len(direction.pairs_used)} definitional pair(s); "
+                "at least two are needed (see direction_from_pairs)"
+            )
         d = np.asarray(direction.direction, dtype=np.float64)
     else:
         d = np.asarray(direction, dtype=np.float64)
@@ -161,16 +168,23 @@ class Analogy:
 
     positive: str
     negative: str
-    score: float     # cos(direction, positive − negative)
+    score: float  # cos(direction, positive − negative)
     distance: float  # ‖positive − negative‖ of the unit vectors
 
     def to_dict(self) -> dict[str, Any]:
         return {"positive": self.positive, "negative": self.negative, "score": self.score, "distance": self.distance}
 
 
-def gender_analogies(emb: Embeddings, direction: DirectionResult | np.ndarray, *, delta: float = 1.0,
-                     top_n: int = 20, restrict_vocab: int | None = 50_000, words: Sequence[str] | None = None,
-                     block_size: int = 2048) -> list[Analogy]:
+def gender_analogies(
+    emb: Embeddings,
+    direction: DirectionResult | np.ndarray,
+    *,
+    delta: float = 1.0,
+    top_n: int = 20,
+    restrict_vocab: int | None = 50_000,
+    words: Sequence[str] | None = None,
+    block_size: int = 2048,
+) -> list[Analogy]:
     """Bolukbasi et al.'s analogy generation: pairs (x, y) of words with ‖x − y‖ ≤ ``delta``
     (unit vectors) ranked by |cos(direction, x − y)|, the word on the direction's positive side
     first. As in their ``best_analogies_dist_thresh``, a word is used at most once on each side.
@@ -191,7 +205,7 @@ def gender_analogies(emb: Embeddings, direction: DirectionResult | np.ndarray, *
     cos_min = 1.0 - delta * delta / 2.0  # ‖x − y‖² = 2 − 2 cos ≤ δ²
     rows_l, cols_l = [], []
     for start in range(0, len(vocab), block_size):
-        dots = M[start:start + block_size] @ M.T  # (B, V)
+        dots = M[start : start + block_size] @ M.T  # (B, V)
         r, c = np.nonzero(dots >= cos_min)
         r = r + start
         keep = r < c  # each unordered pair once, no self-pairs
@@ -240,11 +254,17 @@ class DebiasInfo:
     source: str = ""
 
     def to_dict(self, *, with_direction: bool = False) -> dict[str, Any]:
-        out = {"method": self.method, "normalized_input": self.normalized_input, "n_neutralized": self.n_neutralized,
-               "n_equalized_pairs": len(self.equalized_pairs), "equalized_pairs": [list(p) for p in self.equalized_pairs],
-               "skipped_pairs": [list(p) for p in self.skipped_pairs],
-               "n_missing_neutral": len(self.missing_neutral), "missing_neutral": self.missing_neutral[:50],
-               "source": self.source}
+        out = {
+            "method": self.method,
+            "normalized_input": self.normalized_input,
+            "n_neutralized": self.n_neutralized,
+            "n_equalized_pairs": len(self.equalized_pairs),
+            "equalized_pairs": [list(p) for p in self.equalized_pairs],
+            "skipped_pairs": [list(p) for p in self.skipped_pairs],
+            "n_missing_neutral": len(self.missing_neutral),
+            "missing_neutral": self.missing_neutral[:50],
+            "source": self.source,
+        }
         if with_direction:
             out["direction"] = self.direction
         return out
@@ -254,8 +274,9 @@ class DebiasedEmbeddings(Embeddings):
     """:class:`Embeddings` returned by a debiasing function, with ``info`` (:class:`DebiasInfo`)
     saying what was done to them."""
 
-    def __init__(self, words: Sequence[str], vectors: np.ndarray, *, info: DebiasInfo, name: str = "",
-                 source: str = "") -> None:
+    def __init__(
+        self, words: Sequence[str], vectors: np.ndarray, *, info: DebiasInfo, name: str = "", source: str = ""
+    ) -> None:
         super().__init__(words, vectors, name=name, source=source)
         self.info = info
 
@@ -263,9 +284,15 @@ class DebiasedEmbeddings(Embeddings):
         return f"DebiasedEmbeddings(name={self.name!r}, words={len(self)}, dim={self.dim}, method={self.info.method!r})"
 
 
-def hard_debias(emb: Embeddings, direction: DirectionResult | np.ndarray, neutral_words: Iterable[str],
-                equalize_pairs: Sequence[Sequence[str]], *, missing: str = "error",
-                inplace: bool = False) -> DebiasedEmbeddings:
+def hard_debias(
+    emb: Embeddings,
+    direction: DirectionResult | np.ndarray,
+    neutral_words: Iterable[str],
+    equalize_pairs: Sequence[Sequence[str]],
+    *,
+    missing: str = "error",
+    inplace: bool = False,
+) -> DebiasedEmbeddings:
     """Bolukbasi et al.'s hard debiasing, returning new embeddings (the input is never changed).
 
     1. **Neutralize**: every word of ``neutral_words`` loses its component along the direction
@@ -282,8 +309,10 @@ def hard_debias(emb: Embeddings, direction: DirectionResult | np.ndarray, neutra
     ``info.missing_neutral``.
     """
     if inplace:
-        raise ValueError("hard_debias does not modify embeddings in place: it returns new embeddings "
-                         "(assign the result, e.g. emb = hard_debias(emb, ...))")
+        raise ValueError(
+            "hard_debias does not modify embeddings in place: it returns new embeddings "
+            "(assign the result, e.g. emb = hard_debias(emb, ...))"
+        )
     g = unit_direction(direction, emb.dim)
     neutral = list(dict.fromkeys(neutral_words))
     pairs, skipped = _check_pairs(emb, list(equalize_pairs), "equalize pairs", missing)
@@ -314,15 +343,18 @@ def hard_debias(emb: Embeddings, direction: DirectionResult | np.ndarray, neutra
         raise ValueError(f"cannot debias: {int(bad.sum())} zero or non-finite vectors, e.g. {shown}; remove them first")
     normalized_input = bool(np.any(np.abs(norms - 1.0) > _UNIT_TOL))
     if normalized_input:
-        warnings.warn(f"embeddings {emb.name or emb.source!r} are not unit length (norms {norms.min():.3g} to "
-                      f"{norms.max():.3g}): normalized every row before debiasing; the result says so in "
-                      "info.normalized_input", stacklevel=2)
+        warnings.warn(
+            f"embeddings {emb.name or emb.source!r} are not unit length (norms {norms.min():.3g} to "
+            f"{norms.max():.3g}): normalized every row before debiasing; the result says so in "
+            "info.normalized_input",
+            stacklevel=2,
+        )
         vectors = (vectors / norms[:, None]).astype(np.float32)
 
     # neutralize, in float64 for the projection, in blocks
     idx = np.array([emb.index(w) for w in found], dtype=np.int64)
     for start in range(0, len(idx), 65536):
-        rows = idx[start:start + 65536]
+        rows = idx[start : start + 65536]
         block = vectors[rows].astype(np.float64)  # (B, D)
         block -= np.outer(block @ g, g)
         n = np.linalg.norm(block, axis=1, keepdims=True)
@@ -343,7 +375,15 @@ def hard_debias(emb: Embeddings, direction: DirectionResult | np.ndarray, neutra
         vectors[ia] = (nu + z * g).astype(np.float32)
         vectors[ib] = (nu - z * g).astype(np.float32)
 
-    info = DebiasInfo("hard (Bolukbasi et al. 2016)", [float(x) for x in g], normalized_input, len(found),
-                      pairs, skipped, absent, emb.name or emb.source)
+    info = DebiasInfo(
+        "hard (Bolukbasi et al. 2016)",
+        [float(x) for x in g],
+        normalized_input,
+        len(found),
+        pairs,
+        skipped,
+        absent,
+        emb.name or emb.source,
+    )
     name = f"{emb.name or 'embeddings'}-hard-debiased"
     return DebiasedEmbeddings(list(emb.words), vectors, info=info, name=name, source=emb.source)

@@ -125,8 +125,10 @@ class Embeddings:
         try:
             return np.asarray(self.vectors[self._index[word]])
         except KeyError:
-            raise KeyError(f"{word!r} is not in embeddings {self.name or self.source or '(unnamed)'} "
-                           f"({len(self)} words; lookups are case-sensitive)") from None
+            raise KeyError(
+                f"{word!r} is not in embeddings {self.name or self.source or '(unnamed)'} "
+                f"({len(self)} words; lookups are case-sensitive)"
+            ) from None
 
     def index(self, word: str) -> int:
         return self._index[word]
@@ -163,7 +165,8 @@ class Embeddings:
             if bad_zero.any():
                 parts.append(f"all-zero vectors for {[w for w, b in zip(words, bad_zero) if b]}")
             raise ValueError(
-                f"embeddings {self.name or self.source!r} have " + " and ".join(parts)
+                f"embeddings {self.name or self.source!r} have "
+                + " and ".join(parts)
                 + ": cosine similarity is undefined for them; remove these words from the word sets "
                 "or fix the vectors"
             )
@@ -183,7 +186,7 @@ class Embeddings:
         """Words whose vectors are all-zero or non-finite: ``{"zero": [...], "nonfinite": [...]}``."""
         out: dict[str, list[str]] = {"zero": [], "nonfinite": []}
         for start in range(0, len(self), 65536):
-            block = np.asarray(self.vectors[start:start + 65536], dtype=np.float64)
+            block = np.asarray(self.vectors[start : start + 65536], dtype=np.float64)
             finite = np.isfinite(block).all(axis=1)
             zero = finite & ~block.any(axis=1)
             out["nonfinite"] += [self.words[start + i] for i in np.flatnonzero(~finite)]
@@ -269,8 +272,11 @@ def read_word2vec_text(path: str | os.PathLike, *, limit: int | None = None, hea
     have the same number of values; a mismatch names the line.
     """
     path = Path(path)
-    opener = (lambda: gzip.open(path, "rt", encoding="utf-8", errors="replace")) if path.suffix == ".gz" \
+    opener = (
+        (lambda: gzip.open(path, "rt", encoding="utf-8", errors="replace"))
+        if path.suffix == ".gz"
         else (lambda: open(path, encoding="utf-8", errors="replace"))
+    )
     with opener() as handle:
         first = handle.readline()
         if not first:
@@ -342,7 +348,9 @@ def _is_number(text: str) -> bool:
 
 
 # ---------------------------------------------------------------------- numpy + vocab
-def read_npy(path: str | os.PathLike, vocab: str | os.PathLike | None = None, *, limit: int | None = None) -> Embeddings:
+def read_npy(
+    path: str | os.PathLike, vocab: str | os.PathLike | None = None, *, limit: int | None = None
+) -> Embeddings:
     """A memory-mapped ``.npy`` matrix plus a vocabulary file (one word per line, or a JSON list)."""
     path = Path(path)
     if vocab is None:
@@ -391,12 +399,19 @@ class _GensimStandIn:
 
 
 _GENSIM_CLASSES = {
-    "KeyedVectors", "Word2VecKeyedVectors", "FastTextKeyedVectors", "Doc2VecKeyedVectors",
-    "BaseKeyedVectors", "WordEmbeddingsKeyedVectors", "Vocab",
+    "KeyedVectors",
+    "Word2VecKeyedVectors",
+    "FastTextKeyedVectors",
+    "Doc2VecKeyedVectors",
+    "BaseKeyedVectors",
+    "WordEmbeddingsKeyedVectors",
+    "Vocab",
 }
 _GENSIM_MODULES = {
-    "gensim.models.keyedvectors", "gensim.models.deprecated.keyedvectors",
-    "gensim.models.fasttext", "gensim.models.word2vec",
+    "gensim.models.keyedvectors",
+    "gensim.models.deprecated.keyedvectors",
+    "gensim.models.fasttext",
+    "gensim.models.word2vec",
 }
 
 
@@ -453,8 +468,14 @@ class RestrictedUnpickler(pickle.Unpickler):
             return _NUMPY_ALLOWED[(module, name)]
         if module in _GENSIM_MODULES and name in _GENSIM_CLASSES:
             return type(name, (_GensimStandIn,), {"__module__": "textkit.bias.embeddings.gensim_stand_in"})
-        if (module, name) in {("collections", "OrderedDict"), ("builtins", "dict"), ("builtins", "list"),
-                              ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "tuple")}:
+        if (module, name) in {
+            ("collections", "OrderedDict"),
+            ("builtins", "dict"),
+            ("builtins", "list"),
+            ("builtins", "set"),
+            ("builtins", "frozenset"),
+            ("builtins", "tuple"),
+        }:
             import builtins
             import collections
 
@@ -475,7 +496,9 @@ def read_gensim_kv(path: str | os.PathLike, *, limit: int | None = None) -> Embe
         except pickle.UnpicklingError:
             raise
         except (EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
-            raise EmbeddingsFormatError(f"{path} is not a readable KeyedVectors pickle ({exc!r}); it may be truncated") from exc
+            raise EmbeddingsFormatError(
+                f"{path} is not a readable KeyedVectors pickle ({exc!r}); it may be truncated"
+            ) from exc
     state = getattr(obj, "__dict__", None)
     if not isinstance(state, dict):
         raise EmbeddingsFormatError(f"{path}: the pickle does not hold a gensim KeyedVectors object")
@@ -501,7 +524,9 @@ def read_gensim_kv(path: str | os.PathLike, *, limit: int | None = None) -> Embe
 
 
 # ---------------------------------------------------------------------- textkit LM folder
-def read_textkit_lm(folder: str | os.PathLike, *, embedding_key: str | None = None, limit: int | None = None) -> Embeddings:
+def read_textkit_lm(
+    folder: str | os.PathLike, *, embedding_key: str | None = None, limit: int | None = None
+) -> Embeddings:
     """Input embedding of a textkit language-model folder (see the module docstring)."""
     folder = Path(folder)
     for required in ("config.json", "vocab.json", "model.safetensors"):
@@ -594,7 +619,7 @@ def _thrift_value(buf: bytes, i: int, ttype: int) -> tuple[Any, int]:
     if ttype in (1, 2):  # bool inside a struct: the type is the value
         return ttype == 1, i
     if ttype == 3:
-        return int.from_bytes(buf[i:i + 1], "little", signed=True), i + 1
+        return int.from_bytes(buf[i : i + 1], "little", signed=True), i + 1
     if ttype in (4, 5, 6):
         raw, i = _varint(buf, i)
         return (raw >> 1) ^ -(raw & 1), i
@@ -602,7 +627,7 @@ def _thrift_value(buf: bytes, i: int, ttype: int) -> tuple[Any, int]:
         return float(np.frombuffer(buf, "<f8", 1, i)[0]), i + 8
     if ttype == 8:
         size, i = _varint(buf, i)
-        return bytes(buf[i:i + size]), i + size
+        return bytes(buf[i : i + size]), i + size
     if ttype in (9, 10):  # list, set
         head = buf[i]
         i += 1
@@ -664,10 +689,10 @@ def _snappy_decompress(buf: bytes) -> bytes:
             length = tag >> 2
             if length >= 60:
                 extra = length - 59
-                length = int.from_bytes(buf[i:i + extra], "little")
+                length = int.from_bytes(buf[i : i + extra], "little")
                 i += extra
             length += 1
-            out += buf[i:i + length]
+            out += buf[i : i + length]
             i += length
             continue
         if kind == 1:
@@ -676,17 +701,17 @@ def _snappy_decompress(buf: bytes) -> bytes:
             i += 1
         elif kind == 2:
             length = (tag >> 2) + 1
-            offset = int.from_bytes(buf[i:i + 2], "little")
+            offset = int.from_bytes(buf[i : i + 2], "little")
             i += 2
         else:
             length = (tag >> 2) + 1
-            offset = int.from_bytes(buf[i:i + 4], "little")
+            offset = int.from_bytes(buf[i : i + 4], "little")
             i += 4
         if offset == 0 or offset > len(out):
             raise EmbeddingsFormatError("corrupt snappy data in parquet page (copy before the start)")
         start = len(out) - offset
         if offset >= length:
-            out += out[start:start + length]
+            out += out[start : start + length]
         else:  # an overlapping copy repeats the last `offset` bytes
             pattern = bytes(out[start:])
             out += (pattern * (length // offset + 1))[:length]
@@ -710,13 +735,13 @@ def _rle_bitpacked(buf: bytes, i: int, end: int, bit_width: int, count: int) -> 
             i += nbytes
             values = bits.reshape(n, bit_width).astype(np.int64) @ weights if bit_width else np.zeros(n, np.int64)
             take = min(n, count - filled)
-            out[filled:filled + take] = values[:take]
+            out[filled : filled + take] = values[:take]
         else:
             n = header >> 1
-            value = int.from_bytes(buf[i:i + byte_width], "little")
+            value = int.from_bytes(buf[i : i + byte_width], "little")
             i += byte_width
             take = min(n, count - filled)
-            out[filled:filled + take] = value
+            out[filled : filled + take] = value
         filled += take
     if filled < count:
         raise EmbeddingsFormatError(f"parquet page ends after {filled} of {count} encoded values (truncated?)")
@@ -726,9 +751,9 @@ def _rle_bitpacked(buf: bytes, i: int, end: int, bit_width: int, count: int) -> 
 def _plain_byte_arrays(buf: bytes, i: int, count: int) -> tuple[list[bytes], int]:
     out = []
     for _ in range(count):
-        size = int.from_bytes(buf[i:i + 4], "little")
+        size = int.from_bytes(buf[i : i + 4], "little")
         i += 4
-        out.append(buf[i:i + size])
+        out.append(buf[i : i + size])
         i += size
     if i > len(buf):
         raise EmbeddingsFormatError("parquet page ends inside a value (truncated?)")
@@ -791,7 +816,7 @@ def read_parquet_strings(path: str | os.PathLike, column: str | None = None) -> 
         while len(got) < n_values:
             header, offset = _thrift_struct(data, offset)
             page_type, compressed = header[1], header[3]
-            raw = data[offset:offset + compressed]
+            raw = data[offset : offset + compressed]
             offset += compressed
             if len(raw) != compressed:
                 raise EmbeddingsFormatError(f"{path}: a parquet page runs past the end of the file (truncated?)")
@@ -815,7 +840,7 @@ def read_parquet_strings(path: str | os.PathLike, column: str | None = None) -> 
                 count, encoding = info[1], info[4]
                 def_len, rep_len = info.get(5, 0), info.get(6, 0)
                 defined = count - info.get(2, 0)
-                values = raw[def_len + rep_len:]
+                values = raw[def_len + rep_len :]
                 page = inflate(values) if info.get(7, True) else values
                 i = 0
             else:
@@ -864,8 +889,9 @@ def _conversion_key(fmt: str, digests: dict[str, str]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-def _converted(fmt: str, sources: dict[str, Path], digests: dict[str, str] | None, cache_root: Path | None,
-               build: Any) -> Path:
+def _converted(
+    fmt: str, sources: dict[str, Path], digests: dict[str, str] | None, cache_root: Path | None, build: Any
+) -> Path:
     """The conversion folder for ``sources`` (role -> path), built by ``build(sources, folder)`` once.
 
     ``digests`` (role -> sha256) come from the corpus manifest, already verified by the fetch;
@@ -885,10 +911,14 @@ def _converted(fmt: str, sources: dict[str, Path], digests: dict[str, str] | Non
         return folder
     with atomic_folder(folder) as staging:
         build(sources, staging)
-        atomic_write_json(staging / "source.json", {
-            "format": fmt, "converter_version": _CONVERTER_VERSION,
-            "sources": {role: {"file": str(p), "sha256": digests[role]} for role, p in sources.items()},
-        })
+        atomic_write_json(
+            staging / "source.json",
+            {
+                "format": fmt,
+                "converter_version": _CONVERTER_VERSION,
+                "sources": {role: {"file": str(p), "sha256": digests[role]} for role, p in sources.items()},
+            },
+        )
     for old in (root / _CONVERTED_DIR).glob(f"{fmt}-*"):
         if old != folder and old.is_dir() and not old.name.endswith(".part"):
             shutil.rmtree(old, ignore_errors=True)
@@ -928,9 +958,14 @@ def _parquet_sibling(path: Path) -> Path:
     return found[0]
 
 
-def read_npy_parquet(path: str | os.PathLike, index: str | os.PathLike | None = None, *,
-                     limit: int | None = None, cache_root: str | os.PathLike | None = None,
-                     digests: dict[str, str] | None = None) -> Embeddings:
+def read_npy_parquet(
+    path: str | os.PathLike,
+    index: str | os.PathLike | None = None,
+    *,
+    limit: int | None = None,
+    cache_root: str | os.PathLike | None = None,
+    digests: dict[str, str] | None = None,
+) -> Embeddings:
     """A memory-mapped ``.npy`` matrix with a parquet word index (row i names row i).
 
     The index is the only ``*.parquet`` beside the matrix unless ``index`` names it. Its words
@@ -943,8 +978,13 @@ def read_npy_parquet(path: str | os.PathLike, index: str | os.PathLike | None = 
     def build(sources: dict[str, Path], folder: Path) -> None:
         _write_vocab(folder / "vocab.json", read_parquet_strings(sources["index"]))
 
-    folder = _converted("npy-parquet", {"index": index}, None if digests is None else {"index": digests["index"]},
-                        None if cache_root is None else Path(cache_root), build)
+    folder = _converted(
+        "npy-parquet",
+        {"index": index},
+        None if digests is None else {"index": digests["index"]},
+        None if cache_root is None else Path(cache_root),
+        build,
+    )
     words = _read_vocab(folder / "vocab.json")
     matrix = np.load(path, mmap_mode="r", allow_pickle=False)
     if matrix.ndim != 2:
@@ -972,17 +1012,17 @@ def parse_wink_json(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
     text = path.read_text(encoding="utf-8")
     start = text.find('"vectors":{')
     if start < 0:
-        raise EmbeddingsFormatError(f"{path}: no \"vectors\" object; not a wink embeddings JSON")
+        raise EmbeddingsFormatError(f'{path}: no "vectors" object; not a wink embeddings JSON')
     tail = text.find(',"unkVector"', start)
     end = tail if tail >= 0 else text.rstrip().rfind("}")
-    section = text[start + len('"vectors":{'):end].rstrip()
+    section = text[start + len('"vectors":{') : end].rstrip()
     if not section.endswith("}"):
-        raise EmbeddingsFormatError(f"{path}: the \"vectors\" object is not closed; the file may be truncated")
+        raise EmbeddingsFormatError(f'{path}: the "vectors" object is not closed; the file may be truncated')
     section = section[:-1]
     try:
         head = json.loads(text[:start].rstrip().rstrip(",") + "}")
     except json.JSONDecodeError as exc:
-        raise EmbeddingsFormatError(f"{path}: the header before \"vectors\" is not valid JSON ({exc.msg})") from exc
+        raise EmbeddingsFormatError(f'{path}: the header before "vectors" is not valid JSON ({exc.msg})') from exc
     missing = [k for k in ("words", "dimensions", "size", "l2NormIndex", "wordIndex") if k not in head]
     if missing:
         raise EmbeddingsFormatError(f"{path}: not a wink embeddings JSON (missing {missing})")
@@ -1025,8 +1065,13 @@ def parse_wink_json(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
     return list(words), vectors.astype(np.float32)
 
 
-def read_wink_json(path: str | os.PathLike, *, limit: int | None = None, cache_root: str | os.PathLike | None = None,
-                   digests: dict[str, str] | None = None) -> Embeddings:
+def read_wink_json(
+    path: str | os.PathLike,
+    *,
+    limit: int | None = None,
+    cache_root: str | os.PathLike | None = None,
+    digests: dict[str, str] | None = None,
+) -> Embeddings:
     """wink-nlp's embeddings JSON, parsed once (:func:`parse_wink_json`) into a float32 ``.npy``
     and a vocabulary JSON in the conversion cache, then memory-mapped on every load."""
     path = Path(path)
@@ -1036,8 +1081,13 @@ def read_wink_json(path: str | os.PathLike, *, limit: int | None = None, cache_r
         _save_npy(folder / "vectors.npy", vectors)
         _write_vocab(folder / "vocab.json", words)
 
-    folder = _converted("wink-json", {"json": path}, None if digests is None else {"json": digests["json"]},
-                        None if cache_root is None else Path(cache_root), build)
+    folder = _converted(
+        "wink-json",
+        {"json": path},
+        None if digests is None else {"json": digests["json"]},
+        None if cache_root is None else Path(cache_root),
+        build,
+    )
     emb = read_npy(folder / "vectors.npy", folder / "vocab.json", limit=limit)
     emb.name, emb.source = path.name, str(path)
     return emb
@@ -1078,12 +1128,24 @@ def _spacy_key_rows(vocab_dir: Path) -> dict[str, Any]:
         if first:
             owner_words.append(word)
             owner_rows.append(row)
-    return {"words": words, "rows": rows, "owner_words": owner_words, "owner_rows": owner_rows,
-            "unknown_keys": unknown, "n_rows": len(seen)}
+    return {
+        "words": words,
+        "rows": rows,
+        "owner_words": owner_words,
+        "owner_rows": owner_rows,
+        "unknown_keys": unknown,
+        "n_rows": len(seen),
+    }
 
 
-def read_spacy_vocab(folder: str | os.PathLike, *, all_keys: bool = False, limit: int | None = None,
-                     cache_root: str | os.PathLike | None = None, digests: dict[str, str] | None = None) -> Embeddings:
+def read_spacy_vocab(
+    folder: str | os.PathLike,
+    *,
+    all_keys: bool = False,
+    limit: int | None = None,
+    cache_root: str | os.PathLike | None = None,
+    digests: dict[str, str] | None = None,
+) -> Embeddings:
     """Vectors from a spaCy ``vocab/`` folder (``vectors``, ``key2row``, ``strings.json``,
     ``vectors.cfg``) without loading the pipeline.
 
@@ -1106,12 +1168,18 @@ def read_spacy_vocab(folder: str | os.PathLike, *, all_keys: bool = False, limit
         _write_vocab(out / "owners.json", found["owner_words"])
         _save_npy(out / "owner_rows.npy", np.asarray(found["owner_rows"], dtype=np.int32))
         if found["unknown_keys"]:
-            warnings.warn(f"{found['unknown_keys']} spaCy vector keys in {folder} have no string and were skipped",
-                          stacklevel=4)
+            warnings.warn(
+                f"{found['unknown_keys']} spaCy vector keys in {folder} have no string and were skipped", stacklevel=4
+            )
 
     roles = {"key2row": folder / "key2row", "strings": folder / "strings.json"}
-    converted = _converted("spacy-vocab", roles, None if digests is None else {r: digests[r] for r in roles},
-                           None if cache_root is None else Path(cache_root), build)
+    converted = _converted(
+        "spacy-vocab",
+        roles,
+        None if digests is None else {r: digests[r] for r in roles},
+        None if cache_root is None else Path(cache_root),
+        build,
+    )
     data = np.load(folder / "vectors", mmap_mode="r", allow_pickle=False)
     if data.ndim != 2:
         raise EmbeddingsFormatError(f"{folder / 'vectors'}: expected a 2-D array, got shape {data.shape}")
@@ -1148,8 +1216,18 @@ EMBEDDING_REGISTRY: dict[str, tuple[str, str, str]] = {
     "spacy-en-core-web-md-all-keys": ("spacy-en-core-web-md", "vocab", "spacy-vocab-all-keys"),
 }
 
-_FORMATS = ("word2vec-binary", "text", "npy", "npy-parquet", "wink-json", "kv", "textkit-lm", "spacy",
-            "spacy-vocab", "spacy-vocab-all-keys")
+_FORMATS = (
+    "word2vec-binary",
+    "text",
+    "npy",
+    "npy-parquet",
+    "wink-json",
+    "kv",
+    "textkit-lm",
+    "spacy",
+    "spacy-vocab",
+    "spacy-vocab-all-keys",
+)
 
 
 def _sniff_format(path: Path) -> str:
@@ -1164,7 +1242,9 @@ def _sniff_format(path: Path) -> str:
             f"{path} is a folder but neither a textkit model folder, a spaCy pipeline nor a spaCy vocab folder"
         )
     suffixes = [s.lower() for s in path.suffixes]
-    last = suffixes[-2] if suffixes and suffixes[-1] == ".gz" and len(suffixes) > 1 else (suffixes[-1] if suffixes else "")
+    last = (
+        suffixes[-2] if suffixes and suffixes[-1] == ".gz" and len(suffixes) > 1 else (suffixes[-1] if suffixes else "")
+    )
     if last == ".bin":
         return "word2vec-binary"
     if last in (".txt", ".vec", ".glove"):
@@ -1186,7 +1266,7 @@ def _sniff_format(path: Path) -> str:
     if head[:1] == b"\x80":
         return "kv"
     first_line = head.split(b"\n", 1)[0]
-    rest = head[len(first_line) + 1:]
+    rest = head[len(first_line) + 1 :]
     try:
         rest.decode("utf-8")
         return "text"
@@ -1215,8 +1295,14 @@ def load_embeddings(
 
         corpus, filename, fmt = EMBEDDING_REGISTRY[key]
         folder = data.fetch(corpus)  # verifies every file's sha256 against the manifest
-        emb = _load_path(folder / filename, format or fmt, limit=limit, vocab=vocab, embedding_key=embedding_key,
-                         corpus=(folder, data.info(corpus).files))
+        emb = _load_path(
+            folder / filename,
+            format or fmt,
+            limit=limit,
+            vocab=vocab,
+            embedding_key=embedding_key,
+            corpus=(folder, data.info(corpus).files),
+        )
         emb.name = key
         return emb
     if format == "spacy" and not Path(key).exists():
@@ -1232,8 +1318,15 @@ def load_embeddings(
     return _load_path(path, format or _sniff_format(path), limit=limit, vocab=vocab, embedding_key=embedding_key)
 
 
-def _load_path(path: Path, fmt: str, *, limit: int | None, vocab: str | os.PathLike | None,
-               embedding_key: str | None, corpus: tuple[Path, dict[str, str]] | None = None) -> Embeddings:
+def _load_path(
+    path: Path,
+    fmt: str,
+    *,
+    limit: int | None,
+    vocab: str | os.PathLike | None,
+    embedding_key: str | None,
+    corpus: tuple[Path, dict[str, str]] | None = None,
+) -> Embeddings:
     """Read ``path`` in format ``fmt``. ``corpus`` (its cache folder and the manifest's sha256 per
     file) puts one-time conversions in that folder, keyed by the verified digests."""
 
@@ -1258,8 +1351,12 @@ def _load_path(path: Path, fmt: str, *, limit: int | None, vocab: str | os.PathL
     if fmt == "wink-json":
         return read_wink_json(path, limit=limit, **cached({"json": path}))
     if fmt in ("spacy-vocab", "spacy-vocab-all-keys"):
-        return read_spacy_vocab(path, all_keys=fmt == "spacy-vocab-all-keys", limit=limit,
-                                **cached({"key2row": path / "key2row", "strings": path / "strings.json"}))
+        return read_spacy_vocab(
+            path,
+            all_keys=fmt == "spacy-vocab-all-keys",
+            limit=limit,
+            **cached({"key2row": path / "key2row", "strings": path / "strings.json"}),
+        )
     if fmt == "kv":
         return read_gensim_kv(path, limit=limit)
     if fmt == "textkit-lm":

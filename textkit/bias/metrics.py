@@ -44,13 +44,21 @@ class RNDResult:
         return self.value / max(1, len(self.per_word))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "mean": self.mean, "normalized": self.normalized,
-                "per_word": self.per_word, "missing": self.missing}
+        return {
+            "value": self.value,
+            "mean": self.mean,
+            "normalized": self.normalized,
+            "per_word": self.per_word,
+            "missing": self.missing,
+        }
 
 
-def relative_norm_distance_vectors(G1: np.ndarray, G2: np.ndarray, V: np.ndarray, *, normalize: bool = True) -> np.ndarray:
+def relative_norm_distance_vectors(
+    G1: np.ndarray, G2: np.ndarray, V: np.ndarray, *, normalize: bool = True
+) -> np.ndarray:
     """Per-neutral-word terms ``||v - mean(G1)|| - ||v - mean(G2)||`` (rows unit-scaled first
     when ``normalize``, as Garg et al. do)."""
+
     def prep(m: np.ndarray) -> np.ndarray:
         m = np.asarray(m, dtype=np.float64)
         if normalize:
@@ -82,13 +90,18 @@ def relative_norm_distance(
     present raises :class:`~textkit.bias.wordsets.InsufficientWordsError`.
     """
     sets = prepare_sets(
-        emb, {"group1": group1, "group2": group2, "neutral": neutral_words}, min_size=min_size,
-        max_missing_fraction=max_missing_fraction, target_keys=None,
-        exclusive_pairs=(("group1", "group2"),), test_name="relative norm distance",
+        emb,
+        {"group1": group1, "group2": group2, "neutral": neutral_words},
+        min_size=min_size,
+        max_missing_fraction=max_missing_fraction,
+        target_keys=None,
+        exclusive_pairs=(("group1", "group2"),),
+        test_name="relative norm distance",
     )
     g1, g2, v = (sets.words[k] for k in ("group1", "group2", "neutral"))
-    terms = relative_norm_distance_vectors(emb.matrix(g1, unit=False), emb.matrix(g2, unit=False),
-                                           emb.matrix(v, unit=False), normalize=normalize)
+    terms = relative_norm_distance_vectors(
+        emb.matrix(g1, unit=False), emb.matrix(g2, unit=False), emb.matrix(v, unit=False), normalize=normalize
+    )
     return RNDResult(float(terms.sum()), {w: float(t) for w, t in zip(v, terms)}, sets.missing, normalize)
 
 
@@ -103,18 +116,35 @@ class ECTResult:
     missing: dict[str, list[str]]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rho": self.rho, "p_value": self.p_value,
-                "similarities": {k: list(v) for k, v in self.similarities.items()}, "missing": self.missing}
+        return {
+            "rho": self.rho,
+            "p_value": self.p_value,
+            "similarities": {k: list(v) for k, v in self.similarities.items()},
+            "missing": self.missing,
+        }
 
 
-def ect(emb: Embeddings, group1: Sequence[str], group2: Sequence[str], attributes: Sequence[str],
-        *, min_size: int = 2, max_missing_fraction: float | None = 0.5) -> ECTResult:
+def ect(
+    emb: Embeddings,
+    group1: Sequence[str],
+    group2: Sequence[str],
+    attributes: Sequence[str],
+    *,
+    min_size: int = 2,
+    max_missing_fraction: float | None = 0.5,
+) -> ECTResult:
     """Embedding Coherence Test (Dev & Phillips 2019)."""
     from scipy.stats import spearmanr
 
-    sets = prepare_sets(emb, {"group1": group1, "group2": group2, "attributes": attributes},
-                        min_size=min_size, max_missing_fraction=max_missing_fraction, target_keys=None,
-                        exclusive_pairs=(("group1", "group2"),), test_name="ECT")
+    sets = prepare_sets(
+        emb,
+        {"group1": group1, "group2": group2, "attributes": attributes},
+        min_size=min_size,
+        max_missing_fraction=max_missing_fraction,
+        target_keys=None,
+        exclusive_pairs=(("group1", "group2"),),
+        test_name="ECT",
+    )
     g1, g2, at = (sets.words[k] for k in ("group1", "group2", "attributes"))
     if len(at) < 3:
         raise ValueError(f"ECT needs at least 3 attribute words present, got {at}")
@@ -138,13 +168,25 @@ class RNSBResult:
     classifier_accuracy: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kl_divergence": self.kl_divergence, "probabilities": self.probabilities,
-                "negative_probability": self.negative_probability, "missing": self.missing,
-                "classifier_accuracy": self.classifier_accuracy}
+        return {
+            "kl_divergence": self.kl_divergence,
+            "probabilities": self.probabilities,
+            "negative_probability": self.negative_probability,
+            "missing": self.missing,
+            "classifier_accuracy": self.classifier_accuracy,
+        }
 
 
-def rnsb(emb: Embeddings, groups: Mapping[str, Sequence[str]], positive: Sequence[str], negative: Sequence[str],
-         *, seed: int = 0, test_size: float = 0.2, max_missing_fraction: float | None = None) -> RNSBResult:
+def rnsb(
+    emb: Embeddings,
+    groups: Mapping[str, Sequence[str]],
+    positive: Sequence[str],
+    negative: Sequence[str],
+    *,
+    seed: int = 0,
+    test_size: float = 0.2,
+    max_missing_fraction: float | None = None,
+) -> RNSBResult:
     """Relative Negative Sentiment Bias (Sweeney & Najafian 2019).
 
     A logistic regression learns negative (1) vs positive (0) sentiment words; each identity
@@ -159,8 +201,15 @@ def rnsb(emb: Embeddings, groups: Mapping[str, Sequence[str]], positive: Sequenc
     if len(groups) < 2:
         raise ValueError("RNSB needs at least two identity groups")
     named = {"positive": positive, "negative": negative, **{f"group:{k}": v for k, v in groups.items()}}
-    sets = prepare_sets(emb, named, min_size=1, max_missing_fraction=max_missing_fraction, target_keys=None,
-                        exclusive_pairs=(("positive", "negative"),), test_name="RNSB")
+    sets = prepare_sets(
+        emb,
+        named,
+        min_size=1,
+        max_missing_fraction=max_missing_fraction,
+        target_keys=None,
+        exclusive_pairs=(("positive", "negative"),),
+        test_name="RNSB",
+    )
     pos, neg = sets.words["positive"], sets.words["negative"]
     if len(pos) < 5 or len(neg) < 5:
         raise ValueError(f"RNSB needs at least 5 positive and 5 negative words present, got {len(pos)} and {len(neg)}")
@@ -191,8 +240,9 @@ class DirectionResult:
     missing: list[str] = field(default_factory=list)
 
 
-def gender_direction(emb: Embeddings, pairs: Sequence[Sequence[str]], *, method: str = "pca",
-                     n_components: int = 10) -> DirectionResult:
+def gender_direction(
+    emb: Embeddings, pairs: Sequence[Sequence[str]], *, method: str = "pca", n_components: int = 10
+) -> DirectionResult:
     """Bolukbasi et al.'s gender direction from definitional pairs like ``("she", "he")``.
 
     ``method="pca"``: the first principal component of the pair-centred unit vectors (each
@@ -220,7 +270,7 @@ def gender_direction(emb: Embeddings, pairs: Sequence[Sequence[str]], *, method:
         centre = (first + second) / 2
         stacked = np.vstack([first - centre, second - centre])  # (2 * pairs, dim)
         _, sing, vt = np.linalg.svd(stacked, full_matrices=False)  # pairs centred: no extra mean removal needed
-        var = sing ** 2
+        var = sing**2
         ratio = (var / var.sum())[:n_components]
         d = vt[0]
         if np.mean((first - second) @ d) < 0:
@@ -230,7 +280,9 @@ def gender_direction(emb: Embeddings, pairs: Sequence[Sequence[str]], *, method:
     return DirectionResult(d / np.linalg.norm(d), ratio, used, missing)
 
 
-def project(emb: Embeddings, words: Sequence[str], direction: np.ndarray | DirectionResult) -> tuple[dict[str, float], list[str]]:
+def project(
+    emb: Embeddings, words: Sequence[str], direction: np.ndarray | DirectionResult
+) -> tuple[dict[str, float], list[str]]:
     """Cosine of each present word with ``direction``; returns ``(projections, missing)``."""
     d = direction.direction if isinstance(direction, DirectionResult) else np.asarray(direction, dtype=np.float64)
     d = d / np.linalg.norm(d)
@@ -241,8 +293,9 @@ def project(emb: Embeddings, words: Sequence[str], direction: np.ndarray | Direc
     return {w: float(p) for w, p in zip(found, proj)}, missing
 
 
-def direct_bias(emb: Embeddings, neutral_words: Sequence[str], direction: np.ndarray | DirectionResult,
-                c: float = 1.0) -> tuple[float, list[str]]:
+def direct_bias(
+    emb: Embeddings, neutral_words: Sequence[str], direction: np.ndarray | DirectionResult, c: float = 1.0
+) -> tuple[float, list[str]]:
     """Bolukbasi et al.'s DirectBias_c = mean over neutral words of |cos(w, g)|^c; returns ``(value, missing)``."""
     proj, missing = project(emb, neutral_words, direction)
     if not proj:

