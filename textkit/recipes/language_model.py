@@ -93,7 +93,9 @@ class LMRecipe:
         if "vocab_size" in recipe.model or "pad_index" in recipe.model:
             raise ValueError(f"{where}: 'vocab_size' and 'pad_index' come from the tokenizer; remove them from 'model'")
         if recipe.tokenizer.kind not in ("word", "sentencepiece"):
-            raise ValueError(f"{where}: tokenizer kind must be 'word' or 'sentencepiece', got {recipe.tokenizer.kind!r}")
+            raise ValueError(
+                f"{where}: tokenizer kind must be 'word' or 'sentencepiece', got {recipe.tokenizer.kind!r}"
+            )
         return recipe
 
     @classmethod
@@ -128,7 +130,9 @@ def corpus_splits(data: DataSettings) -> dict[str, list[str]]:
         return out
     records = corpora.load(data.corpus)
     if isinstance(records, dict):  # a corpus with its own splits
-        raise ValueError(f"corpus {data.corpus!r} has predefined splits; textkit lm pretrain supports document corpora such as 'brown'")
+        raise ValueError(
+            f"corpus {data.corpus!r} has predefined splits; textkit lm pretrain supports document corpora such as 'brown'"
+        )
     texts = {}
     for index, record in enumerate(records):
         key = str(record.get("file", index)) if isinstance(record, dict) else str(index)
@@ -155,7 +159,9 @@ def build_pipeline(settings: TokenizerSettings, train_texts: list[str], seed: in
         tokens = tokenizer.tokenize_many(train_texts, n_workers=n_workers)
         vocab = Vocab.build(tokens, min_freq=settings.min_freq, max_size=settings.max_vocab)
         return TextPipeline(tokenizer, vocab)
-    tokenizer = SubwordTokenizer.train(train_texts, vocab_size=settings.vocab_size, model_type=settings.model_type, seed=seed)
+    tokenizer = SubwordTokenizer.train(
+        train_texts, vocab_size=settings.vocab_size, model_type=settings.model_type, seed=seed
+    )
     return TextPipeline(tokenizer)
 
 
@@ -214,7 +220,9 @@ def pretrain_language_model(
     docs = {name: pipeline.encode_documents(splits[name]) for name in ("train", "valid", "test")}
     n_tokens = {name: int(sum(len(d) for d in docs[name])) for name in docs}
     seed_everything(settings.seed)
-    model = build_language_model(recipe.arch, {**recipe.model, "vocab_size": len(pipeline), "pad_index": pipeline.pad_index})
+    model = build_language_model(
+        recipe.arch, {**recipe.model, "vocab_size": len(pipeline), "pad_index": pipeline.pad_index}
+    )
     shard = {"rank": dist.rank, "world_size": dist.world_size}
     shard = {**shard, "backwards": recipe.data.backwards}
     train = LMStream(docs["train"], per_process, settings.bptt, seed=settings.seed, **shard)
@@ -229,14 +237,26 @@ def pretrain_language_model(
     if settings.checkpoint_every:
         callbacks.append(cb.CheckpointEvery(out_dir / "checkpoints", every_steps=settings.checkpoint_every))
     trainer = Trainer(
-        model, LanguageModelTask(), train, valid,
-        lr=settings.lr, optimizer=settings.optimizer, weight_decay=settings.weight_decay, betas=settings.betas,
-        schedule=schedule_from_dict(settings.schedule), callbacks=callbacks, device=settings.device,
-        precision=settings.precision, seed=settings.seed, eval_every=settings.eval_every,
+        model,
+        LanguageModelTask(),
+        train,
+        valid,
+        lr=settings.lr,
+        optimizer=settings.optimizer,
+        weight_decay=settings.weight_decay,
+        betas=settings.betas,
+        schedule=schedule_from_dict(settings.schedule),
+        callbacks=callbacks,
+        device=settings.device,
+        precision=settings.precision,
+        seed=settings.seed,
+        eval_every=settings.eval_every,
     )
     resume_from = out_dir / "checkpoints" if resume else None
     if resume and not (out_dir / "checkpoints" / "latest.json").exists():
-        raise FileNotFoundError(f"--resume: no checkpoint in {out_dir / 'checkpoints'}; run without --resume to start fresh")
+        raise FileNotFoundError(
+            f"--resume: no checkpoint in {out_dir / 'checkpoints'}; run without --resume to start fresh"
+        )
     trainer.fit(epochs=settings.epochs, max_steps=settings.max_steps, resume=resume_from)
     valid_metrics = trainer.history[-1] if trainer.history else trainer.validate()
     test_metrics = trainer.evaluate(test)
@@ -249,7 +269,9 @@ def pretrain_language_model(
         "test_accuracy": test_metrics["accuracy"],
         "steps": trainer.step,
         "epochs": round(trainer.history[-1]["epoch"], 3) if trainer.history else 0,
-        "train_tokens_per_s": round(trainer.tokens_seen * dist.world_size / trainer.train_time, 1) if trainer.train_time else None,
+        "train_tokens_per_s": round(trainer.tokens_seen * dist.world_size / trainer.train_time, 1)
+        if trainer.train_time
+        else None,
         "train_time_s": round(trainer.train_time, 1),
         "wall_time_s": round(time.time() - started, 1),
         "vocab_size": len(pipeline),
@@ -262,7 +284,11 @@ def pretrain_language_model(
         extra = {
             "recipe": recipe.to_dict(),
             "effective_train": config_to_dict(settings),
-            "data": {**config_to_dict(recipe.data), "valid_keys": splits["valid_keys"], "test_keys": splits["test_keys"]},
+            "data": {
+                **config_to_dict(recipe.data),
+                "valid_keys": splits["valid_keys"],
+                "test_keys": splits["test_keys"],
+            },
             "metrics": metrics,
         }
         save_language_model(model, pipeline, out_dir, extra=extra)
@@ -270,31 +296,35 @@ def pretrain_language_model(
     return metrics
 
 
-def write_model_card(folder: Path, recipe: LMRecipe, settings: TrainSettings, metrics: dict, command: str | None) -> None:
+def write_model_card(
+    folder: Path, recipe: LMRecipe, settings: TrainSettings, metrics: dict, command: str | None
+) -> None:
     tok = config_to_dict(recipe.tokenizer)
-    keep = ("kind", "min_freq", "max_vocab") if recipe.tokenizer.kind == "word" else ("kind", "vocab_size", "model_type")
+    keep = (
+        ("kind", "min_freq", "max_vocab") if recipe.tokenizer.kind == "word" else ("kind", "vocab_size", "model_type")
+    )
     tok = {k: tok[k] for k in keep}
     card = f"""# {recipe.name}
 
 {recipe.description}
 
 - **Architecture:** `{recipe.arch}` with `{json.dumps(recipe.model)}`
-- **Tokenizer:** {recipe.tokenizer.kind} ({json.dumps(tok)}); vocabulary {metrics['vocab_size']} entries
+- **Tokenizer:** {recipe.tokenizer.kind} ({json.dumps(tok)}); vocabulary {metrics["vocab_size"]} entries
 - **Data:** `{recipe.data.corpus}`, documents split by file with seed {recipe.data.split_seed} into
-  train/valid/test fractions {list(recipe.data.fractions)}; tokens: {json.dumps(metrics['tokens'])}
+  train/valid/test fractions {list(recipe.data.fractions)}; tokens: {json.dumps(metrics["tokens"])}
 - **Training:** {json.dumps(config_to_dict(settings))}
 - **Seed:** {settings.seed}
-- **Hardware:** {metrics['processes']} process(es) on {metrics['device']} ({metrics['precision']}); {platform.processor() or platform.machine()}, Python {sys.version.split()[0]}, torch {torch.__version__}
+- **Hardware:** {metrics["processes"]} process(es) on {metrics["device"]} ({metrics["precision"]}); {platform.processor() or platform.machine()}, Python {sys.version.split()[0]}, torch {torch.__version__}
 
 ## Metrics
 
 | split | loss (nats/token) | perplexity | next-token accuracy |
 |---|---|---|---|
-| valid | {metrics['valid_loss']:.4f} | {metrics['valid_perplexity']:.2f} | {metrics['valid_accuracy']:.4f} |
-| test | {metrics['test_loss']:.4f} | {metrics['test_perplexity']:.2f} | {metrics['test_accuracy']:.4f} |
+| valid | {metrics["valid_loss"]:.4f} | {metrics["valid_perplexity"]:.2f} | {metrics["valid_accuracy"]:.4f} |
+| test | {metrics["test_loss"]:.4f} | {metrics["test_perplexity"]:.2f} | {metrics["test_accuracy"]:.4f} |
 
-{metrics['steps']} steps ({metrics['epochs']} epochs), {metrics['train_time_s']} s of training
-({metrics['train_tokens_per_s']} tokens/s), {metrics['wall_time_s']} s wall time in all.
+{metrics["steps"]} steps ({metrics["epochs"]} epochs), {metrics["train_time_s"]} s of training
+({metrics["train_tokens_per_s"]} tokens/s), {metrics["wall_time_s"]} s wall time in all.
 
 Perplexity is per token of this tokenizer (textkit word tokens include case markers such as
 `xxmaj`), so it is not comparable with word-level perplexities on other tokenizations.
@@ -302,7 +332,7 @@ Perplexity is per token of this tokenizer (textkit word tokens include case mark
 ## Reproduce
 
 ```
-{command or '(command not recorded)'}
+{command or "(command not recorded)"}
 ```
 
 ## Files
@@ -317,7 +347,14 @@ Perplexity is per token of this tokenizer (textkit word tokens include case mark
 # -- evaluate and generate --------------------------------------------------------------------
 
 
-def evaluate_language_model(folder: str | Path, corpus: str | None = None, split: str = "test", batch_size: int = 16, bptt: int = 70, device: str = "auto") -> dict:
+def evaluate_language_model(
+    folder: str | Path,
+    corpus: str | None = None,
+    split: str = "test",
+    batch_size: int = 16,
+    bptt: int = 70,
+    device: str = "auto",
+) -> dict:
     """Perplexity of a saved LM on a split of a corpus (the split recorded at training time)."""
     from textkit.data.lm import LMStream
     from textkit.nn.serialization import load_language_model
@@ -340,8 +377,14 @@ def evaluate_language_model(folder: str | Path, corpus: str | None = None, split
     stream = LMStream(docs, batch_size, bptt, shuffle=False, random_bptt=False, backwards=data.backwards)
 
     metrics = evaluate(bundle.model, LanguageModelTask(), stream, next(bundle.model.parameters()).device)
-    return {"corpus": data.corpus, "split": split, "tokens": stream.tokens_per_epoch, "loss": metrics["valid_loss"],
-            "perplexity": metrics["perplexity"], "accuracy": metrics["accuracy"]}
+    return {
+        "corpus": data.corpus,
+        "split": split,
+        "tokens": stream.tokens_per_epoch,
+        "loss": metrics["valid_loss"],
+        "perplexity": metrics["perplexity"],
+        "accuracy": metrics["accuracy"],
+    }
 
 
 def generate_text(
@@ -364,13 +407,16 @@ def generate_text(
     from textkit import decode
     from textkit.nn.generate import model_step
     from textkit.nn.serialization import load_language_model
+
     model, pipeline = load_language_model(folder)
     ids = [int(i) for i in pipeline.encode_documents([prompt])[0]]
     specials = pipeline.special_ids
     banned = [specials[name] for name in ("pad", "unk", "bos") if name in specials]
     if len(ids) <= (1 if "bos" in specials else 0):
         raise ValueError("the prompt encodes to no tokens; give a non-empty prompt")
-    processors = decode.build_processors(banned_ids=banned, repetition_penalty=repetition_penalty, no_repeat_ngram_size=no_repeat_ngram)
+    processors = decode.build_processors(
+        banned_ids=banned, repetition_penalty=repetition_penalty, no_repeat_ngram_size=no_repeat_ngram
+    )
     strategy: decode.Strategy
     if beam is not None:
         strategy = decode.Beam(beam)
@@ -378,7 +424,9 @@ def generate_text(
         strategy = decode.Greedy()
     else:
         strategy = decode.Sample(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, seed=seed)
-    new = decode.generate(model_step(model), [ids], strategy, max_new_tokens, processors=processors, reorder=decode.reorder_dim1).to_lists()[0]
+    new = decode.generate(
+        model_step(model), [ids], strategy, max_new_tokens, processors=processors, reorder=decode.reorder_dim1
+    ).to_lists()[0]
     return pipeline.decode(ids + new)
 
 

@@ -39,8 +39,12 @@ def export_pretrained(runs: dict[str, str | Path], name: str, out_root: str | Pa
         bundle = load_language_model(run)
         saved = bundle.config.get("data", {})
         if bool(saved.get("backwards", False)) != (direction == "backward"):
-            raise ValueError(f"{run} was trained with backwards={saved.get('backwards', False)}; it cannot be the {direction} model")
-        pipelines.append(json.dumps(bundle.pipeline.vocab.itos if bundle.pipeline.vocab is not None else len(bundle.pipeline)))
+            raise ValueError(
+                f"{run} was trained with backwards={saved.get('backwards', False)}; it cannot be the {direction} model"
+            )
+        pipelines.append(
+            json.dumps(bundle.pipeline.vocab.itos if bundle.pipeline.vocab is not None else len(bundle.pipeline))
+        )
         target = root / direction
         if target.exists():
             shutil.rmtree(target)
@@ -58,14 +62,30 @@ def export_pretrained(runs: dict[str, str | Path], name: str, out_root: str | Pa
             "perplexity": {split: round(m["perplexity"], 3) for split, m in evaluation.items()},
             "loss": {split: round(m["loss"], 5) for split, m in evaluation.items()},
             "tokens": {split: m["tokens"] for split, m in evaluation.items()},
-            "fp32_perplexity": {"valid": train_metrics.get("valid_perplexity"), "test": train_metrics.get("test_perplexity")},
-            "training": {k: train_metrics.get(k) for k in ("steps", "epochs", "train_tokens_per_s", "train_time_s", "wall_time_s",
-                                                             "device", "precision", "processes")},
+            "fp32_perplexity": {
+                "valid": train_metrics.get("valid_perplexity"),
+                "test": train_metrics.get("test_perplexity"),
+            },
+            "training": {
+                k: train_metrics.get(k)
+                for k in (
+                    "steps",
+                    "epochs",
+                    "train_tokens_per_s",
+                    "train_time_s",
+                    "wall_time_s",
+                    "device",
+                    "precision",
+                    "processes",
+                )
+            },
             "recipe": config.get("recipe"),
             "effective_train": config.get("effective_train"),
         }
     if len(set(pipelines)) > 1:
-        raise ValueError("the runs use different vocabularies; a backward model must share its forward twin's (lm pretrain --pipeline)")
+        raise ValueError(
+            "the runs use different vocabularies; a backward model must share its forward twin's (lm pretrain --pipeline)"
+        )
     manifest = {
         "name": name,
         "format_version": 1,

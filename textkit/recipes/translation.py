@@ -43,7 +43,11 @@ def translate(
     any other. ``max_new_tokens`` defaults to ``1.5 * source length + 10`` per batch, capped
     by ``max_len - 1``. ``banned_ids`` (default: BOS and PAD) are never produced."""
     if strategy is None:
-        strategy = decode.Greedy() if beam_size == 1 else decode.Beam(beam_size, length_penalty=length_penalty, length_norm=length_norm)
+        strategy = (
+            decode.Greedy()
+            if beam_size == 1
+            else decode.Beam(beam_size, length_penalty=length_penalty, length_norm=length_norm)
+        )
     elif not isinstance(strategy, (decode.Greedy, decode.Beam)):
         raise TypeError(f"translate decodes with decode.Greedy() or decode.Beam(...), got {strategy!r}")
     banned = tuple(sorted({bos_id, pad_id} if banned_ids is None else set(banned_ids)))
@@ -59,7 +63,10 @@ def translate(
             ids, truncated = ids[: model_max - 1], truncated + 1
         rows.append(ids + [eos_id])
     if truncated:
-        warnings.warn(f"{truncated} source sentence(s) longer than the model's max_len - 1 = {model_max - 1} tokens were truncated", stacklevel=2)
+        warnings.warn(
+            f"{truncated} source sentence(s) longer than the model's max_len - 1 = {model_max - 1} tokens were truncated",
+            stacklevel=2,
+        )
     order = np.argsort([len(r) for r in rows], kind="stable")[::-1]  # longest first: less padding per batch
     out: list[list[int] | None] = [None] * len(rows)
     with eval_mode(model), torch.no_grad():
@@ -74,7 +81,14 @@ def translate(
             budget = max(1, min(budget, model_max - 1))
             prompt = torch.full((len(idx), 1), bos_id, dtype=torch.long, device=device)  # (B, 1)
             hyps = decode.generate(
-                model.step, prompt, strategy, budget, state=model.encode(src), eos_id=eos_id, pad_id=pad_id, processors=processors,
+                model.step,
+                prompt,
+                strategy,
+                budget,
+                state=model.encode(src),
+                eos_id=eos_id,
+                pad_id=pad_id,
+                processors=processors,
             ).to_lists(strip_eos_id=eos_id)
             for j, i in enumerate(idx):
                 out[i] = hyps[j]
