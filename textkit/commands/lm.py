@@ -15,9 +15,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     pre = actions.add_parser("pretrain", help="train a language model from a recipe and save a model folder")
     pre.add_argument("--corpus", default=None, help="corpus name (default: the recipe's, e.g. brown)")
-    pre.add_argument("--tokenizer", choices=["word", "sentencepiece"], default=None, help="override the recipe's tokenizer")
-    pre.add_argument("--config", required=True,
-                     help="a shipped recipe's name (e.g. awd_lstm-small; see models/) or a recipe JSON file")
+    pre.add_argument(
+        "--tokenizer", choices=["word", "sentencepiece"], default=None, help="override the recipe's tokenizer"
+    )
+    pre.add_argument(
+        "--config",
+        required=True,
+        help="a shipped recipe's name (e.g. awd_lstm-small; see models/) or a recipe JSON file",
+    )
     pre.add_argument("--out", required=True, help="output model folder")
     pre.add_argument("--max-steps", type=int, default=None)
     pre.add_argument("--epochs", type=int, default=None)
@@ -28,7 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pre.add_argument("--workers", type=int, default=1, help="tokenizer worker processes")
     pre.add_argument("--quiet", action="store_true", help="no progress bar or per-validation lines")
     pre.add_argument("--backwards", action="store_true", help="train a backward LM (documents read right to left)")
-    pre.add_argument("--pipeline", default=None, help="reuse the tokenizer + vocabulary saved in this folder (a backward LM shares its forward twin's)")
+    pre.add_argument(
+        "--pipeline",
+        default=None,
+        help="reuse the tokenizer + vocabulary saved in this folder (a backward LM shares its forward twin's)",
+    )
 
     gen = actions.add_parser("generate", help="sample a continuation of a prompt (seeded)")
     gen.add_argument("model_dir")
@@ -36,14 +45,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gen.add_argument("--max-new-tokens", type=int, default=50)
     gen.add_argument("--temperature", type=float, default=1.0)
     gen.add_argument("--top-k", type=int, default=None)
-    gen.add_argument("--top-p", type=float, default=None, help="nucleus sampling: keep the smallest set with mass >= p (textkit.decode)")
+    gen.add_argument(
+        "--top-p",
+        type=float,
+        default=None,
+        help="nucleus sampling: keep the smallest set with mass >= p (textkit.decode)",
+    )
     gen.add_argument("--min-p", type=float, default=None, help="drop tokens below min_p x the top probability")
     gen.add_argument("--repetition-penalty", type=float, default=None, help="CTRL penalty (> 1 discourages repeats)")
     gen.add_argument("--no-repeat-ngram", type=int, default=None, help="never repeat an n-gram of this size")
-    gen.add_argument("--beam", type=int, default=None, help="beam search with this many beams (deterministic; ignores sampling options)")
+    gen.add_argument(
+        "--beam",
+        type=int,
+        default=None,
+        help="beam search with this many beams (deterministic; ignores sampling options)",
+    )
     gen.add_argument("--seed", type=int, default=0)
 
-    exp = actions.add_parser("export", help="turn trained LM folders into a shipped pretrained model (bf16 weights, sha256 manifest)")
+    exp = actions.add_parser(
+        "export", help="turn trained LM folders into a shipped pretrained model (bf16 weights, sha256 manifest)"
+    )
     exp.add_argument("--forward", default=None, help="the forward LM folder (textkit lm pretrain --out)")
     exp.add_argument("--backward", default=None, help="the backward LM folder (textkit lm pretrain --backwards)")
     exp.add_argument("--name", required=True, help="the model's name, e.g. awd_lstm-en")
@@ -86,8 +107,15 @@ def run(args: argparse.Namespace) -> int:
             pipeline = load_pipeline(args.pipeline)
         command = "textkit " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["lm"] else None
         metrics = lm.pretrain_language_model(
-            recipe, args.out, epochs=args.epochs, max_steps=args.max_steps, resume=args.resume, quiet=args.quiet,
-            command=command, n_workers=args.workers, pipeline=pipeline,
+            recipe,
+            args.out,
+            epochs=args.epochs,
+            max_steps=args.max_steps,
+            resume=args.resume,
+            quiet=args.quiet,
+            command=command,
+            n_workers=args.workers,
+            pipeline=pipeline,
         )
         from textkit.train.distributed import current
 
@@ -102,9 +130,17 @@ def run(args: argparse.Namespace) -> int:
     if args.lm_action == "generate":
         print(
             lm.generate_text(
-                args.model_dir, args.prompt, args.max_new_tokens, temperature=args.temperature, seed=args.seed,
-                top_k=args.top_k, top_p=args.top_p, min_p=args.min_p, repetition_penalty=args.repetition_penalty,
-                no_repeat_ngram=args.no_repeat_ngram, beam=args.beam,
+                args.model_dir,
+                args.prompt,
+                args.max_new_tokens,
+                temperature=args.temperature,
+                seed=args.seed,
+                top_k=args.top_k,
+                top_p=args.top_p,
+                min_p=args.min_p,
+                repetition_penalty=args.repetition_penalty,
+                no_repeat_ngram=args.no_repeat_ngram,
+                beam=args.beam,
             )
         )
         return 0
@@ -116,8 +152,10 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("give --forward and/or --backward LM folders to export")
         manifest = export_pretrained(runs, args.name, args.to, dtype=args.dtype)
         for direction, facts in manifest["directions"].items():
-            print(f"{args.name} {direction}: {facts['bytes']:,} bytes ({facts['stored_dtype']}), perplexity valid "
-                  f"{facts['perplexity']['valid']:.2f} / test {facts['perplexity']['test']:.2f}")
+            print(
+                f"{args.name} {direction}: {facts['bytes']:,} bytes ({facts['stored_dtype']}), perplexity valid "
+                f"{facts['perplexity']['valid']:.2f} / test {facts['perplexity']['test']:.2f}"
+            )
         print(f"wrote {Path(args.to) / args.name}/manifest.json")
         return 0
     if args.lm_action == "evaluate":
@@ -125,7 +163,9 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(metrics))
         else:
-            print(f"{metrics['corpus']} {metrics['split']}: perplexity {metrics['perplexity']:.2f} "
-                  f"(loss {metrics['loss']:.4f}, accuracy {metrics['accuracy']:.4f}, {metrics['tokens']} tokens)")
+            print(
+                f"{metrics['corpus']} {metrics['split']}: perplexity {metrics['perplexity']:.2f} "
+                f"(loss {metrics['loss']:.4f}, accuracy {metrics['accuracy']:.4f}, {metrics['tokens']} tokens)"
+            )
         return 0
     raise ValueError(f"unknown lm action {args.lm_action!r}")

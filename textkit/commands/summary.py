@@ -26,8 +26,11 @@ def summarize(records: list[dict], tokenizer: Tokenizer | None = None, top: int 
         "mean_tokens_per_doc": n_tokens / max(len(records), 1),
         "empty_documents": sum(1 for t in token_lists if not t),
         "vocab_size": len(vocab),
-        "vocab_size_min_freq_2": sum(1 for t, n in counts.items() if n >= 2 and t not in SPECIAL_TOKENS) + len(SPECIAL_TOKENS),
-        "top_tokens": [(t, n) for t, n in counts.most_common(top + len(SPECIAL_TOKENS)) if t not in SPECIAL_TOKENS][:top],
+        "vocab_size_min_freq_2": sum(1 for t, n in counts.items() if n >= 2 and t not in SPECIAL_TOKENS)
+        + len(SPECIAL_TOKENS),
+        "top_tokens": [(t, n) for t, n in counts.most_common(top + len(SPECIAL_TOKENS)) if t not in SPECIAL_TOKENS][
+            :top
+        ],
         "top_markers": {t: counts[t] for t in SPECIAL_TOKENS if counts[t]},
     }
 
