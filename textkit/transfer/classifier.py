@@ -100,8 +100,10 @@ class AWDLSTMClassifier(nn.Module):
             # under autocast the LSTM returns half-precision outputs and states: keep the
             # carried state and the pooled statistics in float32
             raw = raw.float()
-            state = [(h.index_copy(1, active, nh.to(h.dtype)), c.index_copy(1, active, nc.to(c.dtype)))
-                     for (h, c), (nh, nc) in zip(state, sub_state)]
+            state = [
+                (h.index_copy(1, active, nh.to(h.dtype)), c.index_copy(1, active, nc.to(c.dtype)))
+                for (h, c), (nh, nc) in zip(state, sub_state)
+            ]
             if not needs_grad:
                 continue
             out = raw.new_zeros(B, end - start, C).index_copy(0, active, raw)  # (B, T, C)
@@ -127,7 +129,11 @@ class AWDLSTMClassifier(nn.Module):
     def layer_groups(self) -> list[list[nn.Parameter]]:
         """From the input up: embedding, each LSTM layer, the head (for discriminative rates
         and gradual unfreezing)."""
-        return [[self.encoder.embedding.weight]] + [list(r.parameters()) for r in self.encoder.rnns] + [list(self.head.parameters())]
+        return (
+            [[self.encoder.embedding.weight]]
+            + [list(r.parameters()) for r in self.encoder.rnns]
+            + [list(self.head.parameters())]
+        )
 
 
 def encoder_config_for_classifier(lm_config: AWDLSTMConfig, **dropouts: float) -> AWDLSTMConfig:

@@ -144,7 +144,9 @@ class LabelEncoder:
         labels = list(labels)
         unseen = sorted({repr(label) for label in labels if label not in self.index})
         if unseen:
-            raise ValueError(f"labels [{', '.join(unseen[:5])}] were not seen at training time; known classes: {self.classes}")
+            raise ValueError(
+                f"labels [{', '.join(unseen[:5])}] were not seen at training time; known classes: {self.classes}"
+            )
         return np.asarray([self.index[label] for label in labels], dtype=np.int64)
 
     def decode(self, indices: np.ndarray) -> np.ndarray:

@@ -60,7 +60,9 @@ class TextClassifier:
     (``"forward"``/``"backward"``) to its ``AWDLSTMClassifier``; with both, probabilities are
     averaged (the paper's bidirectional ensemble)."""
 
-    def __init__(self, pipeline, labels: LabelEncoder, members: dict[str, AWDLSTMClassifier], info: dict | None = None) -> None:
+    def __init__(
+        self, pipeline, labels: LabelEncoder, members: dict[str, AWDLSTMClassifier], info: dict | None = None
+    ) -> None:
         if not members:
             raise ValueError("a TextClassifier needs at least one model")
         unknown = sorted(set(members) - set(DIRECTIONS))
@@ -68,7 +70,9 @@ class TextClassifier:
             raise ValueError(f"unknown directions {unknown}; use {DIRECTIONS}")
         for direction, model in members.items():
             if model.config.n_classes != len(labels.classes):
-                raise ValueError(f"the {direction} model has {model.config.n_classes} outputs for {len(labels.classes)} classes")
+                raise ValueError(
+                    f"the {direction} model has {model.config.n_classes} outputs for {len(labels.classes)} classes"
+                )
         self.pipeline, self.labels, self.members = pipeline, labels, dict(members)
         self.info = dict(info or {})
         self.pad_index = pipeline.pad_index
@@ -94,7 +98,9 @@ class TextClassifier:
         for clf in classifiers:
             if clf.classes != first.classes:
                 raise ValueError(f"the classifiers have different classes: {first.classes} vs {clf.classes}")
-            if len(clf.pipeline) != len(first.pipeline) or getattr(clf.pipeline.vocab, "itos", None) != getattr(first.pipeline.vocab, "itos", None):
+            if len(clf.pipeline) != len(first.pipeline) or getattr(clf.pipeline.vocab, "itos", None) != getattr(
+                first.pipeline.vocab, "itos", None
+            ):
                 raise ValueError("the classifiers use different vocabularies; an ensemble needs one shared pipeline")
             for direction, model in clf.members.items():
                 if direction in members:
@@ -105,7 +111,12 @@ class TextClassifier:
     # -- prediction ------------------------------------------------------------------------
 
     def predict_proba(
-        self, texts: Sequence[str], batch_size: int = 64, on_empty: str = "error", precision: str = "fp32", progress: bool = False
+        self,
+        texts: Sequence[str],
+        batch_size: int = 64,
+        on_empty: str = "error",
+        precision: str = "fp32",
+        progress: bool = False,
     ) -> np.ndarray:
         """(n_texts, n_classes) probabilities in input order. Batches are sorted by length
         internally (less padding); results always come back in input order.
@@ -134,7 +145,9 @@ class TextClassifier:
             out += predict_docs(model, docs, self.pad_index, batch_size, precision=precision, progress=progress)
         return out / len(self.members)
 
-    def predict(self, texts: Sequence[str], batch_size: int = 64, on_empty: str = "error", precision: str = "fp32") -> np.ndarray:
+    def predict(
+        self, texts: Sequence[str], batch_size: int = 64, on_empty: str = "error", precision: str = "fp32"
+    ) -> np.ndarray:
         proba = self.predict_proba(texts, batch_size=batch_size, on_empty=on_empty, precision=precision)
         return self.labels.decode(proba.argmax(1))
 
@@ -157,18 +170,21 @@ class TextClassifier:
         first = next(iter(self.members.values()))
         for direction, model in self.members.items():
             save_weights(model, folder / f"{direction}.safetensors")
-        atomic_write_json(folder / CONFIG_FILE, {
-            "format": "textkit-text-classifier",
-            "format_version": FORMAT_VERSION,
-            "arch": "awd_lstm",
-            "classes": self.classes,
-            "directions": list(self.members),
-            "encoder": config_to_dict(first.encoder_config),
-            "classifier": config_to_dict(first.config),
-            "tokenizer": "sentencepiece" if self.pipeline.vocab is None else "word",
-            "versions": versions(),  # metadata only: saving never shells out to git
-            "info": self.info,
-        })
+        atomic_write_json(
+            folder / CONFIG_FILE,
+            {
+                "format": "textkit-text-classifier",
+                "format_version": FORMAT_VERSION,
+                "arch": "awd_lstm",
+                "classes": self.classes,
+                "directions": list(self.members),
+                "encoder": config_to_dict(first.encoder_config),
+                "classifier": config_to_dict(first.config),
+                "tokenizer": "sentencepiece" if self.pipeline.vocab is None else "word",
+                "versions": versions(),  # metadata only: saving never shells out to git
+                "info": self.info,
+            },
+        )
         return folder
 
     @classmethod
@@ -184,14 +200,18 @@ class TextClassifier:
         if not isinstance(raw, dict) or raw.get("format") != "textkit-text-classifier":
             raise ValueError(f"{path} is not a textkit text-classifier config")
         if raw.get("format_version", 0) > FORMAT_VERSION:
-            raise ValueError(f"{path} has format version {raw['format_version']}; this textkit reads up to {FORMAT_VERSION}: upgrade textkit")
+            raise ValueError(
+                f"{path} has format version {raw['format_version']}; this textkit reads up to {FORMAT_VERSION}: upgrade textkit"
+            )
         classes = raw["classes"]
         labels = LabelEncoder(classes)
         encoder_config = config_from_dict(AWDLSTMConfig, raw["encoder"], where=f"{path}: 'encoder'")
         config = config_from_dict(ClassifierConfig, raw["classifier"], where=f"{path}: 'classifier'")
         pipeline = load_pipeline(folder)
         if len(pipeline) != encoder_config.vocab_size:
-            raise ValueError(f"{folder}: the vocabulary has {len(pipeline)} tokens but the model expects {encoder_config.vocab_size}")
+            raise ValueError(
+                f"{folder}: the vocabulary has {len(pipeline)} tokens but the model expects {encoder_config.vocab_size}"
+            )
         members = {}
         for direction in raw["directions"]:
             model = AWDLSTMClassifier(encoder_config, config)
@@ -208,7 +228,12 @@ class TextClassifier:
 
 
 def predict_docs(
-    model: AWDLSTMClassifier, docs: list[np.ndarray], pad_index: int, batch_size: int = 64, precision: str = "fp32", progress: bool = False
+    model: AWDLSTMClassifier,
+    docs: list[np.ndarray],
+    pad_index: int,
+    batch_size: int = 64,
+    precision: str = "fp32",
+    progress: bool = False,
 ) -> np.ndarray:
     """Softmax probabilities of id documents, in input order, under ``torch.inference_mode``
     (and bfloat16 autocast with ``precision="bf16"``)."""
@@ -229,7 +254,10 @@ def predict_docs(
                 probs = torch.softmax(model(x, lengths).float(), dim=-1)
                 out[batch.rows] = probs.cpu().numpy()
                 if progress and i % 20 == 0:
-                    print(f"  predicted {min((i + 1) * batch_size, len(docs))}/{len(docs)} ({time.perf_counter() - started:.1f} s)", flush=True)
+                    print(
+                        f"  predicted {min((i + 1) * batch_size, len(docs))}/{len(docs)} ({time.perf_counter() - started:.1f} s)",
+                        flush=True,
+                    )
     return out
 
 

@@ -30,7 +30,11 @@ class VocabularyTransfer:
     new_examples: tuple[str, ...]  # a few of the most frequent new tokens
 
     def summary(self) -> str:
-        tokens = f", {100 * self.token_coverage:.1f}% of the target's running tokens" if self.token_coverage is not None else ""
+        tokens = (
+            f", {100 * self.token_coverage:.1f}% of the target's running tokens"
+            if self.token_coverage is not None
+            else ""
+        )
         return (
             f"vocabulary transfer: {self.kept}/{self.target_size} target tokens ({100 * self.type_coverage:.1f}%) "
             f"kept their pretrained rows{tokens}; {self.new} start from the mean embedding"
@@ -77,7 +81,9 @@ def transfer_vocabulary(
     if not isinstance(model, AWDLSTMLanguageModel):
         raise TypeError(f"transfer_vocabulary needs an AWDLSTMLanguageModel, got {type(model).__name__}")
     if len(pretrained_itos) != model.config.vocab_size:
-        raise ValueError(f"the pretrained vocabulary has {len(pretrained_itos)} tokens but the model has {model.config.vocab_size} rows")
+        raise ValueError(
+            f"the pretrained vocabulary has {len(pretrained_itos)} tokens but the model has {model.config.vocab_size} rows"
+        )
     if pad_token not in target_itos:
         raise ValueError(f"the target vocabulary has no padding token {pad_token!r}")
     old_index = {token: i for i, token in enumerate(pretrained_itos)}
@@ -94,7 +100,11 @@ def transfer_vocabulary(
 
     config: AWDLSTMConfig = replace(model.config, vocab_size=len(target_itos), pad_index=pad_index)
     new_model = AWDLSTMLanguageModel(config).to(device)
-    state = {k: v for k, v in model.state_dict().items() if not k.endswith("embedding.weight") and k not in ("decoder.weight", "decoder.bias")}
+    state = {
+        k: v
+        for k, v in model.state_dict().items()
+        if not k.endswith("embedding.weight") and k not in ("decoder.weight", "decoder.bias")
+    }
     missing, unexpected = new_model.load_state_dict(state, strict=False)
     assert not unexpected, unexpected
     with torch.no_grad():
