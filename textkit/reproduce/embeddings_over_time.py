@@ -17,16 +17,24 @@ __all__ = ["add_arguments", "render_report", "run"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--corpora", default="bible-kjv,brown,bible-web",
-                        help="comma-separated registry corpora (years known for bible-kjv, brown, bible-web)")
+    parser.add_argument(
+        "--corpora",
+        default="bible-kjv,brown,bible-web",
+        help="comma-separated registry corpora (years known for bible-kjv, brown, bible-web)",
+    )
     parser.add_argument("--seeds", type=int, default=3, help="training seeds per corpus")
     parser.add_argument("--dim", type=int, default=100)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--min-count", type=int, default=5)
-    parser.add_argument("--max-tokens", type=int, default=None, help="use about N tokens of each corpus (evenly spaced sentences)")
+    parser.add_argument(
+        "--max-tokens", type=int, default=None, help="use about N tokens of each corpus (evenly spaced sentences)"
+    )
     parser.add_argument("--bootstrap", type=int, default=1000, help="word-bootstrap resamples per model")
-    parser.add_argument("--quick", action="store_true",
-                        help="small run: 2 seeds, dim 50, 2 epochs, 300k tokens per corpus (every k-th sentence), 200 resamples")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small run: 2 seeds, dim 50, 2 epochs, 300k tokens per corpus (every k-th sentence), 200 resamples",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,24 +66,37 @@ def run(args: argparse.Namespace) -> int:
 def render_report(result: dict[str, Any]) -> str:
     corpora = sorted(result["corpora"].items(), key=lambda kv: kv[1]["year"])
     measures = list(corpora[0][1]["measures"])
-    lines = ["| measure | " + " | ".join(f"{n} ({c['year']})" for n, c in corpora) + " |",
-             "|---|" + "---|" * len(corpora)]
+    lines = [
+        "| measure | " + " | ".join(f"{n} ({c['year']})" for n, c in corpora) + " |",
+        "|---|" + "---|" * len(corpora),
+    ]
     for m in measures:
         cells = []
         for _, c in corpora:
             e = c["measures"][m]
             cells.append(f"{e['mean']:+.3f} [{e['interval'][0]:+.2f}, {e['interval'][1]:+.2f}]")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
-    lines += ["", "Mean over seeds [pooled 95% interval over seeds and word resamples].", "",
-              "| measure | a | b | a - b | 95% interval | real? |", "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "Mean over seeds [pooled 95% interval over seeds and word resamples].",
+        "",
+        "| measure | a | b | a - b | 95% interval | real? |",
+        "|---|---|---|---|---|---|",
+    ]
     for d in result["differences"]:
-        lines.append(f"| {d['measure']} | {d['a']} | {d['b']} | {d['difference']:+.3f} | "
-                     f"[{d['interval'][0]:+.2f}, {d['interval'][1]:+.2f}] | {'yes' if d['real'] else 'no'} |")
+        lines.append(
+            f"| {d['measure']} | {d['a']} | {d['b']} | {d['difference']:+.3f} | "
+            f"[{d['interval'][0]:+.2f}, {d['interval'][1]:+.2f}] | {'yes' if d['real'] else 'no'} |"
+        )
     cfg = result["config"]
-    lines += ["", f"Seeds {result['seeds']}, SGNS dim {cfg['dim']}, window {cfg['window']}, {cfg['epochs']} epochs, "
-              f"min_count {cfg['min_count']}; {result['n_bootstrap']} word resamples per model.",
-              "Words used (present in every model): " + "; ".join(f"{k}: {', '.join(v)}" for k, v in result["word_sets"].items()),
-              "Missing per corpus: " + ("; ".join(f"{c}: {m}" for c, m in result["missing"].items()) or "none")]
+    lines += [
+        "",
+        f"Seeds {result['seeds']}, SGNS dim {cfg['dim']}, window {cfg['window']}, {cfg['epochs']} epochs, "
+        f"min_count {cfg['min_count']}; {result['n_bootstrap']} word resamples per model.",
+        "Words used (present in every model): "
+        + "; ".join(f"{k}: {', '.join(v)}" for k, v in result["word_sets"].items()),
+        "Missing per corpus: " + ("; ".join(f"{c}: {m}" for c, m in result["missing"].items()) or "none"),
+    ]
     return "\n".join(lines)
 
 

@@ -92,7 +92,9 @@ def _tokenize_all(texts: Sequence[str], analyzer: str | Callable[[str], list[str
     return [tokenize(t.lower() if lowercase else t) for t in texts]
 
 
-def grouped_stratified_folds(y: np.ndarray, groups: np.ndarray, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def grouped_stratified_folds(
+    y: np.ndarray, groups: np.ndarray, n_splits: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Stratified k-fold in which all members of a group (identical texts) land in the same fold.
 
     ``StratifiedKFold`` over one representative per group (its first label; duplicates in our
@@ -162,7 +164,9 @@ def _evaluate_split(
     counts = TextVectorizer(analyzer="pretokenized", ngram_range=(1, 3), **vectorizer_options)
     tri_train, tri_test = counts.fit_transform(train_tokens), counts.transform(test_tokens)
     order = np.array([term.count(" ") + 1 for term in counts.get_feature_names_out()])
-    tfidf = TextVectorizer(analyzer="pretokenized", ngram_range=(1, 2), weighting="tfidf", sublinear_tf=True, **vectorizer_options)
+    tfidf = TextVectorizer(
+        analyzer="pretokenized", ngram_range=(1, 2), weighting="tfidf", sublinear_tf=True, **vectorizer_options
+    )
     mats = {
         "uni": (tri_train[:, order == 1], tri_test[:, order == 1]),
         "bi": (tri_train[:, order <= 2], tri_test[:, order <= 2]),
@@ -248,8 +252,14 @@ def sentiment_cross_validation(
     def run_fold(train: np.ndarray, test: np.ndarray) -> tuple[dict, dict, dict]:
         inner = grouped_stratified_folds(y[train], groups[train], n_inner, seed)
         return _evaluate_split(
-            [tokens[j] for j in train], y[train], [tokens[j] for j in test], y[test], inner,
-            quick=quick, seed=seed, vectorizer_options={},
+            [tokens[j] for j in train],
+            y[train],
+            [tokens[j] for j in test],
+            y[test],
+            inner,
+            quick=quick,
+            seed=seed,
+            vectorizer_options={},
         )
 
     # Folds are independent: with n_jobs > 1 they run in worker processes (results in fold order).
@@ -259,7 +269,9 @@ def sentiment_cross_validation(
     for i, result in enumerate(jobs):
         per_split.append(result)
         if progress is not None:
-            progress(f"fold {i + 1}/{n_folds}: nbsvm-bi {result[0]['nbsvm-bi']:.4f} ({time.perf_counter() - start:.1f} s elapsed)")
+            progress(
+                f"fold {i + 1}/{n_folds}: nbsvm-bi {result[0]['nbsvm-bi']:.4f} ({time.perf_counter() - start:.1f} s elapsed)"
+            )
     duplicates = len(texts) - len(np.unique(groups))
     return {
         "metrics": _summarize(per_split),
@@ -302,7 +314,9 @@ def sentiment_train_test(
     test_tokens = _tokenize_all(test_texts, analyzer, lowercase)
     n_inner = QUICK_INNER_FOLDS if quick else INNER_FOLDS
     inner = grouped_stratified_folds(y_train, groups, n_inner, seed)
-    result = _evaluate_split(train_tokens, y_train, test_tokens, y_test, inner, quick=quick, seed=seed, vectorizer_options={})
+    result = _evaluate_split(
+        train_tokens, y_train, test_tokens, y_test, inner, quick=quick, seed=seed, vectorizer_options={}
+    )
     return {
         "metrics": _summarize([result]),
         "seed": seed,
@@ -438,7 +452,11 @@ def topics_experiment(
             is_nmf = key.endswith("nmf")
             assigned = topic_assignments(doc_topic, components) if is_nmf else np.argmax(doc_topic, axis=1)
             words = top_words(components, vocab, n_top)
-            entry: dict[str, object] = {"seconds": seconds, "cpu_seconds": cpu_seconds, **topic_label_agreement(labels, assigned)}
+            entry: dict[str, object] = {
+                "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
+                **topic_label_agreement(labels, assigned),
+            }
             entry["coherence_npmi"] = float(np.mean(topic_coherence(words, D, vocab=vocab, measure="npmi")))
             entry["coherence_umass"] = float(np.mean(topic_coherence(words, D, vocab=vocab, measure="umass")))
             if is_nmf:

@@ -15,8 +15,11 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--embeddings", default="word2vec-bolukbasi",
-                        help="registry name or path (default word2vec-bolukbasi: 36 of the 40 occupations present)")
+    parser.add_argument(
+        "--embeddings",
+        default="word2vec-bolukbasi",
+        help="registry name or path (default word2vec-bolukbasi: 36 of the 40 occupations present)",
+    )
     parser.add_argument("--out", required=True, help="output folder")
 
 
@@ -29,8 +32,10 @@ def run(args: argparse.Namespace) -> int:
     results = [occupation_correlation(emb, method=m) for m in ("rnd", "projection")]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    payload = {"embeddings": {"name": emb.name, "words": len(emb), "dim": emb.dim},
-               "results": [r.to_dict() for r in results]}
+    payload = {
+        "embeddings": {"name": emb.name, "words": len(emb), "dim": emb.dim},
+        "results": [r.to_dict() for r in results],
+    }
     atomic_write_json(out / "results.json", payload)
     plot_scatter(results, out / "occupations.png", emb.name)
     lines = ["| score | Pearson r | p | occupations | missing |", "|---|---|---|---|---|"]
@@ -52,8 +57,10 @@ def plot_scatter(results: list[Any], path: Path, title: str) -> None:
     from textkit._io import atomic_open
 
     fig, axes = plt.subplots(1, len(results), figsize=(5.2 * len(results), 4.4))
-    labels = {"rnd": "relative norm distance (+: closer to women's words)",
-              "projection": "cosine with gender direction (+: she side)"}
+    labels = {
+        "rnd": "relative norm distance (+: closer to women's words)",
+        "projection": "cosine with gender direction (+: she side)",
+    }
     for ax, r in zip(axes, results):
         words = list(r.scores)
         xs = [r.percentages[w] for w in words]

