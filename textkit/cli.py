@@ -18,8 +18,14 @@ REPRODUCE_COMMANDS: dict[str, tuple[str, str]] = {
     "weat": ("textkit.reproduce.weat", "Caliskan et al.'s 10 WEAT tests on word2vec"),
     "debias": ("textkit.reproduce.debias", "hard debiasing on word2vec: before/after bias, costs, recoverability"),
     "occupations": ("textkit.reproduce.occupations", "gender association vs share of women in occupations"),
-    "embeddings-over-time": ("textkit.reproduce.embeddings_over_time", "bias in embeddings trained on 1769, 1961 and 2015 English"),
-    "translation": ("textkit.reproduce.translation", "GRU, GRU+attention and Transformer es->en on the Bible, BLEU/chrF"),
+    "embeddings-over-time": (
+        "textkit.reproduce.embeddings_over_time",
+        "bias in embeddings trained on 1769, 1961 and 2015 English",
+    ),
+    "translation": (
+        "textkit.reproduce.translation",
+        "GRU, GRU+attention and Transformer es->en on the Bible, BLEU/chrF",
+    ),
     "ulmfit": ("textkit.reproduce.ulmfit", "ULMFiT (Brown LM -> rotten-tomatoes classifier) beside NBSVM and fastai"),
 }
 TOP_LEVEL_COMMANDS: dict[str, tuple[str, str]] = {
@@ -61,7 +67,9 @@ def _corpora_command(args: argparse.Namespace) -> int:
         print(f"kind:        {manifest.kind}")
         print(f"splits:      {', '.join(manifest.splits) or '-'}")
         print(f"licence:     {manifest.licence}")
-        print(f"files:       {len(manifest.files)} (sha256 {'pinned' if manifest.pinned else 'recorded at first fetch'})")
+        print(
+            f"files:       {len(manifest.files)} (sha256 {'pinned' if manifest.pinned else 'recorded at first fetch'})"
+        )
         print("sources:     " + "\n             ".join(s.describe() for s in manifest.sources))
         print(f"cache:       {data.corpus_dir(manifest.name)}")
         print(f"\n{manifest.description}\n\nCitation: {manifest.citation}")
