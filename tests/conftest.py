@@ -69,11 +69,15 @@ def run_notebook():
             cell = next(c for c in notebook.cells if c.cell_type == "code" and c.source.startswith("# Parameters"))
             cell.source = "# Parameters (test)\n" + parameters
         path = str(workdir or NOTEBOOKS)
-        NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": path}}).execute()
+        NotebookClient(
+            notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": path}}
+        ).execute()
         outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
         errors = [o for o in outputs if o.get("output_type") == "error"]
         assert not errors, f"{name}: {errors[0].get('ename')}: {errors[0].get('evalue')}" if errors else ""
         shown = ("text/plain", "text/markdown")
-        return "\n".join(str(o.get("text", "")) + "".join(str(o.get("data", {}).get(k, "")) for k in shown) for o in outputs)
+        return "\n".join(
+            str(o.get("text", "")) + "".join(str(o.get("data", {}).get(k, "")) for k in shown) for o in outputs
+        )
 
     return run

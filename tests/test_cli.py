@@ -30,6 +30,8 @@ def test_cli_unknown_corpus_is_an_error_not_a_traceback(capsys):
 def test_cli_summary_prints_counts_vocab_and_top_tokens():
     out = subprocess.run(
         [sys.executable, "-m", "textkit.cli", "summary", "rotten-tomatoes", "--top", "5"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "documents          12,808" in out and "vocab size" in out and "'the'" in out

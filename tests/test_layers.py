@@ -84,7 +84,9 @@ def test_layers_imports_flow_downward(path):
         if target is None or target == own or target not in LAYERS:
             continue
         if LAYERS[target] >= LAYERS[own]:
-            bad.append(f"line {line}: {module} (layer {target!r}, rank {LAYERS[target]}) from {own!r} (rank {LAYERS[own]})")
+            bad.append(
+                f"line {line}: {module} (layer {target!r}, rank {LAYERS[target]}) from {own!r} (rank {LAYERS[own]})"
+            )
     assert not bad, f"{path.relative_to(PACKAGE)} imports upward or sideways:\n" + "\n".join(bad)
 
 
@@ -97,7 +99,7 @@ def test_layers_text_has_no_import_cycle():
 
     def visit(node):
         if node in stack:
-            raise AssertionError("import cycle in textkit.text: " + " -> ".join(stack[stack.index(node):] + [node]))
+            raise AssertionError("import cycle in textkit.text: " + " -> ".join(stack[stack.index(node) :] + [node]))
         if node in seen:
             return
         stack.append(node)

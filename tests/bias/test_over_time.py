@@ -10,9 +10,12 @@ from textkit.bias.over_time import CorpusSpec, compare_corpora
 from textkit.bias.sgns import SGNSConfig
 
 SETS = {
-    "male": ["he", "him", "man"], "female": ["she", "her", "woman"],
-    "work": ["work", "office", "money"], "home": ["home", "house", "child"],
-    "strength": ["strong", "war", "army"], "beauty": ["fair", "love", "tender"],
+    "male": ["he", "him", "man"],
+    "female": ["she", "her", "woman"],
+    "work": ["work", "office", "money"],
+    "home": ["home", "house", "child"],
+    "strength": ["strong", "war", "army"],
+    "beauty": ["fair", "love", "tender"],
     "roles": ["judge", "nurse", "baker", "servant"],
 }
 
@@ -28,8 +31,15 @@ def _corpus(bias: float, seed: int, n: int = 1500):
         topic = "work" if rng.random() < p_work else "home"
         trait = "strength" if topic == "work" else "beauty"
         role = rng.choice(SETS["roles"])
-        out.append([str(g), str(rng.choice(SETS[topic])), str(rng.choice(SETS[topic])), str(rng.choice(SETS[trait])),
-                    str(role)])
+        out.append(
+            [
+                str(g),
+                str(rng.choice(SETS[topic])),
+                str(rng.choice(SETS[topic])),
+                str(rng.choice(SETS[trait])),
+                str(role),
+            ]
+        )
     return out
 
 

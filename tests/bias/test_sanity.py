@@ -15,8 +15,12 @@ def _analogy_space():
     royal, female = rng.normal(size=dim), rng.normal(size=dim)
     base = {"man": rng.normal(size=dim), "boy": rng.normal(size=dim)}
     vecs = {
-        "man": base["man"], "woman": base["man"] + female, "king": base["man"] + royal,
-        "queen": base["man"] + royal + female, "boy": base["boy"], "girl": base["boy"] + female,
+        "man": base["man"],
+        "woman": base["man"] + female,
+        "king": base["man"] + royal,
+        "queen": base["man"] + royal + female,
+        "boy": base["boy"],
+        "girl": base["boy"] + female,
     }
     for i in range(30):
         vecs[f"noise{i}"] = rng.normal(size=dim) * 2
@@ -26,8 +30,10 @@ def _analogy_space():
 def test_sanity_analogies_solve_planted_offsets_and_exclude_question_words(tmp_path):
     emb = _analogy_space()
     path = tmp_path / "q.txt"
-    path.write_text(": gender\nman woman king queen\nman king woman queen\nman woman boy girl\n"
-                    ": missing\nman woman prince princess\n")
+    path.write_text(
+        ": gender\nman woman king queen\nman king woman queen\nman woman boy girl\n"
+        ": missing\nman woman prince princess\n"
+    )
     for method in ("3cosadd", "3cosmul"):
         r = analogy_accuracy(emb, path, method=method)
         assert (r.accuracy, r.n_used, r.n_questions) == (1.0, 3, 4)
@@ -42,13 +48,17 @@ def test_sanity_analogies_solve_planted_offsets_and_exclude_question_words(tmp_p
 def test_sanity_word_similarity_spearman_and_coverage(tmp_path):
     emb = _analogy_space()
     path = tmp_path / "sim.tsv"
-    path.write_text("# comment\nword1\tword2\tscore\nking\tqueen\t9\nman\twoman\t8\nking\tnoise1\t1\n"
-                    "boy\t\tnoise2\t\t0.5\nman\tunicorn\t5\n")  # doubled tabs as in RG_word.tsv
+    path.write_text(
+        "# comment\nword1\tword2\tscore\nking\tqueen\t9\nman\twoman\t8\nking\tnoise1\t1\n"
+        "boy\t\tnoise2\t\t0.5\nman\tunicorn\t5\n"
+    )  # doubled tabs as in RG_word.tsv
     assert len(read_similarity_pairs(path)) == 5
     r = word_similarity(emb, path)
     assert (r.n_pairs, r.n_used) == (5, 4) and r.missing_pairs == [("man", "unicorn")]
-    cos = [float(emb.matrix([a])[0] @ emb.matrix([b])[0]) for a, b in
-           [("king", "queen"), ("man", "woman"), ("king", "noise1"), ("boy", "noise2")]]
+    cos = [
+        float(emb.matrix([a])[0] @ emb.matrix([b])[0])
+        for a, b in [("king", "queen"), ("man", "woman"), ("king", "noise1"), ("boy", "noise2")]
+    ]
     from scipy.stats import spearmanr
 
     assert r.spearman == pytest.approx(spearmanr(cos, [9, 8, 1, 0.5])[0])

@@ -28,8 +28,9 @@ def test_weat_statistic_and_effect_size_match_the_definitions(planted):
     r = weat(planted, FLOWERS, INSECTS, PLEASANT, UNPLEASANT, n_bootstrap=0)
 
     def s(w):
-        return (np.mean([_cos(planted[w], planted[a]) for a in PLEASANT])
-                - np.mean([_cos(planted[w], planted[b]) for b in UNPLEASANT]))
+        return np.mean([_cos(planted[w], planted[a]) for a in PLEASANT]) - np.mean(
+            [_cos(planted[w], planted[b]) for b in UNPLEASANT]
+        )
 
     sx = np.array([s(w) for w in FLOWERS])
     sy = np.array([s(w) for w in INSECTS])
@@ -45,8 +46,11 @@ def test_weat_exact_p_value_equals_brute_force(planted):
     assert r.p_value_method == "exact" and r.n_permutations == count_partitions(6, 6) == 924
     scores = np.array([r.scores[w] for w in FLOWERS + INSECTS])
     observed = scores[:6].sum() - scores[6:].sum()
-    hits = sum(1 for idx in itertools.combinations(range(12), 6)
-               if 2 * scores[list(idx)].sum() - scores.sum() >= observed - 1e-12)
+    hits = sum(
+        1
+        for idx in itertools.combinations(range(12), 6)
+        if 2 * scores[list(idx)].sum() - scores.sum() >= observed - 1e-12
+    )
     assert r.p_value == pytest.approx(hits / 924)
     assert r.p_value >= 1 / 924
 
@@ -141,7 +145,9 @@ def test_weat_refuses_below_min_size_or_coverage(planted):
         weat(planted, FLOWERS, ["ant", "q1", "q2"], PLEASANT, UNPLEASANT, max_missing_fraction=None)
     with pytest.raises(InsufficientWordsError, match="max_missing_fraction=0.2"):
         weat(planted, FLOWERS, INSECTS[:4] + ["q1", "q2"], PLEASANT, UNPLEASANT)
-    r = weat(planted, FLOWERS, INSECTS[:4] + ["q1", "q2"], PLEASANT, UNPLEASANT, max_missing_fraction=0.5, n_bootstrap=0)
+    r = weat(
+        planted, FLOWERS, INSECTS[:4] + ["q1", "q2"], PLEASANT, UNPLEASANT, max_missing_fraction=0.5, n_bootstrap=0
+    )
     assert r.missing["Y"] == ["q1", "q2"]
 
 

@@ -16,7 +16,9 @@ def make_sentiment_corpus(n: int = 240, seed: int = 0, n_classes: int = 2) -> tu
     Separable but not trivially: each review holds 2-4 class words and 0-2 words of another class.
     """
     rng = np.random.default_rng(seed)
-    lexicons = [POSITIVE, NEGATIVE] if n_classes == 2 else [POSITIVE, NEGATIVE, "plot twist ending sequel remake".split()]
+    lexicons = (
+        [POSITIVE, NEGATIVE] if n_classes == 2 else [POSITIVE, NEGATIVE, "plot twist ending sequel remake".split()]
+    )
     names = ["pos", "neg", "other"][:n_classes]
     texts, labels = [], []
     for i in range(n):
@@ -50,4 +52,3 @@ def low_rank_nonnegative() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     W0 = rng.random((60, 4))
     H0 = rng.random((4, 40)) * (rng.random((4, 40)) < 0.5)
     return W0 @ H0, W0, H0
-

@@ -25,7 +25,10 @@ NOT_BLOBS = "multinomial model of counts; scikit-learn exempts MultinomialNB fro
 NEGATIVE_TEST_DATA = "the check's test points can be negative despite the positive_only tag"
 
 EXPECTED_FAILURES = {
-    "NaiveBayesClassifier": {"check_classifiers_train": NOT_BLOBS, "check_decision_proba_consistency": NEGATIVE_TEST_DATA},
+    "NaiveBayesClassifier": {
+        "check_classifiers_train": NOT_BLOBS,
+        "check_decision_proba_consistency": NEGATIVE_TEST_DATA,
+    },
     "NBSVMClassifier": {"check_classifiers_train": NOT_BLOBS, "check_decision_proba_consistency": NEGATIVE_TEST_DATA},
 }
 

@@ -79,7 +79,9 @@ def test_nbsvm_multiclass_is_one_vs_rest(make_corpus):
     proba = model.predict_proba(X[240:])
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     for c, cls in enumerate(model.classes_):  # task c is "cls vs rest"
-        np.testing.assert_allclose(model.r_[c], log_count_ratio((X[:240] > 0).astype(float), y[:240] == cls, positive=True))
+        np.testing.assert_allclose(
+            model.r_[c], log_count_ratio((X[:240] > 0).astype(float), y[:240] == cls, positive=True)
+        )
 
 
 def test_nbsvm_predict_proba_only_with_logistic(features):
@@ -99,7 +101,9 @@ def test_nbsvm_sparse_input_is_never_densified():
     cols = np.where(y[:, None] == 1, rng.integers(0, 50, size=(n, 5)), rng.integers(50, 100, size=(n, 5)))
     noise = rng.integers(100, m, size=(n, 20))
     indices = np.concatenate([cols, noise], axis=1)
-    X = sp.csr_matrix((np.ones(indices.size), (np.repeat(np.arange(n), indices.shape[1]), indices.ravel())), shape=(n, m))
+    X = sp.csr_matrix(
+        (np.ones(indices.size), (np.repeat(np.arange(n), indices.shape[1]), indices.ravel())), shape=(n, m)
+    )
     model = NBSVMClassifier().fit(X, y)
     assert model.coef_.shape == (1, m)
     assert np.mean(model.predict(X) == y) == 1.0

@@ -36,7 +36,9 @@ def test_nmf_function_and_estimator_agree():
 @pytest.mark.parametrize("solver", ["hals", "mu"])
 def test_nmf_recovers_an_exact_nonnegative_factorization(low_rank_nonnegative, solver):
     X, _, _ = low_rank_nonnegative
-    W, H, info = nmf(X, 4, solver=solver, max_iter=2000 if solver == "mu" else 500, tol=0, dtype="float64", return_info=True)
+    W, H, info = nmf(
+        X, 4, solver=solver, max_iter=2000 if solver == "mu" else 500, tol=0, dtype="float64", return_info=True
+    )
     assert W.min() >= 0 and H.min() >= 0
     relative = np.linalg.norm(X - W @ H) / np.linalg.norm(X)
     assert relative < (2e-2 if solver == "mu" else 1e-4)

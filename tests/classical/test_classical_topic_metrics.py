@@ -110,11 +110,16 @@ def test_nmf_topics_on_a_planted_corpus_recover_the_labels():
     X = vectorizer.fit_transform(texts)
     model = NMFTopics(n_components=3)
     W = model.fit_transform(X)
-    assert topic_label_agreement(labels, topic_assignments(W, model.components_)) == {"nmi": pytest.approx(1.0), "purity": 1.0}
+    assert topic_label_agreement(labels, topic_assignments(W, model.components_)) == {
+        "nmi": pytest.approx(1.0),
+        "purity": 1.0,
+    }
     for words in top_words(model, vectorizer, 5):
         assert len({w.rstrip("0123456789") for w in words}) == 1  # each topic is one lexicon
     counts = TextVectorizer(analyzer="regex-words", weighting="binary").fit(texts)
     assert counts.vocabulary_ == vectorizer.vocabulary_
     planted = topic_coherence(top_words(model, vectorizer, 5), counts.transform(texts), vocab=vectorizer)
-    mixed = topic_coherence([["sport1", "tech1", "food1", "sport2", "tech2"]], counts.transform(texts), vocab=vectorizer)
+    mixed = topic_coherence(
+        [["sport1", "tech1", "food1", "sport2", "tech2"]], counts.transform(texts), vocab=vectorizer
+    )
     assert planted.min() > mixed.max()

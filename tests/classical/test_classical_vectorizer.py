@@ -52,9 +52,13 @@ def test_vectorizer_counts_equal_sklearn_count_vectorizer(ours, theirs):
 @pytest.mark.parametrize("sublinear", [False, True])
 @pytest.mark.parametrize("norm", ["l2", "l1", None])
 def test_vectorizer_tfidf_equals_sklearn_tfidf_vectorizer(sublinear, norm):
-    mine = TextVectorizer(analyzer="regex-words", weighting="tfidf", sublinear_tf=sublinear, norm=norm, ngram_range=(1, 2))
+    mine = TextVectorizer(
+        analyzer="regex-words", weighting="tfidf", sublinear_tf=sublinear, norm=norm, ngram_range=(1, 2)
+    )
     ref = TfidfVectorizer(sublinear_tf=sublinear, norm=norm, ngram_range=(1, 2))
-    np.testing.assert_allclose(mine.fit_transform(DOCS).toarray(), ref.fit_transform(DOCS).toarray(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        mine.fit_transform(DOCS).toarray(), ref.fit_transform(DOCS).toarray(), rtol=1e-12, atol=1e-12
+    )
     np.testing.assert_allclose(mine.idf_, ref.idf_)
 
 
@@ -93,7 +97,9 @@ def test_vectorizer_regex_extractors_make_emoticon_url_and_number_tokens():
     assert row0[vocab[":)"]] == 1  # the smiley glued to the URL is not counted: it is part of the URL
     assert row0[vocab["xxnum"]] == 2  # "10/10" -> two numbers
     plain = TextVectorizer().fit(docs).vocabulary_
-    assert "xxurl" not in plain and "xxnum" not in plain and ":(" not in plain  # ":-(" is normalized only by the extractor
+    assert (
+        "xxurl" not in plain and "xxnum" not in plain and ":(" not in plain
+    )  # ":-(" is normalized only by the extractor
     with pytest.raises(ValueError, match="unknown regex extractors"):
         TextVectorizer(extractors=("hashtags",)).fit(docs)
 
@@ -143,7 +149,9 @@ def test_vectorizer_is_a_sklearn_estimator_clone_pickle_pipeline_gridsearch(sent
     restored = pickle.loads(pickle.dumps(vectorizer))
     assert abs(restored.transform(texts) - X).max() == 0
     pipe = Pipeline([("vec", TextVectorizer()), ("clf", NaiveBayesClassifier())])
-    search = GridSearchCV(pipe, {"vec__ngram_range": [(1, 1), (1, 2)], "clf__alpha": [0.5, 1.0]}, cv=3).fit(texts, labels)
+    search = GridSearchCV(pipe, {"vec__ngram_range": [(1, 1), (1, 2)], "clf__alpha": [0.5, 1.0]}, cv=3).fit(
+        texts, labels
+    )
     assert search.best_score_ > 0.9
     assert set(search.cv_results_["param_vec__ngram_range"]) == {(1, 1), (1, 2)}
 

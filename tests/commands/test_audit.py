@@ -15,14 +15,24 @@ from tests.bias.conftest import FLOWERS, INSECTS, PLEASANT, UNPLEASANT, planted_
 
 
 def _tests_file(path):
-    path.write_text(json.dumps({
-        "sets": {"flowers": FLOWERS + ["orchid"], "insects": INSECTS},
-        "tests": [
-            {"name": "flowers/insects", "X": "flowers", "Y": "insects", "A": PLEASANT, "B": UNPLEASANT,
-             "reference": {"paper_effect_size": 1.5}},
-            {"name": "hopeless", "X": ["aaa", "bbb"], "Y": INSECTS, "A": PLEASANT, "B": UNPLEASANT},
-        ],
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "sets": {"flowers": FLOWERS + ["orchid"], "insects": INSECTS},
+                "tests": [
+                    {
+                        "name": "flowers/insects",
+                        "X": "flowers",
+                        "Y": "insects",
+                        "A": PLEASANT,
+                        "B": UNPLEASANT,
+                        "reference": {"paper_effect_size": 1.5},
+                    },
+                    {"name": "hopeless", "X": ["aaa", "bbb"], "Y": INSECTS, "A": PLEASANT, "B": UNPLEASANT},
+                ],
+            }
+        )
+    )
     return path
 
 
@@ -39,10 +49,22 @@ def test_audit_run_audit_survives_loading_the_command_module():
 
 def test_audit_library_keeps_refused_tests_with_reasons():
     emb = planted_embeddings()
-    tests = [WeatTest("ok", WordSet("F", tuple(FLOWERS)), WordSet("I", tuple(INSECTS)),
-                      WordSet("P", tuple(PLEASANT)), WordSet("U", tuple(UNPLEASANT))),
-             WeatTest("bad", WordSet("F", ("nope",)), WordSet("I", tuple(INSECTS)),
-                      WordSet("P", tuple(PLEASANT)), WordSet("U", tuple(UNPLEASANT)))]
+    tests = [
+        WeatTest(
+            "ok",
+            WordSet("F", tuple(FLOWERS)),
+            WordSet("I", tuple(INSECTS)),
+            WordSet("P", tuple(PLEASANT)),
+            WordSet("U", tuple(UNPLEASANT)),
+        ),
+        WeatTest(
+            "bad",
+            WordSet("F", ("nope",)),
+            WordSet("I", tuple(INSECTS)),
+            WordSet("P", tuple(PLEASANT)),
+            WordSet("U", tuple(UNPLEASANT)),
+        ),
+    ]
     report = run_audit(emb, tests, n_bootstrap=100, sanity=False)
     ok, bad = report.tests
     assert ok["effect_size"] > 1 and ok["p_value_method"] == "exact"
@@ -56,8 +78,20 @@ def test_audit_cli_writes_report_json_and_plot(tmp_path, capsys):
     vec_path = tmp_path / "planted.bin"
     write_word2vec_binary(vec_path, emb.words, np.asarray(emb.vectors))
     out = tmp_path / "out"
-    rc = main(["audit", "--embeddings", str(vec_path), "--tests", str(_tests_file(tmp_path / "t.json")),
-               "--out", str(out), "--bootstrap", "200", "--no-sanity"])
+    rc = main(
+        [
+            "audit",
+            "--embeddings",
+            str(vec_path),
+            "--tests",
+            str(_tests_file(tmp_path / "t.json")),
+            "--out",
+            str(out),
+            "--bootstrap",
+            "200",
+            "--no-sanity",
+        ]
+    )
     assert rc == 0
     data = json.loads((out / "results.json").read_text())
     first, second = data["tests"]

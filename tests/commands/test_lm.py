@@ -29,9 +29,20 @@ def tiny_lm(tmp_path_factory):
 @pytest.mark.slow
 def test_lm_pretrain_writes_a_self_contained_folder(tiny_lm, capsys):
     names = {p.name for p in tiny_lm.iterdir()}
-    assert {"config.json", "model.safetensors", "vocab.json", "tokenizer.json", "history.csv", "history.json", "loss.png", "README.md"} <= names
+    assert {
+        "config.json",
+        "model.safetensors",
+        "vocab.json",
+        "tokenizer.json",
+        "history.csv",
+        "history.json",
+        "loss.png",
+        "README.md",
+    } <= names
     config = json.loads((tiny_lm / "config.json").read_text())
-    assert config["arch"] == "awd_lstm" and config["model"]["vocab_size"] == len(json.loads((tiny_lm / "vocab.json").read_text())["itos"])
+    assert config["arch"] == "awd_lstm" and config["model"]["vocab_size"] == len(
+        json.loads((tiny_lm / "vocab.json").read_text())["itos"]
+    )
     assert config["data"]["split_seed"] == 0 and config["metrics"]["steps"] == 4
     card = (tiny_lm / "README.md").read_text()
     assert "perplexity" in card and "Seed:** 0" in card and "brown" in card
@@ -61,7 +72,9 @@ def test_lm_folder_loads_in_a_fresh_process_and_generation_is_seeded(tiny_lm):
 
     model, pipe = load_language_model(tiny_lm)
     assert len(pipe) == n_vocab and not model.training
-    again = decode.sample(model_step(model), [pipe.encode("The jury said").ids], 8, generator=torch.Generator().manual_seed(3)).to_lists()[0]
+    again = decode.sample(
+        model_step(model), [pipe.encode("The jury said").ids], 8, generator=torch.Generator().manual_seed(3)
+    ).to_lists()[0]
     assert again == new
 
 
@@ -139,7 +152,24 @@ def test_lm_pretrain_with_sentencepiece(tmp_path):
     path.write_text(json.dumps(recipe))
     out = tmp_path / "sp"
     torch.set_num_threads(1)
-    assert main(["lm", "pretrain", "--config", str(path), "--tokenizer", "sentencepiece", "--out", str(out), "--quiet", "--max-steps", "2"]) == 0
+    assert (
+        main(
+            [
+                "lm",
+                "pretrain",
+                "--config",
+                str(path),
+                "--tokenizer",
+                "sentencepiece",
+                "--out",
+                str(out),
+                "--quiet",
+                "--max-steps",
+                "2",
+            ]
+        )
+        == 0
+    )
     assert (out / "spm.model").exists() and (out / "vocab.json").exists()
     from textkit.nn import load_language_model
     from textkit.text import SubwordTokenizer

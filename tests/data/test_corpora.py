@@ -23,7 +23,11 @@ def test_corpora_bbc_news_categories_and_the_cp1252_file():
     records = data.load("bbc-news")
     assert len(records) == 2_225
     assert Counter(r["label"] for r in records) == {
-        "sports": 511, "business": 510, "politics": 417, "tech": 401, "entertainment": 386,
+        "sports": 511,
+        "business": 510,
+        "politics": 417,
+        "tech": 401,
+        "entertainment": 386,
     }
     odd = [r for r in records if r["encoding"] != "utf-8"]
     assert [r["file"] for r in odd] == ["sports/199.txt"]
@@ -48,7 +52,9 @@ def test_corpora_bibles_verses_and_versification():
     web = data.load("bible-web")
     assert len(kjv) == 31_102 and len(web) > len(kjv)  # WEB has its own, larger versification
     assert kjv[0]["text"] == "In the beginning God created the heaven and the earth."
-    assert web[0]["text"] == "In the beginning, God created the heavens and the earth."  # footnote removed, no glued words
+    assert (
+        web[0]["text"] == "In the beginning, God created the heavens and the earth."
+    )  # footnote removed, no glued words
     assert all("<" not in r["text"] for r in kjv[:2000])
 
 
@@ -124,7 +130,9 @@ def test_corpora_news_articles_2017_and_not_in_en_mix():
     records = data.load("news-articles-2017")
     assert len(records) == 3_824
     assert sum(len(r["text"].split()) for r in records) == 2_121_324
-    assert records[0]["title"].startswith("Betsy DeVos Confirmed") and records[0]["text"].startswith(records[0]["title"])
+    assert records[0]["title"].startswith("Betsy DeVos Confirmed") and records[0]["text"].startswith(
+        records[0]["title"]
+    )
     # empty bodies keep their headline; one picture story has no text at all and is kept empty
     assert [r["id"] for r in records if not r["text"].strip()] == [1827]
     assert "unclear" in data.info("news-articles-2017").licence.lower()
@@ -169,7 +177,9 @@ def test_corpora_libreoffice_help_pairs_split_by_page(language):
     counts = Counter(p["split"] for p in pairs)
     assert counts["test"] > 1_000 and counts["valid"] > 1_000
     assert all(help_page_split(page) == splits.pop() for page, splits in pages.items())
-    pair = next(p for p in pairs if (p["page"], p["id"]) == ("text/sbasic/guide/control_properties.html", "par_id3145749"))
+    pair = next(
+        p for p in pairs if (p["page"], p["id"]) == ("text/sbasic/guide/control_properties.html", "par_id3145749")
+    )
     assert pair["target"].startswith("To change the properties of a control in design mode")
     assert pair["source"] != pair["target"]
 

@@ -55,8 +55,16 @@ def _sha(payload: bytes) -> str:
 
 def _manifest(name, sources, files, tmp_path, reader="files", kind="files", splits=("all",)):
     return Manifest(
-        name=name, description="test", licence="test", citation="test", kind=kind, reader=reader,
-        splits=tuple(splits), sources=tuple(sources), files=files, path=tmp_path / f"{name}.toml",
+        name=name,
+        description="test",
+        licence="test",
+        citation="test",
+        kind=kind,
+        reader=reader,
+        splits=tuple(splits),
+        sources=tuple(sources),
+        files=files,
+        path=tmp_path / f"{name}.toml",
     )
 
 
@@ -64,7 +72,9 @@ def test_fetch_url_plain_file_verifies_and_caches(http_root, isolated_home, tmp_
     root, base = http_root
     payload = "text,label\nhello,pos\n".encode()
     (root / "tiny.csv").write_bytes(payload)
-    manifest = _manifest("tiny", [Source(type="url", url=f"{base}/tiny.csv", path="tiny.csv")], {"tiny.csv": _sha(payload)}, tmp_path)
+    manifest = _manifest(
+        "tiny", [Source(type="url", url=f"{base}/tiny.csv", path="tiny.csv")], {"tiny.csv": _sha(payload)}, tmp_path
+    )
     folder = fetch_module.fetch(manifest)
     assert (folder / "tiny.csv").read_bytes() == payload
     assert folder == isolated_home / "corpora" / "tiny"
@@ -74,7 +84,9 @@ def test_fetch_once_cached_works_offline(http_root, isolated_home, tmp_path):
     root, base = http_root
     payload = b"cached"
     (root / "c.txt").write_bytes(payload)
-    manifest = _manifest("offline", [Source(type="url", url=f"{base}/c.txt", path="c.txt")], {"c.txt": _sha(payload)}, tmp_path)
+    manifest = _manifest(
+        "offline", [Source(type="url", url=f"{base}/c.txt", path="c.txt")], {"c.txt": _sha(payload)}, tmp_path
+    )
     fetch_module.fetch(manifest)
     (root / "c.txt").unlink()  # the "internet" is gone
     assert (fetch_module.fetch(manifest) / "c.txt").read_bytes() == payload
@@ -94,7 +106,9 @@ def test_fetch_wrong_checksum_names_file_and_both_hashes(http_root, isolated_hom
 
 def test_fetch_interrupted_download_leaves_nothing_behind(http_root, isolated_home, tmp_path):
     _, base = http_root
-    manifest = _manifest("cut", [Source(type="url", url=f"{base}/truncated.csv", path="t.csv")], {"t.csv": "a" * 64}, tmp_path)
+    manifest = _manifest(
+        "cut", [Source(type="url", url=f"{base}/truncated.csv", path="t.csv")], {"t.csv": "a" * 64}, tmp_path
+    )
     with pytest.raises(data.FetchError, match="interrupted|failed"):
         fetch_module.fetch(manifest)
     corpora = isolated_home / "corpora"
@@ -106,7 +120,9 @@ def test_fetch_concurrent_callers_fetch_once_and_all_succeed(http_root, isolated
     root, base = http_root
     payload = b"x" * 200_000
     (root / "big.txt").write_bytes(payload)
-    manifest = _manifest("shared", [Source(type="url", url=f"{base}/big.txt", path="big.txt")], {"big.txt": _sha(payload)}, tmp_path)
+    manifest = _manifest(
+        "shared", [Source(type="url", url=f"{base}/big.txt", path="big.txt")], {"big.txt": _sha(payload)}, tmp_path
+    )
     _Handler.hits.clear()
     with ThreadPoolExecutor(4) as pool:
         folders = list(pool.map(lambda _: fetch_module.fetch(manifest), range(4)))
@@ -118,7 +134,10 @@ def test_fetch_falls_back_to_the_next_source(http_root, isolated_home, tmp_path)
     root, base = http_root
     payload = b"from the mirror"
     (root / "m.txt").write_bytes(payload)
-    sources = [Source(type="url", url=f"{base}/missing.txt", path="m.txt"), Source(type="url", url=f"{base}/m.txt", path="m.txt")]
+    sources = [
+        Source(type="url", url=f"{base}/missing.txt", path="m.txt"),
+        Source(type="url", url=f"{base}/m.txt", path="m.txt"),
+    ]
     folder = fetch_module.fetch(_manifest("mirror", sources, {"m.txt": _sha(payload)}, tmp_path))
     assert (folder / "m.txt").read_bytes() == payload
 
@@ -156,7 +175,9 @@ def test_fetch_never_writes_outside_the_corpus_folder(http_root, isolated_home, 
         archive.writestr("data/../../evil.txt", b"x")
         archive.writestr("data/ok.txt", b"ok")
     (root / "evil.zip").write_bytes(buffer.getvalue())
-    manifest = _manifest("unpinned", [Source(type="url", url=f"{base}/evil.zip", archive="zip", members_root="data/")], {}, tmp_path)
+    manifest = _manifest(
+        "unpinned", [Source(type="url", url=f"{base}/evil.zip", archive="zip", members_root="data/")], {}, tmp_path
+    )
     folder = fetch_module.fetch(manifest)
     assert [p.name for p in folder.rglob("*.txt")] == ["ok.txt"]
     assert not (isolated_home / "evil.txt").exists()
@@ -175,7 +196,9 @@ def test_fetch_unpinned_records_hashes_and_detects_later_corruption(http_root, i
 def test_fetch_corrupted_cached_file_is_a_clear_error(http_root, isolated_home, tmp_path):
     root, base = http_root
     (root / "k.txt").write_bytes(b"good bytes")
-    manifest = _manifest("corrupt", [Source(type="url", url=f"{base}/k.txt", path="k.txt")], {"k.txt": _sha(b"good bytes")}, tmp_path)
+    manifest = _manifest(
+        "corrupt", [Source(type="url", url=f"{base}/k.txt", path="k.txt")], {"k.txt": _sha(b"good bytes")}, tmp_path
+    )
     folder = fetch_module.fetch(manifest)
     (folder / "k.txt").write_bytes(b"good byt")  # truncated on disk
     with pytest.raises(data.ChecksumError) as info:
@@ -222,7 +245,9 @@ def test_unknown_corpus_lists_the_known_ones():
 
 def test_every_shipped_manifest_parses_and_pins_or_says_why():
     manifests = {name: data.info(name) for name in data.list_corpora()}
-    assert {"rotten-tomatoes", "bbc-news", "brown", "bible-kjv", "bible-web", "bible-rv1909", "bible-es-en"} <= set(manifests)
+    assert {"rotten-tomatoes", "bbc-news", "brown", "bible-kjv", "bible-web", "bible-rv1909", "bible-es-en"} <= set(
+        manifests
+    )
     for name, manifest in manifests.items():
         if manifest.composite:  # a mix of other corpora: each part is pinned by its own manifest
             assert not manifest.sources and not manifest.files, name

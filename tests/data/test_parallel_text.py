@@ -16,7 +16,10 @@ from textkit.data.parallel_text import (
 
 def test_parallel_text_tsv_and_two_files(tmp_path):
     (tmp_path / "p.tsv").write_text("hola\thello\n\nadiós\tgoodbye\n", encoding="utf-8")
-    assert [(r["source"], r["target"]) for r in read_tsv(tmp_path / "p.tsv")] == [("hola", "hello"), ("adiós", "goodbye")]
+    assert [(r["source"], r["target"]) for r in read_tsv(tmp_path / "p.tsv")] == [
+        ("hola", "hello"),
+        ("adiós", "goodbye"),
+    ]
     (tmp_path / "h.tsv").write_text("en\tfr\nhello\tbonjour\n", encoding="utf-8")
     assert read_tsv(tmp_path / "h.tsv", source_column="fr", target_column="en", header=True)[0]["source"] == "bonjour"
     (tmp_path / "bad.tsv").write_text("only one column\n", encoding="utf-8")
@@ -31,7 +34,12 @@ def test_parallel_text_tsv_and_two_files(tmp_path):
 
 
 def test_parallel_text_clean_reports_dropped_pairs():
-    records = [{"source": "a", "target": "b"}, {"source": " ", "target": "b"}, {"source": "a", "target": ""}, {"source": "a " * 9, "target": "b"}]
+    records = [
+        {"source": "a", "target": "b"},
+        {"source": " ", "target": "b"},
+        {"source": "a", "target": ""},
+        {"source": "a " * 9, "target": "b"},
+    ]
     kept, report = clean_pairs(records, max_words=5)
     assert len(kept) == 1 and (report.kept, report.dropped_empty, report.dropped_long) == (1, 2, 1)
 
@@ -52,7 +60,10 @@ def test_parallel_text_hash_split_is_deterministic_and_keeps_duplicates_together
 
 def test_parallel_text_batches_cover_every_pair_once_within_budget():
     rng = np.random.default_rng(0)
-    pairs = [(list(rng.integers(4, 20, rng.integers(0, 12))), list(rng.integers(4, 20, rng.integers(0, 15)))) for _ in range(300)]
+    pairs = [
+        (list(rng.integers(4, 20, rng.integers(0, 12))), list(rng.integers(4, 20, rng.integers(0, 15))))
+        for _ in range(300)
+    ]
     encoded = encode_pairs(pairs, bos_id=1, eos_id=2)
     assert encoded[0][0][-1] == 2 and encoded[0][1][0] == 1 and encoded[0][1][-1] == 2
     data = ParallelBatches(encoded, pad_id=3, max_tokens=64, seed=0)
@@ -65,7 +76,7 @@ def test_parallel_text_batches_cover_every_pair_once_within_budget():
             assert b.src.size <= 64 and b.tgt_in.shape == b.tgt_out.shape
             for row, i in enumerate(b.index):
                 s, t = encoded[i]
-                assert b.src[row, : len(s)].tolist() == s.tolist() and (b.src[row, len(s):] == 3).all()
+                assert b.src[row, : len(s)].tolist() == s.tolist() and (b.src[row, len(s) :] == 3).all()
                 assert b.tgt_in[row, : len(t) - 1].tolist() == t[:-1].tolist()
                 assert b.tgt_out[row, : len(t) - 1].tolist() == t[1:].tolist()
             assert b.n_tokens == int((b.tgt_out != 3).sum())

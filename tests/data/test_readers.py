@@ -39,7 +39,8 @@ def test_readers_newsgroups_layout_latin1(tmp_path):
 def test_readers_wikitext_articles(tmp_path):
     (tmp_path / "wikitext-2").mkdir()
     (tmp_path / "wikitext-2" / "wiki.valid.tokens").write_text(
-        " \n = Alpha = \n \n Alpha is a letter . \n = = Use = = \n It is used . \n = Beta = \n Beta too . \n", encoding="utf-8"
+        " \n = Alpha = \n \n Alpha is a letter . \n = = Use = = \n It is used . \n = Beta = \n Beta too . \n",
+        encoding="utf-8",
     )
     records = data.load("wikitext-2", split="valid", data_dir=tmp_path)
     assert [r["title"] for r in records] == ["Alpha", "Beta"]
@@ -47,10 +48,17 @@ def test_readers_wikitext_articles(tmp_path):
 
 
 def test_readers_giga_fren_filters_questions(tmp_path):
-    (tmp_path / "giga-fren.release2.fixed.en").write_text("What is it?\nNot a question.\nWhere are you?\n", encoding="utf-8")
-    (tmp_path / "giga-fren.release2.fixed.fr").write_text("Qu'est-ce?\nPas une question.\nOù es-tu?\n", encoding="utf-8")
+    (tmp_path / "giga-fren.release2.fixed.en").write_text(
+        "What is it?\nNot a question.\nWhere are you?\n", encoding="utf-8"
+    )
+    (tmp_path / "giga-fren.release2.fixed.fr").write_text(
+        "Qu'est-ce?\nPas une question.\nOù es-tu?\n", encoding="utf-8"
+    )
     records = data.load("giga-fren", data_dir=tmp_path)
-    assert records == [{"source": "Qu'est-ce?", "target": "What is it?"}, {"source": "Où es-tu?", "target": "Where are you?"}]
+    assert records == [
+        {"source": "Qu'est-ce?", "target": "What is it?"},
+        {"source": "Où es-tu?", "target": "Where are you?"},
+    ]
 
 
 def test_readers_decode_robustly_never_drops_bytes():
@@ -139,11 +147,15 @@ _GCIDE_ENTRY = (
 
 
 def test_readers_gcide_cleans_entries_to_prose(tmp_path):
-    _write_dictd(tmp_path, "gcide", [
-        (["00-database-info"], "This file was converted ...\n"),
-        (["Affect", "affect"], _GCIDE_ENTRY),
-        (["Unscientific"], "Unscientific\n"),
-    ])
+    _write_dictd(
+        tmp_path,
+        "gcide",
+        [
+            (["00-database-info"], "This file was converted ...\n"),
+            (["Affect", "affect"], _GCIDE_ENTRY),
+            (["Unscientific"], "Unscientific\n"),
+        ],
+    )
     records = data.load("gcide", data_dir=tmp_path)
     assert [r["headword"] for r in records] == ["Affect"]  # metadata and header-only entries skipped
     assert records[0]["headwords"] == ["Affect", "affect"]
@@ -170,21 +182,28 @@ def test_readers_dictd_damaged_index_and_truncated_dict_are_clear_errors(tmp_pat
 
 
 def test_readers_wordnet_glosses_drop_relations(tmp_path):
-    _write_dictd(tmp_path, "wn", [
-        (["abet"], "abet\n    v 1: assist or encourage, usually in some wrongdoing\n"),
-        (["abstract"], (
-            "abstract\n"
-            "    adj 1: existing only in the mind; \"abstract words like `truth'\" [ant:\n"
-            "           {concrete}]\n"
-            "    2: not representing external reality [syn: {abstract},\n"
-            "       {nonfigurative}]\n"
-            "    n 1: a concept not associated with any specific instance\n"
-        )),
-    ])
+    _write_dictd(
+        tmp_path,
+        "wn",
+        [
+            (["abet"], "abet\n    v 1: assist or encourage, usually in some wrongdoing\n"),
+            (
+                ["abstract"],
+                (
+                    "abstract\n"
+                    '    adj 1: existing only in the mind; "abstract words like `truth\'" [ant:\n'
+                    "           {concrete}]\n"
+                    "    2: not representing external reality [syn: {abstract},\n"
+                    "       {nonfigurative}]\n"
+                    "    n 1: a concept not associated with any specific instance\n"
+                ),
+            ),
+        ],
+    )
     records = data.load("wordnet-glosses", data_dir=tmp_path)
     assert [r["headword"] for r in records] == ["abet", "abstract"]
     assert records[1]["text"].split("\n") == [
-        "existing only in the mind; \"abstract words like `truth'\"",
+        'existing only in the mind; "abstract words like `truth\'"',
         "not representing external reality",
         "a concept not associated with any specific instance",
     ]
@@ -219,23 +238,43 @@ def _write_help(root, lang, page, title, paragraphs):
 def test_readers_libreoffice_help_aligns_paragraph_ids(tmp_path):
     from textkit.data.readers import align_help_pages, help_page_split
 
-    _write_help(tmp_path, "en-US", "keys.html", "Shortcut Keys", [
-        ('<p id="par_id2" class="paragraph" dir="auto">Press <span id="swlnsys_1" class="switchinline">'
-        '<span hidden="true" id="MAC_1" class="MAC">Command\n</span><span hidden="true" id="default_1">Ctrl</span>'
-        "</span>+F6 to switch to the <a href=\"x.html\">document</a>.</p>"),
-        ('<table><tr><td><p id="N01" class="tablecontentintable">def f():</p></td></tr>'
-        '<tr><td><p id="N01" class="tablecontentintable">return 1</p></td></tr></table>'),
-        '<p id="par_id3" class="paragraph">Escape closes<br>a menu.</p>',
-        '<p class="embedded">No id: not aligned.</p>',
-    ])
-    _write_help(tmp_path, "fr", "keys.html", "Touches de raccourci", [
-        ('<p id="par_id2" class="paragraph" dir="auto">Appuyez sur <span id="swlnsys_1" class="switchinline">'
-        '<span hidden="true" id="MAC_1" class="MAC">⌘</span><span hidden="true" id="default_1">Ctrl</span>'
-        "</span>+F6 pour passer au <a href=\"x.html\">document</a>.</p>"),
-        ('<table><tr><td><p id="N01" class="tablecontentintable">def f():</p></td></tr>'
-        '<tr><td><p id="N01" class="tablecontentintable">return 1</p></td></tr></table>'),
-        '<p id="par_id3" class="paragraph"></p>',
-    ])
+    _write_help(
+        tmp_path,
+        "en-US",
+        "keys.html",
+        "Shortcut Keys",
+        [
+            (
+                '<p id="par_id2" class="paragraph" dir="auto">Press <span id="swlnsys_1" class="switchinline">'
+                '<span hidden="true" id="MAC_1" class="MAC">Command\n</span><span hidden="true" id="default_1">Ctrl</span>'
+                '</span>+F6 to switch to the <a href="x.html">document</a>.</p>'
+            ),
+            (
+                '<table><tr><td><p id="N01" class="tablecontentintable">def f():</p></td></tr>'
+                '<tr><td><p id="N01" class="tablecontentintable">return 1</p></td></tr></table>'
+            ),
+            '<p id="par_id3" class="paragraph">Escape closes<br>a menu.</p>',
+            '<p class="embedded">No id: not aligned.</p>',
+        ],
+    )
+    _write_help(
+        tmp_path,
+        "fr",
+        "keys.html",
+        "Touches de raccourci",
+        [
+            (
+                '<p id="par_id2" class="paragraph" dir="auto">Appuyez sur <span id="swlnsys_1" class="switchinline">'
+                '<span hidden="true" id="MAC_1" class="MAC">⌘</span><span hidden="true" id="default_1">Ctrl</span>'
+                '</span>+F6 pour passer au <a href="x.html">document</a>.</p>'
+            ),
+            (
+                '<table><tr><td><p id="N01" class="tablecontentintable">def f():</p></td></tr>'
+                '<tr><td><p id="N01" class="tablecontentintable">return 1</p></td></tr></table>'
+            ),
+            '<p id="par_id3" class="paragraph"></p>',
+        ],
+    )
     records = data.load("libreoffice-help-fr-en", data_dir=tmp_path)
     page = "text/shared/keys.html"
     assert [(r["id"], r["source"], r["target"]) for r in records] == [

@@ -146,10 +146,17 @@ def test_decode_beam_size_one_equals_greedy(seed, vocab, max_new):
 
 
 @settings(max_examples=20, deadline=None)
-@given(seed=st.integers(0, 10_000), beam=st.integers(1, 5), norm=st.sampled_from(["average", "gnmt", "none"]), early=st.booleans())
+@given(
+    seed=st.integers(0, 10_000),
+    beam=st.integers(1, 5),
+    norm=st.sampled_from(["average", "gnmt", "none"]),
+    early=st.booleans(),
+)
 def test_decode_beam_search_returns_nbest_sorted_by_score(seed, beam, norm, early):
     step = toy_model(8, seed)
-    out = decode.beam_search(step, [[1], [2]], 10, beam_size=beam, num_return=beam, eos_id=0, length_norm=norm, early_stopping=early)
+    out = decode.beam_search(
+        step, [[1], [2]], 10, beam_size=beam, num_return=beam, eos_id=0, length_norm=norm, early_stopping=early
+    )
     assert out.tokens.shape[:2] == (2, beam)
     for b in range(2):
         scores = out.scores[b].tolist()
@@ -165,7 +172,9 @@ def test_decode_beam_search_is_exact_when_the_beam_covers_every_prefix():
     vocab = 4
     step = toy_model(vocab, seed=3, eos_id=None)
     out = decode.beam_search(step, [[1]], 2, beam_size=vocab, num_return=vocab, eos_id=None, length_norm="none")
-    brute = sorted(((log_prob_of(step, [1], list(s)), list(s)) for s in itertools.product(range(vocab), repeat=2)), reverse=True)
+    brute = sorted(
+        ((log_prob_of(step, [1], list(s)), list(s)) for s in itertools.product(range(vocab), repeat=2)), reverse=True
+    )
     assert out.to_lists()[0] == [s for _, s in brute[:vocab]]
 
 
@@ -232,7 +241,9 @@ def test_decode_no_repeat_ngram_removes_repeated_bigrams():
     assert decode.repetition_rate([looped]) == 1.0 and decode.repetition_rate([fixed]) == 0.0
 
 
-@pytest.mark.parametrize("options", [{"top_p": 0.7}, {"top_k": 3}, {"temperature": 0.7, "top_k": 5, "top_p": 0.9}, {"min_p": 0.3}])
+@pytest.mark.parametrize(
+    "options", [{"top_p": 0.7}, {"top_k": 3}, {"temperature": 0.7, "top_k": 5, "top_p": 0.9}, {"min_p": 0.3}]
+)
 def test_decode_sampling_frequencies_match_filtered_distribution(options):
     scipy_stats = pytest.importorskip("scipy.stats")
     logits = torch.tensor([2.0, 1.5, 1.2, 0.3, 0.0, -0.5, -1.0, 1.0])
@@ -243,7 +254,9 @@ def test_decode_sampling_frequencies_match_filtered_distribution(options):
 
     draws = decode.sample(step, [[0]] * n, 1, generator=torch.Generator().manual_seed(0), **options).tokens[:, 0]
     counts = torch.bincount(draws, minlength=logits.numel()).double()
-    filtered = decode.apply_processors(logits[None], torch.zeros(1, 1, dtype=torch.long), decode.build_processors(**options))[0]
+    filtered = decode.apply_processors(
+        logits[None], torch.zeros(1, 1, dtype=torch.long), decode.build_processors(**options)
+    )[0]
     probs = torch.softmax(filtered, -1).double()
     kept = probs > 0
     assert counts[~kept].sum() == 0  # nothing outside the filtered set is ever drawn

@@ -30,15 +30,21 @@ def test_generate_greedy_equals_greedy():
     assert got.hypotheses is None
 
 
-@pytest.mark.parametrize("options", [{}, {"top_p": 0.9}, {"top_k": 3, "temperature": 0.7}, {"min_p": 0.2, "temperature": 1.5}])
+@pytest.mark.parametrize(
+    "options", [{}, {"top_p": 0.9}, {"top_k": 3, "temperature": 0.7}, {"min_p": 0.2, "temperature": 1.5}]
+)
 def test_generate_sample_equals_sample_with_the_same_seed(options):
     step = toy_model(20, seed=2, eos_id=None)
     by_seed = decode.generate(step, PROMPTS, decode.Sample(**options, seed=7), 15, eos_id=0)
-    by_generator = decode.generate(step, PROMPTS, decode.Sample(**options), 15, eos_id=0, generator=torch.Generator().manual_seed(7))
+    by_generator = decode.generate(
+        step, PROMPTS, decode.Sample(**options), 15, eos_id=0, generator=torch.Generator().manual_seed(7)
+    )
     keyword = decode.sample(step, PROMPTS, 15, eos_id=0, generator=torch.Generator().manual_seed(7), **options)
     assert_same(by_seed, keyword)
     assert_same(by_generator, keyword)
-    assert_same(by_seed, decode.generate(step, PROMPTS, decode.Sample(**options, seed=7), 15, eos_id=0))  # same seed, same tokens
+    assert_same(
+        by_seed, decode.generate(step, PROMPTS, decode.Sample(**options, seed=7), 15, eos_id=0)
+    )  # same seed, same tokens
 
 
 def test_generate_sample_processors_run_before_the_strategy_warpers():
@@ -46,8 +52,15 @@ def test_generate_sample_processors_run_before_the_strategy_warpers():
     processors = decode.build_processors(repetition_penalty=1.4, no_repeat_ngram_size=2, banned_ids=[3])
     got = decode.generate(step, PROMPTS, decode.Sample(temperature=0.8, top_p=0.9, seed=1), 10, processors=processors)
     keyword = decode.sample(
-        step, PROMPTS, 10, generator=torch.Generator().manual_seed(1), temperature=0.8, top_p=0.9,
-        repetition_penalty=1.4, no_repeat_ngram_size=2, banned_ids=[3],
+        step,
+        PROMPTS,
+        10,
+        generator=torch.Generator().manual_seed(1),
+        temperature=0.8,
+        top_p=0.9,
+        repetition_penalty=1.4,
+        no_repeat_ngram_size=2,
+        banned_ids=[3],
     )
     assert_same(got, keyword)
 
@@ -56,7 +69,9 @@ def test_generate_beam_equals_beam_search_and_keeps_the_nbest():
     step = toy_model(9, seed=5)
     strategy = decode.Beam(3, length_norm="gnmt", length_penalty=0.6, num_return=2)
     got = decode.generate(step, PROMPTS, strategy, 12, eos_id=0)
-    ref = decode.beam_search(step, PROMPTS, 12, beam_size=3, num_return=2, eos_id=0, length_norm="gnmt", length_penalty=0.6)
+    ref = decode.beam_search(
+        step, PROMPTS, 12, beam_size=3, num_return=2, eos_id=0, length_norm="gnmt", length_penalty=0.6
+    )
     assert got.hypotheses is not None and got.hypotheses.to_lists() == ref.to_lists()
     assert got.to_lists() == [hyps[0] for hyps in ref.to_lists()]
     torch.testing.assert_close(got.scores, ref.raw_scores[:, 0])
@@ -85,7 +100,9 @@ def test_generate_batched_beam_equals_one_row_at_a_time(seed, size, early, eos):
         torch.testing.assert_close(one.hypotheses.scores[0], batched.hypotheses.scores[i])
 
 
-@pytest.mark.parametrize("strategy", [decode.Greedy(), decode.Sample(seed=0), decode.Sample(top_k=2, seed=0), decode.Beam(3)])
+@pytest.mark.parametrize(
+    "strategy", [decode.Greedy(), decode.Sample(seed=0), decode.Sample(top_k=2, seed=0), decode.Beam(3)]
+)
 def test_generate_processors_compose_with_every_strategy(strategy):
     step = toy_model(6, seed=1, eos_id=None)
     plain = decode.generate(step, [[1]] * 4, strategy, 8)
@@ -99,7 +116,10 @@ def test_generate_strategies_are_frozen_dataclasses():
     with pytest.raises(dataclasses.FrozenInstanceError):
         beam.size = 2  # type: ignore[misc]
     assert dataclasses.replace(beam, size=2) == decode.Beam(2, length_penalty=0.6)
-    assert {decode.Greedy(), decode.Greedy(), decode.Sample(top_p=0.9, seed=1)} == {decode.Greedy(), decode.Sample(top_p=0.9, seed=1)}
+    assert {decode.Greedy(), decode.Greedy(), decode.Sample(top_p=0.9, seed=1)} == {
+        decode.Greedy(),
+        decode.Sample(top_p=0.9, seed=1),
+    }
 
 
 @pytest.mark.parametrize(
@@ -143,6 +163,9 @@ def test_generate_finished_hypotheses_keep_the_best_in_arrival_order():
     pool.add(rows[:1], torch.tensor([[[5, 6], [7, 8]]]), torch.tensor([[-2.0, -0.5]]), 2.0)  # scores -1.0 and -0.25
     out = pool.output(2)
     assert out.to_lists() == [[[7, 8], [1]], [[3], [4]]]  # row 0: -0.25, then the tie at -1.0 that came first
-    assert out.scores.tolist() == [[-0.25, -1.0], [-2.0, -2.0]] and out.raw_scores.tolist() == [[-0.5, -1.0], [-2.0, -2.0]]
+    assert out.scores.tolist() == [[-0.25, -1.0], [-2.0, -2.0]] and out.raw_scores.tolist() == [
+        [-0.5, -1.0],
+        [-2.0, -2.0],
+    ]
     assert out.tokens.tolist()[1] == [[3, 9], [4, 9]]  # padded to the longest returned hypothesis
     assert pool.done(rows, torch.tensor([-3.0, -1.0]), early_stopping=False).tolist() == [True, False]

@@ -24,4 +24,3 @@ def tiny_gru_config():
 def tiny_docs():
     rng = np.random.default_rng(0)
     return [rng.integers(2, 40, size=int(n)) for n in rng.integers(20, 60, size=30)]
-

@@ -74,7 +74,9 @@ def test_awd_lstm_weight_drop_active_in_train_and_off_in_eval(tiny_awd_config):
 
 def test_awd_lstm_weight_drop_equals_lstm_with_dropped_matrix(tiny_awd_config):
     """DropConnect through functional_call == an nn.LSTM whose weight_hh is the dropped copy."""
-    config = dataclasses.replace(tiny_awd_config, embed_p=0, input_p=0, hidden_p=0, output_p=0, weight_p=0.5, n_layers=1)
+    config = dataclasses.replace(
+        tiny_awd_config, embed_p=0, input_p=0, hidden_p=0, output_p=0, weight_p=0.5, n_layers=1
+    )
     model = AWDLSTMLanguageModel(config).train()
     rnn = model.encoder.rnns[0]
     x = torch.randn(2, 6, 8)
@@ -123,7 +125,7 @@ def test_awd_lstm_embedding_dropout_zeroes_every_occurrence_of_a_word(tiny_awd_c
     emb = seen[0][0]  # (T, E)
     zero = (emb == 0).all(dim=1)
     for token in (5, 6, 7):
-        positions = (x[0] == token)
+        positions = x[0] == token
         assert zero[positions].all() or not zero[positions].any()
 
 

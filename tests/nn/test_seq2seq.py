@@ -23,7 +23,16 @@ PAD = 3
 
 def make(kind: str, n_layers: int = 2):
     torch.manual_seed(0)
-    common = dict(src_vocab_size=30, tgt_vocab_size=25, emb_size=8, hidden_size=12, n_layers=n_layers, dropout=0.0, max_len=40, pad_index=PAD)
+    common = dict(
+        src_vocab_size=30,
+        tgt_vocab_size=25,
+        emb_size=8,
+        hidden_size=12,
+        n_layers=n_layers,
+        dropout=0.0,
+        max_len=40,
+        pad_index=PAD,
+    )
     if kind == "gru":
         return Seq2SeqGRU(Seq2SeqGRUConfig(**common)).eval()
     return Seq2SeqAttention(Seq2SeqAttentionConfig(attention=kind, **common)).eval()
@@ -137,7 +146,11 @@ def test_seq2seq_attention_learns_to_reverse_with_the_trainer():
     train = ParallelBatches(encoded[:500], pad_id=PAD, max_tokens=400, shuffle=True, seed=0)
     valid = ParallelBatches(encoded[500:], pad_id=PAD, max_tokens=400, shuffle=False)
     torch.manual_seed(0)
-    model = Seq2SeqAttention(Seq2SeqAttentionConfig(src_vocab_size=12, tgt_vocab_size=12, emb_size=16, hidden_size=32, dropout=0.0, pad_index=PAD))
+    model = Seq2SeqAttention(
+        Seq2SeqAttentionConfig(
+            src_vocab_size=12, tgt_vocab_size=12, emb_size=16, hidden_size=32, dropout=0.0, pad_index=PAD
+        )
+    )
     trainer = Trainer(model, Seq2SeqTask(PAD, teacher_forcing=(1.0, 0.7)), train, valid, lr=1e-2, device="cpu", seed=0)
     history = trainer.fit(epochs=12)
     assert history[-1]["valid_loss"] < 0.5 * history[0]["valid_loss"]
@@ -155,18 +168,30 @@ def test_seq2seq_training_resumes_bit_identically(kind, tmp_path):
     from textkit.train import CheckpointEvery, Trainer
 
     gen = torch.Generator().manual_seed(1)
-    pairs = [(s, s[::-1]) for s in (torch.randint(4, 12, (int(n),), generator=gen).tolist() for n in torch.randint(2, 7, (120,), generator=gen))]
+    pairs = [
+        (s, s[::-1])
+        for s in (
+            torch.randint(4, 12, (int(n),), generator=gen).tolist() for n in torch.randint(2, 7, (120,), generator=gen)
+        )
+    ]
     train = ParallelBatches(encode_pairs(pairs, bos_id=1, eos_id=2), pad_id=PAD, max_tokens=120, shuffle=True, seed=0)
 
     def trainer(callbacks=()):
         torch.manual_seed(0)
         common = dict(src_vocab_size=12, tgt_vocab_size=12, max_len=40, pad_index=PAD, dropout=0.2)
         if kind == "transformer":  # dropout on, so the resumed RNG state matters
-            model = TransformerSeq2Seq(TransformerConfig(d_model=16, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, d_ff=32, **common))
+            model = TransformerSeq2Seq(
+                TransformerConfig(d_model=16, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, d_ff=32, **common)
+            )
             task = Seq2SeqTask(PAD, label_smoothing=0.1)
         else:
-            model = Seq2SeqGRU(Seq2SeqGRUConfig(emb_size=8, hidden_size=12, n_layers=2, **common)) if kind == "gru" else \
-                Seq2SeqAttention(Seq2SeqAttentionConfig(attention=kind, emb_size=8, hidden_size=12, n_layers=2, **common))
+            model = (
+                Seq2SeqGRU(Seq2SeqGRUConfig(emb_size=8, hidden_size=12, n_layers=2, **common))
+                if kind == "gru"
+                else Seq2SeqAttention(
+                    Seq2SeqAttentionConfig(attention=kind, emb_size=8, hidden_size=12, n_layers=2, **common)
+                )
+            )
             task = Seq2SeqTask(PAD, teacher_forcing=(1.0, 0.5), label_smoothing=0.1)
         return Trainer(model, task, train, lr=5e-3, device="cpu", seed=0, callbacks=list(callbacks))
 

@@ -19,8 +19,17 @@ PAD = 3
 def tiny(**overrides) -> TransformerSeq2Seq:
     torch.manual_seed(0)
     config = TransformerConfig(
-        src_vocab_size=30, tgt_vocab_size=25, d_model=16, n_heads=2, n_encoder_layers=2, n_decoder_layers=2,
-        d_ff=32, dropout=0.0, max_len=40, pad_index=PAD, **overrides,
+        src_vocab_size=30,
+        tgt_vocab_size=25,
+        d_model=16,
+        n_heads=2,
+        n_encoder_layers=2,
+        n_decoder_layers=2,
+        d_ff=32,
+        dropout=0.0,
+        max_len=40,
+        pad_index=PAD,
+        **overrides,
     )
     return TransformerSeq2Seq(config).eval()
 
@@ -131,17 +140,39 @@ def test_transformer_greedy_and_beam_through_decode_match_the_model():
             assert torch.equal(model(src, tokens[:, :-1]).argmax(-1), g.tokens)
         b1 = decode.beam_search(model.step, bos, 8, beam_size=1, eos_id=2, state=model.encode(src), length_norm="none")
         assert b1.to_lists() == [[r] for r in g.to_lists()]
-        b4 = decode.beam_search(model.step, bos, 8, beam_size=4, eos_id=2, state=model.encode(src), length_norm="none", early_stopping=False)
+        b4 = decode.beam_search(
+            model.step, bos, 8, beam_size=4, eos_id=2, state=model.encode(src), length_norm="none", early_stopping=False
+        )
         assert (b4.raw_scores[:, 0] >= g.scores - 1e-4).all()
-        one = decode.beam_search(model.step, bos[:1], 8, beam_size=4, eos_id=2, state=model.encode(src[:1]), length_norm="none", early_stopping=False)
+        one = decode.beam_search(
+            model.step,
+            bos[:1],
+            8,
+            beam_size=4,
+            eos_id=2,
+            state=model.encode(src[:1]),
+            length_norm="none",
+            early_stopping=False,
+        )
         assert one.to_lists()[0] == b4.to_lists()[0]
 
 
 @pytest.mark.slow
 def test_transformer_learns_to_copy():
     torch.manual_seed(0)
-    config = TransformerConfig(src_vocab_size=14, tgt_vocab_size=14, d_model=32, n_heads=4, n_encoder_layers=1, n_decoder_layers=1,
-                               d_ff=64, dropout=0.0, max_len=16, pad_index=PAD, share_embeddings=True)
+    config = TransformerConfig(
+        src_vocab_size=14,
+        tgt_vocab_size=14,
+        d_model=32,
+        n_heads=4,
+        n_encoder_layers=1,
+        n_decoder_layers=1,
+        d_ff=64,
+        dropout=0.0,
+        max_len=16,
+        pad_index=PAD,
+        share_embeddings=True,
+    )
     model = TransformerSeq2Seq(config)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     gen = torch.Generator().manual_seed(0)
@@ -169,6 +200,6 @@ def test_transformer_on_cuda_matches_cpu_and_runs_under_autocast():
         torch.testing.assert_close(gpu_model(src.cuda(), tgt.cuda()).cpu(), cpu, atol=1e-4, rtol=1e-4)
         with torch.autocast("cuda", dtype=torch.bfloat16):
             assert torch.isfinite(gpu_model(src.cuda(), tgt.cuda()).float()).all()
-    assert translate(gpu_model, src.tolist(), bos_id=1, eos_id=2, pad_id=PAD, beam_size=2, max_new_tokens=5) == translate(
-        model.cpu(), src.tolist(), bos_id=1, eos_id=2, pad_id=PAD, beam_size=2, max_new_tokens=5
-    )
+    assert translate(
+        gpu_model, src.tolist(), bos_id=1, eos_id=2, pad_id=PAD, beam_size=2, max_new_tokens=5
+    ) == translate(model.cpu(), src.tolist(), bos_id=1, eos_id=2, pad_id=PAD, beam_size=2, max_new_tokens=5)

@@ -28,7 +28,9 @@ def tiny_runs(tmp_path_factory):
 
 @pytest.fixture
 def shipped(tiny_runs, tmp_path, monkeypatch):
-    manifest = export_pretrained({"forward": tiny_runs / "fwd", "backward": tiny_runs / "bwd"}, "tiny-en", tmp_path, dtype="bf16")
+    manifest = export_pretrained(
+        {"forward": tiny_runs / "fwd", "backward": tiny_runs / "bwd"}, "tiny-en", tmp_path, dtype="bf16"
+    )
     monkeypatch.setattr(registry, "shipped_dir", lambda kind: tmp_path)
     return tmp_path / "tiny-en", manifest
 

@@ -13,7 +13,9 @@ from textkit.cli import main
 def test_reproduce_debias_quick_writes_before_after_tables(tmp_path, capsys):
     assert main(["reproduce", "debias", "--out", str(tmp_path), "--quick"]) == 0
     data = json.loads((tmp_path / "debias_word2vec-bolukbasi.json").read_text())
-    assert {"seed", "n_permutations"} <= set(data["config"]) and {"numpy", "scikit-learn", "textkit"} <= set(data["versions"])
+    assert {"seed", "n_permutations"} <= set(data["config"]) and {"numpy", "scikit-learn", "textkit"} <= set(
+        data["versions"]
+    )
     # direct bias: 0.073 before (paper 0.08), gone after
     assert data["direct_bias"]["before"] == pytest.approx(0.073, abs=0.001) and data["direct_bias"]["after"] < 1e-6
     # Figure 3: every pair within 0.01 of the value expected on these vectors; neutral pairs vanish after
@@ -21,7 +23,10 @@ def test_reproduce_debias_quick_writes_before_after_tables(tmp_path, capsys):
         assert row["within_0.01_of_expected"], row
         if row["word"] not in ("waitress", "businessman"):  # gender-specific words are not neutralized
             assert abs(row["after"]) < 1e-4, row
-    assert (data["analogies"]["before_all"][0]["positive"], data["analogies"]["before_all"][0]["negative"]) == ("she", "he")
+    assert (data["analogies"]["before_all"][0]["positive"], data["analogies"]["before_all"][0]["negative"]) == (
+        "she",
+        "he",
+    )
     assert len(data["analogies"]["before_neutral"]) == 20
     # WEAT: refusals on the Bolukbasi slice are recorded; the table comes from word2vec-weat
     assert data["weat_embeddings"] == "word2vec-weat" and len(data["weat"]) == 10
@@ -49,9 +54,28 @@ def test_audit_recoverability_with_original_embeddings(tmp_path, capsys):
     out = hard_debias(emb, g, [w for w in emb.words if w not in gendered], equalize, missing="skip")
     path = tmp_path / "debiased.txt"
     out.save_word2vec_text(path)
-    args = ["audit", "--embeddings", str(path), "--original", "word2vec-bolukbasi", "--limit", "4000",
-            "--recoverability-only", "--out", str(tmp_path / "audit"), "--n-cluster", "200", "--n-svm", "800",
-            "--svm-train", "400", "--svm-seeds", "2", "--label-direction", "she-he"]
+    args = [
+        "audit",
+        "--embeddings",
+        str(path),
+        "--original",
+        "word2vec-bolukbasi",
+        "--limit",
+        "4000",
+        "--recoverability-only",
+        "--out",
+        str(tmp_path / "audit"),
+        "--n-cluster",
+        "200",
+        "--n-svm",
+        "800",
+        "--svm-train",
+        "400",
+        "--svm-seeds",
+        "2",
+        "--label-direction",
+        "she-he",
+    ]
     assert main(args) == 0
     data = json.loads((tmp_path / "audit" / "recoverability.json").read_text())
     assert data["debiased_by"] == "given" and data["label_direction"] == "she-he"
@@ -70,7 +94,8 @@ def test_audit_recoverability_refuses_mismatched_embeddings(tmp_path, capsys):
     b = tmp_path / "b.txt"
     Embeddings(["x", "y"], np.eye(2, 3, dtype=np.float32)).save_word2vec_text(a)
     Embeddings(["x", "y"], np.eye(2, dtype=np.float32)).save_word2vec_text(b)
-    code = main(["audit", "--embeddings", str(a), "--original", str(b), "--recoverability-only", "--out",
-                 str(tmp_path / "o")])
+    code = main(
+        ["audit", "--embeddings", str(a), "--original", str(b), "--recoverability-only", "--out", str(tmp_path / "o")]
+    )
     assert code == 1
     assert "2 dimensions, debiased ones 3" in capsys.readouterr().err

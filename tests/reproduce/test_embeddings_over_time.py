@@ -11,9 +11,28 @@ from textkit.cli import main
 
 @pytest.mark.slow
 def test_reproduce_embeddings_over_time_small_run(tmp_path):
-    rc = main(["reproduce", "embeddings-over-time", "--out", str(tmp_path), "--corpora", "bible-kjv,brown",
-               "--max-tokens", "60000", "--seeds", "2", "--epochs", "1", "--dim", "24", "--min-count", "3",
-               "--bootstrap", "50"])
+    rc = main(
+        [
+            "reproduce",
+            "embeddings-over-time",
+            "--out",
+            str(tmp_path),
+            "--corpora",
+            "bible-kjv,brown",
+            "--max-tokens",
+            "60000",
+            "--seeds",
+            "2",
+            "--epochs",
+            "1",
+            "--dim",
+            "24",
+            "--min-count",
+            "3",
+            "--bootstrap",
+            "50",
+        ]
+    )
     assert rc == 0
     data = json.loads((tmp_path / "results.json").read_text())
     assert set(data["corpora"]) == {"bible-kjv", "brown"}

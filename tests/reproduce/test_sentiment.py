@@ -78,7 +78,10 @@ def test_reproduce_sentiment_quick_rotten_tomatoes(tmp_path, capsys):
 def test_reproduce_sentiment_imdb_fixture_in_the_aclimdb_layout(tmp_path):
     data_dir = write_aclimdb(tmp_path / "data")
     out = tmp_path / "out"
-    assert main(["reproduce", "sentiment", "--corpus", "imdb", "--data-dir", str(data_dir), "--quick", "--out", str(out)]) == 0
+    assert (
+        main(["reproduce", "sentiment", "--corpus", "imdb", "--data-dir", str(data_dir), "--quick", "--out", str(out)])
+        == 0
+    )
     results = _check_results(out / "results.json")
     assert results["config"]["n_train"] == 80 and results["config"]["n_test"] == 80  # unsup reviews are left out
     metrics = results["metrics"]
@@ -95,6 +98,17 @@ def test_reproduce_sentiment_imdb_without_data_dir_is_a_clear_error(tmp_path, ca
 
 def test_reproduce_sentiment_imdb_with_a_wrong_folder_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
-    code = main(["reproduce", "sentiment", "--corpus", "imdb", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])
+    code = main(
+        [
+            "reproduce",
+            "sentiment",
+            "--corpus",
+            "imdb",
+            "--data-dir",
+            str(tmp_path / "empty"),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert code == 1
     assert "aclImdb" in capsys.readouterr().err

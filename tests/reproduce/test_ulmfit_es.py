@@ -36,7 +36,15 @@ def test_book_mapping_covers_all_66_books_and_every_group(verses):
     assert set(es.BOOK_GROUPS.values()) == set(es.GROUPS)
     assert {r["book"] for r in data.load(es.CORPUS)} == set(es.BOOK_GROUPS)
     sizes = Counter(es.BOOK_GROUPS.values())
-    assert sizes == {"Law": 5, "History": 12, "Wisdom/Poetry": 5, "Prophets": 17, "Gospels+Acts": 5, "Epistles": 21, "Revelation": 1}
+    assert sizes == {
+        "Law": 5,
+        "History": 12,
+        "Wisdom/Poetry": 5,
+        "Prophets": 17,
+        "Gospels+Acts": 5,
+        "Epistles": 21,
+        "Revelation": 1,
+    }
     assert es.book_group("Song of Solomon") == "Wisdom/Poetry" and es.book_group("Jude") == "Epistles"
     assert {v["group"] for v in verses[0]} == set(es.GROUPS)
 
@@ -140,5 +148,7 @@ def test_exported_classifier_reloads_and_predicts_the_same(quick_run):
     test = es.prepare_data(results["settings"])["test"]
     assert loaded.score(test["texts"], test["labels"]) == pytest.approx(results["metrics"]["ulmfit-es"]["accuracy"])
     predictions = loaded.predict(test["texts"])
-    assert es.scores(test["labels"], predictions)["macro_f1"] == pytest.approx(results["metrics"]["ulmfit-es"]["macro_f1"])
+    assert es.scores(test["labels"], predictions)["macro_f1"] == pytest.approx(
+        results["metrics"]["ulmfit-es"]["macro_f1"]
+    )
     assert np.isin(predictions, es.GROUPS).all()

@@ -45,8 +45,9 @@ def test_parallel_outputs_identical_across_1_and_2_workers(tmp_path, start_metho
     assert two == one
     vocab = Vocab.build(one)
     a = numericalize_corpus(TEXTS, tok, vocab, cache_dir=tmp_path / "one", n_workers=1, batch_size=16)
-    b = numericalize_corpus(TEXTS, tok, vocab, cache_dir=tmp_path / "two", n_workers=2, batch_size=16,
-                            start_method=start_method)
+    b = numericalize_corpus(
+        TEXTS, tok, vocab, cache_dir=tmp_path / "two", n_workers=2, batch_size=16, start_method=start_method
+    )
     assert np.array_equal(a.ids, b.ids) and np.array_equal(a.offsets, b.offsets)
     assert a.folder.name == b.folder.name  # the cache key does not depend on the worker count
 

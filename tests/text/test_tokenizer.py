@@ -12,9 +12,38 @@ TOK = Tokenizer()
 # HTML entities, special-token look-alikes, and arbitrary Unicode.
 _fragments = st.sampled_from(
     [
-        "Hello", "WORLD", "don't", "I'm", "Mr.", "U.S.", "!!!", "...", "--", "very very very",
-        "&amp;", "&amp;lt;", "<br />", "xxmaj", "XXUP", "xxesc", "Xxrep", "iPhone", "I", "é", "e\u0301",
-        "東京", "مرحبا", "😂😂😂", "\x00", "\u200b", "\t", "\n", " ", "3.5", "1,000", "http://x.org/a.",
+        "Hello",
+        "WORLD",
+        "don't",
+        "I'm",
+        "Mr.",
+        "U.S.",
+        "!!!",
+        "...",
+        "--",
+        "very very very",
+        "&amp;",
+        "&amp;lt;",
+        "<br />",
+        "xxmaj",
+        "XXUP",
+        "xxesc",
+        "Xxrep",
+        "iPhone",
+        "I",
+        "é",
+        "e\u0301",
+        "東京",
+        "مرحبا",
+        "😂😂😂",
+        "\x00",
+        "\u200b",
+        "\t",
+        "\n",
+        " ",
+        "3.5",
+        "1,000",
+        "http://x.org/a.",
     ]
 )
 _text = st.one_of(
@@ -55,8 +84,27 @@ def test_tokenizer_markers_match_fastai_conventions():
 
 def test_tokenizer_splits_like_spacy_english():
     assert RuleTokenizer().tokenize("Mr. Smith's U.S. trip isn't well-known, e.g. at 3.5% or $1,000.") == [
-        "Mr", ".", "Smith", "'s", "U.S", ".", "trip", "is", "n't", "well", "-", "known", ",", "e.g.",
-        "at", "3.5", "%", "or", "$", "1,000", ".",
+        "Mr",
+        ".",
+        "Smith",
+        "'s",
+        "U.S",
+        ".",
+        "trip",
+        "is",
+        "n't",
+        "well",
+        "-",
+        "known",
+        ",",
+        "e.g.",
+        "at",
+        "3.5",
+        "%",
+        "or",
+        "$",
+        "1,000",
+        ".",
     ]
 
 
@@ -79,7 +127,13 @@ def test_tokenizer_matches_spacy_on_lowercased_text_as_fastai_does(text):
 
 def test_tokenizer_keeps_urls_and_emails_whole():
     assert RuleTokenizer().tokenize("see https://example.org/a?b=1, or mail me@example.org.") == [
-        "see", "https://example.org/a?b=1", ",", "or", "mail", "me@example.org", ".",
+        "see",
+        "https://example.org/a?b=1",
+        ",",
+        "or",
+        "mail",
+        "me@example.org",
+        ".",
     ]
 
 

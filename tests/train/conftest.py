@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 
-
 def tiny_docs(seed: int = 0, n_docs: int = 30):
     rng = np.random.default_rng(seed)
     return [rng.integers(2, 40, size=int(n)) for n in rng.integers(20, 60, size=n_docs)]

@@ -20,7 +20,9 @@ def test_gpu_and_cpu_losses_agree_on_a_tiny_seeded_model():
     from textkit.nn import AWDLSTMConfig, AWDLSTMLanguageModel
 
     torch.manual_seed(0)
-    model = AWDLSTMLanguageModel(AWDLSTMConfig(vocab_size=50, emb_size=16, hidden_size=32, n_layers=2, pad_index=1)).eval()
+    model = AWDLSTMLanguageModel(
+        AWDLSTMConfig(vocab_size=50, emb_size=16, hidden_size=32, n_layers=2, pad_index=1)
+    ).eval()
     x, y = torch.randint(0, 50, (4, 12)), torch.randint(0, 50, (4, 12))
     cpu = _loss(model, x, y).item()
     gpu = _loss(model.cuda(), x.cuda(), y.cuda()).item()

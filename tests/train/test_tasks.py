@@ -45,7 +45,11 @@ class _RegressionTask:
     def eval_step(self, model, batch, device, carry):
         x, y = torch.from_numpy(batch.x), torch.from_numpy(batch.y)
         carry = (carry or 0) + 1  # counts batches: carry flows from one batch to the next
-        return {"sse": float(((model(x).squeeze(-1) - y) ** 2).sum()), "count": len(y), "batches": 1.0 if carry else 0.0}, carry
+        return {
+            "sse": float(((model(x).squeeze(-1) - y) ** 2).sum()),
+            "count": len(y),
+            "batches": 1.0 if carry else 0.0,
+        }, carry
 
     def metrics(self, sums):
         return {"valid_loss": sums["sse"] / sums["count"], "batches": sums["batches"]}
@@ -89,7 +93,9 @@ def test_tasks_trainer_owns_outputs_of_a_protocol_task():
         def after_loss(self, trainer):
             seen.append((trainer.pred.shape, trainer.target.shape, trainer.loss.item()))
 
-    trainer = Trainer(model, _RegressionTask(), _Stream(x, y, 10), _Stream(*_data(1), 10), lr=0.1, device="cpu", callbacks=[_Spy()])
+    trainer = Trainer(
+        model, _RegressionTask(), _Stream(x, y, 10), _Stream(*_data(1), 10), lr=0.1, device="cpu", callbacks=[_Spy()]
+    )
     before = trainer.validate()["valid_loss"]
     trainer.fit(epochs=5)
     assert trainer.validate()["valid_loss"] < before / 10

@@ -60,10 +60,20 @@ def test_trainer_events_fire_in_order(make_trainer):
     trainer = make_trainer(callbacks=[recorder])
     trainer.fit(epochs=1, max_steps=2)
     assert recorder.events == [
-        "before_fit", "before_epoch",
-        "before_batch", "after_loss", "after_backward", "after_step", "after_batch",
-        "before_batch", "after_loss", "after_backward", "after_step", "after_batch",
-        "after_validate", "after_fit",
+        "before_fit",
+        "before_epoch",
+        "before_batch",
+        "after_loss",
+        "after_backward",
+        "after_step",
+        "after_batch",
+        "before_batch",
+        "after_loss",
+        "after_backward",
+        "after_step",
+        "after_batch",
+        "after_validate",
+        "after_fit",
     ]
 
 
@@ -202,7 +212,10 @@ def test_trainer_learns_a_repeating_sequence(make_trainer):
     from textkit.data.lm import LMStream
     from textkit.nn import AWDLSTMConfig
 
-    trainer = make_trainer(config=AWDLSTMConfig(vocab_size=40, emb_size=16, hidden_size=32, n_layers=2, drop_mult=0.2, pad_index=1), lr=1e-2)
+    trainer = make_trainer(
+        config=AWDLSTMConfig(vocab_size=40, emb_size=16, hidden_size=32, n_layers=2, drop_mult=0.2, pad_index=1),
+        lr=1e-2,
+    )
     cycle = np.tile(np.arange(2, 12), 200)
     trainer.train_data = LMStream([cycle], batch_size=4, bptt=10, seed=0)
     trainer.valid_data = LMStream([cycle[:400]], batch_size=2, bptt=10, shuffle=False, random_bptt=False)
@@ -346,6 +359,7 @@ def test_trainer_pause_and_resume_is_bit_identical(make_trainer, tmp_path):
     resumed.fit(epochs=3, max_steps=n_steps, resume=tmp_path / "c")
     for name, tensor in _weights(straight).items():
         assert torch.equal(_weights(resumed)[name], tensor), name
+
     def timeless(history):
         return [{k: v for k, v in row.items() if k not in ("time", "tokens_per_s")} for row in history]
 
@@ -367,8 +381,16 @@ def test_trainer_gru_language_model_resumes_bit_identically(tmp_path):
     def make(callbacks=()):
         torch.manual_seed(0)
         model = GRULanguageModel(GRUConfig(vocab_size=40, emb_size=8, hidden_size=12, n_layers=2, pad_index=1))
-        return Trainer(model, LanguageModelTask(), LMStream(tiny_docs(), 8, 8, seed=1), None, lr=3e-3, schedule=OneCycle(),
-                       device="cpu", callbacks=[GradientClipping(0.4), RNNRegularizer(), ProgressBar(quiet=True), *callbacks])
+        return Trainer(
+            model,
+            LanguageModelTask(),
+            LMStream(tiny_docs(), 8, 8, seed=1),
+            None,
+            lr=3e-3,
+            schedule=OneCycle(),
+            device="cpu",
+            callbacks=[GradientClipping(0.4), RNNRegularizer(), ProgressBar(quiet=True), *callbacks],
+        )
 
     straight = make()
     straight.fit(max_steps=12)

@@ -42,6 +42,12 @@ def tiny_lm(tiny_pipeline):
     from textkit.nn import AWDLSTMConfig, AWDLSTMLanguageModel
 
     torch.manual_seed(0)
-    config = AWDLSTMConfig(vocab_size=len(tiny_pipeline), emb_size=8, hidden_size=16, n_layers=2,
-                           pad_index=tiny_pipeline.vocab.pad_index, drop_mult=0.0)
+    config = AWDLSTMConfig(
+        vocab_size=len(tiny_pipeline),
+        emb_size=8,
+        hidden_size=16,
+        n_layers=2,
+        pad_index=tiny_pipeline.vocab.pad_index,
+        drop_mult=0.0,
+    )
     return AWDLSTMLanguageModel(config)

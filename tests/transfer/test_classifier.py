@@ -22,7 +22,7 @@ def make(bptt=5, max_len=1000, seed=0):
 def reference_pool(model, doc: np.ndarray) -> torch.Tensor:
     """One document, one pass, no chunks: [last, max, mean] of the last max_len outputs."""
     raw, _, _ = model.encoder(torch.as_tensor(doc)[None])
-    out = raw[0, -model.config.max_len:]
+    out = raw[0, -model.config.max_len :]
     return torch.cat([out[-1], out.max(0).values, out.mean(0)])
 
 

@@ -41,7 +41,7 @@ def test_sortish_batches_waste_less_padding_than_random_ones():
     padded = sum(b.x.size for b in sortish.batches(0))
     rng = np.random.default_rng(0)
     order = rng.permutation(800)
-    random_padded = sum(32 * max(len(data[i]) for i in order[s:s + 32]) for s in range(0, 800, 32))
+    random_padded = sum(32 * max(len(data[i]) for i in order[s : s + 32]) for s in range(0, 800, 32))
     assert padded < 0.7 * random_padded
 
 

@@ -38,7 +38,9 @@ def test_ensemble_averages_forward_and_backward(trained, sentiment_texts):
     texts = sentiment_texts[0][:10]
     both = TextClassifier.ensemble(fwd, bwd)
     assert sorted(both.members) == ["backward", "forward"]
-    np.testing.assert_allclose(both.predict_proba(texts), (fwd.predict_proba(texts) + bwd.predict_proba(texts)) / 2, rtol=1e-6)
+    np.testing.assert_allclose(
+        both.predict_proba(texts), (fwd.predict_proba(texts) + bwd.predict_proba(texts)) / 2, rtol=1e-6
+    )
     with pytest.raises(ValueError, match="two classifiers for the forward direction"):
         TextClassifier.ensemble(fwd, fwd)
 
