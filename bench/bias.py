@@ -65,27 +65,54 @@ def wefe_worker(queries_path: str, kv_path: str, iterations: int) -> None:
         metric.run_query(query, model, return_effect_size=True, calculate_p_value=False)
         fixed = time.perf_counter() - started
         started = time.perf_counter()
-        res = metric.run_query(query, model, return_effect_size=True, calculate_p_value=True,
-                               p_value_iterations=iterations, p_value_method="approximate",
-                               p_value_test_type="right-sided")
+        res = metric.run_query(
+            query,
+            model,
+            return_effect_size=True,
+            calculate_p_value=True,
+            p_value_iterations=iterations,
+            p_value_method="approximate",
+            p_value_test_type="right-sided",
+        )
         seconds = time.perf_counter() - started
-        rows.append({"name": q["name"], "effect_size": float(res["effect_size"]), "p_value": float(res["p_value"]),
-                     "seconds": seconds, "seconds_without_p_value": fixed, "iterations": iterations})
+        rows.append(
+            {
+                "name": q["name"],
+                "effect_size": float(res["effect_size"]),
+                "p_value": float(res["p_value"]),
+                "seconds": seconds,
+                "seconds_without_p_value": fixed,
+                "iterations": iterations,
+            }
+        )
     # WEFE's p-value: read its source and show it is unseeded
     source = inspect.getsource(WEAT._calc_p_value)
     q = queries[9]  # young/old: p far from its floor, so run-to-run noise shows
     query = Query([q["X"], q["Y"]], [q["A"], q["B"]], ["X", "Y"], ["A", "B"])
-    repeats = [float(metric.run_query(query, model, calculate_p_value=True, p_value_iterations=200)["p_value"])
-               for _ in range(3)]
+    repeats = [
+        float(metric.run_query(query, model, calculate_p_value=True, p_value_iterations=200)["p_value"])
+        for _ in range(3)
+    ]
     checks = {
         "draws_with_replacement": "rng.choice(pool_target_words, size=number_of_target_words)" in source
         and "replace=False" not in source,
         "unseeded_generator": "np.random.default_rng()" in source,
         "p_values_of_three_identical_runs_200_iterations": repeats,
     }
-    print(json.dumps({"versions": {"wefe": wefe.__version__, "gensim": gensim.__version__, "numpy": np.__version__,
-                                   "python": platform.python_version()},
-                      "tests": rows, "checks": checks}))
+    print(
+        json.dumps(
+            {
+                "versions": {
+                    "wefe": wefe.__version__,
+                    "gensim": gensim.__version__,
+                    "numpy": np.__version__,
+                    "python": platform.python_version(),
+                },
+                "tests": rows,
+                "checks": checks,
+            }
+        )
+    )
 
 
 # ---------------------------------------------------------------------- textkit side
@@ -98,8 +125,10 @@ def run_benchmark(args: argparse.Namespace) -> dict:
 
     kv_path = data.fetch("wefe-data") / "test_model.kv"
     tests = caliskan_tests("wefe")
-    queries = [{"name": t.name, "X": list(t.X.words), "Y": list(t.Y.words), "A": list(t.A.words),
-                "B": list(t.B.words)} for t in tests]
+    queries = [
+        {"name": t.name, "X": list(t.X.words), "Y": list(t.Y.words), "A": list(t.A.words), "B": list(t.B.words)}
+        for t in tests
+    ]
     started = time.perf_counter()
     emb = load_embeddings(kv_path)
     load_seconds = time.perf_counter() - started
@@ -113,24 +142,46 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         started = time.perf_counter()
         default = weat(emb, t.X, t.Y, t.A, t.B, name=t.name, seed=args.seed)  # exact when <= 1e6, CI, ddof=1
         default_seconds = time.perf_counter() - started
-        rows.append({"name": t.name, "paper_effect_size": t.reference["paper_effect_size"],
-                     "textkit_effect_size_ddof0": mc.effect_size, "textkit_effect_size": default.effect_size,
-                     "textkit_p_value_mc": mc.p_value, "textkit_seconds_mc": mc_seconds,
-                     "textkit_p_value_default": default.p_value, "textkit_p_method_default": default.p_value_method,
-                     "textkit_ci_default": list(default.ci) if default.ci else None,
-                     "textkit_seconds_default": default_seconds, "missing": default.missing})
+        rows.append(
+            {
+                "name": t.name,
+                "paper_effect_size": t.reference["paper_effect_size"],
+                "textkit_effect_size_ddof0": mc.effect_size,
+                "textkit_effect_size": default.effect_size,
+                "textkit_p_value_mc": mc.p_value,
+                "textkit_seconds_mc": mc_seconds,
+                "textkit_p_value_default": default.p_value,
+                "textkit_p_method_default": default.p_value_method,
+                "textkit_ci_default": list(default.ci) if default.ci else None,
+                "textkit_seconds_default": default_seconds,
+                "missing": default.missing,
+            }
+        )
 
     with tempfile.TemporaryDirectory() as tmp:
         qpath = Path(tmp) / "queries.json"
         qpath.write_text(json.dumps(queries))
         started = time.perf_counter()
-        proc = subprocess.run([args.peer_python, "-P", str(Path(__file__).resolve()), "--worker", str(qpath), str(kv_path),
-                               str(args.wefe_permutations)], capture_output=True, text=True,
-                              env={**os.environ, **PEER_ENV}, check=False)
+        proc = subprocess.run(
+            [
+                args.peer_python,
+                "-P",
+                str(Path(__file__).resolve()),
+                "--worker",
+                str(qpath),
+                str(kv_path),
+                str(args.wefe_permutations),
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **PEER_ENV},
+            check=False,
+        )
         worker_seconds = time.perf_counter() - started
     if proc.returncode != 0:
-        raise RuntimeError(f"WEFE worker failed (is {args.peer_python} set up? see this file's docstring):\n"
-                           + proc.stderr[-3000:])
+        raise RuntimeError(
+            f"WEFE worker failed (is {args.peer_python} set up? see this file's docstring):\n" + proc.stderr[-3000:]
+        )
     peer = json.loads(proc.stdout.strip().splitlines()[-1])
     scale = args.permutations / args.wefe_permutations
     max_diff = 0.0
@@ -148,15 +199,26 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     wefe_total_full = sum(r["wefe_seconds_extrapolated"] for r in rows) if scale != 1 else wefe_total
     return {
         "benchmark": "WEAT, Caliskan et al. 10 tests, word2vec-weat (WEFE test_model.kv), WEFE WEAT.json lists",
-        "config": {"permutations": args.permutations, "wefe_permutations": args.wefe_permutations, "seed": args.seed,
-                   "textkit_timed": "weat(n_permutations=P, exact_limit=0, n_bootstrap=0, std_ddof=0): "
-                                    "Monte-Carlo with P true permutations, no CI",
-                   "wefe_timed": "WEAT().run_query(return_effect_size, calculate_p_value, p_value_iterations=P_wefe)",
-                   "peer_thread_env": PEER_ENV},
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "load_average_at_end": list(os.getloadavg())},
-        "versions": {"textkit": textkit.__version__, "numpy": np.__version__, "python": platform.python_version(),
-                     "peer": peer["versions"]},
+        "config": {
+            "permutations": args.permutations,
+            "wefe_permutations": args.wefe_permutations,
+            "seed": args.seed,
+            "textkit_timed": "weat(n_permutations=P, exact_limit=0, n_bootstrap=0, std_ddof=0): "
+            "Monte-Carlo with P true permutations, no CI",
+            "wefe_timed": "WEAT().run_query(return_effect_size, calculate_p_value, p_value_iterations=P_wefe)",
+            "peer_thread_env": PEER_ENV,
+        },
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_average_at_end": list(os.getloadavg()),
+        },
+        "versions": {
+            "textkit": textkit.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+            "peer": peer["versions"],
+        },
         "textkit_load_seconds": load_seconds,
         "worker_wall_seconds": worker_seconds,
         "max_abs_diff_effect_size": max_diff,
@@ -173,29 +235,41 @@ def run_benchmark(args: argparse.Namespace) -> dict:
 
 def render(result: dict) -> str:
     cfg = result["config"]
-    lines = [f"| test | paper d | textkit d | WEFE d (ddof 0) | textkit d (ddof 0) | abs diff | textkit s ({cfg['permutations']:,}) | "
-             f"WEFE s ({cfg['wefe_permutations']:,}) |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"| test | paper d | textkit d | WEFE d (ddof 0) | textkit d (ddof 0) | abs diff | textkit s ({cfg['permutations']:,}) | "
+        f"WEFE s ({cfg['wefe_permutations']:,}) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in result["tests"]:
-        lines.append(f"| {r['name']} | {r['paper_effect_size']:.2f} | {r['textkit_effect_size']:.3f} | "
-                     f"{r['wefe_effect_size']:.6f} | {r['textkit_effect_size_ddof0']:.6f} | {r['abs_diff_effect_size']:.1e} | "
-                     f"{r['textkit_seconds_mc']:.3f} | {r['wefe_seconds']:.1f} |")
+        lines.append(
+            f"| {r['name']} | {r['paper_effect_size']:.2f} | {r['textkit_effect_size']:.3f} | "
+            f"{r['wefe_effect_size']:.6f} | {r['textkit_effect_size_ddof0']:.6f} | {r['abs_diff_effect_size']:.1e} | "
+            f"{r['textkit_seconds_mc']:.3f} | {r['wefe_seconds']:.1f} |"
+        )
     extra = " (extrapolated linearly from the measured runs)" if result["wefe_extrapolated"] else ""
-    lines += ["", f"max |d_textkit - d_WEFE| = {result['max_abs_diff_effect_size']:.1e} "
-              f"(agree to 1e-6: {result['agree_to_1e-6']})",
-              f"textkit: {result['textkit_seconds_total']:.2f} s for 10 tests x {cfg['permutations']:,} permutations; "
-              f"WEFE: {result['wefe_seconds_total_at_full_permutations']:.0f} s{extra}; "
-              f"speed-up {result['speedup']:.0f}x",
-              f"WEFE p-value draws with replacement: {result['wefe_checks']['draws_with_replacement']}; unseeded: "
-              f"{result['wefe_checks']['unseeded_generator']} (three identical runs gave "
-              f"{result['wefe_checks']['p_values_of_three_identical_runs_200_iterations']})"]
+    lines += [
+        "",
+        f"max |d_textkit - d_WEFE| = {result['max_abs_diff_effect_size']:.1e} "
+        f"(agree to 1e-6: {result['agree_to_1e-6']})",
+        f"textkit: {result['textkit_seconds_total']:.2f} s for 10 tests x {cfg['permutations']:,} permutations; "
+        f"WEFE: {result['wefe_seconds_total_at_full_permutations']:.0f} s{extra}; "
+        f"speed-up {result['speedup']:.0f}x",
+        f"WEFE p-value draws with replacement: {result['wefe_checks']['draws_with_replacement']}; unseeded: "
+        f"{result['wefe_checks']['unseeded_generator']} (three identical runs gave "
+        f"{result['wefe_checks']['p_values_of_three_identical_runs_200_iterations']})",
+    ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--permutations", type=int, default=10_000)
-    parser.add_argument("--wefe-permutations", type=int, default=None,
-                        help="WEFE's iterations per test (default: --permutations); fewer are extrapolated")
+    parser.add_argument(
+        "--wefe-permutations",
+        type=int,
+        default=None,
+        help="WEFE's iterations per test (default: --permutations); fewer are extrapolated",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--peer-python", default=str(ROOT / ".venv-bench-bias" / "bin" / "python"))
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "bias.json"))

@@ -84,7 +84,10 @@ def bench_vectorizers(corpora: dict[str, list[str]], repeats: int) -> list[dict]
                     "cpu_ratio_textkit_over_sklearn": t_ours["cpu_seconds"] / t_theirs["cpu_seconds"],
                 }
             )  # fmt: skip
-            print(f"vectorizer {name} {ngram}: textkit {t_ours['cpu_seconds']:.3f}s  sklearn {t_theirs['cpu_seconds']:.3f}s  identical={identical}", flush=True)
+            print(
+                f"vectorizer {name} {ngram}: textkit {t_ours['cpu_seconds']:.3f}s  sklearn {t_theirs['cpu_seconds']:.3f}s  identical={identical}",
+                flush=True,
+            )
     return rows
 
 
@@ -101,7 +104,10 @@ def bench_classifiers(texts: list[str], labels: list[str], repeats: int, seed: i
     X_test = vectorizer.transform([texts[i] for i in test])
     y = np.asarray(labels)
     y_train, y_test = y[train], y[test]
-    out = {"features": "rotten-tomatoes, 80/20 stratified split, uni+bigram counts (regex-words)", "n_features": X_train.shape[1]}
+    out = {
+        "features": "rotten-tomatoes, 80/20 stratified split, uni+bigram counts (regex-words)",
+        "n_features": X_train.shape[1],
+    }
     pairs = {
         "naive_bayes": (lambda: NaiveBayesClassifier(), lambda: MultinomialNB()),
         "nbsvm_vs_logistic_regression": (
@@ -118,7 +124,9 @@ def bench_classifiers(texts: list[str], labels: list[str], repeats: int, seed: i
                 "fit": strip(fit), "fit_predict": strip(both),
                 "accuracy": float(np.mean(both["result"] == y_test)), "model": repr(make()),
             }  # fmt: skip
-        entry["fit_cpu_ratio_textkit_over_sklearn"] = entry["textkit"]["fit"]["cpu_seconds"] / entry["sklearn"]["fit"]["cpu_seconds"]
+        entry["fit_cpu_ratio_textkit_over_sklearn"] = (
+            entry["textkit"]["fit"]["cpu_seconds"] / entry["sklearn"]["fit"]["cpu_seconds"]
+        )
         entry["fit_predict_cpu_ratio_textkit_over_sklearn"] = (
             entry["textkit"]["fit_predict"]["cpu_seconds"] / entry["sklearn"]["fit_predict"]["cpu_seconds"]
         )
@@ -181,7 +189,9 @@ def bench_nmf(X: sp.csr_matrix, k: int, repeats: int, seed: int) -> dict:
     chosen = None
     for dtype in ("float32", "float64"):
         for tol in (1e-3, 3e-4, 1e-4, 1e-5):
-            run = timed(lambda dtype=dtype, tol=tol: nmf(X, k, dtype=dtype, tol=tol, seed=seed, return_info=True), repeats)
+            run = timed(
+                lambda dtype=dtype, tol=tol: nmf(X, k, dtype=dtype, tol=tol, seed=seed, return_info=True), repeats
+            )
             W, H, info = run["result"]
             err = reconstruction_error(X, W, H)
             entry = {"dtype": dtype, "tol": tol, **strip(run), "reconstruction_err": err, "n_iter": info["n_iter"]}
@@ -221,17 +231,29 @@ def main(argv: list[str] | None = None) -> int:
     bbc = data.load("bbc-news")
     results: dict = {}
     with threadpool_limits(1):
-        results["vectorizer"] = bench_vectorizers({"rotten-tomatoes": [r["text"] for r in rt], "bbc-news": [r["text"] for r in bbc]}, args.repeats)
-        results["classifiers"] = bench_classifiers([r["text"] for r in rt], [r["label"] for r in rt], args.repeats, args.seed)
-        X = TextVectorizer(analyzer="regex-words", stop_words="english", min_df=2, max_df=0.95, weighting="tfidf").fit_transform(
-            [r["text"] for r in bbc]
+        results["vectorizer"] = bench_vectorizers(
+            {"rotten-tomatoes": [r["text"] for r in rt], "bbc-news": [r["text"] for r in bbc]}, args.repeats
         )
+        results["classifiers"] = bench_classifiers(
+            [r["text"] for r in rt], [r["label"] for r in rt], args.repeats, args.seed
+        )
+        X = TextVectorizer(
+            analyzer="regex-words", stop_words="english", min_df=2, max_df=0.95, weighting="tfidf"
+        ).fit_transform([r["text"] for r in bbc])
         rng = np.random.default_rng(args.seed)
         X10 = sp.vstack([X] * 10).tocsr()
         X10.data = X10.data * rng.uniform(0.5, 1.5, size=X10.nnz)
         for name, M in (("bbc", X), ("bbc_x10", X10)):
-            results[f"svd_{name}"] = {"shape": list(M.shape), "nnz": int(M.nnz), **bench_svd(M, args.k, args.repeats, args.seed)}
-            results[f"nmf_{name}"] = {"shape": list(M.shape), "nnz": int(M.nnz), **bench_nmf(M, args.k, args.repeats, args.seed)}
+            results[f"svd_{name}"] = {
+                "shape": list(M.shape),
+                "nnz": int(M.nnz),
+                **bench_svd(M, args.k, args.repeats, args.seed),
+            }
+            results[f"nmf_{name}"] = {
+                "shape": list(M.shape),
+                "nnz": int(M.nnz),
+                **bench_nmf(M, args.k, args.repeats, args.seed),
+            }
     results["goals"] = goals(results)
     report = {
         "seed": args.seed,
@@ -256,14 +278,21 @@ def goals(results: dict) -> dict[str, tuple[bool, str]]:
     for name in ("bbc", "bbc_x10"):
         svd = results[f"svd_{name}"].get("cpu_speedup_vs_randomized_svd")
         out[f"randomized SVD >= 2x faster than sklearn randomized_svd at equal error ({name})"] = (
-            bool(svd and svd >= 2), f"x{svd:.2f}" if svd else "textkit never reached sklearn's error"
+            bool(svd and svd >= 2),
+            f"x{svd:.2f}" if svd else "textkit never reached sklearn's error",
         )
         nmf = results[f"nmf_{name}"].get("cpu_speedup_vs_sklearn")
-        out[f"NMF >= 2x faster than sklearn NMF at equal error ({name})"] = (bool(nmf and nmf >= 2), f"x{nmf:.2f}" if nmf else "never reached")
+        out[f"NMF >= 2x faster than sklearn NMF at equal error ({name})"] = (
+            bool(nmf and nmf >= 2),
+            f"x{nmf:.2f}" if nmf else "never reached",
+        )
     nb = results["classifiers"]["naive_bayes"]["fit_cpu_ratio_textkit_over_sklearn"]
     out["NB fit no slower than MultinomialNB"] = (nb <= 1.0, f"textkit/sklearn CPU time = {nb:.2f}")
     worst = max(r["cpu_ratio_textkit_over_sklearn"] for r in results["vectorizer"])
-    out["vectorizer within 1.5x of CountVectorizer (worst case)"] = (worst <= 1.5, f"worst textkit/sklearn CPU time = {worst:.2f}")
+    out["vectorizer within 1.5x of CountVectorizer (worst case)"] = (
+        worst <= 1.5,
+        f"worst textkit/sklearn CPU time = {worst:.2f}",
+    )
     return out
 
 

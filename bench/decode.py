@@ -38,8 +38,16 @@ def build_model(args):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(args.seed)
-    config = GPT2Config(vocab_size=args.vocab, n_positions=512, n_embd=args.d_model, n_layer=args.layers, n_head=args.heads,
-                        bos_token_id=0, eos_token_id=0, pad_token_id=0)
+    config = GPT2Config(
+        vocab_size=args.vocab,
+        n_positions=512,
+        n_embd=args.d_model,
+        n_layer=args.layers,
+        n_head=args.heads,
+        bos_token_id=0,
+        eos_token_id=0,
+        pad_token_id=0,
+    )
     model = GPT2LMHeadModel(config).eval()
     # a random GPT-2 is nearly uniform; sharpen it so greedy/beam/top-p behave as with a trained model
     with torch.no_grad():
@@ -100,7 +108,10 @@ def check_warpers(seed: int) -> dict:
     probs = torch.tensor([[0.3, 0.1, 0.1, 0.5], [0.15, 0.3, 0.3, 0.25]])
     ours = decode.top_p_filter(probs.log(), 0.8)
     theirs = TopPLogitsWarper(0.8)(None, probs.log())
-    out["issue_vector"] = {"ours_kept": torch.where(torch.isinf(ours), 0, ours.exp()).tolist(), "same_support": bool(torch.equal(torch.isinf(ours), torch.isinf(theirs)))}
+    out["issue_vector"] = {
+        "ours_kept": torch.where(torch.isinf(ours), 0, ours.exp()).tolist(),
+        "same_support": bool(torch.equal(torch.isinf(ours), torch.isinf(theirs))),
+    }
     return out
 
 
@@ -132,10 +143,12 @@ def main() -> int:
     prompts = torch.randint(1, args.vocab, (args.batch, args.prompt_len), generator=gen)
     attention = torch.ones_like(prompts)
     n_new = args.new_tokens
-    common = dict(max_new_tokens=n_new, min_new_tokens=n_new, pad_token_id=0, eos_token_id=None, attention_mask=attention)
+    common = dict(
+        max_new_tokens=n_new, min_new_tokens=n_new, pad_token_id=0, eos_token_id=None, attention_mask=attention
+    )
 
     def hf(**kw):
-        return model.generate(prompts, **common, **kw)[:, args.prompt_len:]
+        return model.generate(prompts, **common, **kw)[:, args.prompt_len :]
 
     runs = {
         "greedy": (
@@ -147,8 +160,15 @@ def main() -> int:
             lambda: (torch.manual_seed(args.seed), hf(do_sample=True, top_p=0.9, top_k=0, temperature=1.0))[1],
         ),
         f"beam_{args.beam}": (
-            lambda: decode.generate(step, prompts, decode.Beam(args.beam, length_norm="average", length_penalty=1.0), n_new,
-                                    reorder=reorder_cache).tokens,
+            lambda: (
+                decode.generate(
+                    step,
+                    prompts,
+                    decode.Beam(args.beam, length_norm="average", length_penalty=1.0),
+                    n_new,
+                    reorder=reorder_cache,
+                ).tokens
+            ),
             lambda: hf(do_sample=False, num_beams=args.beam, length_penalty=1.0, early_stopping=True),
         ),
     }
@@ -174,8 +194,12 @@ def main() -> int:
             row["identical_outputs"] = bool(torch.equal(out_ours.cpu(), out_theirs.cpu()))
             row["rows_identical"] = int((out_ours.cpu() == out_theirs.cpu()).all(-1).sum())
         results[name] = row
-        print(f"{name:10s} textkit {row['textkit_tokens_per_s']:8.1f} tok/s   HF {row['hf_tokens_per_s']:8.1f} tok/s   "
-              f"x{row['speedup']:.2f}" + (f"   identical rows {row['rows_identical']}/{args.batch}" if "rows_identical" in row else ""), flush=True)
+        print(
+            f"{name:10s} textkit {row['textkit_tokens_per_s']:8.1f} tok/s   HF {row['hf_tokens_per_s']:8.1f} tok/s   "
+            f"x{row['speedup']:.2f}"
+            + (f"   identical rows {row['rows_identical']}/{args.batch}" if "rows_identical" in row else ""),
+            flush=True,
+        )
     warpers = check_warpers(args.seed)
     print("warpers:", {k: v.get("ok", v.get("same_support")) for k, v in warpers.items()})
     report = {
@@ -183,7 +207,11 @@ def main() -> int:
         "warpers": warpers,
         "seed": args.seed,
         "config": {k: v for k, v in vars(args).items() if k != "out"},
-        "versions": {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__},
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+        },
         "machine": {"cpu_threads_used": args.threads, "platform": platform.platform()},
     }
     out = Path(args.out)

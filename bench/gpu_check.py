@@ -52,7 +52,15 @@ class RandomStream:
 
 def throughput(precision: str, steps: int, bs: int, bptt: int, vocab: int) -> dict:
     from textkit.nn import AWDLSTMConfig, AWDLSTMLanguageModel
-    from textkit.train import Callback, GradientClipping, LanguageModelTask, OneCycle, ProgressBar, RNNRegularizer, Trainer
+    from textkit.train import (
+        Callback,
+        GradientClipping,
+        LanguageModelTask,
+        OneCycle,
+        ProgressBar,
+        RNNRegularizer,
+        Trainer,
+    )
 
     class Timer(Callback):
         def __init__(self):
@@ -63,23 +71,40 @@ def throughput(precision: str, steps: int, bs: int, bptt: int, vocab: int) -> di
             self.t.append(time.perf_counter())
 
     torch.manual_seed(0)
-    model = AWDLSTMLanguageModel(AWDLSTMConfig(vocab_size=vocab, emb_size=400, hidden_size=1152, n_layers=3, pad_index=1))
+    model = AWDLSTMLanguageModel(
+        AWDLSTMConfig(vocab_size=vocab, emb_size=400, hidden_size=1152, n_layers=3, pad_index=1)
+    )
     timer = Timer()
-    trainer = Trainer(model, LanguageModelTask(), RandomStream(vocab, bs, bptt, steps), None, lr=2e-3, schedule=OneCycle(),
-                      device="cuda", precision=precision, callbacks=[GradientClipping(0.4), RNNRegularizer(), ProgressBar(quiet=True), timer])
+    trainer = Trainer(
+        model,
+        LanguageModelTask(),
+        RandomStream(vocab, bs, bptt, steps),
+        None,
+        lr=2e-3,
+        schedule=OneCycle(),
+        device="cuda",
+        precision=precision,
+        callbacks=[GradientClipping(0.4), RNNRegularizer(), ProgressBar(quiet=True), timer],
+    )
     torch.cuda.reset_peak_memory_stats()
     trainer.fit(max_steps=steps)
     warm = 5
     seconds = timer.t[-1] - timer.t[warm - 1]
-    return {"precision": trainer.precision, "tokens_per_s": round((steps - warm) * bs * bptt / seconds, 1),
-            "peak_gpu_mem_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2), "final_train_loss": round(trainer.raw_loss, 4)}
+    return {
+        "precision": trainer.precision,
+        "tokens_per_s": round((steps - warm) * bs * bptt / seconds, 1),
+        "peak_gpu_mem_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
+        "final_train_loss": round(trainer.raw_loss, 4),
+    }
 
 
 def agreement() -> dict:
     from textkit.nn import AWDLSTMConfig, AWDLSTMLanguageModel
 
     torch.manual_seed(0)
-    model = AWDLSTMLanguageModel(AWDLSTMConfig(vocab_size=1000, emb_size=64, hidden_size=128, n_layers=2, pad_index=1)).eval()
+    model = AWDLSTMLanguageModel(
+        AWDLSTMConfig(vocab_size=1000, emb_size=64, hidden_size=128, n_layers=2, pad_index=1)
+    ).eval()
     x, y = torch.randint(0, 1000, (8, 50)), torch.randint(0, 1000, (8, 50))
 
     def loss(m, a, b, dtype=None):
@@ -89,7 +114,11 @@ def agreement() -> dict:
 
     cpu = loss(model, x, y)
     model.cuda()
-    out = {"cpu_fp32": cpu, "gpu_fp32": loss(model, x.cuda(), y.cuda()), "gpu_fp16": loss(model, x.cuda(), y.cuda(), torch.float16)}
+    out = {
+        "cpu_fp32": cpu,
+        "gpu_fp32": loss(model, x.cuda(), y.cuda()),
+        "gpu_fp16": loss(model, x.cuda(), y.cuda(), torch.float16),
+    }
     if torch.cuda.is_bf16_supported():
         out["gpu_bf16"] = loss(model, x.cuda(), y.cuda(), torch.bfloat16)
     out["fp32_rel_diff"] = abs(out["gpu_fp32"] - cpu) / cpu
@@ -108,12 +137,21 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("gpu_check: no CUDA device here; nothing to check", file=sys.stderr)
         return 2
-    result = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "cuda": torch.version.cuda,
-              "bf16_supported": torch.cuda.is_bf16_supported()}
+    result = {
+        "device": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "bf16_supported": torch.cuda.is_bf16_supported(),
+    }
     started = time.time()
     if not args.skip_tests:
-        tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "gpu", "tests/train", "tests/nn", "-p", "no:cacheprovider"],
-                               cwd=ROOT, capture_output=True, text=True, timeout=240)
+        tests = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-m", "gpu", "tests/train", "tests/nn", "-p", "no:cacheprovider"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
         result["gpu_tests"] = {"returncode": tests.returncode, "tail": tests.stdout[-1500:]}
         print(tests.stdout[-1500:], flush=True)
     result["agreement"] = agreement()

@@ -54,7 +54,17 @@ class TextkitModel:
     name = "textkit AWDLSTMLanguageModel"
 
     def __init__(self, vocab_size, pad, emb, hid, layers, drop_mult):
-        self.model = AWDLSTMLanguageModel(AWDLSTMConfig(vocab_size=vocab_size, emb_size=emb, hidden_size=hid, n_layers=layers, pad_index=pad, drop_mult=drop_mult, **DROPOUTS))
+        self.model = AWDLSTMLanguageModel(
+            AWDLSTMConfig(
+                vocab_size=vocab_size,
+                emb_size=emb,
+                hidden_size=hid,
+                n_layers=layers,
+                pad_index=pad,
+                drop_mult=drop_mult,
+                **DROPOUTS,
+            )
+        )
         self.state = None
 
     def forward(self, x):
@@ -200,9 +210,23 @@ def load_data(recipe_path, max_docs=None):
 def rss_child(kind, args, cache: Path, sizes):
     """Peak RSS (MiB) of a fresh process that memory-maps the encoded training stream and
     trains `kind` for a few steps (tokenizing in the child would dominate its peak)."""
-    cmd = [sys.executable, __file__, "--rss-only", kind, "--rss-cache", str(cache), "--recipe", args.recipe,
-           "--threads", str(args.threads), "--sizes", json.dumps(sizes)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
+    cmd = [
+        sys.executable,
+        __file__,
+        "--rss-only",
+        kind,
+        "--rss-cache",
+        str(cache),
+        "--recipe",
+        args.recipe,
+        "--threads",
+        str(args.threads),
+        "--sizes",
+        json.dumps(sizes),
+    ]
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -227,14 +251,24 @@ def main() -> None:
     if args.rss_only:
         t = LMRecipe.load(args.recipe).train
         sizes = json.loads(args.sizes)
-        train_stream = {"ids": np.load(Path(args.rss_cache) / "ids.npy", mmap_mode="r"), "offsets": np.load(Path(args.rss_cache) / "offsets.npy")}
+        train_stream = {
+            "ids": np.load(Path(args.rss_cache) / "ids.npy", mmap_mode="r"),
+            "offsets": np.load(Path(args.rss_cache) / "offsets.npy"),
+        }
         if args.rss_only == "fastai":  # count fastai's imports in the baseline, not in the model's peak
             import fastai.text.models.awdlstm  # noqa: F401
             import fastai.text.models.core  # noqa: F401
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         torch.manual_seed(0)
         model = KINDS[args.rss_only](*sizes)
-        entry = {"model": model, "opt": torch.optim.AdamW(model.model.parameters(), lr=args.lr, weight_decay=0.01), "losses": [], "tokens": 0, "seconds": 0.0, "regularize": args.rss_only != "plain"}
+        entry = {
+            "model": model,
+            "opt": torch.optim.AdamW(model.model.parameters(), lr=args.lr, weight_decay=0.01),
+            "losses": [],
+            "tokens": 0,
+            "seconds": 0.0,
+            "regularize": args.rss_only != "plain",
+        }
         stream = LMStream(type("Docs", (), train_stream)(), t.batch_size, t.bptt, seed=t.seed)
         batches = stream.batches(0)
         train_chunk(entry, [next(batches) for _ in range(3)], t.alpha, t.beta, t.clip)
@@ -252,7 +286,10 @@ def main() -> None:
 
         with tempfile.TemporaryDirectory() as cache:
             np.save(Path(cache) / "ids.npy", np.concatenate(docs["train"]).astype(np.int32))
-            np.save(Path(cache) / "offsets.npy", np.concatenate([[0], np.cumsum([len(d) for d in docs["train"]])]).astype(np.int64))
+            np.save(
+                Path(cache) / "offsets.npy",
+                np.concatenate([[0], np.cumsum([len(d) for d in docs["train"]])]).astype(np.int64),
+            )
             for kind in kinds:
                 results["models"][kind].update(rss_child(kind, args, Path(cache), sizes))
 
@@ -278,13 +315,23 @@ def main() -> None:
     for kind in kinds:
         torch.manual_seed(0)
         model = KINDS[kind](*sizes)
-        entries[kind] = {"model": model, "opt": torch.optim.AdamW(model.model.parameters(), lr=args.lr, weight_decay=0.01),
-                         "losses": [], "tokens": 0, "seconds": 0.0, "regularize": kind != "plain"}
+        entries[kind] = {
+            "model": model,
+            "opt": torch.optim.AdamW(model.model.parameters(), lr=args.lr, weight_decay=0.01),
+            "losses": [],
+            "tokens": 0,
+            "seconds": 0.0,
+            "regularize": kind != "plain",
+        }
     for start in range(0, len(batches), args.chunk):
         for kind in kinds:
             train_chunk(entries[kind], batches[start : start + args.chunk], t.alpha, t.beta, t.clip)
         done = min(start + args.chunk, len(batches))
-        print(f"step {done}/{len(batches)}: " + ", ".join(f"{k} {e['tokens'] / e['seconds']:.0f} tok/s" for k, e in entries.items()), flush=True)
+        print(
+            f"step {done}/{len(batches)}: "
+            + ", ".join(f"{k} {e['tokens'] / e['seconds']:.0f} tok/s" for k, e in entries.items()),
+            flush=True,
+        )
     for kind in kinds:
         entry = entries[kind]
         loss = evaluate(entry["model"], valid)
@@ -304,17 +351,33 @@ def main() -> None:
     r = results["models"]
     ratios = {"textkit_over_plain_seconds": round(r["textkit"]["train_seconds"] / r["plain"]["train_seconds"], 3)}
     if "fastai" in r:
-        ratios["textkit_over_fastai_tokens_per_s"] = round(r["textkit"]["tokens_per_s"] / r["fastai"]["tokens_per_s"], 3)
+        ratios["textkit_over_fastai_tokens_per_s"] = round(
+            r["textkit"]["tokens_per_s"] / r["fastai"]["tokens_per_s"], 3
+        )
         ratios["fastai_over_plain_seconds"] = round(r["fastai"]["train_seconds"] / r["plain"]["train_seconds"], 3)
     results["ratios"] = ratios
     results["baselines"] = ngram_baselines(docs["train"], {"valid": valid_docs, "test": docs["test"]}, len(pipeline))
     results["setup"] = {
-        "recipe": Path(args.recipe).name, "model": m, "batch_size": t.batch_size, "bptt": t.bptt, "random_bptt": True,
-        "steps": len(batches), "tokens_per_model": sum(b.n_tokens for b in batches), "optimizer": f"AdamW lr={args.lr} wd=0.01 constant",
-        "clip": t.clip, "ar_tar": [t.alpha, t.beta], "dropouts": DROPOUTS, "vocab_size": len(pipeline),
-        "valid_tokens": valid.tokens_per_epoch, "threads": args.threads, "interleaved_chunk_steps": args.chunk,
+        "recipe": Path(args.recipe).name,
+        "model": m,
+        "batch_size": t.batch_size,
+        "bptt": t.bptt,
+        "random_bptt": True,
+        "steps": len(batches),
+        "tokens_per_model": sum(b.n_tokens for b in batches),
+        "optimizer": f"AdamW lr={args.lr} wd=0.01 constant",
+        "clip": t.clip,
+        "ar_tar": [t.alpha, t.beta],
+        "dropouts": DROPOUTS,
+        "vocab_size": len(pipeline),
+        "valid_tokens": valid.tokens_per_epoch,
+        "threads": args.threads,
+        "interleaved_chunk_steps": args.chunk,
         "loop": "our own minimal loop for all three (not fastai's Learner)",
-        "torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
     }
     try:
         import fastai

@@ -188,8 +188,12 @@ def _textkit_runner(n_workers: int):
     for name in ("tokenize_many", "tokenize_corpus", "tokenize_texts"):
         if name in public:
             fn = getattr(tt, name)
-            return (lambda texts: list(fn(texts, tok, n_workers=n_workers))), f"textkit.text.{name}(texts, tok, n_workers={n_workers})"
-    return _pool_runner(tok.tokenize, n_workers), f"multiprocessing.Pool({n_workers}) over Tokenizer(lang='en').tokenize"
+            return (
+                lambda texts: list(fn(texts, tok, n_workers=n_workers))
+            ), f"textkit.text.{name}(texts, tok, n_workers={n_workers})"
+    return _pool_runner(
+        tok.tokenize, n_workers
+    ), f"multiprocessing.Pool({n_workers}) over Tokenizer(lang='en').tokenize"
 
 
 def _fastai_runner(n_workers: int):
@@ -201,7 +205,10 @@ def _fastai_runner(n_workers: int):
         out = tokenize_texts(texts, n_workers=n_workers, tok=tok)
         return [list(o) for o in out]
 
-    return run, f"fastai.text.core.tokenize_texts(texts, n_workers={n_workers}, tok=WordTokenizer()) (default text_proc_rules)"
+    return (
+        run,
+        f"fastai.text.core.tokenize_texts(texts, n_workers={n_workers}, tok=WordTokenizer()) (default text_proc_rules)",
+    )
 
 
 def _spacy_runner(n_workers: int):
@@ -311,7 +318,8 @@ def worker_main(name: str, corpus_path: str, out_path: str, n_workers: int, n_un
         "how": how,
         "src_sha1": _src_hash(name),
         "wall_s": wall,
-        "cpu_s": (c1.user + c1.system + c1.children_user + c1.children_system) - (c0.user + c0.system + c0.children_user + c0.children_system),
+        "cpu_s": (c1.user + c1.system + c1.children_user + c1.children_system)
+        - (c0.user + c0.system + c0.children_user + c0.children_system),
         "tokens": n_tokens,
         "loadavg_before": load0,
         "loadavg_after": os.getloadavg(),
@@ -319,7 +327,11 @@ def worker_main(name: str, corpus_path: str, out_path: str, n_workers: int, n_un
         "ru_maxrss_children_max_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
     with open(out_path, "wb") as f:
-        pickle.dump({"result": res, "first_pass": [list(map(str, t)) for t in toks[:n_unique]]}, f, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(
+            {"result": res, "first_pass": [list(map(str, t)) for t in toks[:n_unique]]},
+            f,
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
     sys.stdout.write("DONE\n")
     sys.stdout.flush()
 
@@ -385,8 +397,20 @@ def run_worker(run: str, corpus_path: str, workdir: str, default_workers: int, n
 
     name, n_workers = split_run(run, default_workers)
     out_path = os.path.join(workdir, f"{name}@{n_workers}.pkl")
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--corpus", corpus_path, "--result", out_path,
-           "--workers", str(n_workers), "--n-unique", str(n_unique)]
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        name,
+        "--corpus",
+        corpus_path,
+        "--result",
+        out_path,
+        "--workers",
+        str(n_workers),
+        "--n-unique",
+        str(n_unique),
+    ]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     peak = {"kb": 0, "shared_once_kb": 0, "procs": 0}
     stop = threading.Event()
@@ -495,8 +519,13 @@ def agreement(ref_docs: list[list[str]], other_docs: list[list[str]], norm: bool
         matched += m
         denom += d
         exact += e
-    return {"agreement": matched / denom if denom else 1.0, "matched": matched, "denominator": denom,
-            "docs_identical": exact, "docs": len(ref_docs)}
+    return {
+        "agreement": matched / denom if denom else 1.0,
+        "matched": matched,
+        "denominator": denom,
+        "docs_identical": exact,
+        "docs": len(ref_docs),
+    }
 
 
 _MIXED = re.compile(r"^(?=.*[A-Z])(?=.*[a-z]).*$")
@@ -516,8 +545,31 @@ def fastai_case(tok: str) -> list[str]:
 _OPENERS = set("\"'“‘«([{<`") | {"--", "-", "/", "#", "*", "$", "£", "…"}
 _NUM_UNIT = re.compile(r"^(\d[\d.,]*)([a-z]+)$", re.IGNORECASE)
 # spaCy English tokenizer exceptions that fire on fastai's lowercased text
-_SPACY_EXC = {"cannot", "id", "im", "gonna", "gotta", "wanna", "dont", "cant", "wont", "whats", "doin", "nothin",
-              "ive", "youre", "theyre", "isnt", "didnt", "doesnt", "hes", "shes", "thats", "lets", "havent"}
+_SPACY_EXC = {
+    "cannot",
+    "id",
+    "im",
+    "gonna",
+    "gotta",
+    "wanna",
+    "dont",
+    "cant",
+    "wont",
+    "whats",
+    "doin",
+    "nothin",
+    "ive",
+    "youre",
+    "theyre",
+    "isnt",
+    "didnt",
+    "doesnt",
+    "hes",
+    "shes",
+    "thats",
+    "lets",
+    "havent",
+}
 
 # Each category name starts with its kind:
 #   DELIBERATE  a documented textkit design choice (lossless casing, no in-word xxrep)
@@ -532,19 +584,31 @@ CAT_MIXED = "DELIBERATE: mixed-case word kept verbatim ('McGrath', 'MPs', 'iPod'
 CAT_CASE_OTHER = "DELIBERATE: case kept verbatim, with another difference in the same span"
 CAT_REP_DIGIT = "DELIBERATE: digit runs inside numbers not split ('2000'; fastai '2 xxrep 3 0', '1 , xxrep 3 0')"
 CAT_REP_LETTER = "DELIBERATE: letter runs inside words not split ('sooo'; fastai 'so xxrep 3 o')"
-CAT_GLUED = ("FASTAI-QUIRK: case marker on a word glued to punctuation in the raw text ('\"You', '(The', "
-             "'Tri-Nations'): fastai's case rules see the whole whitespace chunk, fail, and lowercase it unmarked")
-CAT_CAPS_SUFFIX = ("FASTAI-QUIRK: ALL-CAPS word with a lowercase or digit part in its raw chunk ('BBC's', '3G', "
-                   "'CDs'): fastai lowercases it unmarked, textkit marks xxup on the piece")
+CAT_GLUED = (
+    "FASTAI-QUIRK: case marker on a word glued to punctuation in the raw text ('\"You', '(The', "
+    "'Tri-Nations'): fastai's case rules see the whole whitespace chunk, fail, and lowercase it unmarked"
+)
+CAT_CAPS_SUFFIX = (
+    "FASTAI-QUIRK: ALL-CAPS word with a lowercase or digit part in its raw chunk ('BBC's', '3G', "
+    "'CDs'): fastai lowercases it unmarked, textkit marks xxup on the piece"
+)
 CAT_MARK_OTHER = "case marker (xxmaj/xxup) differs, other"
 CAT_ELLIPSIS = "FIXABLE: '...' -> fastai fix_html gives one '…' token; textkit 'xxrep 3 .'"
-CAT_ABBR = ("FIXABLE: abbreviation kept whole by textkit ('mr.', 'dr.', 'st.', 'u.s.', 'no.', 'jr.') but split by "
-            "spaCy on fastai's lowercased text ('mr', '.')")
-CAT_LETTER_DOT = ("FIXABLE: letter + period kept whole by spaCy ('p.', 'm.' in '50m.', 'e.g.'), split by textkit")
+CAT_ABBR = (
+    "FIXABLE: abbreviation kept whole by textkit ('mr.', 'dr.', 'st.', 'u.s.', 'no.', 'jr.') but split by "
+    "spaCy on fastai's lowercased text ('mr', '.')"
+)
+CAT_LETTER_DOT = "FIXABLE: letter + period kept whole by spaCy ('p.', 'm.' in '50m.', 'e.g.'), split by textkit"
 CAT_NUM_UNIT = "FIXABLE: number + unit suffix ('£110m', '10km', '3G'): spaCy splits '110 m', textkit keeps '110m'"
-CAT_NUM_DEC_UNIT = "FIXABLE (bug): decimal number + letters ('£4.2m', '4.3bn'): textkit '4 . 2m', spaCy '4.2 m' / '4.3bn'"
-CAT_SPACY_EXC = "FIXABLE: spaCy exceptions on lowercased words ('cannot' -> 'can not', 'ID' -> 'i d', 'gonna' -> 'gon na')"
-CAT_HYPHEN = "FIXABLE: hyphen not between two letters ('under-21', 'helium-4', 'woman-'): spaCy keeps it, textkit splits"
+CAT_NUM_DEC_UNIT = (
+    "FIXABLE (bug): decimal number + letters ('£4.2m', '4.3bn'): textkit '4 . 2m', spaCy '4.2 m' / '4.3bn'"
+)
+CAT_SPACY_EXC = (
+    "FIXABLE: spaCy exceptions on lowercased words ('cannot' -> 'can not', 'ID' -> 'i d', 'gonna' -> 'gon na')"
+)
+CAT_HYPHEN = (
+    "FIXABLE: hyphen not between two letters ('under-21', 'helium-4', 'woman-'): spaCy keeps it, textkit splits"
+)
 CAT_APOS = "FIXABLE: apostrophe forms ('em, goin', jr.'s, man's inside a hyphen chunk)"
 CAT_HTML = "HTML entity / escape handling differs ('&amp;', '\\x85')"
 CAT_PUNCT = "other punctuation inside a chunk ('sky+', 'f{t', '):', '..'): spaCy keeps it, textkit splits"
@@ -604,7 +668,9 @@ def categorize(fa: list[str], tk: list[str], tk_prev: str = "", tk_next: list[st
         fa_j = " ".join(fa_core)
         if len(tk_core) == 1 and tk_core[0].lower() in _SPACY_EXC:
             return CAT_SPACY_EXC
-        if any(len(t) > 1 and t.endswith(".") and t[:-1].replace(".", "").isalpha() and t not in fa_core for t in tk_core):
+        if any(
+            len(t) > 1 and t.endswith(".") and t[:-1].replace(".", "").isalpha() and t not in fa_core for t in tk_core
+        ):
             return CAT_ABBR
         if any(re.fullmatch(r"[a-z]\.", t) for t in fa_core) or re.search(r"\b[a-z]\.[a-z]\.", fa_j):
             return CAT_LETTER_DOT
@@ -687,9 +753,15 @@ def analyze(fa_docs, tk_docs, sources, n_examples: int = 5, sample: int | None =
                 spans[cat] += 1
                 cat_src[cat][sources[i]] += c
                 if len(examples[cat]) < n_examples and (cat != CAT_WS or not rest):
-                    examples[cat].append({"source": sources[i], "fastai": fa_span, "textkit": tk_span,
-                                          "fastai_context": " ".join(fa[max(0, a0 - 4) : a1 + 3]),
-                                          "textkit_context": " ".join(tk[max(0, b0 - 4) : b1 + 3])})
+                    examples[cat].append(
+                        {
+                            "source": sources[i],
+                            "fastai": fa_span,
+                            "textkit": tk_span,
+                            "fastai_context": " ".join(fa[max(0, a0 - 4) : a1 + 3]),
+                            "textkit_context": " ".join(tk[max(0, b0 - 4) : b1 + 3]),
+                        }
+                    )
             patterns[(tuple(fa_span[:6]), tuple(tk_span[:6]))] += 1
         raw = sum(c for _, c in doc_parts)
         for cat, c in doc_parts:
@@ -700,11 +772,19 @@ def analyze(fa_docs, tk_docs, sources, n_examples: int = 5, sample: int | None =
         "per_corpus": {s: v[0] / v[1] if v[1] else 1.0 for s, v in sorted(per_src.items())},
         "denominator": total_denom,
         "categories": [
-            {"category": c, "agreement_points": points[c] / total_denom, "cost_tokens": cost[c], "spans": spans[c],
-             "cost_tokens_by_corpus": dict(cat_src[c]), "examples": examples[c]}
+            {
+                "category": c,
+                "agreement_points": points[c] / total_denom,
+                "cost_tokens": cost[c],
+                "spans": spans[c],
+                "cost_tokens_by_corpus": dict(cat_src[c]),
+                "examples": examples[c],
+            }
             for c, _ in points.most_common()
         ],
-        "top_patterns": [{"fastai": list(k[0]), "textkit": list(k[1]), "count": n} for k, n in patterns.most_common(50)],
+        "top_patterns": [
+            {"fastai": list(k[0]), "textkit": list(k[1]), "count": n} for k, n in patterns.most_common(50)
+        ],
     }
 
 
@@ -722,7 +802,12 @@ def _tk_case_like_fastai(toks: list[str]) -> list[str]:
     # fastai marks "I'm"/"I'd"/"I've" as "xxmaj i 'm": the chunk "I'm" is Capitalized
     fixed = []
     for j, t in enumerate(out):
-        if t == "i" and j + 1 < len(out) and out[j + 1] in ("'m", "'d", "'ve", "'ll", "’m", "’d", "’ve", "’ll") and (not fixed or fixed[-1] != "xxmaj"):
+        if (
+            t == "i"
+            and j + 1 < len(out)
+            and out[j + 1] in ("'m", "'d", "'ve", "'ll", "’m", "’d", "’ve", "’ll")
+            and (not fixed or fixed[-1] != "xxmaj")
+        ):
             fixed.append("xxmaj")
         fixed.append(t)
     return fixed
@@ -772,13 +857,27 @@ def versions() -> dict:
     from importlib import metadata
 
     out = {"python": platform.python_version(), "platform": platform.platform()}
-    for pkg in ("textkit", "fastai", "fastcore", "fasttransform", "plum-dispatch", "spacy", "tokenizers", "torch", "numpy", "pandas", "regex"):
+    for pkg in (
+        "textkit",
+        "fastai",
+        "fastcore",
+        "fasttransform",
+        "plum-dispatch",
+        "spacy",
+        "tokenizers",
+        "torch",
+        "numpy",
+        "pandas",
+        "regex",
+    ):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             out[pkg] = None
     try:
-        out["textkit_git"] = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
+        out["textkit_git"] = subprocess.run(
+            ["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True, text=True
+        ).stdout.strip()
     except OSError:
         out["textkit_git"] = None
     try:
@@ -815,7 +914,9 @@ def scaling(results: dict, default_workers: int, first: dict) -> dict:
             "speedup": res["mb_per_s"] / one["mb_per_s"],
             "wall_s": res["wall_s"],
             "wall_s_1_worker": one["wall_s"],
-            "identical_output": first.get(name) == first.get(f"{base}@1") if name in first and f"{base}@1" in first else None,
+            "identical_output": first.get(name) == first.get(f"{base}@1")
+            if name in first and f"{base}@1" in first
+            else None,
         }
         if base == "textkit":
             row["speedup_goal"] = 1.8
@@ -827,9 +928,15 @@ def scaling(results: dict, default_workers: int, first: dict) -> dict:
 def fmt_scaling(table: dict) -> str:
     lines = [f"{'tokenizer':10} {'workers':>7} {'MB/s':>7} {'MB/s @1':>8} {'speedup':>8} {'same output':>12}"]
     for base, r in table.items():
-        goal = f"  (goal >= {r['speedup_goal']}x: {'met' if r['speedup_met'] else 'NOT met'})" if "speedup_goal" in r else ""
-        lines.append(f"{base:10} {r['workers']:7d} {r['mb_per_s']:7.2f} {r['mb_per_s_1_worker']:8.2f} "
-                     f"{r['speedup']:7.2f}x {str(r['identical_output']):>12}{goal}")
+        goal = (
+            f"  (goal >= {r['speedup_goal']}x: {'met' if r['speedup_met'] else 'NOT met'})"
+            if "speedup_goal" in r
+            else ""
+        )
+        lines.append(
+            f"{base:10} {r['workers']:7d} {r['mb_per_s']:7.2f} {r['mb_per_s_1_worker']:8.2f} "
+            f"{r['speedup']:7.2f}x {str(r['identical_output']):>12}{goal}"
+        )
     return "\n".join(lines)
 
 
@@ -843,8 +950,10 @@ def textkit_available() -> bool:
 
 def fmt_table(results: dict, ref: str = "fastai") -> str:
     r0 = results.get(ref)
-    head = (f"{'tokenizer [processes]':43} {'docs/s':>8} {'MB/s':>6} {'x' + ref:>7} {'RSS MB':>7} {'x' + ref:>7} "
-            f"{'RSS*':>6} {'x' + ref:>7} {'tokens':>10} {'agree':>7} {'agr-ws':>7} {'agr-n':>7}")
+    head = (
+        f"{'tokenizer [processes]':43} {'docs/s':>8} {'MB/s':>6} {'x' + ref:>7} {'RSS MB':>7} {'x' + ref:>7} "
+        f"{'RSS*':>6} {'x' + ref:>7} {'tokens':>10} {'agree':>7} {'agr-ws':>7} {'agr-n':>7}"
+    )
     lines = [head, "-" * len(head)]
     for run, r in results.items():
         sp = r["mb_per_s"] / r0["mb_per_s"] if r0 else float("nan")
@@ -858,8 +967,10 @@ def fmt_table(results: dict, ref: str = "fastai") -> str:
             f"{r['peak_rss_tree_files_once_mb']:6.0f} {mem2:7.2f} {r['tokens']:10d} "
             f"{'-' if ag is None else f'{ag:.2%}':>7} {'-' if agw is None else f'{agw:.2%}':>7} {'-' if agn is None else f'{agn:.2%}':>7}"
         )
-    lines.append("RSS: peak summed VmRSS of the process tree; RSS*: same with file-backed pages counted once; "
-                 "agree: token agreement with fastai;\nagr-ws: same without whitespace-only tokens; agr-n: also lowercased, xxmaj/xxup dropped")
+    lines.append(
+        "RSS: peak summed VmRSS of the process tree; RSS*: same with file-backed pages counted once; "
+        "agree: token agreement with fastai;\nagr-ws: same without whitespace-only tokens; agr-n: also lowercased, xxmaj/xxup dropped"
+    )
     return "\n".join(lines)
 
 
@@ -870,41 +981,57 @@ def render_markdown(report: dict) -> str:
     c = cfg["corpus"]
     v = report["versions"]
     out = []
-    out.append(f"Corpus: {c['docs']:,} documents, {c['mb']:.2f} MB ({c['how']}). "
-               f"{cfg['workers']} worker processes unless marked [1p]; best of {cfg.get('repeats', 1)} interleaved round(s). "
-               f"Machine: {v.get('cpu')}, {v.get('cpus')} CPUs; Python {v['python']}, textkit {v.get('textkit_git')}, "
-               f"fastai {v.get('fastai')}, spaCy {v.get('spacy')}, tokenizers {v.get('tokenizers')}.")
+    out.append(
+        f"Corpus: {c['docs']:,} documents, {c['mb']:.2f} MB ({c['how']}). "
+        f"{cfg['workers']} worker processes unless marked [1p]; best of {cfg.get('repeats', 1)} interleaved round(s). "
+        f"Machine: {v.get('cpu')}, {v.get('cpus')} CPUs; Python {v['python']}, textkit {v.get('textkit_git')}, "
+        f"fastai {v.get('fastai')}, spaCy {v.get('spacy')}, tokenizers {v.get('tokenizers')}."
+    )
     out.append("")
-    out.append("| tokenizer [processes] | docs/s | MB/s | × fastai | MB/CPU-s | peak RSS MB | × fastai | RSS* MB | tokens | agreement | agr. no-ws | agr. normalized |")
+    out.append(
+        "| tokenizer [processes] | docs/s | MB/s | × fastai | MB/CPU-s | peak RSS MB | × fastai | RSS* MB | tokens | agreement | agr. no-ws | agr. normalized |"
+    )
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for run, r in res.items():
         ag = r.get("agreement", {}).get("agreement")
         agw = r.get("agreement_no_ws", {}).get("agreement")
         agn = r.get("agreement_normalized", {}).get("agreement")
         f = lambda x: "—" if x is None else f"{x:.2%}"
-        out.append(f"| {r['label']} | {r['docs_per_s']:,.0f} | {r['mb_per_s']:.2f} | {r.get('speed_ratio_vs_fastai', float('nan')):.2f} | "
-                   f"{r['mb_per_cpu_s']:.2f} | {r['peak_rss_tree_mb']:,.0f} | {r.get('rss_ratio_vs_fastai', float('nan')):.2f} | "
-                   f"{r['peak_rss_tree_files_once_mb']:,.0f} | {r['tokens']:,} | {f(ag)} | {f(agw)} | {f(agn)} |")
+        out.append(
+            f"| {r['label']} | {r['docs_per_s']:,.0f} | {r['mb_per_s']:.2f} | {r.get('speed_ratio_vs_fastai', float('nan')):.2f} | "
+            f"{r['mb_per_cpu_s']:.2f} | {r['peak_rss_tree_mb']:,.0f} | {r.get('rss_ratio_vs_fastai', float('nan')):.2f} | "
+            f"{r['peak_rss_tree_files_once_mb']:,.0f} | {r['tokens']:,} | {f(ag)} | {f(agw)} | {f(agn)} |"
+        )
     if report.get("scaling"):
         out.append("")
         out.append("| tokenizer | processes | MB/s | MB/s on 1 process | speedup | identical output |")
         out.append("|---|---:|---:|---:|---:|---|")
         for base, r in report["scaling"].items():
-            goal = f" (goal ≥ {r['speedup_goal']}×: {'met' if r['speedup_met'] else 'not met'})" if "speedup_goal" in r else ""
-            out.append(f"| {LABELS.get(base, base)} | {r['workers']} | {r['mb_per_s']:.2f} | {r['mb_per_s_1_worker']:.2f} | "
-                       f"{r['speedup']:.2f}×{goal} | {r['identical_output']} |")
+            goal = (
+                f" (goal ≥ {r['speedup_goal']}×: {'met' if r['speedup_met'] else 'not met'})"
+                if "speedup_goal" in r
+                else ""
+            )
+            out.append(
+                f"| {LABELS.get(base, base)} | {r['workers']} | {r['mb_per_s']:.2f} | {r['mb_per_s_1_worker']:.2f} | "
+                f"{r['speedup']:.2f}×{goal} | {r['identical_output']} |"
+            )
     if "goal" in report:
         g = report["goal"]
         out.append("")
-        out.append(f"Goal: textkit ≥ 3× fastai's throughput on 2 cores: **{g['speed_ratio_vs_fastai']:.2f}×** "
-                   f"({'met' if g['speed_met'] else 'not met'}); ≥ 99% token agreement: **{g['agreement']:.2%}** "
-                   f"({'met' if g['agreement_met'] else 'not met'}).")
+        out.append(
+            f"Goal: textkit ≥ 3× fastai's throughput on 2 cores: **{g['speed_ratio_vs_fastai']:.2f}×** "
+            f"({'met' if g['speed_met'] else 'not met'}); ≥ 99% token agreement: **{g['agreement']:.2%}** "
+            f"({'met' if g['agreement_met'] else 'not met'})."
+        )
     a = report.get("analysis")
     if a:
         out.append("")
-        out.append(f"Disagreement categories (textkit vs fastai, {a['docs']:,} documents; agreement {a['agreement']:.2%}; "
-                   + ", ".join(f"{k} {x:.2%}" for k, x in a["per_corpus"].items())
-                   + "). *Points* = agreement points lost (they add up to 100% − agreement); *tokens* = raw span cost.")
+        out.append(
+            f"Disagreement categories (textkit vs fastai, {a['docs']:,} documents; agreement {a['agreement']:.2%}; "
+            + ", ".join(f"{k} {x:.2%}" for k, x in a["per_corpus"].items())
+            + "). *Points* = agreement points lost (they add up to 100% − agreement); *tokens* = raw span cost."
+        )
         out.append("")
         out.append("| points | tokens | spans | category | example (fastai → textkit) |")
         out.append("|---:|---:|---:|---|---|")
@@ -913,15 +1040,19 @@ def render_markdown(report: dict) -> str:
             exs = ""
             if ex:
                 exs = f"`{ex['fastai']!r}` → `{ex['textkit']!r}`".replace("|", "\\|")
-            out.append(f"| {cat['agreement_points']:.3%} | {cat['cost_tokens']:,} | {cat['spans']:,} | {cat['category'].replace('|', '/')} | {exs} |")
+            out.append(
+                f"| {cat['agreement_points']:.3%} | {cat['cost_tokens']:,} | {cat['spans']:,} | {cat['category'].replace('|', '/')} | {exs} |"
+            )
         cf = a.get("counterfactual")
         if cf:
             out.append("")
-            out.append(f"Counterfactual agreement (textkit's output post-processed): as is {cf['as_is']:.2%}; "
-                       f"single capitals and mixed case treated like fastai {cf['case_like_fastai']:.2%} ({cf['cost_of_case_choice']:+.2%}); "
-                       f"in-word runs split like fastai {cf['in_word_runs_like_fastai']:.2%} ({cf['cost_of_in_word_runs_choice']:+.2%}); "
-                       f"both {cf['case_and_runs_like_fastai']:.2%}; whitespace tokens ignored {cf['whitespace_ignored']:.2%} "
-                       f"({cf['cost_of_whitespace_tokens']:+.2%}); all three {cf['whitespace_ignored_case_and_runs_like_fastai']:.2%}.")
+            out.append(
+                f"Counterfactual agreement (textkit's output post-processed): as is {cf['as_is']:.2%}; "
+                f"single capitals and mixed case treated like fastai {cf['case_like_fastai']:.2%} ({cf['cost_of_case_choice']:+.2%}); "
+                f"in-word runs split like fastai {cf['in_word_runs_like_fastai']:.2%} ({cf['cost_of_in_word_runs_choice']:+.2%}); "
+                f"both {cf['case_and_runs_like_fastai']:.2%}; whitespace tokens ignored {cf['whitespace_ignored']:.2%} "
+                f"({cf['cost_of_whitespace_tokens']:+.2%}); all three {cf['whitespace_ignored_case_and_runs_like_fastai']:.2%}."
+            )
     return "\n".join(out)
 
 
@@ -930,19 +1061,42 @@ def main(argv=None) -> int:
     ap.add_argument("--mb", type=float, default=50.0, help="corpus size in MB (1e6 bytes), whole passes (default 50)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 2 MB, analysis on 300 docs")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--only", default=",".join(DEFAULT_RUNS),
-                    help="comma-separated runs, NAME or NAME@PROCESSES, NAME in " + ",".join(TOKENIZERS)
-                    + " (default " + ",".join(DEFAULT_RUNS) + ")")
+    ap.add_argument(
+        "--only",
+        default=",".join(DEFAULT_RUNS),
+        help="comma-separated runs, NAME or NAME@PROCESSES, NAME in "
+        + ",".join(TOKENIZERS)
+        + " (default "
+        + ",".join(DEFAULT_RUNS)
+        + ")",
+    )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--repeats", type=int, default=1, help="rounds over all runs, interleaved; the best wall time is kept (default 1)")
-    ap.add_argument("--out", default=None, help="JSON path (default bench/results/tokenize.json; tokenize_quick.json with --quick)")
+    ap.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="rounds over all runs, interleaved; the best wall time is kept (default 1)",
+    )
+    ap.add_argument(
+        "--out", default=None, help="JSON path (default bench/results/tokenize.json; tokenize_quick.json with --quick)"
+    )
     ap.add_argument("--no-analyze", action="store_true")
-    ap.add_argument("--analyze-sample", type=int, default=None, help="docs for the disagreement analysis (default all unique docs)")
+    ap.add_argument(
+        "--analyze-sample", type=int, default=None, help="docs for the disagreement analysis (default all unique docs)"
+    )
     ap.add_argument("--examples", type=int, default=5)
-    ap.add_argument("--keep", default=None, help="folder to keep the corpus, first-pass tokens and results.json in (default: a temp dir)")
+    ap.add_argument(
+        "--keep",
+        default=None,
+        help="folder to keep the corpus, first-pass tokens and results.json in (default: a temp dir)",
+    )
     ap.add_argument("--render", default=None, help="print the markdown tables of an existing results JSON and exit")
-    ap.add_argument("--reuse-from", default=None, help="a --keep folder of an earlier run on the same corpus: runs not in --only "
-                    "are taken from it (e.g. re-measure textkit after a change without re-running fastai)")
+    ap.add_argument(
+        "--reuse-from",
+        default=None,
+        help="a --keep folder of an earlier run on the same corpus: runs not in --only "
+        "are taken from it (e.g. re-measure textkit after a change without re-running fastai)",
+    )
     # internal: worker mode
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--corpus", default=None, help=argparse.SUPPRESS)
@@ -972,13 +1126,19 @@ def main(argv=None) -> int:
         names = [n for n in names if not n.startswith("textkit")]
     missing = sorted({n.partition("@")[0] for n in names if not peer_available(n.partition("@")[0])})
     if missing:
-        print(f"not installed here, skipped: {', '.join(missing)} (see bench/requirements-tokenize.txt)", file=sys.stderr)
+        print(
+            f"not installed here, skipped: {', '.join(missing)} (see bench/requirements-tokenize.txt)", file=sys.stderr
+        )
         names = [n for n in names if n.partition("@")[0] not in missing]
     # canonical keys: "fastai" = fastai on --workers processes, "spacy@1" = spaCy on 1
     names = [n.partition("@")[0] if split_run(n, args.workers)[1] == args.workers else n for n in names]
     names = list(dict.fromkeys(names))
 
-    out_path = Path(args.out) if args.out else REPO / "bench" / "results" / ("tokenize_quick.json" if args.quick else "tokenize.json")
+    out_path = (
+        Path(args.out)
+        if args.out
+        else REPO / "bench" / "results" / ("tokenize_quick.json" if args.quick else "tokenize.json")
+    )
     workdir_obj = None
     if args.keep:
         workdir = args.keep
@@ -1000,8 +1160,16 @@ def main(argv=None) -> int:
             if acc >= args.mb * 1e6:
                 break
         docs, sources = docs[:n], sources[:n]
-        cinfo.update({"passes": 1, "docs": n, "bytes": acc, "mb": acc / 1e6, "unique_docs": n,
-                      "how": cinfo["how"] + f"; --quick: only the first {n} docs of the shuffled pass"})
+        cinfo.update(
+            {
+                "passes": 1,
+                "docs": n,
+                "bytes": acc,
+                "mb": acc / 1e6,
+                "unique_docs": n,
+                "how": cinfo["how"] + f"; --quick: only the first {n} docs of the shuffled pass",
+            }
+        )
     n_unique = cinfo["unique_docs"]
     corpus_path = os.path.join(workdir, "corpus.pkl")
     with open(corpus_path, "wb") as f:
@@ -1013,7 +1181,9 @@ def main(argv=None) -> int:
         prev = json.loads((Path(args.reuse_from) / "results.json").read_text())
         pc = prev["config"]["corpus"]
         if (pc["docs"], pc["bytes"], prev["seed"]) != (cinfo["docs"], cinfo["bytes"], args.seed):
-            ap.error(f"--reuse-from {args.reuse_from} was run on another corpus ({pc['docs']} docs, seed {prev['seed']})")
+            ap.error(
+                f"--reuse-from {args.reuse_from} was run on another corpus ({pc['docs']} docs, seed {prev['seed']})"
+            )
         for run, res in prev["results"].items():
             if run in names:
                 continue
@@ -1027,11 +1197,18 @@ def main(argv=None) -> int:
             print(f"reusing {run} from {args.reuse_from} (measured {res.get('measured_at')})", file=sys.stderr)
     for rnd in range(args.repeats):
         for name in names:
-            print(f"running {name} ({split_run(name, args.workers)[1]} process(es)), round {rnd + 1}/{args.repeats} ...",
-                  file=sys.stderr, flush=True)
+            print(
+                f"running {name} ({split_run(name, args.workers)[1]} process(es)), round {rnd + 1}/{args.repeats} ...",
+                file=sys.stderr,
+                flush=True,
+            )
             res, fp = run_worker(name, corpus_path, workdir, args.workers, n_unique)
-            print(f"  {name}: {res['wall_s']:.1f} s, {cinfo['bytes'] / 1e6 / res['wall_s']:.2f} MB/s, "
-                  f"peak RSS {res['peak_rss_tree_mb']:.0f} MB, load {res['loadavg_before'][0]:.1f}", file=sys.stderr, flush=True)
+            print(
+                f"  {name}: {res['wall_s']:.1f} s, {cinfo['bytes'] / 1e6 / res['wall_s']:.2f} MB/s, "
+                f"peak RSS {res['peak_rss_tree_mb']:.0f} MB, load {res['loadavg_before'][0]:.1f}",
+                file=sys.stderr,
+                flush=True,
+            )
             res["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
             if name not in results or "reused_from" in results[name]:
                 res["rounds"] = []
@@ -1039,16 +1216,34 @@ def main(argv=None) -> int:
                 first[name] = fp
             elif fp != first[name]:
                 # the code changed between rounds (textkit is installed editable): keep the newest
-                print(f"  WARNING: {name} gave different tokens in round {rnd + 1} (code changed?): "
-                      "its earlier rounds are dropped", file=sys.stderr, flush=True)
+                print(
+                    f"  WARNING: {name} gave different tokens in round {rnd + 1} (code changed?): "
+                    "its earlier rounds are dropped",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 res["rounds"] = []
                 res["dropped_rounds"] = results[name].get("dropped_rounds", 0) + len(results[name]["rounds"])
                 results[name] = res
                 first[name] = fp
-            results[name]["rounds"].append({k: res[k] for k in ("wall_s", "cpu_s", "peak_rss_tree_mb", "peak_rss_tree_files_once_mb",
-                                                                "baseline_rss_mb", "loadavg_before", "loadavg_after")})
+            results[name]["rounds"].append(
+                {
+                    k: res[k]
+                    for k in (
+                        "wall_s",
+                        "cpu_s",
+                        "peak_rss_tree_mb",
+                        "peak_rss_tree_files_once_mb",
+                        "baseline_rss_mb",
+                        "loadavg_before",
+                        "loadavg_after",
+                    )
+                }
+            )
     order = {n: i for i, n in enumerate(TOKENIZERS)}
-    results = dict(sorted(results.items(), key=lambda kv: (order[kv[0].partition("@")[0]], -split_run(kv[0], args.workers)[1])))
+    results = dict(
+        sorted(results.items(), key=lambda kv: (order[kv[0].partition("@")[0]], -split_run(kv[0], args.workers)[1]))
+    )
     for name, res in results.items():
         # best round (least wall time; the machine may be shared), peak RSS the largest seen
         best = min(res["rounds"], key=lambda r: r["wall_s"])
@@ -1070,7 +1265,9 @@ def main(argv=None) -> int:
         for name, res in results.items():
             res["speed_ratio_vs_fastai"] = res["mb_per_s"] / ref["mb_per_s"]
             res["rss_ratio_vs_fastai"] = res["peak_rss_tree_mb"] / ref["peak_rss_tree_mb"]
-            res["rss_files_once_ratio_vs_fastai"] = res["peak_rss_tree_files_once_mb"] / ref["peak_rss_tree_files_once_mb"]
+            res["rss_files_once_ratio_vs_fastai"] = (
+                res["peak_rss_tree_files_once_mb"] / ref["peak_rss_tree_files_once_mb"]
+            )
             base = name.partition("@")[0]
             if base == "fastai":
                 continue
@@ -1089,16 +1286,23 @@ def main(argv=None) -> int:
         "benchmark": "tokenize",
         "seed": args.seed,
         "versions": vers,
-        "config": {"mb": args.mb, "quick": args.quick, "workers": args.workers, "tokenizers": names, "repeats": args.repeats,
-                   "corpus": cinfo, "rss_poll_s": POLL_S,
-                   "agreement_definition": "per doc, leading xxbos stripped from both; matched = sum of "
-                   "difflib.SequenceMatcher(None, fastai, other, autojunk=False) matching block sizes; "
-                   "agreement = sum(matched) / sum(max(len(fastai), len(other))) over the unique docs of one pass "
-                   "(identical to the ratio over all passes); normalized: lowercased, xxbos/xxmaj/xxup and "
-                   "whitespace-only tokens dropped",
-                   "rss_definition": "peak over 20 ms polls of the summed VmRSS of the tokenizer's fresh "
-                   "subprocess and all its descendants; includes interpreter, imports and the corpus "
-                   "(baseline_rss_mb = tree RSS just before the timed call)"},
+        "config": {
+            "mb": args.mb,
+            "quick": args.quick,
+            "workers": args.workers,
+            "tokenizers": names,
+            "repeats": args.repeats,
+            "corpus": cinfo,
+            "rss_poll_s": POLL_S,
+            "agreement_definition": "per doc, leading xxbos stripped from both; matched = sum of "
+            "difflib.SequenceMatcher(None, fastai, other, autojunk=False) matching block sizes; "
+            "agreement = sum(matched) / sum(max(len(fastai), len(other))) over the unique docs of one pass "
+            "(identical to the ratio over all passes); normalized: lowercased, xxbos/xxmaj/xxup and "
+            "whitespace-only tokens dropped",
+            "rss_definition": "peak over 20 ms polls of the summed VmRSS of the tokenizer's fresh "
+            "subprocess and all its descendants; includes interpreter, imports and the corpus "
+            "(baseline_rss_mb = tree RSS just before the timed call)",
+        },
         "results": results,
         "scaling": scaling(results, args.workers, first),
     }
@@ -1107,14 +1311,17 @@ def main(argv=None) -> int:
     if "textkit" in results and "fastai" in results and not args.no_analyze:
         print("disagreement analysis ...", file=sys.stderr, flush=True)
         fa_docs, tk_docs = first["fastai"], first["textkit"]
-        report["analysis"] = analyze(fa_docs, tk_docs, sources[:n_unique], n_examples=args.examples,
-                                     sample=args.analyze_sample, seed=args.seed)
+        report["analysis"] = analyze(
+            fa_docs, tk_docs, sources[:n_unique], n_examples=args.examples, sample=args.analyze_sample, seed=args.seed
+        )
         report["analysis"]["counterfactual"] = counterfactual(fa_docs, tk_docs)
         tk_goal = results["textkit"]
         report["goal"] = {
-            "speed_ratio_vs_fastai": tk_goal["speed_ratio_vs_fastai"], "speed_goal": 3.0,
+            "speed_ratio_vs_fastai": tk_goal["speed_ratio_vs_fastai"],
+            "speed_goal": 3.0,
             "speed_met": tk_goal["speed_ratio_vs_fastai"] >= 3.0,
-            "agreement": tk_goal["agreement"]["agreement"], "agreement_goal": 0.99,
+            "agreement": tk_goal["agreement"]["agreement"],
+            "agreement_goal": 0.99,
             "agreement_met": tk_goal["agreement"]["agreement"] >= 0.99,
         }
     _AGREE_POOL.close()
@@ -1136,18 +1343,24 @@ def main(argv=None) -> int:
         print(fmt_scaling(report["scaling"]))
     if "analysis" in report:
         a = report["analysis"]
-        print(f"\ntextkit vs fastai disagreement ({a['docs']} docs, agreement {a['agreement']:.2%}; "
-              f"per corpus: " + ", ".join(f"{k} {v:.2%}" for k, v in a["per_corpus"].items()) + ")")
+        print(
+            f"\ntextkit vs fastai disagreement ({a['docs']} docs, agreement {a['agreement']:.2%}; "
+            f"per corpus: " + ", ".join(f"{k} {v:.2%}" for k, v in a["per_corpus"].items()) + ")"
+        )
         for c in a["categories"][:15]:
             print(f"  {c['agreement_points']:7.3%}  {c['spans']:7d} spans  {c['category']}")
         cf = a["counterfactual"]
-        print(f"  agreement as is {cf['as_is']:.2%}; with case like fastai {cf['case_like_fastai']:.2%} "
-              f"({cf['cost_of_case_choice']:+.2%}); in-word runs like fastai {cf['in_word_runs_like_fastai']:.2%} "
-              f"({cf['cost_of_in_word_runs_choice']:+.2%}); both {cf['case_and_runs_like_fastai']:.2%}; "
-              f"whitespace tokens ignored {cf['whitespace_ignored']:.2%} ({cf['cost_of_whitespace_tokens']:+.2%}); "
-              f"all three {cf['whitespace_ignored_case_and_runs_like_fastai']:.2%}")
+        print(
+            f"  agreement as is {cf['as_is']:.2%}; with case like fastai {cf['case_like_fastai']:.2%} "
+            f"({cf['cost_of_case_choice']:+.2%}); in-word runs like fastai {cf['in_word_runs_like_fastai']:.2%} "
+            f"({cf['cost_of_in_word_runs_choice']:+.2%}); both {cf['case_and_runs_like_fastai']:.2%}; "
+            f"whitespace tokens ignored {cf['whitespace_ignored']:.2%} ({cf['cost_of_whitespace_tokens']:+.2%}); "
+            f"all three {cf['whitespace_ignored_case_and_runs_like_fastai']:.2%}"
+        )
         g = report["goal"]
-        print(f"goal: speed {g['speed_ratio_vs_fastai']:.2f}x (>= 3x: {g['speed_met']}), agreement {g['agreement']:.2%} (>= 99%: {g['agreement_met']})")
+        print(
+            f"goal: speed {g['speed_ratio_vs_fastai']:.2f}x (>= 3x: {g['speed_met']}), agreement {g['agreement']:.2%} (>= 99%: {g['agreement_met']})"
+        )
     print(f"\nwrote {out_path}")
     if workdir_obj is not None:
         workdir_obj.cleanup()

@@ -40,12 +40,39 @@ EXIT_BAD_INPUT = 2
 # Every settings key the recipe reads, with the type it must have.
 SETTINGS_SPEC = {
     "seed": int,
-    "pretrain": {"emb_size": int, "hidden_size": int, "n_layers": int, "drop_mult": float, "epochs": int, "lr": float,
-                 "batch_size": int, "bptt": int, "max_vocab": int, "min_freq": int, "wd": float, "clip": float},
-    "finetune": {"epochs_frozen": int, "lr_frozen": float, "epochs": int, "lr": float, "batch_size": int, "bptt": int,
-                 "drop_mult": float, "valid_fraction": float},
-    "classifier": {"batch_size": int, "bptt": int, "max_len": int, "drop_mult": float, "lr_factor": float, "moms": list,
-                   "stages": list},
+    "pretrain": {
+        "emb_size": int,
+        "hidden_size": int,
+        "n_layers": int,
+        "drop_mult": float,
+        "epochs": int,
+        "lr": float,
+        "batch_size": int,
+        "bptt": int,
+        "max_vocab": int,
+        "min_freq": int,
+        "wd": float,
+        "clip": float,
+    },
+    "finetune": {
+        "epochs_frozen": int,
+        "lr_frozen": float,
+        "epochs": int,
+        "lr": float,
+        "batch_size": int,
+        "bptt": int,
+        "drop_mult": float,
+        "valid_fraction": float,
+    },
+    "classifier": {
+        "batch_size": int,
+        "bptt": int,
+        "max_len": int,
+        "drop_mult": float,
+        "lr_factor": float,
+        "moms": list,
+        "stages": list,
+    },
 }
 
 
@@ -115,7 +142,7 @@ def load_settings(path: Path) -> dict:
                 _check_type(stage[sub], kind, f"{where}.{sub}'")
         groups = stage["groups"]
         if groups != "all" and not (isinstance(groups, int) and not isinstance(groups, bool) and groups >= 1):
-            raise BadInput(f"{where}.groups' must be a positive int or \"all\", got {groups!r}")
+            raise BadInput(f'{where}.groups\' must be a positive int or "all", got {groups!r}')
     return settings
 
 
@@ -198,16 +225,27 @@ def lm_config(pre: dict, base: dict) -> dict:
     return cfg
 
 
-def lm_dataloaders(train: list[str], valid: list[str], *, bs: int, bptt: int, vocab, max_vocab: int, min_freq: int,
-                   tok_workers: int, work: Path):
+def lm_dataloaders(
+    train: list[str],
+    valid: list[str],
+    *,
+    bs: int,
+    bptt: int,
+    vocab,
+    max_vocab: int,
+    min_freq: int,
+    tok_workers: int,
+    work: Path,
+):
     import pandas as pd
     from fastai.text.all import ColReader, ColSplitter, DataBlock, TextBlock
 
     df = pd.DataFrame({"text": train + valid, "is_valid": [False] * len(train) + [True] * len(valid)})
     # Tokenizer.from_df tokenizes the whole frame (train_setup=False), so fastai's vocabulary counts
     # include the validation texts; that is fastai's behaviour and is kept.
-    block = TextBlock.from_df("text", is_lm=True, seq_len=bptt, vocab=vocab, max_vocab=max_vocab, min_freq=min_freq,
-                              n_workers=tok_workers)
+    block = TextBlock.from_df(
+        "text", is_lm=True, seq_len=bptt, vocab=vocab, max_vocab=max_vocab, min_freq=min_freq, n_workers=tok_workers
+    )
     dblock = DataBlock(blocks=block, get_x=ColReader("text"), splitter=ColSplitter("is_valid"))
     return dblock.dataloaders(df, bs=bs, seq_len=bptt, num_workers=0, path=work)
 
@@ -225,17 +263,39 @@ def text_vocab(dls) -> list[str]:
 
 def pretrain_stage(data: dict, settings: dict, work: Path, tok_workers: int) -> dict:
     """Stage 1: language model on Brown; saves `models/brown_lm.pth` and `models/brown_vocab.pkl`."""
-    from fastai.text.all import AWD_LSTM, GradientClip, awd_lstm_lm_config, language_model_learner, save_pickle, set_seed
+    from fastai.text.all import (
+        AWD_LSTM,
+        GradientClip,
+        awd_lstm_lm_config,
+        language_model_learner,
+        save_pickle,
+        set_seed,
+    )
 
     pre = settings["pretrain"]
     set_seed(settings["seed"], reproducible=True)
     note(f"pretrain: tokenizing {len(data['train'])} train / {len(data['valid'])} valid documents")
-    dls = lm_dataloaders(data["train"], data["valid"], bs=pre["batch_size"], bptt=pre["bptt"], vocab=None,
-                         max_vocab=pre["max_vocab"], min_freq=pre["min_freq"], tok_workers=tok_workers, work=work)
+    dls = lm_dataloaders(
+        data["train"],
+        data["valid"],
+        bs=pre["batch_size"],
+        bptt=pre["bptt"],
+        vocab=None,
+        max_vocab=pre["max_vocab"],
+        min_freq=pre["min_freq"],
+        tok_workers=tok_workers,
+        work=work,
+    )
     vocab = text_vocab(dls)
     note(f"pretrain: vocab {len(vocab)}, {len(dls.train)} train batches")
-    learn = language_model_learner(dls, AWD_LSTM, config=lm_config(pre, awd_lstm_lm_config), pretrained=False,
-                                   drop_mult=pre["drop_mult"], cbs=[GradientClip(pre["clip"])])
+    learn = language_model_learner(
+        dls,
+        AWD_LSTM,
+        config=lm_config(pre, awd_lstm_lm_config),
+        pretrained=False,
+        drop_mult=pre["drop_mult"],
+        cbs=[GradientClip(pre["clip"])],
+    )
     quiet(learn, "pretrain")
     if pre["epochs"] > 0:
         learn.fit_one_cycle(pre["epochs"], pre["lr"], wd=pre["wd"])
@@ -263,18 +323,35 @@ def finetune_stage(task: dict, settings: dict, work: Path, tok_workers: int) -> 
     valid = [t for i, t in enumerate(texts) if i in valid_idx]
     note(f"finetune: tokenizing {len(train)} train / {len(valid)} valid texts")
     # The settings carry one max_vocab/min_freq, used for both vocabularies.
-    dls = lm_dataloaders(train, valid, bs=ft["batch_size"], bptt=ft["bptt"], vocab=None, max_vocab=pre["max_vocab"],
-                         min_freq=pre["min_freq"], tok_workers=tok_workers, work=work)
+    dls = lm_dataloaders(
+        train,
+        valid,
+        bs=ft["batch_size"],
+        bptt=ft["bptt"],
+        vocab=None,
+        max_vocab=pre["max_vocab"],
+        min_freq=pre["min_freq"],
+        tok_workers=tok_workers,
+        work=work,
+    )
     vocab = text_vocab(dls)
     note(f"finetune: vocab {len(vocab)}, {len(dls.train)} train batches")
     # pretrained_fnames -> learn.load_pretrained -> match_embeds: rows of words also in the Brown vocab
     # are copied, the others get the mean Brown embedding (and mean decoder bias); then freeze().
-    learn = language_model_learner(dls, AWD_LSTM, config=lm_config(pre, awd_lstm_lm_config), pretrained=False,
-                                   pretrained_fnames=["brown_lm", "brown_vocab"], drop_mult=ft["drop_mult"])
+    learn = language_model_learner(
+        dls,
+        AWD_LSTM,
+        config=lm_config(pre, awd_lstm_lm_config),
+        pretrained=False,
+        pretrained_fnames=["brown_lm", "brown_vocab"],
+        drop_mult=ft["drop_mult"],
+    )
     quiet(learn, "finetune")
     brown = set(load_pickle(work / "models" / "brown_vocab.pkl"))
-    note(f"finetune: {sum(w in brown for w in vocab)} of {len(vocab)} words take their Brown embedding, "
-         "the rest the mean one")
+    note(
+        f"finetune: {sum(w in brown for w in vocab)} of {len(vocab)} words take their Brown embedding, "
+        "the rest the mean one"
+    )
     learn.freeze()
     if ft["epochs_frozen"] > 0:
         learn.fit_one_cycle(ft["epochs_frozen"], ft["lr_frozen"])
@@ -289,23 +366,51 @@ def finetune_stage(task: dict, settings: dict, work: Path, tok_workers: int) -> 
 def classifier_stage(task: dict, vocab: list[str], settings: dict, work: Path, tok_workers: int):
     """Stage 3: classifier on the fine-tuned encoder, gradual unfreezing. Returns (learner, fit seconds)."""
     import pandas as pd
-    from fastai.text.all import (AWD_LSTM, CategoryBlock, ColReader, ColSplitter, DataBlock, TextBlock, accuracy,
-                                 awd_lstm_clas_config, set_seed, text_classifier_learner)
+    from fastai.text.all import (
+        AWD_LSTM,
+        CategoryBlock,
+        ColReader,
+        ColSplitter,
+        DataBlock,
+        TextBlock,
+        accuracy,
+        awd_lstm_clas_config,
+        set_seed,
+        text_classifier_learner,
+    )
 
     pre, cl = settings["pretrain"], settings["classifier"]
     set_seed(settings["seed"], reproducible=True)
     tr, te = task["train"], task["test"]
-    df = pd.DataFrame({"text": tr["texts"] + te["texts"], "label": tr["labels"] + te["labels"],
-                       "is_valid": [False] * len(tr["texts"]) + [True] * len(te["texts"])})
+    df = pd.DataFrame(
+        {
+            "text": tr["texts"] + te["texts"],
+            "label": tr["labels"] + te["labels"],
+            "is_valid": [False] * len(tr["texts"]) + [True] * len(te["texts"]),
+        }
+    )
     # The validation set is the test set: fastai only reports on it, nothing is chosen with it.
-    dblock = DataBlock(blocks=(TextBlock.from_df("text", vocab=vocab, seq_len=cl["bptt"], n_workers=tok_workers),
-                               CategoryBlock(vocab=task["labels"])),
-                       get_x=ColReader("text"), get_y=ColReader("label"), splitter=ColSplitter("is_valid"))
+    dblock = DataBlock(
+        blocks=(
+            TextBlock.from_df("text", vocab=vocab, seq_len=cl["bptt"], n_workers=tok_workers),
+            CategoryBlock(vocab=task["labels"]),
+        ),
+        get_x=ColReader("text"),
+        get_y=ColReader("label"),
+        splitter=ColSplitter("is_valid"),
+    )
     note(f"classifier: tokenizing {len(tr['texts'])} train / {len(te['texts'])} test texts")
     dls = dblock.dataloaders(df, bs=cl["batch_size"], seq_len=cl["bptt"], num_workers=0, path=work)
-    learn = text_classifier_learner(dls, AWD_LSTM, seq_len=cl["bptt"], config=lm_config(pre, awd_lstm_clas_config),
-                                    pretrained=False, drop_mult=cl["drop_mult"], max_len=cl["max_len"],
-                                    metrics=accuracy)
+    learn = text_classifier_learner(
+        dls,
+        AWD_LSTM,
+        seq_len=cl["bptt"],
+        config=lm_config(pre, awd_lstm_clas_config),
+        pretrained=False,
+        drop_mult=cl["drop_mult"],
+        max_len=cl["max_len"],
+        metrics=accuracy,
+    )
     quiet(learn, "classifier")
     learn.load_encoder("ft_enc")  # also freezes: only the head trains until freeze_to/unfreeze
     fit_seconds = 0.0
@@ -414,8 +519,12 @@ def run(args, settings: dict, pretrain: dict, task: dict, work: Path) -> dict:
         "load_seconds": load_s,
         # ru_maxrss is KiB on Linux; this process only (tokenizer workers, if any, are children).
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "versions": {"fastai": fastai.__version__, "torch": torch.__version__, "spacy": spacy.__version__,
-                     "python": platform.python_version()},
+        "versions": {
+            "fastai": fastai.__version__,
+            "torch": torch.__version__,
+            "spacy": spacy.__version__,
+            "python": platform.python_version(),
+        },
         "settings": settings,
         "seed": settings["seed"],
         "threads": args.threads,
@@ -444,8 +553,12 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1)")
     parser.add_argument("--work", type=Path, default=None, help="folder for fastai's files (default: a temp dir)")
     parser.add_argument("--limit", type=positive_int, default=None, help="keep the first N docs of each list")
-    parser.add_argument("--inference-docs", type=positive_int, default=10_000,
-                        help="texts in the inference-throughput run (default 10000)")
+    parser.add_argument(
+        "--inference-docs",
+        type=positive_int,
+        default=10_000,
+        help="texts in the inference-throughput run (default 10000)",
+    )
     args = parser.parse_args(argv)
 
     try:
