@@ -97,3 +97,26 @@ def test_attention_option_picks_the_gru_attention_model():
     assert translation.config_from_args(parser.parse_args(["--out", "x"])).attention == "bahdanau"
     with pytest.raises(SystemExit):
         parser.parse_args(["--out", "x", "--attention", "dot"])
+
+
+def test_reproduce_translation_corpus_choice_names_the_registry_corpus():
+    assert translation.corpus_for("es-en") == "bible-es-en"
+    assert translation.corpus_for("fr-en") == "giga-fren"
+    assert translation.corpus_for("fr-en", "libreoffice-help") == "libreoffice-help-fr-en"
+    assert translation.corpus_for("de-en") == "libreoffice-help-de-en"
+    with pytest.raises(ValueError, match="the bible corpus has no 'fr-en' pair"):
+        translation.corpus_for("fr-en", "bible")
+    config = translation.config_from_args(parse(["--pair", "fr-en", "--corpus", "libreoffice-help", "--out", "x", "--quick"]))
+    assert (config.pair, config.corpus) == ("fr-en", "libreoffice-help")
+
+
+@pytest.mark.slow
+def test_reproduce_translation_fr_en_on_libreoffice_help_quick(tmp_path):
+    """The course's pair on real parallel data from the registries (issue 13, section 5)."""
+    out = tmp_path / "run"
+    args = parse(["--pair", "fr-en", "--corpus", "libreoffice-help", "--quick", "--models", "transformer", "--out", str(out),
+                  "--minutes", "0.05", "--clock", "cpu", "--max-train", "1500", "--max-test", "20", "--vocab-size", "400"])
+    assert translation.run(args) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["data"]["corpus"] == "libreoffice-help-fr-en"
+    assert results["data"]["test_used"] == 20 and results["metrics"]["transformer"]["steps"] > 0

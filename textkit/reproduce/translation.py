@@ -11,18 +11,27 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import platform
 import sys
 import time
 from pathlib import Path
 
+from textkit._io import versions
+
 MODELS = ("gru", "gru-attn", "transformer")
-PAIRS = {"es-en": "bible-es-en", "fr-en": "giga-fren"}
+# corpus family -> language pair -> registry corpus
+CORPORA = {
+    "bible": {"es-en": "bible-es-en"},
+    "giga-fren": {"fr-en": "giga-fren"},
+    "libreoffice-help": {"es-en": "libreoffice-help-es-en", "fr-en": "libreoffice-help-fr-en", "de-en": "libreoffice-help-de-en"},
+}
+DEFAULT_CORPUS = {"es-en": "bible", "fr-en": "giga-fren", "de-en": "libreoffice-help"}
+PAIRS = {pair: CORPORA[family][pair] for pair, family in DEFAULT_CORPUS.items()}
 
 
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
     pair: str = "es-en"
+    corpus: str | None = None  # a key of CORPORA; None: the pair's default (DEFAULT_CORPUS)
     data: str | None = None  # a TSV or "SRC_FILE,TGT_FILE" instead of the registry corpus
     data_dir: str | None = None  # for corpora you bring (giga-fren)
     models: tuple[str, ...] = MODELS
@@ -130,12 +139,20 @@ def _time_budget_callback(seconds: float, clock: str = "cpu", warmup: float = 0.
     return TimeBudget()
 
 
+def corpus_for(pair: str, corpus: str | None = None) -> str:
+    """The registry corpus for a language pair and corpus family (``--pair`` / ``--corpus``)."""
+    family = corpus or DEFAULT_CORPUS.get(pair)
+    if family not in CORPORA:
+        raise ValueError(f"unknown corpus {corpus!r}; choose one of {sorted(CORPORA)} or pass --data FILE.tsv")
+    if pair not in CORPORA[family]:
+        raise ValueError(f"the {family} corpus has no {pair!r} pair; it has {sorted(CORPORA[family])}")
+    return CORPORA[family][pair]
+
+
 def load_records(config: ExperimentConfig) -> tuple[dict[str, list[dict]], dict]:
     from textkit.data.parallel_text import clean_pairs, load_parallel
 
-    spec = config.data or PAIRS.get(config.pair)
-    if spec is None:
-        raise ValueError(f"unknown pair {config.pair!r}; choose one of {sorted(PAIRS)} or pass --data FILE.tsv")
+    spec = config.data or corpus_for(config.pair, config.corpus)
     splits, report = {}, {"corpus": spec}
     for split in ("train", "valid", "test"):
         records, cleaned = clean_pairs(load_parallel(spec, split, data_dir=config.data_dir))
@@ -319,12 +336,9 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, log=print) -> d
         log(f"[{name}] BLEU {row['bleu']:.2f} greedy / {row[f'bleu_beam{config.beam}']:.2f} beam {config.beam}; "
             f"chrF {row['chrf']:.2f}; {row['params']:,} params; {row['steps']} steps ({row['epochs']} epochs), {row['train_budget_used_seconds']} {config.clock} s budget used, {row['train_seconds']} s in training steps")
         del model
-    import sacrebleu
-
     results.update({
         "seed": config.seed,
-        "versions": {"python": platform.python_version(), "torch": torch.__version__, "sacrebleu": sacrebleu.__version__,
-                     "numpy": np.__version__, "textkit": _textkit_version()},
+        "versions": versions(("sacrebleu",), git=True),
         "config": {**dataclasses.asdict(config), "device": device.type, "threads": torch.get_num_threads(), "vocab": vocab,
                    "models": {n: dataclasses.asdict(configs[n]) for n in config.models}, "learning_rates": LEARNING_RATES[config.size]},
         "data": data_report,
@@ -333,15 +347,6 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, log=print) -> d
     atomic_write_json(out / "results.json", results)
     log(format_table(results, config.beam))
     return results
-
-
-def _textkit_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("textkit")
-    except Exception:  # noqa: BLE001 - metadata may be missing in a source checkout
-        return "unknown"
 
 
 def format_table(results: dict, beam: int = 5) -> str:
@@ -357,7 +362,10 @@ def format_table(results: dict, beam: int = 5) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pair", default="es-en", choices=sorted(PAIRS), help="es-en: Bible RV1909 -> KJV; fr-en: Giga-fren questions (needs --data-dir)")
+    parser.add_argument("--pair", default="es-en", choices=sorted(DEFAULT_CORPUS),
+                        help="es-en (default corpus: Bible RV1909 -> KJV), fr-en (Giga-fren questions, needs --data-dir), de-en")
+    parser.add_argument("--corpus", default=None, choices=sorted(CORPORA),
+                        help="bible, giga-fren or libreoffice-help (LibreOffice help paragraphs, es/fr/de -> en); default: the pair's")
     parser.add_argument("--data", default=None, help="a TSV file (source<TAB>target) or SRC_FILE,TGT_FILE instead of --pair")
     parser.add_argument("--data-dir", default=None, help="folder with a corpus you bring (giga-fren)")
     parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {','.join(MODELS)}")
@@ -379,7 +387,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
-    overrides: dict = {"pair": args.pair, "data": args.data, "data_dir": args.data_dir, "beam": args.beam, "seed": args.seed, "device": args.device,
+    overrides: dict = {"pair": args.pair, "corpus": args.corpus, "data": args.data, "data_dir": args.data_dir, "beam": args.beam, "seed": args.seed, "device": args.device,
                        "models": tuple(m.strip() for m in args.models.split(",") if m.strip())}
     for key in ("minutes", "max_train", "max_test", "vocab_size", "size", "threads", "clock", "attention"):
         if getattr(args, key) is not None:
