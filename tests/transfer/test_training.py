@@ -102,3 +102,49 @@ def test_settings_from_dict_reads_the_reproduce_format():
     assert [s.groups for s in classifier.stages] == [1, 2, 3, "all"]
     with pytest.raises(ValueError, match="unknown keys"):
         settings_from_dict({"classifier": {"stages": [{"groups": 1, "epochs": 1, "lr": 0.1, "oops": 1}]}})
+
+
+def test_unfreezing_stages_keep_reshuffling_instead_of_replaying_epoch_0(tiny_lm, tiny_pipeline, sentiment_texts, monkeypatch):
+    # regression: each stage built a fresh Trainer whose epoch counter restarted at 0, and the
+    # sortish plan is a function of (seed, epoch): every stage replayed epoch 0's batches
+    from textkit.transfer.data import ClassificationBatches
+
+    seen, original = [], ClassificationBatches.batches
+
+    def spy(self, epoch=0, start=0):
+        if self.shuffle:
+            seen.append(epoch)
+        return original(self, epoch, start)
+
+    monkeypatch.setattr(ClassificationBatches, "batches", spy)
+    texts, labels = sentiment_texts
+    stages = (UnfreezeStage(1, 1, 1e-2), UnfreezeStage(2, 2, 1e-2), UnfreezeStage("all", 1, 1e-3))
+    train_classifier(tiny_lm, tiny_pipeline, texts, labels, ClassifierSettings(stages=stages, batch_size=8, bptt=8, drop_mult=0.0), device="cpu")
+    assert seen == [0, 1, 2, 3]
+
+
+def test_lm_fine_tuning_stages_keep_reshuffling_instead_of_replaying_epoch_0(tiny_lm, tiny_pipeline, sentiment_texts, monkeypatch):
+    from textkit.data.lm import LMStream
+
+    seen, original = [], LMStream.batches
+
+    def spy(self, epoch, start=0):
+        if self.shuffle:
+            seen.append(epoch)
+        return original(self, epoch, start)
+
+    monkeypatch.setattr(LMStream, "batches", spy)
+    settings = FineTuneSettings(epochs_frozen=1, epochs=2, batch_size=4, bptt=8, drop_mult=0.0)
+    fine_tune_language_model(tiny_lm, tiny_pipeline, sentiment_texts[0], settings, device="cpu")
+    assert seen == [0, 1, 2]
+
+
+def test_default_classifier_schedule_follows_its_momentum_setting():
+    # regression: the default slanted-triangular schedule ignored ``moms``, so the (0.8, 0.7, 0.8)
+    # that `reproduce ulmfit` and the fastai peer set never reached the optimizer
+    from textkit.transfer.training import _schedule
+
+    settings = ClassifierSettings()
+    schedule = _schedule(settings.schedule, settings.moms)
+    assert schedule(0, 100)[1] == pytest.approx(settings.moms[0])
+    assert min(schedule(s, 100)[1] for s in range(100)) == pytest.approx(settings.moms[1], abs=1e-3)

@@ -1,6 +1,7 @@
 """ULMFiT's stages 2 and 3 as library functions: language-model fine-tuning and classifier
-training with discriminative learning rates, slanted triangular (or one-cycle) schedules and
-gradual unfreezing. Both run on ``textkit.train.Trainer``.
+training with discriminative learning rates, slanted triangular or one-cycle schedules and
+gradual unfreezing. Both run on ``textkit.train.Trainer``; each stage is a fresh trainer that
+continues the data's epoch count (``ContinuedEpochs``), so stages never replay earlier batches.
 
 Discriminative rates: layer group ``l`` gets ``lr / factor ** (L - 1 - l)`` (the group above
 divided by 2.6, as in the paper). Gradual unfreezing: stage ``k`` trains the top ``k`` groups
@@ -63,7 +64,9 @@ class ClassifierSettings:
 
     stages: tuple[UnfreezeStage, ...] = field(default_factory=_default_stages)
     lr_factor: float = 2.6
-    schedule: str = "slanted_triangular"  # or "one_cycle"
+    # fastai's fit_one_cycle, as its ULMFiT examples (and textkit's fastai peer) train the
+    # classifier; "slanted_triangular" (the paper's STLR) has no momentum schedule and ignores moms
+    schedule: str = "one_cycle"
     batch_size: int = 32
     bptt: int = 70
     max_len: int = 1400
@@ -97,6 +100,25 @@ def _lrs(lr: float, n_groups: int, factor: float) -> list[float]:
     from textkit.train.schedules import discriminative_lrs
 
     return discriminative_lrs(lr, n_groups, factor)
+
+
+class ContinuedEpochs:
+    """One stage's view of the training data: the stage's epoch ``e`` is the run's epoch
+    ``offset + e``. Each stage gets a fresh ``Trainer`` whose epoch counter starts at 0, and the
+    data plans are functions of ``(seed, epoch)``: without the offset every gradual-unfreezing
+    stage replayed epoch 0's exact batches in the same order."""
+
+    def __init__(self, data, offset: int) -> None:
+        self.data, self.offset = data, offset
+
+    def n_batches(self, epoch: int = 0) -> int:
+        return self.data.n_batches(self.offset + epoch)
+
+    def batches(self, epoch: int = 0, start: int = 0):
+        return self.data.batches(self.offset + epoch, start)
+
+    def __len__(self) -> int:
+        return len(self.data)
 
 
 def split_texts(n: int, valid_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -143,6 +165,7 @@ def fine_tune_language_model(
     metrics: dict = {"train_texts": int(len(train_rows)), "valid_texts": int(len(valid_rows)), "stages": []}
     started = time.perf_counter()
     plan = [(1, settings.epochs_frozen, settings.lr_frozen), (len(groups), settings.epochs, settings.lr)]
+    epochs_done = 0
     for stage, (n_top, epochs, lr) in enumerate(plan):
         if epochs < 1:
             continue
@@ -151,11 +174,12 @@ def fine_tune_language_model(
         if settings.alpha or settings.beta:
             callbacks.append(cb.RNNRegularizer(settings.alpha, settings.beta))
         trainer = Trainer(
-            model, LanguageModelTask(), train, valid, lr=_lrs(lr, len(trainable), settings.lr_factor), param_groups=trainable,
+            model, LanguageModelTask(), ContinuedEpochs(train, epochs_done), valid, lr=_lrs(lr, len(trainable), settings.lr_factor), param_groups=trainable,
             weight_decay=settings.weight_decay, schedule=_schedule(settings.schedule), callbacks=callbacks,
             device=device, precision=precision, seed=seed + stage,
         )
         trainer.fit(epochs=epochs)
+        epochs_done += epochs
         row = trainer.history[-1]
         metrics["stages"].append({"groups": n_top, "epochs": epochs, "lr": lr, "valid_loss": row["valid_loss"],
                                   "perplexity": row["perplexity"], "accuracy": row["accuracy"],
@@ -279,7 +303,7 @@ def train_classifier(
     seed_everything(seed)
     model = build_classifier(lm_model, len(encoder.classes), settings)
     groups = model.layer_groups()
-    history, started = [], time.perf_counter()
+    history, started, epochs_done = [], time.perf_counter(), 0
     for index, stage in enumerate(settings.stages):
         n_top = len(groups) if stage.groups == "all" else int(stage.groups)
         if not 1 <= n_top <= len(groups):
@@ -287,11 +311,12 @@ def train_classifier(
         trainable = _set_trainable(groups, n_top)
         callbacks = [cb.ProgressBar(quiet=quiet), cb.GradientClipping(settings.clip)]
         trainer = Trainer(
-            model, ClassificationTask(), train, valid_data, lr=_lrs(stage.lr, len(trainable), settings.lr_factor),
+            model, ClassificationTask(), ContinuedEpochs(train, epochs_done), valid_data, lr=_lrs(stage.lr, len(trainable), settings.lr_factor),
             param_groups=trainable, weight_decay=settings.weight_decay, schedule=_schedule(settings.schedule, settings.moms),
             callbacks=callbacks, device=device, precision=precision, seed=seed + 100 + index,
         )
         trainer.fit(epochs=stage.epochs)
+        epochs_done += stage.epochs
         row = dict(trainer.history[-1]) if trainer.history else {}
         docs_per_s = len(train) * stage.epochs / trainer.train_time if trainer.train_time else float("nan")
         history.append({"stage": index + 1, "groups": n_top, "epochs": stage.epochs, "lr": stage.lr, "seconds": round(trainer.train_time, 1),
