@@ -31,7 +31,7 @@ ReorderFn = Callable[[object, torch.Tensor], object]
 Prompt = torch.Tensor | Sequence[Sequence[int]]
 
 
-def index_state(state, index: torch.Tensor, dim: int = 0):
+def index_state(state: object, index: torch.Tensor, dim: int = 0) -> object:
     """Select rows ``index`` along ``dim`` (the batch dimension) of every tensor in a nested
     tuple/list/dict state; other leaves (ints, None) pass through. Recurrent LMs keep their
     state as (layers, B, H): reorder them with ``functools.partial(index_state, dim=1)``."""
@@ -48,7 +48,7 @@ def index_state(state, index: torch.Tensor, dim: int = 0):
     return state
 
 
-def reorder_dim1(state, index: torch.Tensor):
+def reorder_dim1(state: object, index: torch.Tensor) -> object:
     """``index_state`` along dimension 1, for (layers, B, H) recurrent states."""
     return index_state(state, index, dim=1)
 
@@ -70,7 +70,7 @@ class Generation:
 
     def to_lists(self, strip_eos_id: int | None = None) -> list[list[int]]:
         out = []
-        for row, n in zip(self.tokens.tolist(), self.lengths.tolist()):
+        for row, n in zip(self.tokens.tolist(), self.lengths.tolist(), strict=True):
             row = row[:n]
             if strip_eos_id is not None and row and row[-1] == strip_eos_id:
                 row = row[:-1]
@@ -92,9 +92,9 @@ class BeamOutput:
 
     def to_lists(self, strip_eos_id: int | None = None) -> list[list[list[int]]]:
         out = []
-        for rows, ns in zip(self.tokens.tolist(), self.lengths.tolist()):
+        for rows, ns in zip(self.tokens.tolist(), self.lengths.tolist(), strict=True):
             hyps = []
-            for row, n in zip(rows, ns):
+            for row, n in zip(rows, ns, strict=True):
                 row = row[:n]
                 if strip_eos_id is not None and row and row[-1] == strip_eos_id:
                     row = row[:-1]
@@ -109,14 +109,15 @@ class BeamOutput:
 # -- shared helpers ---------------------------------------------------------------------------
 
 
-def _as_prompt(prompt, device) -> torch.Tensor:
+def _as_prompt(prompt: Prompt, device: str | torch.device | None) -> torch.Tensor:
     if isinstance(prompt, torch.Tensor):
         tokens = prompt.to(device=device, dtype=torch.long)
     else:
         rows = [list(r) for r in prompt]
         if len({len(r) for r in rows}) > 1:
             raise ValueError(
-                "prompts in one batch must have the same length; decode ragged prompts separately or left-pad them yourself"
+                "prompts in one batch must have the same length; "
+                "decode ragged prompts separately or left-pad them yourself"
             )
         tokens = torch.tensor(rows, dtype=torch.long, device=device)
     if tokens.dim() == 1:
@@ -158,7 +159,17 @@ def _drawer(generator: torch.Generator) -> Callable[[torch.Tensor], torch.Tensor
     return draw
 
 
-def _run(step, prompt, max_new_tokens, state, eos_id, pad_id, processors, choose, device) -> Generation:
+def _run(
+    step: StepFn,
+    prompt: Prompt,
+    max_new_tokens: int,
+    state: object,
+    eos_id: int | None,
+    pad_id: int | None,
+    processors: Sequence[LogitsProcessor],
+    choose: Callable[[torch.Tensor], torch.Tensor],
+    device: str | torch.device | None,
+) -> Generation:
     _check_max_new(max_new_tokens)
     history = _as_prompt(prompt, device)  # (B, T)
     batch = history.size(0)
@@ -253,7 +264,18 @@ class FinishedHypotheses:
         return BeamOutput(tokens, lengths, scores.float(), raw.masked_fill(empty, float("-inf")))
 
 
-def _beam(step, prompt, max_new_tokens, beam: Beam, state, eos_id, pad_id, processors, reorder, device) -> BeamOutput:
+def _beam(
+    step: StepFn,
+    prompt: Prompt,
+    max_new_tokens: int,
+    beam: Beam,
+    state: object,
+    eos_id: int | None,
+    pad_id: int | None,
+    processors: Sequence[LogitsProcessor],
+    reorder: ReorderFn,
+    device: str | torch.device | None,
+) -> BeamOutput:
     """Each step scores ``size * V`` continuations per row and keeps the ``2 * size`` best;
     those ending in ``eos_id`` among the best ``size`` finish, the best ``size`` others
     continue. Rows that are done leave the batch, so the model runs on fewer rows. At
@@ -332,7 +354,7 @@ def generate(
     strategy: Strategy,
     max_new_tokens: int,
     *,
-    state=None,
+    state: object = None,
     eos_id: int | None = None,
     pad_id: int | None = None,
     processors: Sequence[LogitsProcessor] = (),
@@ -370,6 +392,7 @@ def generate(
     if generator is not None and strategy.seed is not None:
         raise ValueError(f"give either Sample(seed={strategy.seed}) or generate(generator=...), not both")
     if generator is None:
+        assert strategy.seed is not None  # checked above
         generator = torch.Generator().manual_seed(strategy.seed)
     return _run(step, prompt_ids, max_new_tokens, state, eos_id, pad_id, processors, _drawer(generator), device)
 
@@ -382,7 +405,7 @@ def greedy(
     prompt: Prompt,
     max_new_tokens: int,
     *,
-    state=None,
+    state: object = None,
     eos_id: int | None = None,
     pad_id: int | None = None,
     processors: Sequence[LogitsProcessor] = (),
@@ -409,7 +432,7 @@ def sample(
     max_new_tokens: int,
     *,
     generator: torch.Generator,
-    state=None,
+    state: object = None,
     eos_id: int | None = None,
     pad_id: int | None = None,
     temperature: float | None = None,
@@ -463,7 +486,7 @@ def beam_search(
     *,
     beam_size: int,
     eos_id: int | None,
-    state=None,
+    state: object = None,
     num_return: int = 1,
     length_norm: str = "average",
     length_penalty: float = 1.0,
