@@ -60,7 +60,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import FrameType, TracebackType
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -181,7 +182,7 @@ def _is_main_test(test: ast.expr) -> bool:
 def _unguarded_main_line(main: Any, path: str) -> int | None:
     """The line of the main script's top level that is running now, if it is outside every
     ``if __name__ == "__main__":`` block; None when guarded or when it cannot be told."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and not (frame.f_globals is vars(main) and frame.f_code.co_name == "<module>"):
         frame = frame.f_back
     if frame is None:  # the main script's top level is not on the stack (a thread, atexit, ...)
@@ -192,9 +193,12 @@ def _unguarded_main_line(main: Any, path: str) -> int | None:
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return None
     for node in ast.walk(tree):
-        if isinstance(node, ast.If) and _is_main_test(node.test):
-            if any(stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno) for stmt in node.body):
-                return None
+        if (
+            isinstance(node, ast.If)
+            and _is_main_test(node.test)
+            and any(stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno) for stmt in node.body)
+        ):
+            return None
     return line
 
 
@@ -268,8 +272,32 @@ def resolve_start_method(n_workers: int, payload: Sequence[object] = (), start_m
 # Jobs: what a worker does to one batch (also run in-process when n_workers <= 1)
 
 
+class _Tokenizes(Protocol):
+    """What the jobs need of a tokenizer (``Tokenizer``, ``SubwordTokenizer``, a splitter)."""
+
+    def tokenize(self, text: str) -> list[str]: ...
+
+
+class _Encodes(Protocol):
+    """What the jobs need of a vocabulary (``Vocab``)."""
+
+    def encode(self, tokens: Sequence[str]) -> list[int]: ...
+
+
+class _CachedTokenizer(_Tokenizes, Protocol):
+    """A tokenizer whose config keys the numericalized-corpus cache."""
+
+    def config(self) -> dict: ...
+
+
+class _CachedVocab(_Encodes, Protocol):
+    """A vocabulary whose fingerprint keys the numericalized-corpus cache."""
+
+    def fingerprint(self) -> str: ...
+
+
 class _Tokenize:
-    def __init__(self, tokenizer) -> None:
+    def __init__(self, tokenizer: _Tokenizes) -> None:
         self.tokenizer = tokenizer
 
     def __call__(self, batch: list[str]) -> list[str | list[str]]:
@@ -288,7 +316,7 @@ class _Tokenize:
 
 
 class _Numericalize:
-    def __init__(self, tokenizer, vocab) -> None:
+    def __init__(self, tokenizer: _Tokenizes, vocab: _Encodes) -> None:
         self.tokenizer = tokenizer
         self.vocab = vocab
 
@@ -306,7 +334,7 @@ class _Numericalize:
 # The worker pool
 
 
-def _worker_main(inbox, outbox, job) -> None:
+def _worker_main(inbox: Any, outbox: Any, job: Callable[[list[str]], object]) -> None:
     """A worker: run ``job`` on each ``(index, batch)`` received, send ``(index, result, error)``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
     tasks: queue.SimpleQueue = queue.SimpleQueue()
@@ -326,13 +354,14 @@ def _worker_main(inbox, outbox, job) -> None:
     threading.Thread(target=read, name="textkit-worker-inbox", daemon=True).start()
     while (task := tasks.get()) is not None:
         index, batch = task
+        message: tuple[int, object, tuple[BaseException, str] | None]
         try:
             message = (index, job(batch), None)
-        except Exception as exc:  # reported to the parent, which re-raises it
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which re-raises it
             tb = traceback.format_exc()
             try:
                 pickle.loads(pickle.dumps(exc))
-            except Exception:
+            except Exception:  # noqa: BLE001 - whatever makes it unpicklable, send a plain copy
                 exc = RuntimeError(f"{type(exc).__name__}: {exc}")
             message = (index, None, (exc, tb))
         try:
@@ -373,7 +402,7 @@ def _describe_exit(exitcode: int | None, method: str) -> str:
 class _WorkerPool:
     """``n_workers`` processes running ``job``; ``imap`` yields results in input order."""
 
-    def __init__(self, job, n_workers: int, method: str) -> None:
+    def __init__(self, job: Callable[[list[str]], object], n_workers: int, method: str) -> None:
         self.job = job
         self.n_workers = n_workers
         self.method = method
@@ -385,7 +414,8 @@ class _WorkerPool:
             for number in range(1, self.n_workers + 1):
                 in_r, in_w = context.Pipe(duplex=False)
                 out_r, out_w = context.Pipe(duplex=False)
-                process = context.Process(
+                # typeshed gives get_context(str) the abstract BaseContext; every real context has Process
+                process = context.Process(  # type: ignore[attr-defined]
                     target=_worker_main, args=(in_r, out_w, self.job), name=f"textkit-worker-{number}", daemon=True
                 )
                 process.start()
@@ -399,7 +429,9 @@ class _WorkerPool:
             raise
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close(graceful=exc_type is None)
 
     def close(self, graceful: bool) -> None:
@@ -455,7 +487,7 @@ class _WorkerPool:
             if ready in by_pipe:
                 worker = by_pipe[ready]
                 try:
-                    index, result, error = ready.recv()
+                    index, result, error = worker.outbox.recv()
                 except (EOFError, OSError):
                     raise self._died(worker) from None
                 batch, start, stop = worker.inflight.popleft()
@@ -510,7 +542,7 @@ def _batches(texts: Iterable[str], batch_size: int) -> Iterator[list[str]]:
         yield batch
 
 
-def _progress_bar(total: int | None, progress: bool, desc: str):
+def _progress_bar(total: int | None, progress: bool, desc: str) -> Any:  # a tqdm bar
     from tqdm.auto import tqdm
 
     return tqdm(total=total, unit="doc", disable=not progress, desc=desc)
@@ -525,7 +557,7 @@ def _check_sizes(n_workers: int, batch_size: int) -> None:
 
 def iter_tokenized(
     texts: Iterable[str],
-    tokenizer,
+    tokenizer: _Tokenizes,
     n_workers: int = 1,
     batch_size: int = 512,
     progress: bool = False,
@@ -550,7 +582,9 @@ def iter_tokenized(
     return _iter_parallel(texts, job, n_workers, batch_size, method, progress, total)
 
 
-def _iter_serial(texts, tokenizer, batch_size, progress, total) -> Iterator[list[str]]:
+def _iter_serial(
+    texts: Iterable[str], tokenizer: _Tokenizes, batch_size: int, progress: bool, total: int | None
+) -> Iterator[list[str]]:
     with _progress_bar(total, progress, "tokenize") as bar:
         for batch in _batches(texts, batch_size):
             for text in batch:
@@ -558,7 +592,15 @@ def _iter_serial(texts, tokenizer, batch_size, progress, total) -> Iterator[list
             bar.update(len(batch))
 
 
-def _iter_parallel(texts, job, n_workers, batch_size, method, progress, total) -> Iterator[list[str]]:
+def _iter_parallel(
+    texts: Iterable[str],
+    job: _Tokenize,
+    n_workers: int,
+    batch_size: int,
+    method: str,
+    progress: bool,
+    total: int | None,
+) -> Iterator[list[str]]:
     # Workers start before the progress bar: tqdm's monitor thread must not exist at a fork.
     with _WorkerPool(job, n_workers, method) as pool, _progress_bar(total, progress, "tokenize") as bar:
         for result in pool.imap(_batches(texts, batch_size)):
@@ -602,8 +644,8 @@ def _texts_fingerprint(texts: Iterable[str]) -> tuple[str, int]:
 
 def numericalize_corpus(
     texts: Sequence[str] | Callable[[], Iterable[str]],
-    tokenizer,
-    vocab,
+    tokenizer: _CachedTokenizer,
+    vocab: _CachedVocab,
     cache_dir: str | Path | None = None,
     n_workers: int = 1,
     batch_size: int = 512,

@@ -3,6 +3,7 @@ back identically in a fresh process. No pickle anywhere."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,13 @@ class TextPipeline:
         return self.vocab if self.vocab is not None else self.tokenizer  # type: ignore[return-value]
 
     @property
+    def _word_vocab(self) -> Vocab:
+        """The ``Vocab`` of a word pipeline (``__init__`` makes sure one has it)."""
+        if self.vocab is None:
+            raise TypeError(f"{self.tokenizer!r} needs a Vocab in this pipeline, and it has none")
+        return self.vocab
+
+    @property
     def has_own_vocab(self) -> bool:
         """True for word pipelines, whose ``Vocab`` can be rebuilt for new texts; subword
         models keep their fixed piece inventory."""
@@ -67,7 +75,7 @@ class TextPipeline:
             )
         return pad
 
-    def encode_documents(self, texts) -> list[np.ndarray]:
+    def encode_documents(self, texts: Iterable[str]) -> list[np.ndarray]:
         """One int32 id array per document, each starting with BOS (a language model's document
         boundary) when the vocabulary has one and the tokenizer did not already add it."""
         bos = self.special_ids.get("bos")
@@ -84,12 +92,12 @@ class TextPipeline:
             ids = self.tokenizer.encode(text)
             return Encoded(ids, [self.tokenizer.id_to_piece(i) for i in ids])
         tokens = self.tokenizer.tokenize(text)
-        return Encoded(self.vocab.encode(tokens), tokens)
+        return Encoded(self._word_vocab.encode(tokens), tokens)
 
     def decode(self, ids: list[int]) -> str:
         if isinstance(self.tokenizer, SubwordTokenizer):
             return self.tokenizer.decode(ids)
-        return self.tokenizer.detokenize(self.vocab.decode(ids))
+        return self.tokenizer.detokenize(self._word_vocab.decode(ids))
 
     def __len__(self) -> int:
         return len(self._ids)

@@ -111,4 +111,4 @@ class SpacyTokenizer:
         return {"splitter": self.name, "lang": self.lang}
 
 
-SPLITTERS = {"rule": RuleTokenizer, "spacy": SpacyTokenizer}
+SPLITTERS: dict[str, type[RuleTokenizer] | type[SpacyTokenizer]] = {"rule": RuleTokenizer, "spacy": SpacyTokenizer}

@@ -96,14 +96,15 @@ class SubwordTokenizer:
         )
 
     def decode(self, ids_or_pieces: Sequence[int] | Sequence[str]) -> str:
-        items = list(ids_or_pieces)
+        items: list[int | str] = list(ids_or_pieces)
         if items and isinstance(items[0], str):
-            return self._sp.decode_pieces(items)
+            return self._sp.decode_pieces([str(p) for p in items])
         n = self._sp.get_piece_size()
-        bad = [i for i in items if not 0 <= int(i) < n]
+        ids = [int(i) for i in items]
+        bad = [i for i in ids if not 0 <= i < n]
         if bad:
             raise IndexError(f"ids {bad[:5]} are outside the subword vocabulary (size {n})")
-        return self._sp.decode_ids([int(i) for i in items])
+        return self._sp.decode_ids(ids)
 
     detokenize = decode
 
@@ -170,6 +171,10 @@ class SubwordTokenizer:
         return {"model_proto": self.model_proto, **self.config()}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(
-            state["model_proto"], model_type=state["model_type"], vocab_size=state["vocab_size"], lang=state["lang"]
+        type(self).__init__(
+            self,
+            state["model_proto"],
+            model_type=state["model_type"],
+            vocab_size=state["vocab_size"],
+            lang=state["lang"],
         )

@@ -39,7 +39,7 @@ def _decode_unit(tokens: Sequence[str], i: int) -> tuple[str | None, int]:
     token = tokens[i]
     if token == ESC:
         return (tokens[i + 1], i + 2) if i + 1 < len(tokens) else (None, i + 1)
-    if token == MAJ or token == UP:
+    if token in (MAJ, UP):
         if i + 1 >= len(tokens):
             return None, i + 1
         inner, nxt = _decode_unit(tokens, i + 1)
@@ -197,7 +197,8 @@ class Tokenizer:
         return self.config()
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(
+        type(self).__init__(
+            self,
             state["lang"],
             splitter=state["splitter"],
             rules=state["rules"],
