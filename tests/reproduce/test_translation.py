@@ -10,13 +10,31 @@ import pytest
 
 from textkit.reproduce import translation
 
-LEXICON = {"la": "the", "casa": "house", "roja": "red", "grande": "big", "perro": "dog", "come": "eats", "pan": "bread",
-           "el": "the", "gato": "cat", "ve": "sees", "agua": "water", "bebe": "drinks", "verde": "green", "libro": "book"}
+LEXICON = {
+    "la": "the",
+    "casa": "house",
+    "roja": "red",
+    "grande": "big",
+    "perro": "dog",
+    "come": "eats",
+    "pan": "bread",
+    "el": "the",
+    "gato": "cat",
+    "ve": "sees",
+    "agua": "water",
+    "bebe": "drinks",
+    "verde": "green",
+    "libro": "book",
+}
 
 
 def synthetic_tsv(path, n=900, seed=0):
     rng = random.Random(seed)
-    nouns, adjs, verbs = ["casa", "perro", "pan", "gato", "agua", "libro"], ["roja", "grande", "verde"], ["come", "ve", "bebe"]
+    nouns, adjs, verbs = (
+        ["casa", "perro", "pan", "gato", "agua", "libro"],
+        ["roja", "grande", "verde"],
+        ["come", "ve", "bebe"],
+    )
     lines = []
     for _ in range(n):
         n1, a1, v, n2 = rng.choice(nouns), rng.choice(adjs), rng.choice(verbs), rng.choice(nouns)
@@ -40,12 +58,33 @@ def test_reproduce_translation_quick_writes_consistent_outputs(tmp_path):
 
     data = synthetic_tsv(tmp_path / "toy.tsv")
     out = tmp_path / "run"
-    args = parse(["--quick", "--data", str(data), "--out", str(out), "--minutes", "0.1", "--clock", "cpu", "--max-test", "25", "--vocab-size", "320"])
+    args = parse(
+        [
+            "--quick",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--minutes",
+            "0.1",
+            "--clock",
+            "cpu",
+            "--max-test",
+            "25",
+            "--vocab-size",
+            "320",
+        ]
+    )
     assert translation.run(args) == 0
     results = json.loads((out / "results.json").read_text())
     assert set(results) >= {"metrics", "seed", "versions", "config"}
     assert set(results["metrics"]) == {"gru", "gru-attn", "transformer"}
-    assert results["data"]["train_dropped_empty"] + results["data"]["valid_dropped_empty"] + results["data"]["test_dropped_empty"] == 1
+    assert (
+        results["data"]["train_dropped_empty"]
+        + results["data"]["valid_dropped_empty"]
+        + results["data"]["test_dropped_empty"]
+        == 1
+    )
     references = (out / "references.txt").read_text(encoding="utf-8").split("\n")[:-1]
     assert len(references) == results["data"]["test_used"] > 0
     for name, metrics in results["metrics"].items():
@@ -92,7 +131,9 @@ def test_attention_option_picks_the_gru_attention_model():
     translation.add_arguments(parser)
     config = translation.config_from_args(parser.parse_args(["--out", "x", "--attention", "luong", "--quick"]))
     assert config.attention == "luong"
-    assert translation.model_configs(config.size, 100, 20, config.attention, pad_index=3)["gru-attn"].attention == "luong"
+    assert (
+        translation.model_configs(config.size, 100, 20, config.attention, pad_index=3)["gru-attn"].attention == "luong"
+    )
     assert translation.model_configs("small", 100, 20, pad_index=3)["gru-attn"].attention == "bahdanau"
     assert translation.config_from_args(parser.parse_args(["--out", "x"])).attention == "bahdanau"
     with pytest.raises(SystemExit):
@@ -106,7 +147,9 @@ def test_reproduce_translation_corpus_choice_names_the_registry_corpus():
     assert translation.corpus_for("de-en") == "libreoffice-help-de-en"
     with pytest.raises(ValueError, match="the bible corpus has no 'fr-en' pair"):
         translation.corpus_for("fr-en", "bible")
-    config = translation.config_from_args(parse(["--pair", "fr-en", "--corpus", "libreoffice-help", "--out", "x", "--quick"]))
+    config = translation.config_from_args(
+        parse(["--pair", "fr-en", "--corpus", "libreoffice-help", "--out", "x", "--quick"])
+    )
     assert (config.pair, config.corpus) == ("fr-en", "libreoffice-help")
 
 
@@ -114,8 +157,29 @@ def test_reproduce_translation_corpus_choice_names_the_registry_corpus():
 def test_reproduce_translation_fr_en_on_libreoffice_help_quick(tmp_path):
     """The course's pair on real parallel data from the registries (issue 13, section 5)."""
     out = tmp_path / "run"
-    args = parse(["--pair", "fr-en", "--corpus", "libreoffice-help", "--quick", "--models", "transformer", "--out", str(out),
-                  "--minutes", "0.05", "--clock", "cpu", "--max-train", "1500", "--max-test", "20", "--vocab-size", "400"])
+    args = parse(
+        [
+            "--pair",
+            "fr-en",
+            "--corpus",
+            "libreoffice-help",
+            "--quick",
+            "--models",
+            "transformer",
+            "--out",
+            str(out),
+            "--minutes",
+            "0.05",
+            "--clock",
+            "cpu",
+            "--max-train",
+            "1500",
+            "--max-test",
+            "20",
+            "--vocab-size",
+            "400",
+        ]
+    )
     assert translation.run(args) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["data"]["corpus"] == "libreoffice-help-fr-en"

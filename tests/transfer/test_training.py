@@ -7,13 +7,23 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from textkit.transfer import ClassifierSettings, FineTuneSettings, UnfreezeStage, fine_tune_language_model, train_classifier
+from textkit.transfer import (
+    ClassifierSettings,
+    FineTuneSettings,
+    UnfreezeStage,
+    fine_tune_language_model,
+    train_classifier,
+)
 from textkit.transfer.text_classifier import encode_texts
 from textkit.transfer.training import _lrs, build_classifier, settings_from_dict
 
-FAST = ClassifierSettings(stages=(UnfreezeStage(1, 2, 2e-2), UnfreezeStage("all", 6, 1e-2)), batch_size=8, bptt=8, drop_mult=0.0)
+FAST = ClassifierSettings(
+    stages=(UnfreezeStage(1, 2, 2e-2), UnfreezeStage("all", 6, 1e-2)), batch_size=8, bptt=8, drop_mult=0.0
+)
 # a random tiny encoder needs a few hundred steps to separate the toy task
-LEARN = ClassifierSettings(stages=(UnfreezeStage("all", 20, 3e-2),), batch_size=8, bptt=8, drop_mult=0.0, schedule="one_cycle")
+LEARN = ClassifierSettings(
+    stages=(UnfreezeStage("all", 20, 3e-2),), batch_size=8, bptt=8, drop_mult=0.0, schedule="one_cycle"
+)
 
 
 def lm_loss(model, pipeline, texts) -> float:
@@ -34,7 +44,9 @@ def test_discriminative_rates_divide_by_the_factor_per_group():
 def test_fine_tuning_lowers_the_loss_on_the_target_texts(tiny_lm, tiny_pipeline, sentiment_texts):
     texts = sentiment_texts[0]
     before = lm_loss(tiny_lm, tiny_pipeline, texts)
-    settings = FineTuneSettings(epochs_frozen=1, epochs=8, lr=3e-2, batch_size=4, bptt=8, drop_mult=0.0, valid_fraction=0.2)
+    settings = FineTuneSettings(
+        epochs_frozen=1, epochs=8, lr=3e-2, batch_size=4, bptt=8, drop_mult=0.0, valid_fraction=0.2
+    )
     model, metrics = fine_tune_language_model(tiny_lm, tiny_pipeline, texts, settings, device="cpu")
     assert lm_loss(model, tiny_pipeline, texts) < before - 0.3
     assert [s["groups"] for s in metrics["stages"]] == [1, 3]
@@ -62,8 +74,17 @@ def test_gradual_unfreezing_first_stage_trains_the_head_only(tiny_lm, tiny_pipel
 def test_classifier_learns_a_separable_task_in_both_directions(tiny_lm, tiny_pipeline, sentiment_texts):
     texts, labels = sentiment_texts
     for backwards in (False, True):
-        clf, metrics = train_classifier(tiny_lm, tiny_pipeline, texts, labels, LEARN, backwards=backwards,
-                                        valid=(texts[:8], labels[:8]), device="cpu", seed=1)
+        clf, metrics = train_classifier(
+            tiny_lm,
+            tiny_pipeline,
+            texts,
+            labels,
+            LEARN,
+            backwards=backwards,
+            valid=(texts[:8], labels[:8]),
+            device="cpu",
+            seed=1,
+        )
         assert clf.score(texts, labels) >= 0.9
         assert list(clf.members) == ["backward" if backwards else "forward"]
         assert metrics["stages"][-1]["groups"] == 4 and metrics["stages"][-1]["valid_accuracy"] is not None
@@ -91,7 +112,9 @@ def test_training_refuses_bad_input(tiny_lm, tiny_pipeline, sentiment_texts):
     with pytest.raises(ValueError, match="were not seen at training time"):
         train_classifier(tiny_lm, tiny_pipeline, texts, labels, FAST, valid=(texts[:1], ["neutral"]), device="cpu")
     with pytest.raises(ValueError, match="groups=7"):
-        train_classifier(tiny_lm, tiny_pipeline, texts, labels, ClassifierSettings(stages=(UnfreezeStage(7, 1, 1e-2),)), device="cpu")
+        train_classifier(
+            tiny_lm, tiny_pipeline, texts, labels, ClassifierSettings(stages=(UnfreezeStage(7, 1, 1e-2),)), device="cpu"
+        )
 
 
 def test_settings_from_dict_reads_the_reproduce_format():
@@ -104,7 +127,9 @@ def test_settings_from_dict_reads_the_reproduce_format():
         settings_from_dict({"classifier": {"stages": [{"groups": 1, "epochs": 1, "lr": 0.1, "oops": 1}]}})
 
 
-def test_unfreezing_stages_keep_reshuffling_instead_of_replaying_epoch_0(tiny_lm, tiny_pipeline, sentiment_texts, monkeypatch):
+def test_unfreezing_stages_keep_reshuffling_instead_of_replaying_epoch_0(
+    tiny_lm, tiny_pipeline, sentiment_texts, monkeypatch
+):
     # regression: each stage built a fresh Trainer whose epoch counter restarted at 0, and the
     # sortish plan is a function of (seed, epoch): every stage replayed epoch 0's batches
     from textkit.transfer.data import ClassificationBatches
@@ -119,11 +144,20 @@ def test_unfreezing_stages_keep_reshuffling_instead_of_replaying_epoch_0(tiny_lm
     monkeypatch.setattr(ClassificationBatches, "batches", spy)
     texts, labels = sentiment_texts
     stages = (UnfreezeStage(1, 1, 1e-2), UnfreezeStage(2, 2, 1e-2), UnfreezeStage("all", 1, 1e-3))
-    train_classifier(tiny_lm, tiny_pipeline, texts, labels, ClassifierSettings(stages=stages, batch_size=8, bptt=8, drop_mult=0.0), device="cpu")
+    train_classifier(
+        tiny_lm,
+        tiny_pipeline,
+        texts,
+        labels,
+        ClassifierSettings(stages=stages, batch_size=8, bptt=8, drop_mult=0.0),
+        device="cpu",
+    )
     assert seen == [0, 1, 2, 3]
 
 
-def test_lm_fine_tuning_stages_keep_reshuffling_instead_of_replaying_epoch_0(tiny_lm, tiny_pipeline, sentiment_texts, monkeypatch):
+def test_lm_fine_tuning_stages_keep_reshuffling_instead_of_replaying_epoch_0(
+    tiny_lm, tiny_pipeline, sentiment_texts, monkeypatch
+):
     from textkit.data.lm import LMStream
 
     seen, original = [], LMStream.batches

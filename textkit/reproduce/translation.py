@@ -22,7 +22,11 @@ MODELS = ("gru", "gru-attn", "transformer")
 CORPORA = {
     "bible": {"es-en": "bible-es-en"},
     "giga-fren": {"fr-en": "giga-fren"},
-    "libreoffice-help": {"es-en": "libreoffice-help-es-en", "fr-en": "libreoffice-help-fr-en", "de-en": "libreoffice-help-de-en"},
+    "libreoffice-help": {
+        "es-en": "libreoffice-help-es-en",
+        "fr-en": "libreoffice-help-fr-en",
+        "de-en": "libreoffice-help-de-en",
+    },
 }
 DEFAULT_CORPUS = {"es-en": "bible", "fr-en": "giga-fren", "de-en": "libreoffice-help"}
 PAIRS = {pair: CORPORA[family][pair] for pair, family in DEFAULT_CORPUS.items()}
@@ -54,7 +58,18 @@ class ExperimentConfig:
 
     @classmethod
     def quick(cls, **overrides) -> ExperimentConfig:
-        base = dict(minutes=0.25, max_train=3000, max_test=60, vocab_size=600, max_tokens=1500, max_len=80, size="tiny", max_epochs=20, threads=1, clock="wall")
+        base = dict(
+            minutes=0.25,
+            max_train=3000,
+            max_test=60,
+            vocab_size=600,
+            max_tokens=1500,
+            max_len=80,
+            size="tiny",
+            max_epochs=20,
+            threads=1,
+            clock="wall",
+        )
         base.update(overrides)
         return cls(**base)
 
@@ -75,22 +90,49 @@ def _size_configs(size: str, vocab: int, max_len: int, pad_index: int) -> dict:
         return {
             "gru": Seq2SeqGRUConfig(emb_size=32, hidden_size=64, dropout=0.1, **common),
             "gru-attn": Seq2SeqAttentionConfig(emb_size=32, hidden_size=48, dropout=0.1, attention="luong", **common),
-            "transformer": TransformerConfig(d_model=64, n_heads=4, n_encoder_layers=2, n_decoder_layers=2, d_ff=128, dropout=0.1,
-                                             share_embeddings=True, tie_embeddings=True, **common),
+            "transformer": TransformerConfig(
+                d_model=64,
+                n_heads=4,
+                n_encoder_layers=2,
+                n_decoder_layers=2,
+                d_ff=128,
+                dropout=0.1,
+                share_embeddings=True,
+                tie_embeddings=True,
+                **common,
+            ),
         }
     if size == "small":  # sized for a few minutes per model on one CPU thread
         return {
             "gru": Seq2SeqGRUConfig(emb_size=128, hidden_size=256, dropout=0.1, **common),
             "gru-attn": Seq2SeqAttentionConfig(emb_size=128, hidden_size=192, dropout=0.1, attention="luong", **common),
-            "transformer": TransformerConfig(d_model=128, n_heads=4, n_encoder_layers=3, n_decoder_layers=3, d_ff=512, dropout=0.1,
-                                             share_embeddings=True, tie_embeddings=True, **common),
+            "transformer": TransformerConfig(
+                d_model=128,
+                n_heads=4,
+                n_encoder_layers=3,
+                n_decoder_layers=3,
+                d_ff=512,
+                dropout=0.1,
+                share_embeddings=True,
+                tie_embeddings=True,
+                **common,
+            ),
         }
     if size == "base":
         return {
             "gru": Seq2SeqGRUConfig(emb_size=256, hidden_size=512, dropout=0.2, **common),
             "gru-attn": Seq2SeqAttentionConfig(emb_size=256, hidden_size=256, dropout=0.2, attention="luong", **common),
-            "transformer": TransformerConfig(d_model=256, n_heads=4, n_encoder_layers=3, n_decoder_layers=3, d_ff=1024, dropout=0.1,
-                                             share_embeddings=True, tie_embeddings=True, **common),
+            "transformer": TransformerConfig(
+                d_model=256,
+                n_heads=4,
+                n_encoder_layers=3,
+                n_decoder_layers=3,
+                d_ff=1024,
+                dropout=0.1,
+                share_embeddings=True,
+                tie_embeddings=True,
+                **common,
+            ),
         }
     raise ValueError(f"size must be 'tiny', 'small' or 'base', got {size!r}")
 
@@ -178,7 +220,9 @@ def plot_attention(weights, source_pieces, target_pieces, path=None, ax=None, ti
 
     own = ax is None
     if own:
-        fig, ax = plt.subplots(figsize=(min(16, max(4, 0.35 * len(source_pieces))), min(12, max(3, 0.3 * len(target_pieces)))))
+        fig, ax = plt.subplots(
+            figsize=(min(16, max(4, 0.35 * len(source_pieces))), min(12, max(3, 0.3 * len(target_pieces))))
+        )
     ax.imshow(weights, cmap="viridis", aspect="auto", vmin=0)
     ax.set_xticks(range(len(source_pieces)), source_pieces, rotation=90, fontsize=7)
     ax.set_yticks(range(len(target_pieces)), target_pieces, fontsize=7)
@@ -203,14 +247,18 @@ def attention_for(model, tokenizer, source_ids: list[int], hypothesis_ids: list[
     tgt = torch.tensor([[specials["bos"]] + hypothesis_ids])
     model.eval()
     with torch.no_grad():
-        _, weights = model(src.to(next(model.parameters()).device), tgt.to(next(model.parameters()).device), return_attention=True)
+        _, weights = model(
+            src.to(next(model.parameters()).device), tgt.to(next(model.parameters()).device), return_attention=True
+        )
     src_pieces = [tokenizer.id_to_piece(i) for i in source_ids] + ["</s>"]
     tgt_pieces = [tokenizer.id_to_piece(i) for i in hypothesis_ids] + ["</s>"]
     tgt_pieces = tgt_pieces[: weights.size(1)]
     return weights[0].cpu().numpy(), src_pieces, tgt_pieces
 
 
-def train_model(name: str, model_config, tokenizer_size: int, train, valid, config: ExperimentConfig, device, quiet: bool = True) -> dict:
+def train_model(
+    name: str, model_config, tokenizer_size: int, train, valid, config: ExperimentConfig, device, quiet: bool = True
+) -> dict:
     """Train one model for the time budget; returns the model and training facts."""
     import torch
 
@@ -224,12 +272,25 @@ def train_model(name: str, model_config, tokenizer_size: int, train, valid, conf
     model = cls(model_config)
     smoothing = 0.1 if name == "transformer" else 0.0
     tf = (1.0, 1.0) if name == "transformer" else tuple(config.teacher_forcing)
-    task = Seq2SeqTask(model.config.pad_index, label_smoothing=smoothing, teacher_forcing=tf if tf[0] != tf[1] else tf[0], seed=config.seed)
+    task = Seq2SeqTask(
+        model.config.pad_index,
+        label_smoothing=smoothing,
+        teacher_forcing=tf if tf[0] != tf[1] else tf[0],
+        seed=config.seed,
+    )
     seconds = config.minutes * 60
     budget = _time_budget_callback(seconds, config.clock)
     trainer = Trainer(
-        model, task, train, valid, lr=LEARNING_RATES[config.size][name], weight_decay=0.01, betas=(0.9, 0.98),
-        callbacks=[GradientClipping(1.0), budget], device=device, seed=config.seed,
+        model,
+        task,
+        train,
+        valid,
+        lr=LEARNING_RATES[config.size][name],
+        weight_decay=0.01,
+        betas=(0.9, 0.98),
+        callbacks=[GradientClipping(1.0), budget],
+        device=device,
+        seed=config.seed,
         precision="auto",
     )
     started = time.perf_counter()
@@ -277,9 +338,11 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, log=print) -> d
         torch.set_num_threads(config.threads)
     seed_everything(config.seed)
     splits, data_report = load_records(config)
-    log(f"data {data_report['corpus']}: {data_report['train_used']} train / {len(splits['valid'])} valid / "
+    log(
+        f"data {data_report['corpus']}: {data_report['train_used']} train / {len(splits['valid'])} valid / "
         f"{data_report['test_used']} test pairs (empty pairs dropped: "
-        f"{sum(data_report[f'{s}_dropped_empty'] for s in ('train', 'valid', 'test'))})")
+        f"{sum(data_report[f'{s}_dropped_empty'] for s in ('train', 'valid', 'test'))})"
+    )
 
     started = time.perf_counter()
     texts = [r["source"] for r in splits["train"]] + [r["target"] for r in splits["train"]]
@@ -297,8 +360,18 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, log=print) -> d
     valid_ids = [p for p in encode(splits["valid"]) if max(len(p[0]), len(p[1])) <= config.max_len]
     specials = tokenizer.special_ids
     bos_id, eos_id, pad_id = specials["bos"], specials["eos"], specials["pad"]
-    train = ParallelBatches(encode_pairs(train_ids, bos_id=bos_id, eos_id=eos_id), pad_id=pad_id, max_tokens=config.max_tokens, seed=config.seed)
-    valid = ParallelBatches(encode_pairs(valid_ids, bos_id=bos_id, eos_id=eos_id), pad_id=pad_id, max_tokens=config.max_tokens, shuffle=False)
+    train = ParallelBatches(
+        encode_pairs(train_ids, bos_id=bos_id, eos_id=eos_id),
+        pad_id=pad_id,
+        max_tokens=config.max_tokens,
+        seed=config.seed,
+    )
+    valid = ParallelBatches(
+        encode_pairs(valid_ids, bos_id=bos_id, eos_id=eos_id),
+        pad_id=pad_id,
+        max_tokens=config.max_tokens,
+        shuffle=False,
+    )
     test_sources = tokenizer.encode_batch([r["source"] for r in splits["test"]])
     references = [" ".join(r["target"].split()) for r in splits["test"]]
     atomic_write_text(out / "references.txt", "".join(r + "\n" for r in references))
@@ -315,7 +388,9 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, log=print) -> d
         row = dict(facts)
         for label, beam in (("", 1), (f"_beam{config.beam}", config.beam)):
             t0 = time.perf_counter()
-            hyp_ids = translate(model, test_sources, bos_id=bos_id, eos_id=eos_id, pad_id=pad_id, beam_size=beam, batch_size=64)
+            hyp_ids = translate(
+                model, test_sources, bos_id=bos_id, eos_id=eos_id, pad_id=pad_id, beam_size=beam, batch_size=64
+            )
             seconds = time.perf_counter() - t0
             hyps = [" ".join(tokenizer.decode(h).split()) for h in hyp_ids]
             path = folder / f"hypotheses{'.beam' + str(beam) if beam > 1 else ''}.txt"
@@ -333,17 +408,27 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, log=print) -> d
                     weights, sp, tp = attention_for(model, tokenizer, test_sources[k][:40], hyp_ids[k][:40])
                     plot_attention(weights, sp, tp, folder / f"attention_{k}.png", title=f"{name}: test pair {k}")
         results["metrics"][name] = row
-        log(f"[{name}] BLEU {row['bleu']:.2f} greedy / {row[f'bleu_beam{config.beam}']:.2f} beam {config.beam}; "
-            f"chrF {row['chrf']:.2f}; {row['params']:,} params; {row['steps']} steps ({row['epochs']} epochs), {row['train_budget_used_seconds']} {config.clock} s budget used, {row['train_seconds']} s in training steps")
+        log(
+            f"[{name}] BLEU {row['bleu']:.2f} greedy / {row[f'bleu_beam{config.beam}']:.2f} beam {config.beam}; "
+            f"chrF {row['chrf']:.2f}; {row['params']:,} params; {row['steps']} steps ({row['epochs']} epochs), {row['train_budget_used_seconds']} {config.clock} s budget used, {row['train_seconds']} s in training steps"
+        )
         del model
-    results.update({
-        "seed": config.seed,
-        "versions": versions(("sacrebleu",), git=True),
-        "config": {**dataclasses.asdict(config), "device": device.type, "threads": torch.get_num_threads(), "vocab": vocab,
-                   "models": {n: dataclasses.asdict(configs[n]) for n in config.models}, "learning_rates": LEARNING_RATES[config.size]},
-        "data": data_report,
-        "command": "textkit " + " ".join(sys.argv[1:]) if sys.argv[1:3] == ["reproduce", "translation"] else None,
-    })
+    results.update(
+        {
+            "seed": config.seed,
+            "versions": versions(("sacrebleu",), git=True),
+            "config": {
+                **dataclasses.asdict(config),
+                "device": device.type,
+                "threads": torch.get_num_threads(),
+                "vocab": vocab,
+                "models": {n: dataclasses.asdict(configs[n]) for n in config.models},
+                "learning_rates": LEARNING_RATES[config.size],
+            },
+            "data": data_report,
+            "command": "textkit " + " ".join(sys.argv[1:]) if sys.argv[1:3] == ["reproduce", "translation"] else None,
+        }
+    )
     atomic_write_json(out / "results.json", results)
     log(format_table(results, config.beam))
     return results
@@ -362,33 +447,66 @@ def format_table(results: dict, beam: int = 5) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pair", default="es-en", choices=sorted(DEFAULT_CORPUS),
-                        help="es-en (default corpus: Bible RV1909 -> KJV), fr-en (Giga-fren questions, needs --data-dir), de-en")
-    parser.add_argument("--corpus", default=None, choices=sorted(CORPORA),
-                        help="bible, giga-fren or libreoffice-help (LibreOffice help paragraphs, es/fr/de -> en); default: the pair's")
-    parser.add_argument("--data", default=None, help="a TSV file (source<TAB>target) or SRC_FILE,TGT_FILE instead of --pair")
+    parser.add_argument(
+        "--pair",
+        default="es-en",
+        choices=sorted(DEFAULT_CORPUS),
+        help="es-en (default corpus: Bible RV1909 -> KJV), fr-en (Giga-fren questions, needs --data-dir), de-en",
+    )
+    parser.add_argument(
+        "--corpus",
+        default=None,
+        choices=sorted(CORPORA),
+        help="bible, giga-fren or libreoffice-help (LibreOffice help paragraphs, es/fr/de -> en); default: the pair's",
+    )
+    parser.add_argument(
+        "--data", default=None, help="a TSV file (source<TAB>target) or SRC_FILE,TGT_FILE instead of --pair"
+    )
     parser.add_argument("--data-dir", default=None, help="folder with a corpus you bring (giga-fren)")
     parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {','.join(MODELS)}")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--minutes", type=float, default=None, help="training budget per model in CPU minutes of this process (default 20; --quick 0.25)")
-    parser.add_argument("--quick", action="store_true", help="tiny models on a 3,000-pair slice: under 3 minutes in all")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="training budget per model in CPU minutes of this process (default 20; --quick 0.25)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny models on a 3,000-pair slice: under 3 minutes in all"
+    )
     parser.add_argument("--max-train", type=int, default=None)
     parser.add_argument("--max-test", type=int, default=None)
     parser.add_argument("--vocab-size", type=int, default=None)
     parser.add_argument("--size", choices=["tiny", "small", "base"], default=None)
     parser.add_argument("--beam", type=int, default=5)
-    parser.add_argument("--teacher-forcing", default=None, help="RNN teacher-forcing ratio START[:END], e.g. 1.0:0.7 (default 1.0)")
-    parser.add_argument("--attention", choices=["luong", "bahdanau"], default=None,
-                        help="gru-attn's attention: bahdanau (additive, step by step; default) or luong (multiplicative)")
+    parser.add_argument(
+        "--teacher-forcing", default=None, help="RNN teacher-forcing ratio START[:END], e.g. 1.0:0.7 (default 1.0)"
+    )
+    parser.add_argument(
+        "--attention",
+        choices=["luong", "bahdanau"],
+        default=None,
+        help="gru-attn's attention: bahdanau (additive, step by step; default) or luong (multiplicative)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--clock", choices=["cpu", "wall"], default=None, help="what --minutes counts (default cpu; --quick: wall)")
+    parser.add_argument(
+        "--clock", choices=["cpu", "wall"], default=None, help="what --minutes counts (default cpu; --quick: wall)"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's; --quick: 1)")
 
 
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
-    overrides: dict = {"pair": args.pair, "corpus": args.corpus, "data": args.data, "data_dir": args.data_dir, "beam": args.beam, "seed": args.seed, "device": args.device,
-                       "models": tuple(m.strip() for m in args.models.split(",") if m.strip())}
+    overrides: dict = {
+        "pair": args.pair,
+        "corpus": args.corpus,
+        "data": args.data,
+        "data_dir": args.data_dir,
+        "beam": args.beam,
+        "seed": args.seed,
+        "device": args.device,
+        "models": tuple(m.strip() for m in args.models.split(",") if m.strip()),
+    }
     for key in ("minutes", "max_train", "max_test", "vocab_size", "size", "threads", "clock", "attention"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)

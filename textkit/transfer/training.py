@@ -55,7 +55,12 @@ class UnfreezeStage:
 
 def _default_stages() -> tuple[UnfreezeStage, ...]:
     # fastai's ULMFiT IMDb schedule: head, +1, +2, then everything
-    return (UnfreezeStage(1, 1, 2e-2), UnfreezeStage(2, 1, 1e-2), UnfreezeStage(3, 1, 5e-3), UnfreezeStage("all", 2, 1e-3))
+    return (
+        UnfreezeStage(1, 1, 2e-2),
+        UnfreezeStage(2, 1, 1e-2),
+        UnfreezeStage(3, 1, 5e-3),
+        UnfreezeStage("all", 2, 1e-3),
+    )
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,7 @@ def _set_trainable(groups: list[list[torch.nn.Parameter]], n_top: int) -> list[l
     for i, group in enumerate(groups):
         for p in group:
             p.requires_grad_(i >= len(groups) - n_top)
-    return groups[len(groups) - n_top:]
+    return groups[len(groups) - n_top :]
 
 
 def _lrs(lr: float, n_groups: int, factor: float) -> list[float]:
@@ -159,8 +164,14 @@ def fine_tune_language_model(
     train_rows, valid_rows = split_texts(len(texts), settings.valid_fraction, seed)
     docs = pipeline.encode_documents(texts)
     train = LMStream([docs[i] for i in train_rows], settings.batch_size, settings.bptt, seed=seed, backwards=backwards)
-    valid = LMStream([docs[i] for i in valid_rows], max(1, min(settings.batch_size, 16)), settings.bptt,
-                     shuffle=False, random_bptt=False, backwards=backwards)
+    valid = LMStream(
+        [docs[i] for i in valid_rows],
+        max(1, min(settings.batch_size, 16)),
+        settings.bptt,
+        shuffle=False,
+        random_bptt=False,
+        backwards=backwards,
+    )
     groups = model.layer_groups()
     metrics: dict = {"train_texts": int(len(train_rows)), "valid_texts": int(len(valid_rows)), "stages": []}
     started = time.perf_counter()
@@ -174,24 +185,50 @@ def fine_tune_language_model(
         if settings.alpha or settings.beta:
             callbacks.append(cb.RNNRegularizer(settings.alpha, settings.beta))
         trainer = Trainer(
-            model, LanguageModelTask(), ContinuedEpochs(train, epochs_done), valid, lr=_lrs(lr, len(trainable), settings.lr_factor), param_groups=trainable,
-            weight_decay=settings.weight_decay, schedule=_schedule(settings.schedule), callbacks=callbacks,
-            device=device, precision=precision, seed=seed + stage,
+            model,
+            LanguageModelTask(),
+            ContinuedEpochs(train, epochs_done),
+            valid,
+            lr=_lrs(lr, len(trainable), settings.lr_factor),
+            param_groups=trainable,
+            weight_decay=settings.weight_decay,
+            schedule=_schedule(settings.schedule),
+            callbacks=callbacks,
+            device=device,
+            precision=precision,
+            seed=seed + stage,
         )
         trainer.fit(epochs=epochs)
         epochs_done += epochs
         row = trainer.history[-1]
-        metrics["stages"].append({"groups": n_top, "epochs": epochs, "lr": lr, "valid_loss": row["valid_loss"],
-                                  "perplexity": row["perplexity"], "accuracy": row["accuracy"],
-                                  "seconds": round(trainer.train_time, 1), "tokens_per_s": round(row["tokens_per_s"], 1)})
+        metrics["stages"].append(
+            {
+                "groups": n_top,
+                "epochs": epochs,
+                "lr": lr,
+                "valid_loss": row["valid_loss"],
+                "perplexity": row["perplexity"],
+                "accuracy": row["accuracy"],
+                "seconds": round(trainer.train_time, 1),
+                "tokens_per_s": round(row["tokens_per_s"], 1),
+            }
+        )
         if log:
-            log(f"  LM fine-tune stage {stage + 1} ({'embeddings' if n_top == 1 else 'all groups'}, {epochs} ep): "
-                f"valid perplexity {row['perplexity']:.1f}, {trainer.train_time:.0f} s")
+            log(
+                f"  LM fine-tune stage {stage + 1} ({'embeddings' if n_top == 1 else 'all groups'}, {epochs} ep): "
+                f"valid perplexity {row['perplexity']:.1f}, {trainer.train_time:.0f} s"
+            )
     _set_trainable(groups, len(groups))
     model.eval()
     last = metrics["stages"][-1] if metrics["stages"] else {}
-    metrics.update({"valid_loss": last.get("valid_loss"), "perplexity": last.get("perplexity"),
-                    "seconds": round(time.perf_counter() - started, 1), "device": str(next(model.parameters()).device)})
+    metrics.update(
+        {
+            "valid_loss": last.get("valid_loss"),
+            "perplexity": last.get("perplexity"),
+            "seconds": round(time.perf_counter() - started, 1),
+            "device": str(next(model.parameters()).device),
+        }
+    )
     return model, metrics
 
 
@@ -230,7 +267,11 @@ class ClassificationTask:
     def eval_step(self, model, batch, device, carry):
         x, lengths, y = self._tensors(batch, device)
         logits = model(x, lengths).float()
-        return {"loss": F.cross_entropy(logits, y, reduction="sum").item(), "correct": int((logits.argmax(-1) == y).sum()), "count": len(y)}, None
+        return {
+            "loss": F.cross_entropy(logits, y, reduction="sum").item(),
+            "correct": int((logits.argmax(-1) == y).sum()),
+            "count": len(y),
+        }, None
 
     def metrics(self, sums: dict[str, float]) -> dict[str, float]:
         count = max(sums.get("count", 0.0), 1)
@@ -243,7 +284,9 @@ class ClassificationTask:
         pass
 
 
-def build_classifier(lm_model, n_classes: int, settings: ClassifierSettings = ClassifierSettings()) -> AWDLSTMClassifier:
+def build_classifier(
+    lm_model, n_classes: int, settings: ClassifierSettings = ClassifierSettings()
+) -> AWDLSTMClassifier:
     """A classifier whose encoder starts from ``lm_model``'s (fine-tuned) encoder, or from
     scratch when ``lm_model`` is an ``AWDLSTMConfig`` (the no-pretraining ablation)."""
     from dataclasses import replace
@@ -253,7 +296,10 @@ def build_classifier(lm_model, n_classes: int, settings: ClassifierSettings = Cl
     lm_config = lm_model if isinstance(lm_model, AWDLSTMConfig) else lm_model.config
     encoder_config = replace(encoder_config_for_classifier(lm_config), drop_mult=settings.drop_mult)
     config = ClassifierConfig(
-        n_classes=n_classes, bptt=settings.bptt, max_len=settings.max_len, head_hidden=tuple(settings.head_hidden),
+        n_classes=n_classes,
+        bptt=settings.bptt,
+        max_len=settings.max_len,
+        head_hidden=tuple(settings.head_hidden),
         head_dropout=tuple(p * settings.drop_mult for p in settings.head_dropout),
     )
     model = AWDLSTMClassifier(encoder_config, config)
@@ -290,7 +336,9 @@ def train_classifier(
         raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
     blank = [i for i, t in enumerate(texts) if not t.strip()]
     if blank:
-        raise ValueError(f"training texts {blank[:10]} are empty or whitespace only ({len(blank)} in all); drop them before training")
+        raise ValueError(
+            f"training texts {blank[:10]} are empty or whitespace only ({len(blank)} in all); drop them before training"
+        )
     encoder = LabelEncoder.fit(labels)
     y = encoder.encode(labels)
     pad = pipeline.pad_index
@@ -298,8 +346,9 @@ def train_classifier(
     valid_data = None
     if valid is not None:
         valid_texts = check_texts(valid[0])
-        valid_data = ClassificationBatches(encode_texts(pipeline, valid_texts, backwards), encoder.encode(valid[1]),
-                                           64, pad, shuffle=False)
+        valid_data = ClassificationBatches(
+            encode_texts(pipeline, valid_texts, backwards), encoder.encode(valid[1]), 64, pad, shuffle=False
+        )
     seed_everything(seed)
     model = build_classifier(lm_model, len(encoder.classes), settings)
     groups = model.layer_groups()
@@ -311,29 +360,55 @@ def train_classifier(
         trainable = _set_trainable(groups, n_top)
         callbacks = [cb.ProgressBar(quiet=quiet), cb.GradientClipping(settings.clip)]
         trainer = Trainer(
-            model, ClassificationTask(), ContinuedEpochs(train, epochs_done), valid_data, lr=_lrs(stage.lr, len(trainable), settings.lr_factor),
-            param_groups=trainable, weight_decay=settings.weight_decay, schedule=_schedule(settings.schedule, settings.moms),
-            callbacks=callbacks, device=device, precision=precision, seed=seed + 100 + index,
+            model,
+            ClassificationTask(),
+            ContinuedEpochs(train, epochs_done),
+            valid_data,
+            lr=_lrs(stage.lr, len(trainable), settings.lr_factor),
+            param_groups=trainable,
+            weight_decay=settings.weight_decay,
+            schedule=_schedule(settings.schedule, settings.moms),
+            callbacks=callbacks,
+            device=device,
+            precision=precision,
+            seed=seed + 100 + index,
         )
         trainer.fit(epochs=stage.epochs)
         epochs_done += stage.epochs
         row = dict(trainer.history[-1]) if trainer.history else {}
         docs_per_s = len(train) * stage.epochs / trainer.train_time if trainer.train_time else float("nan")
-        history.append({"stage": index + 1, "groups": n_top, "epochs": stage.epochs, "lr": stage.lr, "seconds": round(trainer.train_time, 1),
-                        "train_loss": row.get("train_loss"), "valid_loss": row.get("valid_loss"), "valid_accuracy": row.get("accuracy"),
-                        "docs_per_s": round(docs_per_s, 1)})
+        history.append(
+            {
+                "stage": index + 1,
+                "groups": n_top,
+                "epochs": stage.epochs,
+                "lr": stage.lr,
+                "seconds": round(trainer.train_time, 1),
+                "train_loss": row.get("train_loss"),
+                "valid_loss": row.get("valid_loss"),
+                "valid_accuracy": row.get("accuracy"),
+                "docs_per_s": round(docs_per_s, 1),
+            }
+        )
         if log:
             shown = f", held-out accuracy {row['accuracy']:.4f}" if "accuracy" in row else ""
-            log(f"  classifier stage {index + 1} (top {n_top} group(s), {stage.epochs} ep, lr {stage.lr:g}): "
-                f"train loss {row.get('train_loss', float('nan')):.4f}{shown}, {trainer.train_time:.0f} s")
+            log(
+                f"  classifier stage {index + 1} (top {n_top} group(s), {stage.epochs} ep, lr {stage.lr:g}): "
+                f"train loss {row.get('train_loss', float('nan')):.4f}{shown}, {trainer.train_time:.0f} s"
+            )
     _set_trainable(groups, len(groups))
     model.eval()
     seconds = time.perf_counter() - started
     train_time = sum(h["seconds"] for h in history)
     n_epochs = sum(s.epochs for s in settings.stages)
-    metrics = {"stages": history, "seconds": round(seconds, 1), "train_docs": len(train),
-               "train_docs_per_s": round(len(train) * n_epochs / train_time, 1) if train_time else None,
-               "classes": encoder.classes, "device": str(next(model.parameters()).device)}
+    metrics = {
+        "stages": history,
+        "seconds": round(seconds, 1),
+        "train_docs": len(train),
+        "train_docs_per_s": round(len(train) * n_epochs / train_time, 1) if train_time else None,
+        "classes": encoder.classes,
+        "device": str(next(model.parameters()).device),
+    }
     direction = "backward" if backwards else "forward"
     return TextClassifier(pipeline, encoder, {direction: model}, {"settings": _jsonable(settings)}), metrics
 
@@ -351,7 +426,9 @@ def settings_from_dict(raw: dict) -> tuple[FineTuneSettings, ClassifierSettings]
     finetune = config_from_dict(FineTuneSettings, raw.get("finetune", {}), where="finetune settings")
     clf_raw = dict(raw.get("classifier", {}))
     if "stages" in clf_raw:
-        clf_raw["stages"] = tuple(config_from_dict(UnfreezeStage, s, where=f"classifier stage {i}") for i, s in enumerate(clf_raw["stages"]))
+        clf_raw["stages"] = tuple(
+            config_from_dict(UnfreezeStage, s, where=f"classifier stage {i}") for i, s in enumerate(clf_raw["stages"])
+        )
     classifier = config_from_dict(ClassifierSettings, clf_raw, where="classifier settings")
     return finetune, classifier
 
