@@ -156,12 +156,8 @@ def _iter_zip(path: Path) -> Iterator[tuple[str, IO[bytes]]]:
 
 
 def _iter_tar(fileobj_or_path: Path | IO[bytes]) -> Iterator[tuple[str, IO[bytes]]]:
-    opener = (
-        tarfile.open(fileobj_or_path, mode="r:*")
-        if isinstance(fileobj_or_path, Path)
-        else tarfile.open(fileobj=fileobj_or_path, mode="r:*")
-    )
-    with opener as archive:
+    path, fileobj = (fileobj_or_path, None) if isinstance(fileobj_or_path, Path) else (None, fileobj_or_path)
+    with tarfile.open(path, mode="r:*", fileobj=fileobj) as archive:
         for member in archive:
             if member.isfile():
                 handle = archive.extractfile(member)
@@ -312,7 +308,7 @@ def fetch(manifest: Manifest, force: bool = False, verbose: bool = False) -> Pat
 
 
 @contextlib.contextmanager
-def _corpus_lock(path: Path):
+def _corpus_lock(path: Path) -> Iterator[None]:
     try:
         import fcntl
     except ImportError:  # no advisory locks (Windows): fetches are still atomic, just not serialized

@@ -16,10 +16,17 @@ This module uses numpy only (no torch), like the rest of ``textkit.data``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from textkit.text.parallel import NumericalizedCorpus
+
+# What LMStream reads: a NumericalizedCorpus (kept memory-mapped), one id array, or a list of them.
+LMDocs: TypeAlias = "NumericalizedCorpus | Sequence[Sequence[int] | np.ndarray] | np.ndarray"
 
 __all__ = ["LMBatch", "LMStream", "bptt_lengths", "split_documents"]
 
@@ -64,7 +71,7 @@ class LMStream:
 
     def __init__(
         self,
-        docs,
+        docs: LMDocs,
         batch_size: int,
         bptt: int,
         *,
@@ -94,7 +101,8 @@ class LMStream:
         if self.row_len < 2:
             raise ValueError(
                 f"the batch is larger than the data: {self.n_rows} rows (batch_size {batch_size} x {world_size} "
-                f"processes) need at least {2 * self.n_rows} tokens, the corpus has {self.n_tokens}; use a smaller batch_size"
+                f"processes) need at least {2 * self.n_rows} tokens, the corpus has {self.n_tokens}; "
+                "use a smaller batch_size"
             )
 
     # -- the epoch plan: a pure function of (seed, epoch) --------------------------------
@@ -121,7 +129,7 @@ class LMStream:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _reader(self, epoch: int):
+    def _reader(self, epoch: int) -> Callable[[int, int], np.ndarray]:
         order = self._order(epoch)
         starts = self.offsets[:-1][order]
         lengths = self.lengths[order]
@@ -163,12 +171,12 @@ class LMStream:
 
     def __repr__(self) -> str:
         return (
-            f"LMStream(n_tokens={self.n_tokens}, docs={len(self.lengths)}, batch_size={self.batch_size}, bptt={self.bptt}, "
-            f"shuffle={self.shuffle}, backwards={self.backwards}, rank={self.rank}/{self.world_size})"
+            f"LMStream(n_tokens={self.n_tokens}, docs={len(self.lengths)}, batch_size={self.batch_size}, "
+            f"bptt={self.bptt}, shuffle={self.shuffle}, backwards={self.backwards}, rank={self.rank}/{self.world_size})"
         )
 
 
-def _flatten(docs) -> tuple[np.ndarray, np.ndarray]:
+def _flatten(docs: LMDocs) -> tuple[np.ndarray, np.ndarray]:
     """(ids, offsets) from a NumericalizedCorpus (kept memory-mapped) or a list of id arrays."""
     if hasattr(docs, "ids") and hasattr(docs, "offsets"):
         return docs.ids, np.asarray(docs.offsets, dtype=np.int64)

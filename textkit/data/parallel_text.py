@@ -13,8 +13,12 @@ import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -45,12 +49,15 @@ def read_tsv(
             target_column = names.index(target_column) if isinstance(target_column, str) else target_column
         except ValueError as exc:
             raise ValueError(f"{path}: column {exc.args[0].split()[0]} not in header {names}") from exc
+    if not isinstance(source_column, int) or not isinstance(target_column, int):
+        raise TypeError(f"columns {source_column!r} and {target_column!r} must be indices, or names with header=True")
     for line_no, row in enumerate(rows, start=2 if header else 1):
         if not row:
             continue
         if max(source_column, target_column) >= len(row):
             raise ValueError(
-                f"{path} line {line_no} has {len(row)} column(s); expected source column {source_column} and target column {target_column}"
+                f"{path} line {line_no} has {len(row)} column(s); "
+                f"expected source column {source_column} and target column {target_column}"
             )
         records.append({"source": row[source_column], "target": row[target_column], "line": line_no})
     return records
@@ -64,7 +71,7 @@ def read_parallel_files(source_path: str | Path, target_path: str | Path) -> lis
         raise ValueError(
             f"{source_path} has {len(src)} lines but {target_path} has {len(tgt)}; parallel files must be line-aligned"
         )
-    return [{"source": s, "target": t, "line": i + 1} for i, (s, t) in enumerate(zip(src, tgt))]
+    return [{"source": s, "target": t, "line": i + 1} for i, (s, t) in enumerate(zip(src, tgt, strict=True))]
 
 
 @dataclass(frozen=True)
@@ -146,13 +153,15 @@ class Seq2SeqBatch:
     index: np.ndarray  # (B,) positions of the pairs in the dataset
     n_tokens: int = 0  # target tokens (excluding padding)
 
-    def tensors(self, device):
+    def tensors(self, device: str | torch.device) -> tuple[torch.Tensor, ...]:
         import torch
 
         return tuple(torch.from_numpy(a).to(device, non_blocking=True) for a in (self.src, self.tgt_in, self.tgt_out))
 
 
-def collate(pairs: Sequence[tuple[np.ndarray, np.ndarray]], index: Sequence[int], pad_id: int) -> Seq2SeqBatch:
+def collate(
+    pairs: Sequence[tuple[np.ndarray, np.ndarray]], index: Sequence[int] | np.ndarray, pad_id: int
+) -> Seq2SeqBatch:
     s_len = max(len(s) for s, _ in pairs)
     t_len = max(len(t) for _, t in pairs) - 1
     src = np.full((len(pairs), s_len), pad_id, dtype=np.int64)
@@ -185,7 +194,8 @@ class ParallelBatches:
         longest = max(max(len(s), len(t)) for s, t in self.pairs)
         if longest > self.max_tokens:
             raise ValueError(
-                f"a pair has {longest} tokens, more than max_tokens={self.max_tokens}; raise max_tokens or filter long pairs"
+                f"a pair has {longest} tokens, more than max_tokens={self.max_tokens}; "
+                "raise max_tokens or filter long pairs"
             )
 
     def _plan(self, epoch: int) -> list[np.ndarray]:
@@ -195,7 +205,9 @@ class ParallelBatches:
             rng = np.random.default_rng([self.seed, key])
             noise = rng.random(len(lengths)) if self.shuffle else np.arange(len(lengths)) / len(lengths)
             order = np.lexsort((noise, lengths))
-            plan, current, width = [], [], 0
+            plan: list[np.ndarray] = []
+            current: list[int] = []
+            width = 0
             for i in order:
                 new_width = max(width, lengths[i])
                 if current and new_width * (len(current) + 1) > self.max_tokens:

@@ -15,12 +15,14 @@ import json
 import re
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from textkit.data.registry import Manifest
 
 Record = dict
+# (testament, book, chapter, verse, text) of one verse slot of a SWORD Bible module
+Verse = tuple[str, str, int, int, str]
 Reader = Callable[[Path, Manifest, "str | None"], list[Record]]
 
 
@@ -106,7 +108,9 @@ def read_brown(root: Path, manifest: Manifest, split: str | None) -> list[Record
     for file_id, genre in genres.items():
         if split not in (None, "all", genre):
             continue
-        sentences, tokens, tags = [], [], []
+        sentences: list[str] = []
+        tokens: list[str] = []
+        tags: list[str] = []
         for line in (root / file_id).read_text(encoding="utf-8").splitlines():
             pairs = [item.rsplit("/", 1) for item in line.split()]
             if not pairs:
@@ -135,7 +139,7 @@ def clean_osis(markup: str) -> str:
     return re.sub(r" ([,.;:!?])", r"\1", text)
 
 
-def _parse_bible_module(root: Path, module: str) -> list[tuple]:
+def _parse_bible_module(root: Path, module: str) -> list[Verse]:
     from pysword.modules import SwordModules
 
     modules = SwordModules(str(root))
@@ -146,7 +150,7 @@ def _parse_bible_module(root: Path, module: str) -> list[tuple]:
     # decompressed bytes are identical, so the verses are too.
     if hasattr(bible, "_decompressed_text"):
         bible._decompressed_text = functools.lru_cache(maxsize=2)(bible._decompressed_text)
-    verses = []
+    verses: list[Verse] = []
     for testament, books in bible.get_structure().get_books().items():
         for book in books:
             for chapter, n_verses in enumerate(book.chapter_lengths, start=1):
@@ -156,7 +160,7 @@ def _parse_bible_module(root: Path, module: str) -> list[tuple]:
     return verses
 
 
-def iter_bible_verses(root: Path, module: str):
+def iter_bible_verses(root: Path, module: str) -> Iterator[Verse]:
     """Yield (testament, book, chapter, verse, text) for every verse slot of a SWORD module."""
     yield from _parse_bible_module(root, module)
 
@@ -267,7 +271,8 @@ def read_wikitext(root: Path, manifest: Manifest, split: str | None) -> list[Rec
         matches = sorted(root.rglob(f"wiki.{part}.tokens"))
         if not matches:
             raise FileNotFoundError(f"{root} lacks wiki.{part}.tokens")
-        title, lines = None, []
+        title: str | None = None
+        lines: list[str] = []
         for line in matches[0].read_text(encoding="utf-8").splitlines():
             heading = _WIKI_TITLE.match(line)
             if heading:
@@ -313,7 +318,7 @@ def read_giga_fren(root: Path, manifest: Manifest, split: str | None) -> list[Re
 # --- SWORD commentaries (zCom4) ----------------------------------------------------------------
 
 
-def iter_zcom_blocks(module_dir: Path):
+def iter_zcom_blocks(module_dir: Path) -> Iterator[tuple[str, int, str]]:
     """Yield the decompressed text of every block of a zCom4 SWORD module (``ot``, then ``nt``).
 
     A ``*.czs`` index holds one (offset, compressed size, uncompressed size) triple of
@@ -487,7 +492,7 @@ def _dictd_number(digits: str) -> int:
     return value
 
 
-def iter_dictd_entries(index_path: Path, dict_path: Path):
+def iter_dictd_entries(index_path: Path, dict_path: Path) -> Iterator[tuple[list[str], bytes]]:
     """Yield ``(headwords, raw bytes)`` for every entry of a dictd dictionary, in file order.
 
     The ``.index`` holds ``headword<TAB>offset<TAB>length`` per line, offsets and lengths in
@@ -706,7 +711,7 @@ def parse_help_page(html: str, page: str = "<string>") -> list[tuple[str, str]]:
                 paragraphs.append((key, _SPACES.sub(" ", "".join(parts)).strip()))
                 self.current = None
 
-        def handle_starttag(self, tag, attrs):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
             if self.skip_depth:
                 self.skip_depth += tag == self.skip_tag
                 return
@@ -716,20 +721,20 @@ def parse_help_page(html: str, page: str = "<string>") -> list[tuple[str, str]]:
                 return
             if tag in _HELP_PARAGRAPH_TAGS:
                 self._finish()  # a new paragraph closes an open one, as in a browser
-                if attributes.get("id"):
-                    n = seen[attributes["id"]] = seen.get(attributes["id"], 0) + 1
-                    self.current = (attributes["id"] if n == 1 else f"{attributes['id']}#{n}", tag, [])
+                if ident := attributes.get("id"):
+                    n = seen[ident] = seen.get(ident, 0) + 1
+                    self.current = (ident if n == 1 else f"{ident}#{n}", tag, [])
             elif tag == "br" and self.current is not None:
                 self.current[2].append(" ")
 
-        def handle_endtag(self, tag):
+        def handle_endtag(self, tag: str) -> None:
             if self.skip_depth:
                 self.skip_depth -= tag == self.skip_tag
                 return
             if self.current is not None and tag == self.current[1]:
                 self._finish()
 
-        def handle_data(self, data):
+        def handle_data(self, data: str) -> None:
             if self.current is not None and not self.skip_depth:
                 self.current[2].append(data)
 
@@ -769,17 +774,17 @@ def align_help_pages(root: Path, source_lang: str, target_lang: str) -> tuple[li
     dropped = {"empty": 0, "unaligned": 0, "missing_pages": 0}
     records: list[Record] = []
     for rel in pages:
-        sides = []
+        sides: list[dict[str, str] | None] = []
         for folder in (source_dir, target_dir):
             path = folder / rel
             sides.append(
                 dict(parse_help_page(decode_robustly(path.read_bytes())[0], str(path))) if path.exists() else None
             )
-        if sides[0] is None or sides[1] is None:
-            dropped["missing_pages"] += 1
-            dropped["unaligned"] += len(sides[0] or sides[1])
-            continue
         source, target = sides
+        if source is None or target is None:
+            dropped["missing_pages"] += 1
+            dropped["unaligned"] += len(source or target or {})
+            continue
         page = f"text/{rel}"
         part = help_page_split(page)
         dropped["unaligned"] += len(source.keys() ^ target.keys())
