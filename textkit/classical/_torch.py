@@ -11,6 +11,7 @@ import scipy.sparse as sp
 import torch
 
 from textkit._device import resolve_device  # noqa: F401 - re-exported for svd/nmf
+from textkit.classical._sparse import issparse
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -25,7 +26,7 @@ def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
 
 def to_torch(X: np.ndarray | sp.spmatrix, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """A dense tensor, or a sparse CSR tensor for scipy sparse input (never densified)."""
-    if sp.issparse(X):
+    if issparse(X):
         X = X.tocsr()
         index_dtype = (
             torch.int32 if X.nnz < np.iinfo(np.int32).max and max(X.shape) < np.iinfo(np.int32).max else torch.int64
@@ -47,7 +48,7 @@ def sparse_and_transpose(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(X, X.T)`` as torch tensors. For sparse X both are CSR, so ``X @ B`` and ``X.T @ B``
     are row-parallel products; for dense X the transpose is a view."""
-    if sp.issparse(X):
+    if issparse(X):
         X = X.tocsr()
         return to_torch(X, device, dtype), to_torch(X.T.tocsr(), device, dtype)
     A = to_torch(X, device, dtype)
@@ -71,7 +72,7 @@ class MatrixOperator:
         self.shape = X.shape
         self.device, self.dtype = device, dtype
         self._scipy: sp.csr_matrix | None = None
-        if sp.issparse(X) and device.type == "cpu":
+        if issparse(X) and device.type == "cpu":
             np_dtype = np.float32 if dtype == torch.float32 else np.float64
             self._scipy = X.tocsr().astype(np_dtype, copy=False)
             self._scipy_t = self._scipy.T  # CSC view: no copy

@@ -18,6 +18,10 @@ score ``log P(c)``: the prediction is the majority class and ``predict_proba`` i
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from numbers import Real
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import logsumexp
@@ -25,11 +29,16 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from textkit.classical._sparse import issparse
+
+if TYPE_CHECKING:
+    from sklearn.utils import Tags
+
 __all__ = ["NaiveBayesClassifier", "class_feature_counts", "log_count_ratio"]
 
 
 def _check_non_negative(X: np.ndarray | sp.spmatrix, who: str) -> None:
-    values = X.data if sp.issparse(X) else X
+    values = X.data if issparse(X) else X
     if values.size and values.min() < 0:  # NaN and inf were rejected by validate_data already
         raise ValueError(
             f"Negative values in data passed to {who} (min {float(values.min()):.4g}): it needs "
@@ -126,6 +135,14 @@ class NaiveBayesClassifier(ClassifierMixin, BaseEstimator):
     n_features_in_ : int
     """
 
+    # learned in fit
+    classes_: np.ndarray
+    feature_count_: np.ndarray
+    class_count_: np.ndarray
+    feature_log_prob_: np.ndarray
+    class_log_prior_: np.ndarray
+    log_count_ratio_: np.ndarray
+
     def __init__(self, *, alpha: float = 1.0, binarize: bool = False, fit_prior: bool = True) -> None:
         self.alpha = alpha
         self.binarize = binarize
@@ -133,7 +150,7 @@ class NaiveBayesClassifier(ClassifierMixin, BaseEstimator):
 
     def _prepare(self, X: np.ndarray | sp.spmatrix) -> np.ndarray | sp.spmatrix:
         if self.binarize:
-            if sp.issparse(X):
+            if issparse(X):
                 X = X.copy()
                 X.data = (X.data > 0).astype(np.float64)
                 X.eliminate_zeros()
@@ -145,9 +162,10 @@ class NaiveBayesClassifier(ClassifierMixin, BaseEstimator):
         self, X: np.ndarray | sp.spmatrix, y: np.ndarray, sample_weight: np.ndarray | None = None
     ) -> NaiveBayesClassifier:
         """Count features per class and turn the smoothed counts into log probabilities."""
-        if not (np.isscalar(self.alpha) and self.alpha > 0):
+        if not (isinstance(self.alpha, Real) and self.alpha > 0):
             raise ValueError(
-                f"alpha must be a positive number (alpha=0 gives log(0) for words unseen in a class), got {self.alpha!r}"
+                "alpha must be a positive number (alpha=0 gives log(0) for words unseen in a class), "
+                f"got {self.alpha!r}"
             )
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32], reset=True)
         _check_non_negative(X, type(self).__name__)
@@ -191,7 +209,7 @@ class NaiveBayesClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: np.ndarray | sp.spmatrix) -> np.ndarray:
         return np.exp(self.predict_log_proba(X))
 
-    def __sklearn_tags__(self):  # noqa: ANN204 - sklearn's Tags type
+    def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.input_tags.positive_only = True

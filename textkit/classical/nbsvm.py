@@ -20,7 +20,10 @@ product ``x^ @ coef_.T + intercept_``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import copy
+from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,6 +34,10 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from textkit.classical._sparse import issparse
+
+if TYPE_CHECKING:
+    from sklearn.utils import Tags
 from textkit.classical.naive_bayes import _check_classes, _check_non_negative, class_feature_counts
 
 __all__ = ["NBSVMClassifier"]
@@ -100,7 +107,7 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def _prepare(self, X: np.ndarray | sp.spmatrix) -> sp.csr_matrix:
-        X = sp.csr_matrix(X) if not sp.issparse(X) else X.tocsr()
+        X = sp.csr_matrix(X) if not issparse(X) else X.tocsr()
         if self.binarize:
             X = X.copy()
             X.data = (X.data > 0).astype(np.float64)
@@ -129,11 +136,11 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
     def _check_params(self) -> None:
         if self.classifier not in CLASSIFIERS:
             raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {self.classifier!r}")
-        if not (np.isscalar(self.alpha) and self.alpha > 0):
+        if not (isinstance(self.alpha, Real) and self.alpha > 0):
             raise ValueError(f"alpha must be a positive number, got {self.alpha!r}")
-        if not (np.isscalar(self.beta) and 0.0 <= self.beta <= 1.0):
+        if not (isinstance(self.beta, Real) and 0.0 <= self.beta <= 1.0):
             raise ValueError(f"beta must be in [0, 1] (1: plain linear model, 0: naive Bayes), got {self.beta!r}")
-        if not (np.isscalar(self.C) and self.C > 0):
+        if not (isinstance(self.C, Real) and self.C > 0):
             raise ValueError(f"C must be a positive number, got {self.C!r}")
 
     def fit(self, X: np.ndarray | sp.spmatrix, y: np.ndarray) -> NBSVMClassifier:
@@ -178,7 +185,7 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         ``[model.interpolate(b).score(X_dev, y_dev) for b in betas]``.
         """
         check_is_fitted(self, "linear_coef_")
-        if not (np.isscalar(beta) and 0.0 <= beta <= 1.0):
+        if not (isinstance(beta, Real) and 0.0 <= beta <= 1.0):
             raise ValueError(f"beta must be in [0, 1], got {beta!r}")
         other = copy.deepcopy(self)
         other.beta = beta
@@ -215,7 +222,7 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
-    def __sklearn_tags__(self):  # noqa: ANN204 - sklearn's Tags type
+    def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.input_tags.positive_only = True

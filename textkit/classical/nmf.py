@@ -23,11 +23,19 @@ X may be dense or scipy sparse (never densified; see ``_torch.MatrixOperator``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal, overload
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from textkit.classical._sparse import issparse
+
+if TYPE_CHECKING:
+    import torch
+    from sklearn.utils import Tags
 
 __all__ = ["NMFTopics", "nmf", "reconstruction_error"]
 
@@ -36,7 +44,7 @@ INITS = ("nndsvd", "nndsvda", "random", "custom")
 _EPS = 1e-12  # guards divisions by a zero Gram diagonal (a column of W that died)
 
 
-def _check_nmf_input(X: object, who: str) -> np.ndarray | sp.csr_matrix:
+def _check_nmf_input(X: np.ndarray | sp.spmatrix, who: str) -> np.ndarray | sp.csr_matrix:
     try:
         X = check_array(X, accept_sparse=["csr", "csc", "coo"], dtype=[np.float64, np.float32], ensure_all_finite=True)
     except ValueError as exc:
@@ -45,13 +53,13 @@ def _check_nmf_input(X: object, who: str) -> np.ndarray | sp.csr_matrix:
                 f"{who} needs finite input: X contains NaN or infinity ({exc}); impute or drop those entries"
             ) from exc
         raise
-    values = X.data if sp.issparse(X) else X
+    values = X.data if issparse(X) else X
     if values.size and values.min() < 0:
         raise ValueError(
             f"Negative values in data passed to {who} (min {float(values.min()):.4g}): NMF factors X ~ WH "
             "with W, H >= 0, so X must be non-negative; use counts or tf-idf, or SVDTopics for signed data"
         )
-    return X.tocsr() if sp.issparse(X) else X
+    return X.tocsr() if issparse(X) else X
 
 
 def reconstruction_error(X: np.ndarray | sp.spmatrix, W: np.ndarray, H: np.ndarray) -> float:
@@ -64,7 +72,7 @@ def reconstruction_error(X: np.ndarray | sp.spmatrix, W: np.ndarray, H: np.ndarr
 
     from textkit.classical._torch import MatrixOperator, cpu_threads
 
-    X = _check_nmf_input(X, "reconstruction_error") if not sp.issparse(X) else X.tocsr()
+    X = _check_nmf_input(X, "reconstruction_error") if not issparse(X) else X.tocsr()
     W, H = np.asarray(W, dtype=np.float64), np.asarray(H, dtype=np.float64)
     if W.shape[0] != X.shape[0] or H.shape[1] != X.shape[1] or W.shape[1] != H.shape[0]:
         raise ValueError(f"shapes do not match: X {X.shape}, W {W.shape}, H {H.shape}")
@@ -72,7 +80,7 @@ def reconstruction_error(X: np.ndarray | sp.spmatrix, W: np.ndarray, H: np.ndarr
     with cpu_threads(cpu, 1):
         Wt, Ht = torch.from_numpy(W), torch.from_numpy(np.ascontiguousarray(H.T))
         cross = MatrixOperator(X, cpu, torch.float64).mm(Ht)  # (n, k) = X H^T
-        norm_x2 = float(X.multiply(X).sum()) if sp.issparse(X) else float(np.sum(np.square(X, dtype=np.float64)))
+        norm_x2 = float(X.multiply(X).sum()) if issparse(X) else float(np.sum(np.square(X, dtype=np.float64)))
         squared = norm_x2 - 2.0 * float(torch.sum(cross * Wt)) + float(torch.sum((Wt.T @ Wt) * (Ht.T @ Ht)))
     return float(np.sqrt(max(squared, 0.0)))
 
@@ -111,7 +119,7 @@ def _initialize(
     return W, H
 
 
-def _hals_sweeps(F, cross, gram, n_sweeps: int, delta: float):  # noqa: ANN001, ANN202 - torch tensors
+def _hals_sweeps(F: torch.Tensor, cross: torch.Tensor, gram: torch.Tensor, n_sweeps: int, delta: float) -> torch.Tensor:
     """Up to ``n_sweeps`` HALS sweeps over the columns of F (n, k) for ``min ||X - F G||``, given
     ``cross = X G^T`` (n, k) and ``gram = G G^T`` (k, k). Stops once a sweep moves F by less
     than ``delta`` times the first sweep's move. Updates F in place (3 kernels per column)."""
@@ -121,7 +129,7 @@ def _hals_sweeps(F, cross, gram, n_sweeps: int, delta: float):  # noqa: ANN001, 
     diag = torch.clamp(torch.diagonal(gram), min=_EPS)
     cross_s = cross / diag  # (n, k): column j divided by gram[j, j]
     gram_s = gram / diag  # (k, k): column j divided by gram[j, j]
-    first = None
+    first = 0.0  # the first sweep's move, set by that sweep
     for sweep in range(n_sweeps):
         before = F.clone() if n_sweeps > 1 else None
         for j in range(k):
@@ -138,7 +146,7 @@ def _hals_sweeps(F, cross, gram, n_sweeps: int, delta: float):  # noqa: ANN001, 
     return F
 
 
-def _projected_gradient_sq(F, cross, gram) -> float:  # noqa: ANN001 - torch tensors
+def _projected_gradient_sq(F: torch.Tensor, cross: torch.Tensor, gram: torch.Tensor) -> float:
     """Squared norm of the projected gradient of ``1/2 ||X - F G||^2`` w.r.t. F >= 0 (Lin 2007):
     the gradient ``F gram - cross`` where F > 0, and its negative part where F = 0. Zero at a
     stationary point (the KKT conditions), so it measures distance from convergence."""
@@ -147,6 +155,48 @@ def _projected_gradient_sq(F, cross, gram) -> float:  # noqa: ANN001 - torch ten
     grad = torch.addmm(cross, F, gram, beta=-1.0)  # F gram - cross
     projected = torch.where(F > 0, grad, torch.clamp(grad, max=0.0))
     return float(torch.linalg.vector_norm(projected)) ** 2
+
+
+@overload
+def nmf(
+    X: np.ndarray | sp.spmatrix,
+    k: int,
+    *,
+    solver: str = "hals",
+    init: str | None = None,
+    max_iter: int = 200,
+    tol: float = 1e-4,
+    seed: int | None = 0,
+    device: str = "cpu",
+    dtype: str = "float32",
+    W: np.ndarray | None = None,
+    H: np.ndarray | None = None,
+    update_H: bool = True,
+    inner_sweeps: int = 2,
+    n_threads: int | None = 1,
+    return_info: Literal[False] = False,
+) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@overload
+def nmf(
+    X: np.ndarray | sp.spmatrix,
+    k: int,
+    *,
+    solver: str = "hals",
+    init: str | None = None,
+    max_iter: int = 200,
+    tol: float = 1e-4,
+    seed: int | None = 0,
+    device: str = "cpu",
+    dtype: str = "float32",
+    W: np.ndarray | None = None,
+    H: np.ndarray | None = None,
+    update_H: bool = True,
+    inner_sweeps: int = 2,
+    n_threads: int | None = 1,
+    return_info: Literal[True],
+) -> tuple[np.ndarray, np.ndarray, dict]: ...
 
 
 def nmf(
@@ -229,24 +279,24 @@ def nmf(
 
     with cpu_threads(dev, n_threads):
         A = MatrixOperator(X, dev, tdtype)
-        # Both factors are kept "tall": W (n, k) and Ht = H^T (m, k), C-contiguous, so the sparse
+        # Both factors are kept "tall": Wf = W (n, k) and Ht = H^T (m, k), C-contiguous, so the sparse
         # products X @ Ht and X^T @ W take them as they are, with no transposed copies.
-        W = torch.as_tensor(np.ascontiguousarray(W0), dtype=tdtype, device=dev)  # (n, k)
+        Wf = torch.as_tensor(np.ascontiguousarray(W0), dtype=tdtype, device=dev)  # (n, k)
         Ht = torch.as_tensor(np.ascontiguousarray(H0.T), dtype=tdtype, device=dev)  # (m, k)
-        norm_x2 = float(X.multiply(X).sum()) if sp.issparse(X) else float(np.sum(np.square(X, dtype=np.float64)))
+        norm_x2 = float(X.multiply(X).sum()) if issparse(X) else float(np.sum(np.square(X, dtype=np.float64)))
         gram_h = Ht.T @ Ht  # (k, k) = H H^T
         errors: list[float] = []
         first_violation = None
         n_iter = 0
-        for n_iter in range(1, max_iter + 1):
+        for n_iter in range(1, max_iter + 1):  # noqa: B007 - the count is reported after the loop
             cross_w = A.mm(Ht)  # (n, k) = X H^T
-            violation = _projected_gradient_sq(W, cross_w, gram_h)
+            violation = _projected_gradient_sq(Wf, cross_w, gram_h)
             if solver == "hals":
-                W = _hals_sweeps(W, cross_w, gram_h, inner_sweeps, 0.1)
+                Wf = _hals_sweeps(Wf, cross_w, gram_h, inner_sweeps, 0.1)
             else:
-                W = W * cross_w / torch.clamp(W @ gram_h, min=_EPS)
-            cross_h = A.tmm(W)  # (m, k) = X^T W
-            gram_w = W.T @ W  # (k, k)
+                Wf = Wf * cross_w / torch.clamp(Wf @ gram_h, min=_EPS)
+            cross_h = A.tmm(Wf)  # (m, k) = X^T W
+            gram_w = Wf.T @ Wf  # (k, k)
             if update_H:
                 violation += _projected_gradient_sq(Ht, cross_h, gram_w)
                 if solver == "hals":
@@ -264,7 +314,7 @@ def nmf(
             first_violation = violation if first_violation is None else first_violation
             if tol > 0 and violation <= tol**2 * first_violation:
                 break
-    W_out = W.to("cpu", torch.float64).numpy().copy()
+    W_out = Wf.to("cpu", torch.float64).numpy().copy()
     H_out = np.ascontiguousarray(Ht.to("cpu", torch.float64).numpy().T)
     if return_info:
         info = {"n_iter": n_iter, "reconstruction_err": errors[-1], "errors": errors}
@@ -383,7 +433,7 @@ class NMFTopics(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
         check_is_fitted(self, "components_")
         return np.asarray(W) @ self.components_
 
-    def __sklearn_tags__(self):  # noqa: ANN204 - sklearn's Tags type
+    def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.input_tags.positive_only = True

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_accuracy_comparison", "plot_top_words"]
 
 
-def _pyplot():  # noqa: ANN202 - the pyplot module
+def _pyplot() -> ModuleType:
+    """matplotlib.pyplot on the Agg backend (imported only when a plot is drawn)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -19,7 +25,7 @@ def _pyplot():  # noqa: ANN202 - the pyplot module
     return plt
 
 
-def _save(fig, path: str | Path) -> Path:  # noqa: ANN001 - a matplotlib Figure
+def _save(fig: Figure, path: str | Path) -> Path:
     from textkit._io import atomic_open
 
     path = Path(path)
@@ -34,7 +40,7 @@ def plot_top_words(
     """One horizontal bar chart per topic: its ``n`` highest-weighted terms."""
     plt = _pyplot()
     components = np.asarray(components)
-    vocab = np.asarray(list(vocab), dtype=object)
+    terms = np.asarray(list(vocab), dtype=object)
     k = components.shape[0]
     cols = min(k, 5)
     rows = int(np.ceil(k / cols))
@@ -45,7 +51,7 @@ def plot_top_words(
             continue
         top = np.argsort(-components[t], kind="stable")[:n]
         ax.barh(range(len(top))[::-1], components[t, top], color="tab:blue")
-        ax.set_yticks(range(len(top))[::-1], [str(w) for w in vocab[top]], fontsize=8)
+        ax.set_yticks(range(len(top))[::-1], [str(w) for w in terms[top]], fontsize=8)
         ax.set_title(f"topic {t}", fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
     if title:
@@ -73,10 +79,10 @@ def plot_accuracy_comparison(
     y = np.arange(len(names))[::-1]
     colors = ["tab:gray" if m.startswith("sklearn") else "tab:blue" for m in names]
     ax.barh(y, acc, xerr=err, color=colors, alpha=0.85)
-    for yi, a, e in zip(y, acc, err):
+    for yi, a, e in zip(y, acc, err, strict=True):
         ax.text(a + e + 0.1, yi, f"{a:.2f}", va="center", fontsize=8)
     if references:
-        ref_y = [yi for yi, m in zip(y, names) if m in references]
+        ref_y = [yi for yi, m in zip(y, names, strict=True) if m in references]
         ref_x = [references[m] for m in names if m in references]
         ax.scatter(ref_x, ref_y, marker="D", color="tab:red", zorder=3, label=reference_label)
         ax.legend(loc="lower right", fontsize=8)

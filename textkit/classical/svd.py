@@ -18,12 +18,22 @@ largest-magnitude entry positive (what makes a topic's top words the positive on
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from textkit.classical._sparse import issparse
+
+if TYPE_CHECKING:
+    import torch
+    from sklearn.utils import Tags
+
+    from textkit.classical._torch import MatrixOperator
 
 __all__ = ["SVDTopics", "exact_svd", "randomized_svd"]
 
@@ -81,7 +91,15 @@ def randomized_svd(
     return _flip_signs(U, S, Vt)
 
 
-def _randomized_range_svd(A, k: int, n_oversamples: int, n_iter: int, seed: int | None, dev, tdtype):  # noqa: ANN001, ANN202
+def _randomized_range_svd(
+    A: MatrixOperator,
+    k: int,
+    n_oversamples: int,
+    n_iter: int,
+    seed: int | None,
+    dev: torch.device,
+    tdtype: torch.dtype,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     import torch
 
     m, n = A.shape
@@ -115,12 +133,12 @@ def exact_svd(
     k = _check_rank(X, k)
     if method == "exact":
         nbytes = X.shape[0] * X.shape[1] * 8
-        if sp.issparse(X) and nbytes > _DENSE_LIMIT_BYTES:
+        if issparse(X) and nbytes > _DENSE_LIMIT_BYTES:
             raise ValueError(
                 f"exact SVD would densify a {X.shape[0]} x {X.shape[1]} matrix ({nbytes / 2**30:.1f} GiB); "
                 "use method='arpack' or randomized_svd for large sparse input"
             )
-        dense = X.toarray() if sp.issparse(X) else X
+        dense = X.toarray() if issparse(X) else X
         U, S, Vt = scipy.linalg.svd(np.asarray(dense, dtype=np.float64), full_matrices=False)
         return _flip_signs(U[:, :k], S[:k], Vt[:k])
     if method == "arpack":
@@ -207,7 +225,7 @@ class SVDTopics(TransformerMixin, BaseEstimator):
         self.components_ = Vt
         self.singular_values_ = S
         X = check_array(X, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32])
-        total = float(X.multiply(X).sum()) if sp.issparse(X) else float(np.sum(np.square(X, dtype=np.float64)))
+        total = float(X.multiply(X).sum()) if issparse(X) else float(np.sum(np.square(X, dtype=np.float64)))
         self.explained_variance_ratio_ = S**2 / total if total > 0 else np.zeros_like(S)
         return U * S
 
@@ -221,7 +239,7 @@ class SVDTopics(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "components_")
         return np.asarray(Z) @ self.components_
 
-    def __sklearn_tags__(self):  # noqa: ANN204 - sklearn's Tags type
+    def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags

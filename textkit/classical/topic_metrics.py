@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,8 +24,20 @@ def _components(model: object) -> np.ndarray:
     return components
 
 
-def _vocabulary(vocab: object) -> np.ndarray:
-    if hasattr(vocab, "get_feature_names_out"):
+@runtime_checkable
+class _FeatureNames(Protocol):
+    """A fitted vectorizer: anything with scikit-learn's ``get_feature_names_out``."""
+
+    def get_feature_names_out(self) -> Iterable[str]: ...
+
+
+# The term list in column order, or the fitted vectorizer that made the columns.
+Vocabulary: TypeAlias = "Iterable[str] | _FeatureNames"
+
+
+def _vocabulary(vocab: Vocabulary) -> np.ndarray:
+    """The terms of a term list or of a fitted vectorizer (``get_feature_names_out``)."""
+    if isinstance(vocab, _FeatureNames):
         return np.asarray(vocab.get_feature_names_out(), dtype=object)
     return np.asarray(list(vocab), dtype=object)
 
@@ -37,7 +50,7 @@ def top_word_ids(model: object, n: int = 10) -> list[list[int]]:
     return top.tolist()
 
 
-def top_words(model: object, vocab: object, n: int = 10) -> list[list[str]]:
+def top_words(model: object, vocab: Vocabulary, n: int = 10) -> list[list[str]]:
     """The ``n`` highest-weighted terms of each topic.
 
     ``model`` is a fitted ``SVDTopics`` / ``NMFTopics`` (anything with ``components_``) or a
@@ -49,12 +62,13 @@ def top_words(model: object, vocab: object, n: int = 10) -> list[list[str]]:
     terms = _vocabulary(vocab)
     if len(terms) != components.shape[1]:
         raise ValueError(
-            f"vocab has {len(terms)} terms but the topics have {components.shape[1]} columns; pass the vectorizer the model was fitted on"
+            f"vocab has {len(terms)} terms but the topics have {components.shape[1]} columns; "
+            "pass the vectorizer the model was fitted on"
         )
     return [[str(terms[j]) for j in row] for row in top_word_ids(components, n)]
 
 
-def _topic_ids(topics: Sequence[Sequence[int | str]], vocab: object | None) -> list[list[int]]:
+def _topic_ids(topics: Sequence[Sequence[int | str]], vocab: Vocabulary | None) -> list[list[int]]:
     index = None
     out = []
     for t, topic in enumerate(topics):
@@ -80,7 +94,7 @@ def topic_coherence(
     topics: Sequence[Sequence[int | str]],
     X: np.ndarray | sp.spmatrix,
     *,
-    vocab: object | None = None,
+    vocab: Vocabulary | None = None,
     measure: str = "npmi",
 ) -> np.ndarray:
     """Coherence of each topic on a reference corpus, from document co-occurrence.
@@ -144,18 +158,18 @@ def topic_assignments(W: np.ndarray, H: np.ndarray | None = None) -> np.ndarray:
 
 def purity_score(labels_true: Sequence, labels_pred: Sequence) -> float:
     """Share of documents whose topic's most common label is their own label."""
-    labels_true, labels_pred = np.asarray(labels_true), np.asarray(labels_pred)
-    if labels_true.shape != labels_pred.shape or labels_true.ndim != 1:
+    true, pred = np.asarray(labels_true), np.asarray(labels_pred)
+    if true.shape != pred.shape or true.ndim != 1:
         raise ValueError(
-            f"labels_true and labels_pred must be 1-d and the same length, got {labels_true.shape} and {labels_pred.shape}"
+            f"labels_true and labels_pred must be 1-d and the same length, got {true.shape} and {pred.shape}"
         )
-    if labels_true.size == 0:
+    if true.size == 0:
         raise ValueError("purity of an empty labelling is undefined")
-    _, true_ids = np.unique(labels_true, return_inverse=True)
-    _, pred_ids = np.unique(labels_pred, return_inverse=True)
+    _, true_ids = np.unique(true, return_inverse=True)
+    _, pred_ids = np.unique(pred, return_inverse=True)
     table = np.zeros((pred_ids.max() + 1, true_ids.max() + 1), dtype=np.int64)
     np.add.at(table, (pred_ids, true_ids), 1)
-    return float(table.max(axis=1).sum() / labels_true.size)
+    return float(table.max(axis=1).sum() / true.size)
 
 
 def topic_label_agreement(labels_true: Sequence, labels_pred: Sequence) -> dict[str, float]:

@@ -28,12 +28,16 @@ import re
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.preprocessing import normalize as _normalize_rows
 from sklearn.utils.validation import check_is_fitted
+
+if TYPE_CHECKING:
+    from sklearn.utils import Tags
 
 __all__ = ["ANALYZERS", "REGEX_EXTRACTORS", "TextVectorizer", "get_analyzer"]
 
@@ -235,6 +239,7 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
             if tokenize is None:
                 tokens = list(doc)
             else:
+                doc = cast(str, doc)  # _count checked it: only "pretokenized" takes token lists
                 for pattern, replacement in extractors:
                     if replacement is None:
                         found = pattern.findall(doc)
@@ -251,7 +256,7 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
             else:
                 terms = tokens if min_n == 1 else []
                 for n in range(max(min_n, 2), max_n + 1):
-                    terms = terms + list(map(" ".join, zip(*(tokens[i:] for i in range(n)))))
+                    terms = terms + list(map(" ".join, zip(*(tokens[i:] for i in range(n)), strict=False)))
             return terms + extra if extra else terms
 
         return analyze
@@ -284,7 +289,7 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
         _check_extractors(self.extractors)
 
     @staticmethod
-    def _check_documents(raw_documents: object) -> Iterable:
+    def _check_documents(raw_documents: Iterable | None) -> Iterable:
         if isinstance(raw_documents, (str, bytes)):
             raise ValueError(
                 "TextVectorizer expects an iterable of documents (e.g. a list of strings), "
@@ -339,7 +344,8 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
                 )
         elif not isinstance(doc, str):
             raise ValueError(
-                f"document {i} is {type(doc).__name__}, not str; TextVectorizer takes raw text (or analyzer='pretokenized')"
+                f"document {i} is {type(doc).__name__}, not str; "
+                "TextVectorizer takes raw text (or analyzer='pretokenized')"
             )
 
     # -- fit / transform ------------------------------------------------------------------------
@@ -380,7 +386,7 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
             columns = np.flatnonzero(keep)
             X = X[:, columns]
             terms = terms[columns]
-        self.vocabulary_ = dict(zip(terms.tolist(), range(len(terms))))
+        self.vocabulary_ = dict(zip(terms.tolist(), range(len(terms)), strict=True))
         self.n_documents_ = n_docs
         if self.weighting == "tfidf":
             df = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
@@ -429,7 +435,7 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
         names[list(self.vocabulary_.values())] = list(self.vocabulary_)
         return names
 
-    def __sklearn_tags__(self):  # noqa: ANN204 - sklearn's Tags type
+    def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         tags.input_tags.string = True
         tags.input_tags.two_d_array = False
