@@ -185,7 +185,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     peer = json.loads(proc.stdout.strip().splitlines()[-1])
     scale = args.permutations / args.wefe_permutations
     max_diff = 0.0
-    for row, w in zip(rows, peer["tests"]):
+    for row, w in zip(rows, peer["tests"], strict=True):
         row["wefe_effect_size"] = w["effect_size"]
         row["wefe_p_value"] = w["p_value"]
         row["wefe_seconds"] = w["seconds"]
@@ -236,7 +236,8 @@ def run_benchmark(args: argparse.Namespace) -> dict:
 def render(result: dict) -> str:
     cfg = result["config"]
     lines = [
-        f"| test | paper d | textkit d | WEFE d (ddof 0) | textkit d (ddof 0) | abs diff | textkit s ({cfg['permutations']:,}) | "
+        "| test | paper d | textkit d | WEFE d (ddof 0) | textkit d (ddof 0) | abs diff | textkit s "
+        f"({cfg['permutations']:,}) | "
         f"WEFE s ({cfg['wefe_permutations']:,}) |",
         "|---|---|---|---|---|---|---|---|",
     ]

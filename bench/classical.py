@@ -71,21 +71,31 @@ def bench_vectorizers(corpora: dict[str, list[str]], repeats: int) -> list[dict]
     rows = []
     for name, texts in corpora.items():
         for ngram in ((1, 1), (1, 2), (1, 3)):
-            ours = lambda: TextVectorizer(analyzer="regex-words", ngram_range=ngram).fit_transform(texts)  # noqa: E731
-            theirs = lambda: CountVectorizer(ngram_range=ngram).fit_transform(texts)  # noqa: E731
+
+            def ours(ngram=ngram, texts=texts):
+                return TextVectorizer(analyzer="regex-words", ngram_range=ngram).fit_transform(texts)
+
+            def theirs(ngram=ngram, texts=texts):
+                return CountVectorizer(ngram_range=ngram).fit_transform(texts)
+
             t_ours, t_theirs = timed(ours, repeats), timed(theirs, repeats)
             X, R = t_ours["result"], t_theirs["result"]
             identical = X.shape == R.shape and abs(X - R).max() == 0
             rows.append(
                 {
-                    "corpus": name, "ngram_range": list(ngram), "n_docs": len(texts), "n_features": X.shape[1], "identical": bool(identical),
+                    "corpus": name,
+                    "ngram_range": list(ngram),
+                    "n_docs": len(texts),
+                    "n_features": X.shape[1],
+                    "identical": bool(identical),
                     "textkit": {**strip(t_ours), "peak_bytes": peak_memory(ours)},
                     "sklearn": {**strip(t_theirs), "peak_bytes": peak_memory(theirs)},
                     "cpu_ratio_textkit_over_sklearn": t_ours["cpu_seconds"] / t_theirs["cpu_seconds"],
                 }
             )  # fmt: skip
             print(
-                f"vectorizer {name} {ngram}: textkit {t_ours['cpu_seconds']:.3f}s  sklearn {t_theirs['cpu_seconds']:.3f}s  identical={identical}",
+                f"vectorizer {name} {ngram}: textkit {t_ours['cpu_seconds']:.3f}s  sklearn "
+                f"{t_theirs['cpu_seconds']:.3f}s  identical={identical}",
                 flush=True,
             )
     return rows
@@ -131,8 +141,12 @@ def bench_classifiers(texts: list[str], labels: list[str], repeats: int, seed: i
             entry["textkit"]["fit_predict"]["cpu_seconds"] / entry["sklearn"]["fit_predict"]["cpu_seconds"]
         )
         out[name] = entry
-        print(f"{name}: textkit fit {entry['textkit']['fit']['cpu_seconds']:.4f}s acc {entry['textkit']['accuracy']:.4f} | "
-              f"sklearn fit {entry['sklearn']['fit']['cpu_seconds']:.4f}s acc {entry['sklearn']['accuracy']:.4f}", flush=True)  # fmt: skip
+        ours, theirs = entry["textkit"], entry["sklearn"]
+        print(
+            f"{name}: textkit fit {ours['fit']['cpu_seconds']:.4f}s acc {ours['accuracy']:.4f} | "
+            f"sklearn fit {theirs['fit']['cpu_seconds']:.4f}s acc {theirs['accuracy']:.4f}",
+            flush=True,
+        )
     return out
 
 
@@ -168,8 +182,12 @@ def bench_svd(X: sp.csr_matrix, k: int, repeats: int, seed: int) -> dict:
     if chosen is not None:
         out["cpu_speedup_vs_randomized_svd"] = sk["cpu_seconds"] / chosen["cpu_seconds"]
         out["cpu_speedup_vs_truncated_svd"] = tsvd["cpu_seconds"] / chosen["cpu_seconds"]
-    print(f"svd {X.shape}: sklearn {sk['cpu_seconds']:.3f}s err {sk_err:.1e} | textkit "
-          + (f"n_iter={chosen['n_iter']} {chosen['cpu_seconds']:.3f}s err {chosen['error']:.1e}" if chosen else "never reached it"), flush=True)  # fmt: skip
+    reached = (
+        f"n_iter={chosen['n_iter']} {chosen['cpu_seconds']:.3f}s err {chosen['error']:.1e}"
+        if chosen
+        else "never reached it"
+    )
+    print(f"svd {X.shape}: sklearn {sk['cpu_seconds']:.3f}s err {sk_err:.1e} | textkit " + reached, flush=True)
     return out
 
 
@@ -203,8 +221,12 @@ def bench_nmf(X: sp.csr_matrix, k: int, repeats: int, seed: int) -> dict:
     out["textkit_at_equal_error"] = chosen
     if chosen is not None:
         out["cpu_speedup_vs_sklearn"] = sk["cpu_seconds"] / chosen["cpu_seconds"]
-    print(f"nmf {X.shape}: sklearn {sk['cpu_seconds']:.3f}s err {sk_err:.9f} | textkit "
-          + (f"{chosen['dtype']} tol={chosen['tol']} {chosen['cpu_seconds']:.3f}s err {chosen['reconstruction_err']:.9f}" if chosen else "never reached it"), flush=True)  # fmt: skip
+    reached = (
+        f"{chosen['dtype']} tol={chosen['tol']} {chosen['cpu_seconds']:.3f}s err {chosen['reconstruction_err']:.9f}"
+        if chosen
+        else "never reached it"
+    )
+    print(f"nmf {X.shape}: sklearn {sk['cpu_seconds']:.3f}s err {sk_err:.9f} | textkit " + reached, flush=True)
     return out
 
 

@@ -15,13 +15,14 @@ HF's ``TopKLogitsWarper`` / ``TopPLogitsWarper`` on random logits to 1e-6.
 Run (transformers lives in its own venv):
 
     python3 -m venv .venv-bench-decode
-    .venv-bench-decode/bin/pip install torch==2.13.0 && .venv-bench-decode/bin/pip install transformers && .venv-bench-decode/bin/pip install -e . --no-deps
+    .venv-bench-decode/bin/pip install torch==2.13.0
+    .venv-bench-decode/bin/pip install transformers
+    .venv-bench-decode/bin/pip install -e . --no-deps
     .venv-bench-decode/bin/python bench/decode.py --out bench/results/decode.json
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 

@@ -39,9 +39,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from textkit.data.lm import LMStream  # noqa: E402
-from textkit.nn import AWDLSTMConfig, AWDLSTMLanguageModel  # noqa: E402
-from textkit.recipes.language_model import LMRecipe, build_pipeline, corpus_splits, encode_documents  # noqa: E402
+from textkit.data.lm import LMStream
+from textkit.nn import AWDLSTMConfig, AWDLSTMLanguageModel
+from textkit.recipes.language_model import LMRecipe, build_pipeline, corpus_splits, encode_documents
 
 ROOT = Path(__file__).resolve().parents[1]
 DROPOUTS = {"embed_p": 0.1, "input_p": 0.6, "hidden_p": 0.3, "weight_p": 0.5, "output_p": 0.1}
@@ -108,7 +108,7 @@ class PlainLSTMNet(torch.nn.Module):
     def forward(self, x, state):
         h = self.embedding(x)
         new = []
-        for rnn, s in zip(self.rnns, state or [None] * len(self.rnns)):
+        for rnn, s in zip(self.rnns, state or [None] * len(self.rnns), strict=True):
             h, hc = rnn(h, s)
             new.append(tuple(t.detach() for t in hc))
         return self.decoder(h), h, new
@@ -256,8 +256,8 @@ def main() -> None:
             "offsets": np.load(Path(args.rss_cache) / "offsets.npy"),
         }
         if args.rss_only == "fastai":  # count fastai's imports in the baseline, not in the model's peak
-            import fastai.text.models.awdlstm  # noqa: F401
-            import fastai.text.models.core  # noqa: F401
+            import fastai.text.models.awdlstm
+            import fastai.text.models.core
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         torch.manual_seed(0)
         model = KINDS[args.rss_only](*sizes)
@@ -304,11 +304,9 @@ def main() -> None:
     train = LMStream(docs["train"], t.batch_size, t.bptt, seed=t.seed)
     valid_docs = docs["valid"][: args.valid_docs] if args.valid_docs else docs["valid"]
     valid = LMStream(valid_docs, 16, t.bptt, shuffle=False, random_bptt=False)
-    n_steps = 0
     batches = []
     for batch in train.batches(0):  # the same batches, in the same order, for every model
         batches.append(batch)
-        n_steps += 1
         if sum(b.n_tokens for b in batches) >= args.tokens:
             break
     entries = {}

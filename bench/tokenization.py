@@ -189,7 +189,7 @@ def _textkit_runner(n_workers: int):
         if name in public:
             fn = getattr(tt, name)
             return (
-                lambda texts: list(fn(texts, tok, n_workers=n_workers))
+                lambda texts, fn=fn: list(fn(texts, tok, n_workers=n_workers))
             ), f"textkit.text.{name}(texts, tok, n_workers={n_workers})"
     return _pool_runner(
         tok.tokenize, n_workers
@@ -263,7 +263,8 @@ def _pool_runner(fn_or_factory, n_workers: int, factory: bool = False, chunk: in
 def _hf_runner(n_workers: int):
     _hf_factory()  # import outside the timed region
     return _pool_runner(_hf_factory, n_workers, factory=True), (
-        f"tokenizers.pre_tokenizers.Whitespace().pre_tokenize_str per doc, multiprocessing.Pool({n_workers}) (fork), chunks of 256"
+        f"tokenizers.pre_tokenizers.Whitespace().pre_tokenize_str per doc, multiprocessing.Pool({n_workers}) (fork), "
+        "chunks of 256"
     )
 
 
@@ -487,7 +488,7 @@ def doc_match(ref: list[str], other: list[str]) -> tuple[int, int, difflib.Seque
 def _agree_chunk(job) -> tuple[int, int, int]:
     ref_docs, other_docs, norm = job
     matched = denom = exact = 0
-    for ref, oth in zip(ref_docs, other_docs):
+    for ref, oth in zip(ref_docs, other_docs, strict=True):
         ref, oth = strip_bos(ref), strip_bos(oth)
         if norm == "no_ws":
             ref, oth = drop_ws(ref), drop_ws(oth)
@@ -707,7 +708,7 @@ def analyze(fa_docs, tk_docs, sources, n_examples: int = 5, sample: int | None =
             by_src[sources[i]].append(i)
         rng = random.Random(seed)
         idx = []
-        for src, ids in sorted(by_src.items()):
+        for _src, ids in sorted(by_src.items()):
             k = max(1, round(sample * len(ids) / len(fa_docs)))
             idx.extend(rng.sample(ids, min(k, len(ids))))
         idx.sort()
@@ -943,7 +944,7 @@ def fmt_scaling(table: dict) -> str:
 def textkit_available() -> bool:
     try:
         from textkit.text import Tokenizer  # noqa: F401
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure to import means it is not available
         return False
     return True
 
@@ -955,7 +956,7 @@ def fmt_table(results: dict, ref: str = "fastai") -> str:
         f"{'RSS*':>6} {'x' + ref:>7} {'tokens':>10} {'agree':>7} {'agr-ws':>7} {'agr-n':>7}"
     )
     lines = [head, "-" * len(head)]
-    for run, r in results.items():
+    for r in results.values():
         sp = r["mb_per_s"] / r0["mb_per_s"] if r0 else float("nan")
         mem = r["peak_rss_tree_mb"] / r0["peak_rss_tree_mb"] if r0 else float("nan")
         mem2 = r["peak_rss_tree_files_once_mb"] / r0["peak_rss_tree_files_once_mb"] if r0 else float("nan")
@@ -963,13 +964,16 @@ def fmt_table(results: dict, ref: str = "fastai") -> str:
         agn = r.get("agreement_normalized", {}).get("agreement")
         agw = r.get("agreement_no_ws", {}).get("agreement")
         lines.append(
-            f"{r['label']:43} {r['docs_per_s']:8.0f} {r['mb_per_s']:6.2f} {sp:7.2f} {r['peak_rss_tree_mb']:7.0f} {mem:7.2f} "
+            f"{r['label']:43} {r['docs_per_s']:8.0f} {r['mb_per_s']:6.2f} {sp:7.2f} {r['peak_rss_tree_mb']:7.0f} "
+            f"{mem:7.2f} "
             f"{r['peak_rss_tree_files_once_mb']:6.0f} {mem2:7.2f} {r['tokens']:10d} "
-            f"{'-' if ag is None else f'{ag:.2%}':>7} {'-' if agw is None else f'{agw:.2%}':>7} {'-' if agn is None else f'{agn:.2%}':>7}"
+            f"{'-' if ag is None else f'{ag:.2%}':>7} {'-' if agw is None else f'{agw:.2%}':>7} "
+            f"{'-' if agn is None else f'{agn:.2%}':>7}"
         )
     lines.append(
         "RSS: peak summed VmRSS of the process tree; RSS*: same with file-backed pages counted once; "
-        "agree: token agreement with fastai;\nagr-ws: same without whitespace-only tokens; agr-n: also lowercased, xxmaj/xxup dropped"
+        "agree: token agreement with fastai;\nagr-ws: same without whitespace-only tokens; agr-n: also lowercased, "
+        "xxmaj/xxup dropped"
     )
     return "\n".join(lines)
 
@@ -989,17 +993,23 @@ def render_markdown(report: dict) -> str:
     )
     out.append("")
     out.append(
-        "| tokenizer [processes] | docs/s | MB/s | × fastai | MB/CPU-s | peak RSS MB | × fastai | RSS* MB | tokens | agreement | agr. no-ws | agr. normalized |"
+        "| tokenizer [processes] | docs/s | MB/s | × fastai | MB/CPU-s | peak RSS MB | × fastai | RSS* MB | tokens | "
+        "agreement | agr. no-ws | agr. normalized |"
     )
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for run, r in res.items():
+    for r in res.values():
         ag = r.get("agreement", {}).get("agreement")
         agw = r.get("agreement_no_ws", {}).get("agreement")
         agn = r.get("agreement_normalized", {}).get("agreement")
-        f = lambda x: "—" if x is None else f"{x:.2%}"
+
+        def f(x: float | None) -> str:
+            return "—" if x is None else f"{x:.2%}"
+
         out.append(
-            f"| {r['label']} | {r['docs_per_s']:,.0f} | {r['mb_per_s']:.2f} | {r.get('speed_ratio_vs_fastai', float('nan')):.2f} | "
-            f"{r['mb_per_cpu_s']:.2f} | {r['peak_rss_tree_mb']:,.0f} | {r.get('rss_ratio_vs_fastai', float('nan')):.2f} | "
+            f"| {r['label']} | {r['docs_per_s']:,.0f} | {r['mb_per_s']:.2f} | "
+            f"{r.get('speed_ratio_vs_fastai', float('nan')):.2f} | "
+            f"{r['mb_per_cpu_s']:.2f} | {r['peak_rss_tree_mb']:,.0f} | "
+            f"{r.get('rss_ratio_vs_fastai', float('nan')):.2f} | "
             f"{r['peak_rss_tree_files_once_mb']:,.0f} | {r['tokens']:,} | {f(ag)} | {f(agw)} | {f(agn)} |"
         )
     if report.get("scaling"):
@@ -1041,17 +1051,21 @@ def render_markdown(report: dict) -> str:
             if ex:
                 exs = f"`{ex['fastai']!r}` → `{ex['textkit']!r}`".replace("|", "\\|")
             out.append(
-                f"| {cat['agreement_points']:.3%} | {cat['cost_tokens']:,} | {cat['spans']:,} | {cat['category'].replace('|', '/')} | {exs} |"
+                f"| {cat['agreement_points']:.3%} | {cat['cost_tokens']:,} | {cat['spans']:,} | "
+                f"{cat['category'].replace('|', '/')} | {exs} |"
             )
         cf = a.get("counterfactual")
         if cf:
             out.append("")
             out.append(
                 f"Counterfactual agreement (textkit's output post-processed): as is {cf['as_is']:.2%}; "
-                f"single capitals and mixed case treated like fastai {cf['case_like_fastai']:.2%} ({cf['cost_of_case_choice']:+.2%}); "
-                f"in-word runs split like fastai {cf['in_word_runs_like_fastai']:.2%} ({cf['cost_of_in_word_runs_choice']:+.2%}); "
+                f"single capitals and mixed case treated like fastai {cf['case_like_fastai']:.2%} "
+                f"({cf['cost_of_case_choice']:+.2%}); "
+                f"in-word runs split like fastai {cf['in_word_runs_like_fastai']:.2%} "
+                f"({cf['cost_of_in_word_runs_choice']:+.2%}); "
                 f"both {cf['case_and_runs_like_fastai']:.2%}; whitespace tokens ignored {cf['whitespace_ignored']:.2%} "
-                f"({cf['cost_of_whitespace_tokens']:+.2%}); all three {cf['whitespace_ignored_case_and_runs_like_fastai']:.2%}."
+                f"({cf['cost_of_whitespace_tokens']:+.2%}); all three "
+                f"{cf['whitespace_ignored_case_and_runs_like_fastai']:.2%}."
             )
     return "\n".join(out)
 
@@ -1359,7 +1373,8 @@ def main(argv=None) -> int:
         )
         g = report["goal"]
         print(
-            f"goal: speed {g['speed_ratio_vs_fastai']:.2f}x (>= 3x: {g['speed_met']}), agreement {g['agreement']:.2%} (>= 99%: {g['agreement_met']})"
+            f"goal: speed {g['speed_ratio_vs_fastai']:.2f}x (>= 3x: {g['speed_met']}), agreement {g['agreement']:.2%} "
+            f"(>= 99%: {g['agreement_met']})"
         )
     print(f"\nwrote {out_path}")
     if workdir_obj is not None:

@@ -415,7 +415,8 @@ def main(argv=None) -> int:
     train_texts, train_labels, test_texts, test_labels = load_split(args.seed, args.train_docs, args.test_docs)
     print(
         f"rotten-tomatoes: {len(train_texts)} train / {len(test_texts)} held-out snippets; AWD-LSTM emb {args.emb}, "
-        f"hidden {args.hidden}, {args.layers} layers; batch {args.batch_size}, bptt {args.bptt}; {args.threads} thread(s); "
+        f"hidden {args.hidden}, {args.layers} layers; batch {args.batch_size}, bptt {args.bptt}; {args.threads} "
+        "thread(s); "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
         flush=True,
     )
@@ -443,7 +444,9 @@ def main(argv=None) -> int:
             "met": None if inference_ratio is None else inference_ratio >= GOAL_INFERENCE_RATIO,
         },
         "goal_bf16": {
-            "description": "the same with textkit's opt-in precision='bf16' (fastai stays fp32: its CPU path has no bf16 option)",
+            "description": (
+                "the same with textkit's opt-in precision='bf16' (fastai stays fp32: its CPU path has no bf16 option)"
+            ),
             "ratio": None if not fastai else textkit["inference_docs_per_s_bf16"] / fastai["inference_docs_per_s"],
             "met": None
             if not fastai

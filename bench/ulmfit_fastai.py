@@ -202,7 +202,7 @@ def quiet(learn, stage: str):
 
     def log(values):
         names = list(learn.recorder.metric_names)
-        parts = [f"{n}={v:.4f}" if isinstance(v, float) else f"{n}={v}" for n, v in zip(names, values)]
+        parts = [f"{n}={v:.4f}" if isinstance(v, float) else f"{n}={v}" for n, v in zip(names, values, strict=False)]
         note(f"{stage}: " + " ".join(parts))
 
     learn.logger = log
@@ -494,7 +494,7 @@ def run(args, settings: dict, pretrain: dict, task: dict, work: Path) -> dict:
     test = task["test"]
     label_vocab = list(learn.dls.vocab[1])
     preds = predict(learn, test["texts"], bs=64)
-    correct = sum(label_vocab[p] == y for p, y in zip(preds, test["labels"]))
+    correct = sum(label_vocab[p] == y for p, y in zip(preds, test["labels"], strict=True))
     acc = correct / len(test["labels"])
     note(f"test accuracy {acc:.4f} on {len(test['labels'])} texts")
 
