@@ -52,7 +52,7 @@ def word2vec_bolukbasi() -> Embeddings:
 def write_word2vec_binary(path, words, vectors, newline_after_vector: bool = True) -> None:
     with open(path, "wb") as handle:
         handle.write(f"{len(words)} {vectors.shape[1]}\n".encode())
-        for w, v in zip(words, vectors):
+        for w, v in zip(words, vectors, strict=True):
             handle.write(w.encode("utf-8") + b" " + np.asarray(v, dtype="<f4").tobytes())
             if newline_after_vector:
                 handle.write(b"\n")
@@ -62,5 +62,5 @@ def write_text(path, words, vectors, header: bool = True) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         if header:
             handle.write(f"{len(words)} {vectors.shape[1]}\n")
-        for w, v in zip(words, vectors):
+        for w, v in zip(words, vectors, strict=True):
             handle.write(w + " " + " ".join(repr(float(x)) for x in v) + "\n")

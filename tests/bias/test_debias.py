@@ -46,7 +46,7 @@ def gendered_embeddings(dim: int = 12, n_neutral: int = 40, seed: int = 0, unit:
     axis = np.zeros(dim)
     axis[0] = 1.0
     words, rows = [], []
-    for f, m in list(zip(FEMALE, MALE)) + EQUALIZE:
+    for f, m in list(zip(FEMALE, MALE, strict=True)) + EQUALIZE:
         base = rng.normal(size=dim)
         base[0] = 0
         words += [f, m]
@@ -73,7 +73,7 @@ def neutral_of(emb: Embeddings) -> list[str]:
 
 
 def test_debias_hard_debias_properties(gendered):
-    g = direction_from_pairs(gendered, list(zip(FEMALE, MALE)))
+    g = direction_from_pairs(gendered, list(zip(FEMALE, MALE, strict=True)))
     neutral = neutral_of(gendered)[:30]
     out = hard_debias(gendered, g, neutral, EQUALIZE)
     d = g.direction
@@ -98,7 +98,9 @@ def test_debias_hard_debias_properties(gendered):
 def test_debias_hard_debias_never_mutates_input(gendered):
     before = np.array(gendered.vectors, copy=True)
     words = list(gendered.words)
-    out = hard_debias(gendered, direction_from_pairs(gendered, list(zip(FEMALE, MALE))), neutral_of(gendered), EQUALIZE)
+    out = hard_debias(
+        gendered, direction_from_pairs(gendered, list(zip(FEMALE, MALE, strict=True))), neutral_of(gendered), EQUALIZE
+    )
     assert np.array_equal(gendered.vectors, before) and gendered.words == words
     assert not np.shares_memory(out.vectors, gendered.vectors)
 
@@ -120,14 +122,16 @@ def test_debias_hard_debias_properties_hold_for_any_embeddings(seed, dim, n_neut
             np.linalg.norm(out.matrix(neutral) - out[b], axis=1),
             atol=1e-4,
         )
-    for w, _ in zip(FEMALE, MALE):
+    for w, _ in zip(FEMALE, MALE, strict=True):
         assert np.array_equal(out[w], emb[w])
 
 
 def test_debias_unnormalized_input_is_normalized_and_says_so():
     emb = gendered_embeddings(unit=False)
     with pytest.warns(UserWarning, match="not unit length"):
-        out = hard_debias(emb, direction_from_pairs(emb, list(zip(FEMALE, MALE))), neutral_of(emb), EQUALIZE)
+        out = hard_debias(
+            emb, direction_from_pairs(emb, list(zip(FEMALE, MALE, strict=True))), neutral_of(emb), EQUALIZE
+        )
     assert out.info.normalized_input
     assert np.allclose(np.linalg.norm(out.vectors, axis=1), 1, atol=1e-5)
     np.testing.assert_allclose(out["she"], emb["she"] / np.linalg.norm(emb["she"]), atol=1e-6)
@@ -176,7 +180,7 @@ def test_debias_direction_dimension_must_match(gendered):
 
 
 def test_debias_indirect_bias_matches_formula_and_vanishes_after_neutralizing(gendered):
-    g = direction_from_pairs(gendered, list(zip(FEMALE, MALE)))
+    g = direction_from_pairs(gendered, list(zip(FEMALE, MALE, strict=True)))
     a, b = gendered.matrix([nw(0), nw(1)])
     d = g.direction
     ap, bp = a - (a @ d) * d, b - (b @ d) * d
@@ -216,7 +220,7 @@ def test_debias_gender_analogies_agree_with_brute_force(gendered):
     got = gender_analogies(gendered, g, delta=1.2, top_n=8, block_size=7)
     assert [(a.positive, a.negative) for a in got] == brute_force_analogies(gendered, g, 1.2, 8)
     assert got[0].positive in FEMALE + ["queen", "actress"] and all(a.distance <= 1.2 for a in got)
-    assert all(x.score >= y.score for x, y in zip(got, got[1:]))
+    assert all(x.score >= y.score for x, y in zip(got, got[1:], strict=False))
 
 
 def test_debias_expand_case_variants():
@@ -246,7 +250,7 @@ def test_recoverability_finds_bias_hidden_in_neighbourhoods():
     dim, n = 10, 200
     gender, hidden = np.eye(dim)[0], np.eye(dim)[1]
     words, rows = [], []
-    for f, m in zip(FEMALE, MALE):
+    for f, m in zip(FEMALE, MALE, strict=True):
         base = rng.normal(size=dim) * 0.3
         words += [f, m]
         rows += [base + gender, base - gender]
@@ -265,7 +269,9 @@ def test_recoverability_finds_bias_hidden_in_neighbourhoods():
     assert svm.accuracy > 0.9 and svm.n_test == 100
     assert svm_recoverability(emb, out, gender, neutral, n_per_side=80, n_train=60, seed=1) == svm  # seeded
     # a control: when the groups share nothing but gender, debiasing leaves chance
-    M2 = np.array([r if not w.startswith("nw") else r - 1.2 * (r @ hidden) * hidden for w, r in zip(words, rows)])
+    M2 = np.array(
+        [r if not w.startswith("nw") else r - 1.2 * (r @ hidden) * hidden for w, r in zip(words, rows, strict=True)]
+    )
     emb2 = Embeddings(words, (M2 / np.linalg.norm(M2, axis=1, keepdims=True)).astype(np.float32))
     out2 = hard_debias(emb2, gender, neutral, [])
     assert cluster_recoverability(emb2, out2, gender, neutral, n_per_side=50).accuracy < 0.75
@@ -276,7 +282,7 @@ def test_recoverability_finds_bias_hidden_in_neighbourhoods():
 def test_recoverability_audit_on_fixture(gendered):
     rep = recoverability_audit(
         gendered,
-        definitional_pairs=list(zip(FEMALE, MALE)),
+        definitional_pairs=list(zip(FEMALE, MALE, strict=True)),
         gender_specific=FEMALE + MALE,
         equalize_pairs=EQUALIZE,
         n_cluster=10,

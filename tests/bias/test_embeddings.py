@@ -277,7 +277,7 @@ def test_embeddings_spacy_vectors(vectors):
     import spacy
 
     nlp = spacy.blank("en")
-    for w, v in zip(WORDS, vectors):
+    for w, v in zip(WORDS, vectors, strict=True):
         nlp.vocab.set_vector(w, v)
     emb = from_spacy(nlp)
     assert sorted(emb.words) == sorted(WORDS)
@@ -455,7 +455,7 @@ def test_embeddings_npy_parquet_layout_is_mapped_and_cached(tmp_path, glove_vect
 
 def _wink_json(words, vectors, *, broken_norm: str | None = None) -> str:
     entries = []
-    for row, (w, v) in enumerate(zip(words, vectors)):
+    for row, (w, v) in enumerate(zip(words, vectors, strict=True)):
         norm = float(np.linalg.norm(v)) * (1.5 if w == broken_norm else 1.0)
         entries.append(json.dumps(w) + ":[" + ",".join(f"{x:.8g}" for x in v) + f",{norm:.8g},{row}]")
     head = json.dumps(

@@ -359,7 +359,7 @@ def hard_debias(
         block -= np.outer(block @ g, g)
         n = np.linalg.norm(block, axis=1, keepdims=True)
         if np.any(n < 1e-8):
-            lost = [emb.words[r] for r, z in zip(rows, n[:, 0] < 1e-8) if z]
+            lost = [emb.words[r] for r, z in zip(rows, n[:, 0] < 1e-8, strict=True) if z]
             raise ValueError(f"neutral word(s) {lost[:10]} lie along the direction itself: nothing is left to keep")
         vectors[rows] = (block / n).astype(np.float32)
 

@@ -161,9 +161,9 @@ class Embeddings:
         if bad_finite.any() or bad_zero.any():
             parts = []
             if bad_finite.any():
-                parts.append(f"NaN or infinite vectors for {[w for w, b in zip(words, bad_finite) if b]}")
+                parts.append(f"NaN or infinite vectors for {[w for w, b in zip(words, bad_finite, strict=True) if b]}")
             if bad_zero.any():
-                parts.append(f"all-zero vectors for {[w for w, b in zip(words, bad_zero) if b]}")
+                parts.append(f"all-zero vectors for {[w for w, b in zip(words, bad_zero, strict=True) if b]}")
             raise ValueError(
                 f"embeddings {self.name or self.source!r} have "
                 + " and ".join(parts)
@@ -205,7 +205,7 @@ class Embeddings:
 
         with atomic_open(path, "w", encoding="utf-8") as handle:
             handle.write(f"{len(self)} {self.dim}\n")
-            for word, vec in zip(self.words, np.asarray(self.vectors)):
+            for word, vec in zip(self.words, np.asarray(self.vectors), strict=True):
                 handle.write(word + " " + " ".join(f"{x:.6g}" for x in vec) + "\n")
 
 
@@ -272,12 +272,11 @@ def read_word2vec_text(path: str | os.PathLike, *, limit: int | None = None, hea
     have the same number of values; a mismatch names the line.
     """
     path = Path(path)
-    opener = (
-        (lambda: gzip.open(path, "rt", encoding="utf-8", errors="replace"))
+    with (
+        gzip.open(path, "rt", encoding="utf-8", errors="replace")
         if path.suffix == ".gz"
-        else (lambda: open(path, encoding="utf-8", errors="replace"))
-    )
-    with opener() as handle:
+        else open(path, encoding="utf-8", errors="replace")
+    ) as handle:
         first = handle.readline()
         if not first:
             raise EmbeddingsFormatError(f"{path} is empty")
@@ -780,7 +779,7 @@ def read_parquet_strings(path: str | os.PathLike, column: str | None = None) -> 
         raise EmbeddingsFormatError(f"{path}: unreadable parquet footer ({exc}); the file may be corrupted") from exc
     leaves = [s for s in meta.get(2, [])[1:] if 5 not in s]  # schema elements without children
     names = [s.get(4, b"").decode("utf-8") for s in leaves]
-    strings = [n for n, s in zip(names, leaves) if s.get(1) == 6]  # BYTE_ARRAY
+    strings = [n for n, s in zip(names, leaves, strict=True) if s.get(1) == 6]  # BYTE_ARRAY
     if column is None:
         if len(strings) != 1:
             raise EmbeddingsFormatError(f"{path} has string columns {strings}; pass column= to choose one")
@@ -1051,7 +1050,7 @@ def parse_wink_json(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
     order = np.empty(size, dtype=np.int64)
     order[rows] = np.arange(size)
     vectors = table[order, :dim]
-    misplaced = [k for r, k in zip(rows.tolist(), keys) if words[r] != k]
+    misplaced = [k for r, k in zip(rows.tolist(), keys, strict=True) if words[r] != k]
     if misplaced:
         raise EmbeddingsFormatError(f"{path}: vector keys disagree with 'words' at their rows, e.g. {misplaced[:5]}")
     norms = np.linalg.norm(vectors, axis=1)

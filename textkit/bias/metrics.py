@@ -102,7 +102,7 @@ def relative_norm_distance(
     terms = relative_norm_distance_vectors(
         emb.matrix(g1, unit=False), emb.matrix(g2, unit=False), emb.matrix(v, unit=False), normalize=normalize
     )
-    return RNDResult(float(terms.sum()), {w: float(t) for w, t in zip(v, terms)}, sets.missing, normalize)
+    return RNDResult(float(terms.sum()), {w: float(t) for w, t in zip(v, terms, strict=True)}, sets.missing, normalize)
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,9 @@ def ect(
     W = emb.matrix(at)
     s1, s2 = W @ m1, W @ m2
     rho, p = spearmanr(s1, s2)
-    return ECTResult(float(rho), float(p), {w: (float(a), float(b)) for w, a, b in zip(at, s1, s2)}, sets.missing)
+    return ECTResult(
+        float(rho), float(p), {w: (float(a), float(b)) for w, a, b in zip(at, s1, s2, strict=True)}, sets.missing
+    )
 
 
 @dataclass(frozen=True)
@@ -290,7 +292,7 @@ def project(
     if not found:
         return {}, missing
     proj = emb.matrix(found) @ d
-    return {w: float(p) for w, p in zip(found, proj)}, missing
+    return {w: float(p) for w, p in zip(found, proj, strict=True)}, missing
 
 
 def direct_bias(

@@ -134,7 +134,7 @@ def measure_embeddings(
     out[RND_NAME] = {
         "value": float(terms.mean()),
         "boot": terms[idx].mean(axis=1),
-        "per_word": {w: float(t) for w, t in zip(common["roles"], terms)},
+        "per_word": {w: float(t) for w, t in zip(common["roles"], terms, strict=True)},
     }
     return out
 
@@ -175,7 +175,8 @@ def compare_corpora(
         if len(present) < min_words:
             raise ValueError(
                 f"word set {key!r}: only {present} occur often enough (min_count={cfg.min_count}) in every corpus; "
-                f"missing per corpus: { {c: m.get(key) for c, m in missing.items()} }. Use more text or a lower min_count."
+                f"missing per corpus: { {c: m.get(key) for c, m in missing.items()} }. Use more text or a lower "
+                "min_count."
             )
         common[key] = present
     per_corpus: dict[str, Any] = {}
@@ -183,7 +184,7 @@ def compare_corpora(
     for spec in corpora:
         runs = [
             measure_embeddings(m, common, n_bootstrap=n_bootstrap, seed=1000 + s)
-            for m, s in zip(models[spec.name], seeds)
+            for m, s in zip(models[spec.name], seeds, strict=True)
         ]
         summary: dict[str, Any] = {
             "year": spec.year,

@@ -76,7 +76,7 @@ def most_biased_words(
     order = np.argsort(-proj, kind="stable")
     pos = [found[i] for i in order[:n_per_side]]
     neg = [found[i] for i in order[::-1][:n_per_side]]
-    return pos, neg, {w: float(p) for w, p in zip(found, proj)}
+    return pos, neg, {w: float(p) for w, p in zip(found, proj, strict=True)}
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,8 @@ class RecoverabilityReport:
             "|---|---|---|",
             f"| k-means, {c['n_words']} most biased words, 2 clusters | {c['before']:.1%} | {c['after']:.1%} |",
             f"| RBF-SVM ({s['n_train']} train / {s['n_test']} test, {s['n_words']} words), mean of {len(s['seeds'])} "
-            f"seeds | {s['before_mean']:.1%} | {s['after_mean']:.1%} (min {min(s['after']):.1%}, max {max(s['after']):.1%}) |",
+            f"seeds | {s['before_mean']:.1%} | {s['after_mean']:.1%} (min {min(s['after']):.1%}, max "
+            f"{max(s['after']):.1%}) |",
             "",
             f"Mean |projection| of the clustered words on the labelling direction after debiasing: "
             f"{self.projection_after['mean_abs_after']:.2g} (before {self.projection_after['mean_abs_before']:.3f}).",

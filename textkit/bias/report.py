@@ -149,7 +149,7 @@ def plot_effect_sizes(
     n = len(rows)
     fig, ax = plt.subplots(figsize=(7, 0.45 * n + 1.4))
     ys = np.arange(n)[::-1]
-    for y, row in zip(ys, rows):
+    for y, row in zip(ys, rows, strict=True):
         d = row.get("effect_size")
         if d is not None and math.isfinite(d):
             ci = row.get("ci")
@@ -201,7 +201,9 @@ def render_markdown(report: AuditReport, title: str) -> str:
         ci_s = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "–"
         sizes = "/".join(str(v) for v in row["sizes"].values())
         lines.append(
-            f"| {row['name']} | {row['effect_size']:.3f} | {ci_s} | {format_p(row['p_value'], '', row['n_permutations'] if row['p_value_method'] == 'monte-carlo' else 0)} | "
+            f"| {row['name']} | {row['effect_size']:.3f} | {ci_s} | "
+            f"{format_p(row['p_value'], '', row['n_permutations'] if row['p_value_method'] == 'monte-carlo' else 0)} "
+            "| "
             f"{row['p_value_method']} | {sizes} | {paper_s} | {missing} |"
         )
     refused = [r for r in report.tests if r.get("error")]

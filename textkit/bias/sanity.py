@@ -193,7 +193,7 @@ def analogy_accuracy(
         pred = scores.argmax(axis=1)
         hit = pred == idd
         correct_total += int(hit.sum())
-        for q, h in zip(batch, hit):
+        for q, h in zip(batch, hit, strict=True):
             per_section[q[0]][0] += int(h)
             per_section[q[0]][1] += 1
     acc = correct_total / len(usable) if usable else float("nan")

@@ -316,7 +316,7 @@ class WeatResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "sets": dict(zip(("X", "Y", "A", "B"), self.set_names)),
+            "sets": dict(zip(("X", "Y", "A", "B"), self.set_names, strict=True)),
             "statistic": self.statistic,
             "effect_size": self.effect_size,
             "p_value": self.p_value,
@@ -388,8 +388,8 @@ def weat(
         resample_attributes=resample_attributes,
         std_ddof=std_ddof,
     )
-    scores = {w: float(v) for w, v in zip(x, stats.scores_x)}
-    scores.update({w: float(v) for w, v in zip(y, stats.scores_y)})
+    scores = {w: float(v) for w, v in zip(x, stats.scores_x, strict=True)}
+    scores.update({w: float(v) for w, v in zip(y, stats.scores_y, strict=True)})
     return WeatResult(
         name=name,
         statistic=stats.statistic,

