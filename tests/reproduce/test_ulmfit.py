@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from textkit.reproduce.ulmfit import METHODS, fold_zero, run_ulmfit
+from textkit.reproduce.ulmfit import METHODS, QUICK_SETTINGS, fold_zero, run_ulmfit
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,8 @@ def quick_run(tmp_path_factory):
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("ulmfit")
     try:
-        results = run_ulmfit(out, quick=True, device="cpu", log=lambda *_: None)
+        settings = json.loads(json.dumps(QUICK_SETTINGS)) | {"seeds": [0, 1]}
+        results = run_ulmfit(out, quick=True, device="cpu", settings=settings, log=lambda *_: None)
     finally:
         torch.set_num_threads(previous)
     return out, results
@@ -38,6 +39,12 @@ def test_quick_run_writes_every_method_and_a_loadable_ensemble(quick_run):
     assert saved["metrics"]["fastai-ulmfit"]["accuracy"] is None  # no --fastai-python here
     assert saved["seed"] == 0 and "torch" in saved["versions"]
     assert saved["details"]["fwd"]["vocabulary_transfer"]["kept"] > 0
+    # two training seeds on one split: the rows are means with a spread and every run kept
+    for key in ("ulmfit-fwd", "ulmfit-bwd", "ulmfit-ensemble", "no-pretrain"):
+        row = saved["metrics"][key]
+        assert sorted(row["per_seed"]) == ["0", "1"] and row["std"] is not None
+        assert row["accuracy"] == pytest.approx(np.mean(list(row["per_seed"].values())))
+    assert saved["config"]["seeds"] == [0, 1] and len(saved["details"]["classifier_fwd"]) == 2
     clf = TextClassifier.load(out / "classifier")
     assert sorted(clf.members) == ["backward", "forward"]
     records = data.load("rotten-tomatoes")[:5]
@@ -52,7 +59,8 @@ def test_quick_run_writes_every_method_and_a_loadable_ensemble(quick_run):
 
 def test_pretrained_folder_is_reused_and_checked(quick_run, tmp_path):
     out, first = quick_run
-    again = run_ulmfit(tmp_path / "again", quick=True, pretrained=out / "pretrained", device="cpu", log=lambda *_: None)
+    settings = json.loads(json.dumps(QUICK_SETTINGS)) | {"seeds": [0, 1]}
+    again = run_ulmfit(tmp_path / "again", quick=True, pretrained=out / "pretrained", device="cpu", settings=settings, log=lambda *_: None)
     assert again["pretrain"] == {"reused": str(out / "pretrained")}
     # the same seed and pretrained models give the same classifiers
     assert again["metrics"]["ulmfit-fwd"]["accuracy"] == first["metrics"]["ulmfit-fwd"]["accuracy"]

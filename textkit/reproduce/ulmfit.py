@@ -33,25 +33,41 @@ import numpy as np
 CORPUS = "rotten-tomatoes"
 N_FOLDS = 10
 
+SHIPPED_LM = "awd_lstm-en"
+
 FULL_SETTINGS = {
     "seed": 0,
+    # the shipped English AWD-LSTM (models/awd_lstm-en) is the default starting point; --pretrain
+    # pretrains on Brown instead with "pretrain" below. LM fine-tuning runs once per direction (with
+    # the first seed); the classifiers and the ablation run once per seed.
+    "seeds": [0, 1, 2],
     # awd_lstm-small's size; one epoch per direction keeps the whole run near an hour on 2 cores
     "pretrain": {"emb_size": 128, "hidden_size": 512, "n_layers": 2, "drop_mult": 0.5, "epochs": 1, "lr": 0.005,
                  "batch_size": 32, "bptt": 70, "max_vocab": 12000, "min_freq": 3, "wd": 0.01, "clip": 0.4},
-    "finetune": {"epochs_frozen": 1, "lr_frozen": 0.02, "epochs": 2, "lr": 0.002, "batch_size": 32, "bptt": 70,
+    "finetune": {"epochs_frozen": 1, "lr_frozen": 0.02, "epochs": 1, "lr": 0.002, "batch_size": 32, "bptt": 70,
                  "drop_mult": 0.5, "valid_fraction": 0.1},
-    "classifier": {"batch_size": 32, "bptt": 70, "max_len": 1400, "drop_mult": 0.5, "lr_factor": 2.6, "moms": [0.8, 0.7, 0.8],
+    "classifier": {"batch_size": 32, "bptt": 70, "max_len": 1400, "drop_mult": 0.5, "lr_factor": 2.6, "schedule": "one_cycle",
+                   "moms": [0.8, 0.7, 0.8],
                    "stages": [{"groups": 1, "epochs": 1, "lr": 0.02}, {"groups": 2, "epochs": 1, "lr": 0.01},
-                              {"groups": 3, "epochs": 1, "lr": 0.005}, {"groups": "all", "epochs": 2, "lr": 0.001}]},
+                              {"groups": 3, "epochs": 1, "lr": 0.005}, {"groups": "all", "epochs": 1, "lr": 0.002}]},
+    # the ablation's random encoder: every group trains from the first step at one rate (gradual
+    # unfreezing and /2.6 per group only make sense for pretrained layers; with the schedule above
+    # the random embedding trains for 2 epochs at 1e-3 / 2.6**3). bench/results/ulmfit_recipe_audit.json
+    "no_pretrain_classifier": {"batch_size": 64, "bptt": 70, "max_len": 1400, "drop_mult": 0.5, "lr_factor": 1.0,
+                               "schedule": "one_cycle", "moms": [0.8, 0.7, 0.8],
+                               "stages": [{"groups": "all", "epochs": 1, "lr": 0.005}, {"groups": "all", "epochs": 1, "lr": 0.002}]},
 }
 QUICK_SETTINGS = {
     "seed": 0,
+    "seeds": [0],
     "pretrain": {"emb_size": 32, "hidden_size": 64, "n_layers": 2, "drop_mult": 0.3, "epochs": 1, "lr": 0.01,
                  "batch_size": 16, "bptt": 30, "max_vocab": 4000, "min_freq": 2, "wd": 0.01, "clip": 0.4, "max_docs": 12},
     "finetune": {"epochs_frozen": 1, "lr_frozen": 0.02, "epochs": 1, "lr": 0.004, "batch_size": 16, "bptt": 30,
                  "drop_mult": 0.3, "valid_fraction": 0.1},
-    "classifier": {"batch_size": 32, "bptt": 30, "max_len": 200, "drop_mult": 0.3, "lr_factor": 2.6, "moms": [0.8, 0.7, 0.8],
-                   "stages": [{"groups": 1, "epochs": 1, "lr": 0.02}, {"groups": "all", "epochs": 1, "lr": 0.004}]},
+    "classifier": {"batch_size": 32, "bptt": 30, "max_len": 200, "drop_mult": 0.3, "lr_factor": 2.6, "schedule": "one_cycle",
+                   "moms": [0.8, 0.7, 0.8], "stages": [{"groups": 1, "epochs": 1, "lr": 0.02}, {"groups": "all", "epochs": 1, "lr": 0.004}]},
+    "no_pretrain_classifier": {"batch_size": 32, "bptt": 30, "max_len": 200, "drop_mult": 0.3, "lr_factor": 1.0, "schedule": "one_cycle",
+                               "moms": [0.8, 0.7, 0.8], "stages": [{"groups": "all", "epochs": 2, "lr": 0.005}]},
     "max_train_docs": 1500,
     "max_test_docs": 400,
 }
@@ -67,8 +83,8 @@ METHODS = {
     "ulmfit-ensemble": "mean of the forward and backward probabilities",
     "nbsvm-bi": "NBSVM, uni+bigrams (textkit.classical, inner-CV tuned)",
     "mnb-bi": "multinomial NB, uni+bigrams",
-    "no-pretrain": "same classifier and schedule, encoder from scratch (forward)",
-    "fastai-ulmfit": "fastai 2.8 ULMFiT (AWD_LSTM, pretrained=False, LM pretrained by fastai on the same Brown text)",
+    "no-pretrain": "same classifier, encoder from scratch (forward), every group trained from the start (no_pretrain_classifier)",
+    "fastai-ulmfit": "fastai 2.8 ULMFiT (AWD_LSTM, pretrained=False, LM pretrained by fastai on the same Brown text; --pretrain runs only)",
 }
 
 
@@ -81,7 +97,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lang", choices=("en", "es"), default="en",
                         help="es: the Spanish demonstration (SentencePiece LM on the Reina-Valera Bible, book-group classifier)")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--pretrained", default=None, help="folder with fwd/ and bwd/ LM folders (skips pretraining)")
+    parser.add_argument("--pretrained", default=None,
+                        help=f"a shipped model's name (default for full runs: {SHIPPED_LM}) or a folder with fwd/ and bwd/ LM folders")
+    parser.add_argument("--pretrain", action="store_true",
+                        help="pretrain forward and backward LMs on Brown first (the default for --quick) instead of a shipped model")
+    parser.add_argument("--seeds", default=None, help="comma-separated training seeds for the classifiers (default 0,1,2; --quick 0)")
     parser.add_argument("--quick", action="store_true", help="tiny models and a data slice (under 3 minutes; for tests)")
     parser.add_argument("--settings", default=None, help="JSON file overriding the settings (same keys as OUT/settings.json)")
     parser.add_argument("--fastai-python", default=os.environ.get("TEXTKIT_FASTAI_PYTHON"),
@@ -168,6 +188,7 @@ def run_ulmfit(out: str | Path, *, quick: bool = False, pretrained: str | Path |
     from textkit.reproduce.experiments import sentiment_train_test, versions
     from textkit.nn.serialization import save_language_model
     from textkit.train.trainer import resolve_device
+    from textkit.data.pretrained import list_pretrained, pretrained_manifest
     from textkit.transfer import TextClassifier, adapt_to_texts, fine_tune_language_model, load_pretrained, train_classifier
     from textkit.transfer.training import settings_from_dict
 
@@ -207,55 +228,76 @@ def run_ulmfit(out: str | Path, *, quick: bool = False, pretrained: str | Path |
     fastai_proc = _start_fastai(fastai_python, script, fastai_threads, out, settings,
                                 train_texts, train_labels, test_texts, test_labels, log)
 
-    # 1. pretrain (or reuse)
+    # 1. pretrain, or start from a shipped model or an LM folder pair
+    seeds = [int(x) for x in settings.get("seeds", [seed])]
     if pretrained is None:
         pretrain_dir = out / "pretrained"
         t = time.perf_counter()
         pretrain_metrics = pretrain_both(settings, pretrain_dir, device, log)
         timings["pretrain"] = time.perf_counter() - t
+        sources = {"fwd": (pretrain_dir / "fwd", "forward"), "bwd": (pretrain_dir / "bwd", "backward")}
+    elif str(pretrained) in list_pretrained() and not Path(pretrained).exists():
+        pretrain_metrics = {"shipped": str(pretrained), "manifest": {d: {k: v for k, v in m.items() if k in ("perplexity", "training", "files")}
+                                                                     for d, m in pretrained_manifest(str(pretrained))["directions"].items()}}
+        sources = {"fwd": (str(pretrained), "forward"), "bwd": (str(pretrained), "backward")}
     else:
         pretrain_dir = Path(pretrained)
         _check_pretrained(pretrain_dir)
         pretrain_metrics = {"reused": str(pretrain_dir)}
+        sources = {"fwd": (pretrain_dir / "fwd", "forward"), "bwd": (pretrain_dir / "bwd", "backward")}
 
-    # 2 + 3 per direction
-    classifiers, details, probas = {}, {}, {}
+    # 2. fine-tune each direction's LM once (first seed) on the training fold's texts
+    finetuned, details = {}, {"seeds": seeds}
     for name, backwards in (("fwd", False), ("bwd", True)):
         direction = "backward" if backwards else "forward"
         t = time.perf_counter()
-        bundle = load_pretrained(pretrain_dir / name, device=device)
+        source, source_direction = sources[name]
+        bundle = load_pretrained(source, device=device, direction=source_direction)
         if bool(bundle.config.get("data", {}).get("backwards", False)) != backwards:
-            raise ValueError(f"{pretrain_dir / name} was not trained as a {direction} language model")
+            raise ValueError(f"{source} was not trained as a {direction} language model")
         model, pipeline, report = adapt_to_texts(bundle, train_texts, min_freq=finetune_settings.min_freq, max_vocab=finetune_settings.max_vocab)
         log(f"[{name}] " + report.summary())
         model, ft_metrics = fine_tune_language_model(model, pipeline, train_texts, finetune_settings, backwards=backwards,
-                                                     seed=seed, device=device, log=log)
+                                                     seed=seeds[0], device=device, log=log)
         # the fine-tuned LM (encoder included) is a regular LM folder: load_pretrained reads it
         save_language_model(model, pipeline, out / "finetuned" / name,
                             extra={"data": {"corpus": CORPUS, "fold": 0, "backwards": backwards}, "finetune": ft_metrics})
-        clf, clf_metrics = train_classifier(model, pipeline, train_texts, train_labels, classifier_settings, backwards=backwards,
-                                            valid=(test_texts, test_labels), seed=seed, device=device, log=log)
-        probas[name] = clf.predict_proba(test_texts)
-        accuracy = float(np.mean(clf.labels.decode(probas[name].argmax(1)) == np.asarray(test_labels)))
-        metrics[f"ulmfit-{name}"] = {"accuracy": accuracy}
-        classifiers[name] = clf
-        details[name] = {"vocabulary_transfer": _asdict(report), "finetune": ft_metrics, "classifier": clf_metrics,
-                         "seconds": round(time.perf_counter() - t, 1)}
-        log(f"ulmfit-{name}: accuracy {accuracy:.4f} ({time.perf_counter() - t:.0f} s)")
-    ensemble = TextClassifier.ensemble(classifiers["fwd"], classifiers["bwd"])
-    mean_proba = (probas["fwd"] + probas["bwd"]) / 2
-    metrics["ulmfit-ensemble"] = {"accuracy": float(np.mean(ensemble.labels.decode(mean_proba.argmax(1)) == np.asarray(test_labels)))}
-    ensemble.info.update({"corpus": CORPUS, "fold": 0, "seed": seed})
-    ensemble.save(out / "classifier")
+        finetuned[name] = (model, pipeline, backwards)
+        details[name] = {"vocabulary_transfer": _asdict(report), "finetune": ft_metrics, "finetune_seconds": round(time.perf_counter() - t, 1)}
+        timings[f"finetune_{name}"] = time.perf_counter() - t
 
-    # ablation: the same classifier from a random encoder (forward, same vocabulary)
-    t = time.perf_counter()
-    scratch_config = classifiers["fwd"].members["forward"].encoder_config
-    scratch, scratch_metrics = train_classifier(scratch_config, classifiers["fwd"].pipeline, train_texts, train_labels, classifier_settings,
-                                                valid=(test_texts, test_labels), seed=seed, device=device, log=log)
-    metrics["no-pretrain"] = {"accuracy": scratch.score(test_texts, test_labels)}
-    details["no-pretrain"] = {"classifier": scratch_metrics, "seconds": round(time.perf_counter() - t, 1)}
-    log(f"no-pretrain: accuracy {metrics['no-pretrain']['accuracy']:.4f}")
+    # 3. classifiers per seed: forward, backward, their ensemble and the no-pretraining ablation
+    per_seed: dict[str, list[float]] = {key: [] for key in ("ulmfit-fwd", "ulmfit-bwd", "ulmfit-ensemble", "no-pretrain")}
+    _, scratch_settings = settings_from_dict({"classifier": settings.get("no_pretrain_classifier", settings["classifier"])})
+    for run_seed in seeds:
+        classifiers, probas = {}, {}
+        for name, (model, pipeline, backwards) in finetuned.items():
+            t = time.perf_counter()
+            clf, clf_metrics = train_classifier(model, pipeline, train_texts, train_labels, classifier_settings, backwards=backwards,
+                                                valid=(test_texts, test_labels), seed=run_seed, device=device, log=log)
+            probas[name] = clf.predict_proba(test_texts)
+            accuracy = float(np.mean(clf.labels.decode(probas[name].argmax(1)) == np.asarray(test_labels)))
+            per_seed[f"ulmfit-{name}"].append(accuracy)
+            classifiers[name] = clf
+            details.setdefault(f"classifier_{name}", []).append({"seed": run_seed, "classifier": clf_metrics,
+                                                                 "seconds": round(time.perf_counter() - t, 1)})
+            log(f"ulmfit-{name} seed {run_seed}: accuracy {accuracy:.4f} ({time.perf_counter() - t:.0f} s)")
+        ensemble = TextClassifier.ensemble(classifiers["fwd"], classifiers["bwd"])
+        mean_proba = (probas["fwd"] + probas["bwd"]) / 2
+        per_seed["ulmfit-ensemble"].append(float(np.mean(ensemble.labels.decode(mean_proba.argmax(1)) == np.asarray(test_labels))))
+        if run_seed == seeds[0]:
+            ensemble.info.update({"corpus": CORPUS, "fold": 0, "seed": run_seed})
+            ensemble.save(out / "classifier")
+        # ablation: the same classifier from a random encoder (forward, same vocabulary)
+        t = time.perf_counter()
+        scratch_config = classifiers["fwd"].members["forward"].encoder_config
+        scratch, scratch_metrics = train_classifier(scratch_config, classifiers["fwd"].pipeline, train_texts, train_labels, scratch_settings,
+                                                    valid=(test_texts, test_labels), seed=run_seed, device=device, log=log)
+        per_seed["no-pretrain"].append(scratch.score(test_texts, test_labels))
+        details.setdefault("no-pretrain", []).append({"seed": run_seed, "classifier": scratch_metrics, "seconds": round(time.perf_counter() - t, 1)})
+        log(f"seed {run_seed}: ensemble {per_seed['ulmfit-ensemble'][-1]:.4f}, no-pretrain {per_seed['no-pretrain'][-1]:.4f}")
+    for key, values in per_seed.items():
+        metrics[key] = seed_summary(values, seeds)
 
     metrics["fastai-ulmfit"] = _finish_fastai(fastai_proc, log)
     for key in metrics:
@@ -268,6 +310,7 @@ def run_ulmfit(out: str | Path, *, quick: bool = False, pretrained: str | Path |
         "details": details,
         "timings_s": {**{k: round(v, 1) for k, v in timings.items()}, "total": round(time.perf_counter() - started, 1)},
         "config": {"command": "textkit reproduce ulmfit" + (" --quick" if quick else ""), "corpus": CORPUS, "fold": 0, "n_folds": N_FOLDS,
+                   "pretrained": str(pretrained) if pretrained is not None else "pretrained here on Brown", "seeds": seeds,
                    "n_train": len(train_texts), "n_test": len(test_texts), "device": device, "quick": quick,
                    "lm_finetune_texts": "training fold only (test texts never seen)"},
         "settings": settings,
@@ -278,6 +321,13 @@ def run_ulmfit(out: str | Path, *, quick: bool = False, pretrained: str | Path |
     log(format_table(results))
     log(f"wrote {out / 'results.json'} and the exported ensemble {out / 'classifier'}")
     return results
+
+
+def seed_summary(values: list[float], seeds: list[int]) -> dict:
+    """Accuracy over seeds: the mean (``accuracy``), its sample standard deviation and each run."""
+    values = [float(v) for v in values]
+    return {"accuracy": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+            "per_seed": dict(zip((str(s) for s in seeds), values, strict=True))}
 
 
 def _asdict(report) -> dict:
@@ -324,9 +374,11 @@ def _finish_fastai(handle, log) -> dict:
 
 
 def _goals(metrics: dict, quick: bool) -> dict:
-    ens = metrics["ulmfit-ensemble"]["accuracy"]
+    ens, nbsvm = metrics["ulmfit-ensemble"]["accuracy"], metrics["nbsvm-bi"]["accuracy"]
     goals = {
-        "ulmfit-ensemble >= nbsvm-bi + 2 points": ens >= metrics["nbsvm-bi"]["accuracy"] + 0.02,
+        "ulmfit-fwd >= no-pretrain + 5 points (means over seeds)": metrics["ulmfit-fwd"]["accuracy"] >= metrics["no-pretrain"]["accuracy"] + 0.05,
+        "ulmfit-ensemble >= nbsvm-bi": ens >= nbsvm,
+        "ulmfit-ensemble >= nbsvm-bi + 2 points (stretch)": ens >= nbsvm + 0.02,
         "ulmfit-ensemble beats no-pretrain": ens > metrics["no-pretrain"]["accuracy"],
     }
     fastai = metrics["fastai-ulmfit"]["accuracy"]
@@ -337,10 +389,14 @@ def _goals(metrics: dict, quick: bool) -> dict:
 
 
 def format_table(results: dict) -> str:
-    lines = [f"{'method':16s} {'accuracy %':>10s}  what"]
+    lines = [f"{'method':16s} {'accuracy %':>14s}  what"]
     for key, m in results["metrics"].items():
         acc = "-" if m["accuracy"] is None else f"{100 * m['accuracy']:.2f}"
-        lines.append(f"{key:16s} {acc:>10s}  {m['description']}" + (f" [{m['note']}]" if m.get("note") else ""))
+        if m.get("std") is not None:
+            acc += f" ± {100 * m['std']:.2f}"
+        lines.append(f"{key:16s} {acc:>14s}  {m['description']}" + (f" [{m['note']}]" if m.get("note") else ""))
+    if results.get("config", {}).get("seeds"):
+        lines.append(f"ULMFiT rows: mean ± sample std over training seeds {results['config']['seeds']} (same fold-0 split)")
     pub = results["published"]
     lines.append("published (" + pub["note"] + "): " + ", ".join(f"{k} {v}" for k, v in pub["imdb_accuracy"].items()))
     for goal, met in results["goals"].items():
@@ -366,10 +422,18 @@ def run(args: argparse.Namespace) -> int:
             settings["seed"] = args.seed
         ulmfit_es.run_ulmfit_spanish(args.out, quick=args.quick, settings=settings, device=args.device)
         return 0
-    if args.seed is not None:
+    if args.seed is not None or args.seeds:
         settings = json.loads(json.dumps(settings or (QUICK_SETTINGS if args.quick else FULL_SETTINGS)))
-        settings["seed"] = args.seed
-    run_ulmfit(args.out, quick=args.quick, pretrained=args.pretrained, settings=settings, fastai_python=args.fastai_python,
+        if args.seed is not None:
+            settings["seed"] = args.seed
+        if args.seeds:
+            settings["seeds"] = [int(x) for x in args.seeds.split(",") if x.strip()]
+    if args.pretrain and args.pretrained:
+        raise ValueError("give either --pretrain (pretrain on Brown) or --pretrained NAME|DIR, not both")
+    pretrained = args.pretrained
+    if pretrained is None and not args.pretrain and not args.quick:
+        pretrained = SHIPPED_LM
+    run_ulmfit(args.out, quick=args.quick, pretrained=pretrained, settings=settings, fastai_python=args.fastai_python,
                fastai_threads=args.fastai_threads, device=args.device, fastai_script=args.fastai_script)
     sys.stdout.flush()
     return 0
