@@ -209,7 +209,7 @@ def loss_plot_png(history: list[dict], step_losses: list[float] | None = None) -
         ]
         if points:
             label = "train loss (mean since last validation)" if key == "train_loss" else "validation loss"
-            ax.plot(*zip(*points), style, label=label, markersize=4)
+            ax.plot(*zip(*points, strict=True), style, label=label, markersize=4)
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy (nats/token)")
     ax.legend()

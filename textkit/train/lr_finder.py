@@ -84,7 +84,7 @@ def lr_find(
             for batch in trainer.train_data.batches(epoch):
                 produced = True
                 lr = start_lr * (end_lr / start_lr) ** (it / max(1, num_it - 1))
-                for group, ratio in zip(trainer.opt.param_groups, ratios):
+                for group, ratio in zip(trainer.opt.param_groups, ratios, strict=True):
                     group["lr"] = lr * ratio
                 try:
                     loss = trainer._train_batch(batch, lr_find=True)

@@ -88,7 +88,7 @@ def evaluate(
                 sums[key] = sums.get(key, 0.0) + float(value)
     keys = sorted(sums)
     reduced = all_reduce_sum([sums[k] for k in keys], device)
-    return task.metrics(dict(zip(keys, reduced)))
+    return task.metrics(dict(zip(keys, reduced, strict=True)))
 
 
 def _to_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:

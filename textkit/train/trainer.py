@@ -31,7 +31,7 @@ import torch
 
 from textkit._device import resolve_device
 from textkit.train import checkpoint as ckpt
-from textkit.train.callbacks import EVENTS, Callback
+from textkit.train.callbacks import Callback
 from textkit.train.distributed import current as current_distributed
 from textkit.train.schedules import Constant, OneCycle
 from textkit.train.tasks import StepContext, Task, evaluate
@@ -135,7 +135,7 @@ class Trainer:
             raise ValueError(f"got {len(lrs)} learning rates for {len(groups)} parameter groups")
         self.opt = make_optimizer(
             optimizer,
-            [{"params": g, "max_lr": r} for g, r in zip(groups, lrs)],
+            [{"params": g, "max_lr": r} for g, r in zip(groups, lrs, strict=True)],
             weight_decay=weight_decay,
             betas=betas,
             momentum=momentum,
@@ -219,7 +219,8 @@ class Trainer:
                 else "no checkpoint had been written yet"
             )
             raise NonFiniteLossError(
-                f"the training loss became {self.raw_loss if not math.isfinite(self.raw_loss) else float(self.loss.detach())} at {where}; "
+                "the training loss became "
+                f"{self.raw_loss if not math.isfinite(self.raw_loss) else float(self.loss.detach())} at {where}; "
                 f"training stopped and {kept}. Lower the learning rate, clip gradients, or check the data."
             )
         self._unscaled = False
@@ -411,7 +412,8 @@ class Trainer:
             )
         if state["optimizer_name"] != self.optimizer_name:
             raise ckpt.CheckpointError(
-                f"checkpoint {data['path']} used optimizer {state['optimizer_name']!r}, this trainer {self.optimizer_name!r}"
+                f"checkpoint {data['path']} used optimizer {state['optimizer_name']!r}, this trainer "
+                f"{self.optimizer_name!r}"
             )
         from textkit.nn.serialization import model_tensors
 
