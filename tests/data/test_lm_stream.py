@@ -55,7 +55,7 @@ def test_lm_stream_resumes_mid_epoch_exactly():
     full = list(stream.batches(2))
     tail = list(LMStream(_docs(), batch_size=2, bptt=6, seed=1).batches(2, start=5))
     assert len(tail) == len(full) - 5
-    for a, b in zip(full[5:], tail):
+    for a, b in zip(full[5:], tail, strict=True):
         np.testing.assert_array_equal(a.x, b.x)
         assert a.index == b.index
 
@@ -73,7 +73,7 @@ def test_lm_stream_backwards_reads_the_stream_reversed():
 def test_lm_stream_shards_union_equals_the_combined_batch():
     single = LMStream(_docs(), batch_size=4, bptt=6, seed=2)
     shards = [LMStream(_docs(), batch_size=2, bptt=6, seed=2, rank=r, world_size=2) for r in range(2)]
-    for whole, a, b in zip(single.batches(0), shards[0].batches(0), shards[1].batches(0)):
+    for whole, a, b in zip(single.batches(0), shards[0].batches(0), shards[1].batches(0), strict=True):
         np.testing.assert_array_equal(whole.x, np.concatenate([a.x, b.x]))
         np.testing.assert_array_equal(whole.y, np.concatenate([a.y, b.y]))
 

@@ -93,7 +93,8 @@ def test_readers_composite_rejects_a_bad_weight(tmp_path, monkeypatch):
     manifest_dir.mkdir()
     (manifest_dir / "bad-mix.toml").write_text(
         'name = "bad-mix"\nkind = "plain"\nreader = "composite"\ndescription = "x"\nlicence = "x"\ncitation = "x"\n'
-        'splits = ["train", "valid", "test"]\n[options]\nparts = [{ corpus = "sotu", document = "file", weight = 1.5 }]\n'
+        'splits = ["train", "valid", "test"]\n[options]\nparts = [{ corpus = "sotu", document = "file", weight = 1.5 '
+        "}]\n"
     )
     monkeypatch.setenv("TEXTKIT_CORPORA_PATH", str(manifest_dir))
     from textkit import data
@@ -246,7 +247,8 @@ def test_readers_libreoffice_help_aligns_paragraph_ids(tmp_path):
         [
             (
                 '<p id="par_id2" class="paragraph" dir="auto">Press <span id="swlnsys_1" class="switchinline">'
-                '<span hidden="true" id="MAC_1" class="MAC">Command\n</span><span hidden="true" id="default_1">Ctrl</span>'
+                '<span hidden="true" id="MAC_1" class="MAC">Command\n</span><span hidden="true" '
+                'id="default_1">Ctrl</span>'
                 '</span>+F6 to switch to the <a href="x.html">document</a>.</p>'
             ),
             (

@@ -211,7 +211,7 @@ def test_decode_finished_rows_leave_the_beam_batch():
 def test_decode_greedy_stops_at_eos_and_pads_after_it():
     step = toy_model(5, seed=1)
     out = decode.greedy(step, [[1], [2], [3]], 20, eos_id=0, pad_id=4)
-    for row, n in zip(out.tokens.tolist(), out.lengths.tolist()):
+    for row, n in zip(out.tokens.tolist(), out.lengths.tolist(), strict=True):
         if 0 in row[:n]:
             assert row[n - 1] == 0 and all(t == 4 for t in row[n:])
     assert out.to_lists(strip_eos_id=0) == [r[:-1] if r and r[-1] == 0 else r for r in out.to_lists()]
@@ -236,7 +236,7 @@ def test_decode_no_repeat_ngram_removes_repeated_bigrams():
     assert looped == [2, 1, 2, 1, 2, 1, 2, 1]
     fixed = decode.greedy(step, [[1]], 8, processors=decode.build_processors(no_repeat_ngram_size=2)).to_lists()[0]
     full = [1] + fixed
-    bigrams = list(zip(full, full[1:]))
+    bigrams = list(zip(full, full[1:], strict=False))
     assert len(bigrams) == len(set(bigrams))
     assert decode.repetition_rate([looped]) == 1.0 and decode.repetition_rate([fixed]) == 0.0
 
