@@ -171,7 +171,7 @@ def test_gru_cell_matches_torch_gru_numerically():
     # gradients agree too
     g_ref = torch.autograd.grad(out_ref.sum(), [x, ref.weight_hh_l0])
     g = torch.autograd.grad(out.sum(), [x, scratch.weight_hh_l0])
-    for a, b in zip(g, g_ref):
+    for a, b in zip(g, g_ref, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
 
 

@@ -156,7 +156,7 @@ def test_seq2seq_attention_learns_to_reverse_with_the_trainer():
     assert history[-1]["valid_loss"] < 0.5 * history[0]["valid_loss"]
     sources = [p[0] for p in pairs[500:520]]
     hyps = translate(model, sources, bos_id=1, eos_id=2, pad_id=PAD, beam_size=3)
-    assert sum(h == s[::-1] for h, s in zip(hyps, sources)) >= 15
+    assert sum(h == s[::-1] for h, s in zip(hyps, sources, strict=True)) >= 15
 
 
 @pytest.mark.parametrize("kind", ["gru", "bahdanau", "transformer"])
@@ -202,5 +202,5 @@ def test_seq2seq_training_resumes_bit_identically(kind, tmp_path):
     resumed = trainer()
     resumed.fit(epochs=3, max_steps=n_steps, resume=tmp_path / "c")
     assert resumed.step == n_steps
-    for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+    for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), name

@@ -16,7 +16,6 @@ Sources end with EOS (an empty sentence is ``[EOS]``), targets are ``[BOS] ... [
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,6 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from textkit.nn.attention import AdditiveAttention, MultiplicativeAttention
-from textkit.nn.modes import eval_mode
 
 
 @dataclass(frozen=True)
@@ -64,7 +62,8 @@ def _source_lengths(src: torch.Tensor, pad_index: int) -> torch.Tensor:
     empty = (lengths == 0).nonzero().flatten().tolist()
     if empty:
         raise ValueError(
-            f"source rows {empty[:5]} are all padding; encode every source with a trailing EOS (an empty sentence is [EOS])"
+            f"source rows {empty[:5]} are all padding; encode every source with a trailing EOS (an empty sentence is "
+            "[EOS])"
         )
     return lengths
 

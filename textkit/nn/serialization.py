@@ -154,7 +154,8 @@ def load_language_model(folder: str | os.PathLike, device: str | torch.device = 
     pipeline = load_pipeline(folder)
     if len(pipeline) != model.config.vocab_size:
         raise ValueError(
-            f"{folder}: the vocabulary has {len(pipeline)} tokens but the model was built for {model.config.vocab_size}; "
+            f"{folder}: the vocabulary has {len(pipeline)} tokens but the model was built for "
+            f"{model.config.vocab_size}; "
             "the vocab and the checkpoint do not belong together"
         )
     load_weights(model, folder / WEIGHTS_FILE)
@@ -241,7 +242,8 @@ def load_translation_model(folder, device: str | torch.device = "cpu") -> Transl
     for side, tok, size in (("source", source, config.src_vocab_size), ("target", target, config.tgt_vocab_size)):
         if len(tok) != size:
             raise ValueError(
-                f"{folder}: the {side} tokenizer has {len(tok)} pieces but the model's {side} vocabulary has {size}; they were not trained together"
+                f"{folder}: the {side} tokenizer has {len(tok)} pieces but the model's {side} vocabulary has {size}; "
+                "they were not trained together"
             )
     model = model_cls(config)
     tensors = read_weights(folder / "model.safetensors")

@@ -164,7 +164,8 @@ class TransformerSeq2Seq(nn.Module):
         empty = (~mask.any(dim=1)).nonzero().flatten().tolist()
         if empty:
             raise ValueError(
-                f"source rows {empty[:5]} are all padding; encode every source with a trailing EOS (an empty sentence is [EOS])"
+                f"source rows {empty[:5]} are all padding; encode every source with a trailing EOS (an empty sentence "
+                "is [EOS])"
             )
         return mask
 
