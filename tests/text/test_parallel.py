@@ -225,7 +225,8 @@ if __name__ == "__main__":
         except {error} as exc:
             print("error:", type(exc).__name__, exc)
             print("attributes:", getattr(exc, "batch", None), getattr(exc, "docs", None), getattr(exc, "worker", None))
-            print("notes:", " ".join(getattr(exc, "__notes__", [])).splitlines()[0] if hasattr(exc, "__notes__") else None)
+            notes = " ".join(getattr(exc, "__notes__", [])).splitlines()[0] if hasattr(exc, "__notes__") else None
+            print("notes:", notes)
         else:
             sys.exit("no error raised")
         assert tok.tokenize_many(texts, n_workers=2, batch_size=50, start_method=start_method) == expected
@@ -234,13 +235,17 @@ if __name__ == "__main__":
         cache = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cache")
         vocab = Vocab.build(expected)
         try:
-            numericalize_corpus(texts, tok, vocab, cache_dir=cache, n_workers=2, batch_size=50, start_method=start_method)
+            numericalize_corpus(
+                texts, tok, vocab, cache_dir=cache, n_workers=2, batch_size=50, start_method=start_method
+            )
         except {error} as exc:
             print("error:", type(exc).__name__, exc)
         else:
             sys.exit("no error raised")
         print("cache after failure:", sorted(os.listdir(cache)) if os.path.exists(cache) else [])
-        corpus = numericalize_corpus(texts, tok, vocab, cache_dir=cache, n_workers=2, batch_size=50, start_method=start_method)
+        corpus = numericalize_corpus(
+            texts, tok, vocab, cache_dir=cache, n_workers=2, batch_size=50, start_method=start_method
+        )
         assert [vocab.decode(corpus[i]) for i in range(len(texts))] == expected
         print("cache after retry:", len(os.listdir(cache)))
 """
