@@ -84,3 +84,21 @@ def test_cli_lists_the_command():
     from textkit.cli import REPRODUCE_COMMANDS
 
     assert REPRODUCE_COMMANDS["ulmfit"][0] == "textkit.reproduce.ulmfit"
+
+
+def test_runs_on_other_seeds_reuse_the_finetuned_lms_and_combine(quick_run, tmp_path):
+    from textkit.reproduce.ulmfit import combine_results
+
+    out, first = quick_run
+    settings = json.loads(json.dumps(QUICK_SETTINGS)) | {"seeds": [2], "finetune_seed": 0}
+    other = run_ulmfit(tmp_path / "seed2", quick=True, pretrained=out / "pretrained", reuse_finetuned=out / "finetuned",
+                       device="cpu", settings=settings, log=lambda *_: None)
+    assert other["details"]["fwd"]["finetune"]["reused"].endswith("fwd")
+    merged = combine_results([out, tmp_path / "seed2"], tmp_path / "all", log=lambda *_: None)
+    assert merged["config"]["seeds"] == [0, 1, 2]
+    fwd = merged["metrics"]["ulmfit-fwd"]
+    assert fwd["per_seed"] == {**first["metrics"]["ulmfit-fwd"]["per_seed"], **other["metrics"]["ulmfit-fwd"]["per_seed"]}
+    assert fwd["accuracy"] == pytest.approx(np.mean(list(fwd["per_seed"].values())))
+    assert json.loads((tmp_path / "all" / "results.json").read_text())["metrics"]["ulmfit-fwd"] == fwd
+    with pytest.raises(ValueError, match="repeat seeds"):
+        combine_results([out, out], tmp_path / "twice", log=lambda *_: None)

@@ -102,6 +102,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pretrain", action="store_true",
                         help="pretrain forward and backward LMs on Brown first (the default for --quick) instead of a shipped model")
     parser.add_argument("--seeds", default=None, help="comma-separated training seeds for the classifiers (default 0,1,2; --quick 0)")
+    parser.add_argument("--finetune-seed", type=int, default=None, help="seed of the LM fine-tuning (default: the first of --seeds)")
+    parser.add_argument("--finetuned", default=None, help="reuse the fine-tuned LMs (fwd/, bwd/) of an earlier run's OUT/finetuned")
+    parser.add_argument("--combine", nargs="+", default=None, metavar="RUN",
+                        help="merge the results.json of runs that trained different seeds into OUT (nothing is trained)")
     parser.add_argument("--quick", action="store_true", help="tiny models and a data slice (under 3 minutes; for tests)")
     parser.add_argument("--settings", default=None, help="JSON file overriding the settings (same keys as OUT/settings.json)")
     parser.add_argument("--fastai-python", default=os.environ.get("TEXTKIT_FASTAI_PYTHON"),
@@ -182,7 +186,7 @@ def find_fastai_script(script: str | Path | None = None) -> Path:
 
 def run_ulmfit(out: str | Path, *, quick: bool = False, pretrained: str | Path | None = None, settings: dict | None = None,
                fastai_python: str | None = None, fastai_threads: int = 1, device: str = "auto", log=print,
-               fastai_script: str | Path | None = None) -> dict:
+               fastai_script: str | Path | None = None, reuse_finetuned: str | Path | None = None) -> dict:
     from textkit import data
     from textkit._io import atomic_write_json
     from textkit.reproduce.experiments import sentiment_train_test, versions
@@ -246,11 +250,20 @@ def run_ulmfit(out: str | Path, *, quick: bool = False, pretrained: str | Path |
         pretrain_metrics = {"reused": str(pretrain_dir)}
         sources = {"fwd": (pretrain_dir / "fwd", "forward"), "bwd": (pretrain_dir / "bwd", "backward")}
 
-    # 2. fine-tune each direction's LM once (first seed) on the training fold's texts
-    finetuned, details = {}, {"seeds": seeds}
+    # 2. fine-tune each direction's LM once (settings["finetune_seed"], default the first seed) on
+    # the training fold's texts, or reuse the fine-tuned LMs of an earlier run (``finetuned``)
+    finetune_seed = int(settings.get("finetune_seed", seeds[0]))
+    finetuned, details = {}, {"seeds": seeds, "finetune_seed": finetune_seed}
     for name, backwards in (("fwd", False), ("bwd", True)):
         direction = "backward" if backwards else "forward"
         t = time.perf_counter()
+        if reuse_finetuned is not None:
+            bundle = load_pretrained(Path(reuse_finetuned) / name, device=device)
+            if bool(bundle.config.get("data", {}).get("backwards", False)) != backwards:
+                raise ValueError(f"{Path(reuse_finetuned) / name} is not a {direction} fine-tuned language model")
+            finetuned[name] = (bundle.model, bundle.pipeline, backwards)
+            details[name] = {"finetune": {"reused": str(Path(reuse_finetuned) / name), **bundle.config.get("finetune", {})}}
+            continue
         source, source_direction = sources[name]
         bundle = load_pretrained(source, device=device, direction=source_direction)
         if bool(bundle.config.get("data", {}).get("backwards", False)) != backwards:
@@ -258,7 +271,7 @@ def run_ulmfit(out: str | Path, *, quick: bool = False, pretrained: str | Path |
         model, pipeline, report = adapt_to_texts(bundle, train_texts, min_freq=finetune_settings.min_freq, max_vocab=finetune_settings.max_vocab)
         log(f"[{name}] " + report.summary())
         model, ft_metrics = fine_tune_language_model(model, pipeline, train_texts, finetune_settings, backwards=backwards,
-                                                     seed=seeds[0], device=device, log=log)
+                                                     seed=finetune_seed, device=device, log=log)
         # the fine-tuned LM (encoder included) is a regular LM folder: load_pretrained reads it
         save_language_model(model, pipeline, out / "finetuned" / name,
                             extra={"data": {"corpus": CORPUS, "fold": 0, "backwards": backwards}, "finetune": ft_metrics})
@@ -321,6 +334,43 @@ def run_ulmfit(out: str | Path, *, quick: bool = False, pretrained: str | Path |
     log(format_table(results))
     log(f"wrote {out / 'results.json'} and the exported ensemble {out / 'classifier'}")
     return results
+
+
+def combine_results(folders: list[str | Path], out: str | Path, log=print) -> dict:
+    """Merge runs of the same experiment that trained different seeds (for example on two
+    cores at once, with one ``finetune_seed`` and ``--finetuned`` reuse) into one results.json:
+    the per-seed accuracies are pooled and summarized again; everything else must agree."""
+    from textkit._io import atomic_write_json, read_json
+
+    runs = [read_json(Path(f) / "results.json", "ulmfit results") for f in folders]
+    first = runs[0]
+    for other, folder in zip(runs[1:], folders[1:], strict=True):
+        for key in ("nbsvm-bi", "mnb-bi"):
+            if other["metrics"][key]["accuracy"] != first["metrics"][key]["accuracy"]:
+                raise ValueError(f"{folder} has another {key} accuracy: it is not the same split or data")
+        if other["details"].get("finetune_seed") != first["details"].get("finetune_seed"):
+            raise ValueError(f"{folder} fine-tuned its LMs with another seed; the runs do not share their LMs")
+    merged = json.loads(json.dumps(first))
+    seeds: list[int] = []
+    for run in runs:
+        seeds += run["config"]["seeds"]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"the runs repeat seeds {seeds}")
+    for key in ("ulmfit-fwd", "ulmfit-bwd", "ulmfit-ensemble", "no-pretrain"):
+        pooled: dict[str, float] = {}
+        for run in runs:
+            pooled.update(run["metrics"][key]["per_seed"])
+        order = [str(s) for s in seeds]
+        merged["metrics"][key] = {**seed_summary([pooled[s] for s in order], seeds), "description": first["metrics"][key]["description"]}
+    merged["config"]["seeds"] = seeds
+    merged["config"]["combined_from"] = [str(f) for f in folders]
+    merged["timings_s"] = {str(f): run["timings_s"] for f, run in zip(folders, runs, strict=True)}
+    merged["details"] = {str(f): run["details"] for f, run in zip(folders, runs, strict=True)}
+    merged["goals"] = _goals(merged["metrics"], bool(first["config"].get("quick")))
+    Path(out).mkdir(parents=True, exist_ok=True)
+    atomic_write_json(Path(out) / "results.json", merged)
+    log(format_table(merged))
+    return merged
 
 
 def seed_summary(values: list[float], seeds: list[int]) -> dict:
@@ -422,18 +472,24 @@ def run(args: argparse.Namespace) -> int:
             settings["seed"] = args.seed
         ulmfit_es.run_ulmfit_spanish(args.out, quick=args.quick, settings=settings, device=args.device)
         return 0
-    if args.seed is not None or args.seeds:
+    if args.combine:
+        combine_results(args.combine, args.out)
+        return 0
+    if args.seed is not None or args.seeds or args.finetune_seed is not None:
         settings = json.loads(json.dumps(settings or (QUICK_SETTINGS if args.quick else FULL_SETTINGS)))
         if args.seed is not None:
             settings["seed"] = args.seed
         if args.seeds:
             settings["seeds"] = [int(x) for x in args.seeds.split(",") if x.strip()]
+        if args.finetune_seed is not None:
+            settings["finetune_seed"] = args.finetune_seed
     if args.pretrain and args.pretrained:
         raise ValueError("give either --pretrain (pretrain on Brown) or --pretrained NAME|DIR, not both")
     pretrained = args.pretrained
     if pretrained is None and not args.pretrain and not args.quick:
         pretrained = SHIPPED_LM
     run_ulmfit(args.out, quick=args.quick, pretrained=pretrained, settings=settings, fastai_python=args.fastai_python,
-               fastai_threads=args.fastai_threads, device=args.device, fastai_script=args.fastai_script)
+               fastai_threads=args.fastai_threads, device=args.device, fastai_script=args.fastai_script,
+               reuse_finetuned=args.finetuned)
     sys.stdout.flush()
     return 0
