@@ -60,7 +60,14 @@ def test_quick_run_writes_every_method_and_a_loadable_ensemble(quick_run):
 def test_pretrained_folder_is_reused_and_checked(quick_run, tmp_path):
     out, first = quick_run
     settings = json.loads(json.dumps(QUICK_SETTINGS)) | {"seeds": [0, 1]}
-    again = run_ulmfit(tmp_path / "again", quick=True, pretrained=out / "pretrained", device="cpu", settings=settings, log=lambda *_: None)
+    again = run_ulmfit(
+        tmp_path / "again",
+        quick=True,
+        pretrained=out / "pretrained",
+        device="cpu",
+        settings=settings,
+        log=lambda *_: None,
+    )
     assert again["pretrain"] == {"reused": str(out / "pretrained")}
     # the same seed and pretrained models give the same classifiers
     assert again["metrics"]["ulmfit-fwd"]["accuracy"] == first["metrics"]["ulmfit-fwd"]["accuracy"]
@@ -91,13 +98,23 @@ def test_runs_on_other_seeds_reuse_the_finetuned_lms_and_combine(quick_run, tmp_
 
     out, first = quick_run
     settings = json.loads(json.dumps(QUICK_SETTINGS)) | {"seeds": [2], "finetune_seed": 0}
-    other = run_ulmfit(tmp_path / "seed2", quick=True, pretrained=out / "pretrained", reuse_finetuned=out / "finetuned",
-                       device="cpu", settings=settings, log=lambda *_: None)
+    other = run_ulmfit(
+        tmp_path / "seed2",
+        quick=True,
+        pretrained=out / "pretrained",
+        reuse_finetuned=out / "finetuned",
+        device="cpu",
+        settings=settings,
+        log=lambda *_: None,
+    )
     assert other["details"]["fwd"]["finetune"]["reused"].endswith("fwd")
     merged = combine_results([out, tmp_path / "seed2"], tmp_path / "all", log=lambda *_: None)
     assert merged["config"]["seeds"] == [0, 1, 2]
     fwd = merged["metrics"]["ulmfit-fwd"]
-    assert fwd["per_seed"] == {**first["metrics"]["ulmfit-fwd"]["per_seed"], **other["metrics"]["ulmfit-fwd"]["per_seed"]}
+    assert fwd["per_seed"] == {
+        **first["metrics"]["ulmfit-fwd"]["per_seed"],
+        **other["metrics"]["ulmfit-fwd"]["per_seed"],
+    }
     assert fwd["accuracy"] == pytest.approx(np.mean(list(fwd["per_seed"].values())))
     assert json.loads((tmp_path / "all" / "results.json").read_text())["metrics"]["ulmfit-fwd"] == fwd
     with pytest.raises(ValueError, match="repeat seeds"):

@@ -58,6 +58,7 @@ def export_pretrained(runs: dict[str, str | Path], name: str, out_root: str | Pa
         directions[direction] = {
             "files": {rel: sha256_file(target / rel) for rel in SHIPPED_FILES},
             "bytes": sum((target / rel).stat().st_size for rel in SHIPPED_FILES),
+            "sizes": {rel: (target / rel).stat().st_size for rel in SHIPPED_FILES},
             "stored_dtype": dtype,
             "perplexity": {split: round(m["perplexity"], 3) for split, m in evaluation.items()},
             "loss": {split: round(m["loss"], 5) for split, m in evaluation.items()},
@@ -84,7 +85,8 @@ def export_pretrained(runs: dict[str, str | Path], name: str, out_root: str | Pa
         }
     if len(set(pipelines)) > 1:
         raise ValueError(
-            "the runs use different vocabularies; a backward model must share its forward twin's (lm pretrain --pipeline)"
+            "the runs use different vocabularies; a backward model must share its forward twin's (lm pretrain "
+            "--pipeline)"
         )
     manifest = {
         "name": name,
@@ -103,4 +105,54 @@ def read_manifest(folder: str | Path) -> dict:
     return read_json(Path(folder) / "manifest.json", "pretrained model manifest")
 
 
-__all__ = ["SHIPPED_FILES", "export_pretrained", "read_manifest"]
+def model_card(manifest: dict, recipe: dict, *, data_rows: list[tuple[str, str, str, str]], notes: str = "") -> str:
+    """The model card (markdown) of a shipped model, from its manifest and recipe: data,
+    steps, tokens seen, hardware, time, perplexities of the stored weights and the sha256 of
+    every file. ``data_rows``: (part, words, licence, what) per training-data part."""
+    lines = [f"# {manifest['name']}", "", recipe.get("description", ""), ""]
+    lines += ["## Data", "", "| part | words | licence | what |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in data_rows]
+    lines += [
+        "",
+        f"Architecture `{recipe['arch']}` with `{json.dumps(recipe['model'])}`; "
+        f"tokenizer `{json.dumps(recipe['tokenizer'])}`.",
+        "",
+    ]
+    lines += [
+        "## Training and metrics",
+        "",
+        "| direction | steps | epochs | tokens seen | tokens/s | train time | device, precision "
+        "| valid ppl | test ppl | fp32 valid / test ppl |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for direction, facts in manifest["directions"].items():
+        train = facts["training"]
+        effective = facts.get("effective_train") or {}
+        tokens_seen = train["steps"] * effective.get("batch_size", 0) * effective.get("bptt", 0)
+        fp32 = facts["fp32_perplexity"]
+        lines.append(
+            f"| {direction} | {train['steps']:,} | {train['epochs']} | ~{tokens_seen / 1e6:.1f}M "
+            f"| {train['train_tokens_per_s']:,} | {train['train_time_s'] / 3600:.2f} h "
+            f"| {train['device']}, {train['precision']} | {facts['perplexity']['valid']:.2f} | "
+            f"{facts['perplexity']['test']:.2f} | {fp32['valid']:.2f} / {fp32['test']:.2f} |"
+        )
+    lines += [
+        "",
+        "Perplexities are per textkit word token (case and repetition markers included) of the stored "
+        f"{next(iter(manifest['directions'].values()))['stored_dtype']} weights on the corpus's held-out documents; "
+        "the last column is the float32 weights at the end of training. "
+        "Tokens seen = steps x batch x bptt (approximate: "
+        "BPTT lengths vary around bptt).",
+        "",
+    ]
+    lines += ["## Files", "", "| file | bytes | sha256 |", "|---|---|---|"]
+    for direction, facts in manifest["directions"].items():
+        for rel, digest in facts["files"].items():
+            lines.append(f"| {direction}/{rel} | {facts.get('sizes', {}).get(rel, 0):,} | `{digest}` |")
+    lines += ["", f"Exported with {json.dumps(manifest['exported_with'])} on {manifest['machine']}.", ""]
+    if notes:
+        lines += [notes, ""]
+    return "\n".join(lines)
+
+
+__all__ = ["SHIPPED_FILES", "export_pretrained", "model_card", "read_manifest"]

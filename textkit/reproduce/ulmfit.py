@@ -42,39 +42,117 @@ FULL_SETTINGS = {
     # the first seed); the classifiers and the ablation run once per seed.
     "seeds": [0, 1, 2],
     # awd_lstm-small's size; one epoch per direction keeps the whole run near an hour on 2 cores
-    "pretrain": {"emb_size": 128, "hidden_size": 512, "n_layers": 2, "drop_mult": 0.5, "epochs": 1, "lr": 0.005,
-                 "batch_size": 32, "bptt": 70, "max_vocab": 12000, "min_freq": 3, "wd": 0.01, "clip": 0.4},
-    "finetune": {"epochs_frozen": 1, "lr_frozen": 0.02, "epochs": 1, "lr": 0.002, "batch_size": 32, "bptt": 70,
-                 "drop_mult": 0.5, "valid_fraction": 0.1},
-    "classifier": {"batch_size": 32, "bptt": 70, "max_len": 1400, "drop_mult": 0.5, "lr_factor": 2.6, "schedule": "one_cycle",
-                   "moms": [0.8, 0.7, 0.8],
-                   "stages": [{"groups": 1, "epochs": 1, "lr": 0.02}, {"groups": 2, "epochs": 1, "lr": 0.01},
-                              {"groups": "all", "epochs": 1, "lr": 0.002}]},
+    "pretrain": {
+        "emb_size": 128,
+        "hidden_size": 512,
+        "n_layers": 2,
+        "drop_mult": 0.5,
+        "epochs": 1,
+        "lr": 0.005,
+        "batch_size": 32,
+        "bptt": 70,
+        "max_vocab": 12000,
+        "min_freq": 3,
+        "wd": 0.01,
+        "clip": 0.4,
+    },
+    "finetune": {
+        "epochs_frozen": 1,
+        "lr_frozen": 0.02,
+        "epochs": 1,
+        "lr": 0.002,
+        "batch_size": 32,
+        "bptt": 70,
+        "drop_mult": 0.5,
+        "valid_fraction": 0.1,
+    },
+    "classifier": {
+        "batch_size": 32,
+        "bptt": 70,
+        "max_len": 1400,
+        "drop_mult": 0.5,
+        "lr_factor": 2.6,
+        "schedule": "one_cycle",
+        "moms": [0.8, 0.7, 0.8],
+        "stages": [
+            {"groups": 1, "epochs": 1, "lr": 0.02},
+            {"groups": 2, "epochs": 1, "lr": 0.01},
+            {"groups": "all", "epochs": 1, "lr": 0.002},
+        ],
+    },
     # the ablation's random encoder: every group trains from the first step at one rate (gradual
     # unfreezing and /2.6 per group only make sense for pretrained layers; with the schedule above
     # the random embedding trains for 2 epochs at 1e-3 / 2.6**3). bench/results/ulmfit_recipe_audit.json
-    "no_pretrain_classifier": {"batch_size": 64, "bptt": 70, "max_len": 1400, "drop_mult": 0.5, "lr_factor": 1.0,
-                               "schedule": "one_cycle", "moms": [0.8, 0.7, 0.8],
-                               "stages": [{"groups": "all", "epochs": 1, "lr": 0.005}, {"groups": "all", "epochs": 1, "lr": 0.002}]},
+    "no_pretrain_classifier": {
+        "batch_size": 64,
+        "bptt": 70,
+        "max_len": 1400,
+        "drop_mult": 0.5,
+        "lr_factor": 1.0,
+        "schedule": "one_cycle",
+        "moms": [0.8, 0.7, 0.8],
+        "stages": [{"groups": "all", "epochs": 1, "lr": 0.005}, {"groups": "all", "epochs": 1, "lr": 0.002}],
+    },
 }
 QUICK_SETTINGS = {
     "seed": 0,
     "seeds": [0],
-    "pretrain": {"emb_size": 32, "hidden_size": 64, "n_layers": 2, "drop_mult": 0.3, "epochs": 1, "lr": 0.01,
-                 "batch_size": 16, "bptt": 30, "max_vocab": 4000, "min_freq": 2, "wd": 0.01, "clip": 0.4, "max_docs": 12},
-    "finetune": {"epochs_frozen": 1, "lr_frozen": 0.02, "epochs": 1, "lr": 0.004, "batch_size": 16, "bptt": 30,
-                 "drop_mult": 0.3, "valid_fraction": 0.1},
-    "classifier": {"batch_size": 32, "bptt": 30, "max_len": 200, "drop_mult": 0.3, "lr_factor": 2.6, "schedule": "one_cycle",
-                   "moms": [0.8, 0.7, 0.8], "stages": [{"groups": 1, "epochs": 1, "lr": 0.02}, {"groups": "all", "epochs": 1, "lr": 0.004}]},
-    "no_pretrain_classifier": {"batch_size": 32, "bptt": 30, "max_len": 200, "drop_mult": 0.3, "lr_factor": 1.0, "schedule": "one_cycle",
-                               "moms": [0.8, 0.7, 0.8], "stages": [{"groups": "all", "epochs": 2, "lr": 0.005}]},
+    "pretrain": {
+        "emb_size": 32,
+        "hidden_size": 64,
+        "n_layers": 2,
+        "drop_mult": 0.3,
+        "epochs": 1,
+        "lr": 0.01,
+        "batch_size": 16,
+        "bptt": 30,
+        "max_vocab": 4000,
+        "min_freq": 2,
+        "wd": 0.01,
+        "clip": 0.4,
+        "max_docs": 12,
+    },
+    "finetune": {
+        "epochs_frozen": 1,
+        "lr_frozen": 0.02,
+        "epochs": 1,
+        "lr": 0.004,
+        "batch_size": 16,
+        "bptt": 30,
+        "drop_mult": 0.3,
+        "valid_fraction": 0.1,
+    },
+    "classifier": {
+        "batch_size": 32,
+        "bptt": 30,
+        "max_len": 200,
+        "drop_mult": 0.3,
+        "lr_factor": 2.6,
+        "schedule": "one_cycle",
+        "moms": [0.8, 0.7, 0.8],
+        "stages": [{"groups": 1, "epochs": 1, "lr": 0.02}, {"groups": "all", "epochs": 1, "lr": 0.004}],
+    },
+    "no_pretrain_classifier": {
+        "batch_size": 32,
+        "bptt": 30,
+        "max_len": 200,
+        "drop_mult": 0.3,
+        "lr_factor": 1.0,
+        "schedule": "one_cycle",
+        "moms": [0.8, 0.7, 0.8],
+        "stages": [{"groups": "all", "epochs": 2, "lr": 0.005}],
+    },
     "max_train_docs": 1500,
     "max_test_docs": 400,
 }
 PUBLISHED = {
     "source": "Howard & Ruder 2018 (ULMFiT) on IMDb; fastai v1 IMDb example; Wang & Manning 2012 (NBSVM-bi)",
-    "imdb_accuracy": {"ulmfit (paper, error 4.6%)": 95.4, "ulmfit-fwd (fastai v1 example)": 94.96,
-                      "ulmfit-ensemble (fastai v1 example)": 95.39, "nbsvm-bi (W&M)": 91.22},
+    "imdb_accuracy": {
+        "ulmfit (paper, error 4.6%)": 95.4,
+        "ulmfit-fwd (fastai v1 example)": 94.96,
+        "ulmfit-ensemble (fastai v1 example)": 95.39,
+        "nbsvm-bi (W&M)": 91.22,
+    },
     "note": "IMDb, with a WikiText-103 LM; not comparable with rotten-tomatoes fold 0 and a Brown LM",
 }
 METHODS = {
@@ -83,8 +161,13 @@ METHODS = {
     "ulmfit-ensemble": "mean of the forward and backward probabilities",
     "nbsvm-bi": "NBSVM, uni+bigrams (textkit.classical, inner-CV tuned)",
     "mnb-bi": "multinomial NB, uni+bigrams",
-    "no-pretrain": "same classifier, encoder from scratch (forward), every group trained from the start (no_pretrain_classifier)",
-    "fastai-ulmfit": "fastai 2.8 ULMFiT (AWD_LSTM, pretrained=False, LM pretrained by fastai on the same Brown text; --pretrain runs only)",
+    "no-pretrain": (
+        "same classifier, encoder from scratch (forward), every group trained from the start (no_pretrain_classifier)"
+    ),
+    "fastai-ulmfit": (
+        "fastai 2.8 ULMFiT (AWD_LSTM, pretrained=False, LM pretrained by fastai on the same Brown text; "
+        "--pretrain runs only)"
+    ),
 }
 
 
@@ -94,25 +177,59 @@ FASTAI_SCRIPT = Path("bench") / "ulmfit_fastai.py"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--corpus", choices=(CORPUS,), default=CORPUS)
-    parser.add_argument("--lang", choices=("en", "es"), default="en",
-                        help="es: the Spanish demonstration (SentencePiece LM on the Reina-Valera Bible, book-group classifier)")
+    parser.add_argument(
+        "--lang",
+        choices=("en", "es"),
+        default="en",
+        help="es: the Spanish demonstration (SentencePiece LM on the Reina-Valera Bible, book-group classifier)",
+    )
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--pretrained", default=None,
-                        help=f"a shipped model's name (default for full runs: {SHIPPED_LM}) or a folder with fwd/ and bwd/ LM folders")
-    parser.add_argument("--pretrain", action="store_true",
-                        help="pretrain forward and backward LMs on Brown first (the default for --quick) instead of a shipped model")
-    parser.add_argument("--seeds", default=None, help="comma-separated training seeds for the classifiers (default 0,1,2; --quick 0)")
-    parser.add_argument("--ablation-seeds", default=None, help="seeds for the no-pretraining ablation (default: --seeds)")
-    parser.add_argument("--finetune-seed", type=int, default=None, help="seed of the LM fine-tuning (default: the first of --seeds)")
-    parser.add_argument("--finetuned", default=None, help="reuse the fine-tuned LMs (fwd/, bwd/) of an earlier run's OUT/finetuned")
-    parser.add_argument("--combine", nargs="+", default=None, metavar="RUN",
-                        help="merge the results.json of runs that trained different seeds into OUT (nothing is trained)")
-    parser.add_argument("--quick", action="store_true", help="tiny models and a data slice (under 3 minutes; for tests)")
-    parser.add_argument("--settings", default=None, help="JSON file overriding the settings (same keys as OUT/settings.json)")
-    parser.add_argument("--fastai-python", default=os.environ.get("TEXTKIT_FASTAI_PYTHON"),
-                        help="a Python with fastai 2.8 to run the fastai peer (bench/ulmfit_fastai.py); default: $TEXTKIT_FASTAI_PYTHON")
-    parser.add_argument("--fastai-script", default=None,
-                        help=f"the fastai peer script (default: {FASTAI_SCRIPT} under the current folder: a checkout)")
+    parser.add_argument(
+        "--pretrained",
+        default=None,
+        help=f"a shipped model's name (default for full runs: {SHIPPED_LM}) or a folder with fwd/ and bwd/ LM folders",
+    )
+    parser.add_argument(
+        "--pretrain",
+        action="store_true",
+        help="pretrain forward and backward LMs on Brown first (the default for --quick) instead of a shipped model",
+    )
+    parser.add_argument(
+        "--seeds", default=None, help="comma-separated training seeds for the classifiers (default 0,1,2; --quick 0)"
+    )
+    parser.add_argument(
+        "--ablation-seeds", default=None, help="seeds for the no-pretraining ablation (default: --seeds)"
+    )
+    parser.add_argument(
+        "--finetune-seed", type=int, default=None, help="seed of the LM fine-tuning (default: the first of --seeds)"
+    )
+    parser.add_argument(
+        "--finetuned", default=None, help="reuse the fine-tuned LMs (fwd/, bwd/) of an earlier run's OUT/finetuned"
+    )
+    parser.add_argument(
+        "--combine",
+        nargs="+",
+        default=None,
+        metavar="RUN",
+        help="merge the results.json of runs that trained different seeds into OUT (nothing is trained)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny models and a data slice (under 3 minutes; for tests)"
+    )
+    parser.add_argument(
+        "--settings", default=None, help="JSON file overriding the settings (same keys as OUT/settings.json)"
+    )
+    parser.add_argument(
+        "--fastai-python",
+        default=os.environ.get("TEXTKIT_FASTAI_PYTHON"),
+        help="a Python with fastai 2.8 to run the fastai peer (bench/ulmfit_fastai.py); "
+        "default: $TEXTKIT_FASTAI_PYTHON",
+    )
+    parser.add_argument(
+        "--fastai-script",
+        default=None,
+        help=f"the fastai peer script (default: {FASTAI_SCRIPT} under the current folder: a checkout)",
+    )
     parser.add_argument("--fastai-threads", type=int, default=1)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
@@ -130,17 +247,35 @@ def fold_zero(texts: list[str], labels: list[str], seed: int) -> tuple[np.ndarra
 def _recipe(pre: dict, backwards: bool, seed: int):
     from textkit.recipes.language_model import LMRecipe
 
-    return LMRecipe.from_dict({
-        "name": f"ulmfit-brown-{'bwd' if backwards else 'fwd'}",
-        "description": f"{'Backward' if backwards else 'Forward'} AWD-LSTM on Brown for `textkit reproduce ulmfit`.",
-        "arch": "awd_lstm",
-        "model": {k: pre[k] for k in ("emb_size", "hidden_size", "n_layers", "drop_mult")},
-        "tokenizer": {"kind": "word", "min_freq": pre["min_freq"], "max_vocab": pre["max_vocab"]},
-        "data": {"corpus": "brown", "split_seed": 0, "fractions": [0.8, 0.1, 0.1], "max_docs": pre.get("max_docs"), "backwards": backwards},
-        "train": {"batch_size": pre["batch_size"], "bptt": pre["bptt"], "epochs": pre["epochs"], "lr": pre["lr"],
-                  "weight_decay": pre["wd"], "clip": pre["clip"], "seed": seed, "checkpoint_every": 200,
-                  "schedule": {"name": "one_cycle", "pct_start": 0.25}},
-    })
+    return LMRecipe.from_dict(
+        {
+            "name": f"ulmfit-brown-{'bwd' if backwards else 'fwd'}",
+            "description": (
+                f"{'Backward' if backwards else 'Forward'} AWD-LSTM on Brown for `textkit reproduce ulmfit`."
+            ),
+            "arch": "awd_lstm",
+            "model": {k: pre[k] for k in ("emb_size", "hidden_size", "n_layers", "drop_mult")},
+            "tokenizer": {"kind": "word", "min_freq": pre["min_freq"], "max_vocab": pre["max_vocab"]},
+            "data": {
+                "corpus": "brown",
+                "split_seed": 0,
+                "fractions": [0.8, 0.1, 0.1],
+                "max_docs": pre.get("max_docs"),
+                "backwards": backwards,
+            },
+            "train": {
+                "batch_size": pre["batch_size"],
+                "bptt": pre["bptt"],
+                "epochs": pre["epochs"],
+                "lr": pre["lr"],
+                "weight_decay": pre["wd"],
+                "clip": pre["clip"],
+                "seed": seed,
+                "checkpoint_every": 200,
+                "schedule": {"name": "one_cycle", "pct_start": 0.25},
+            },
+        }
+    )
 
 
 def pretrain_both(settings: dict, out: Path, device: str, log) -> dict:
@@ -155,8 +290,13 @@ def pretrain_both(settings: dict, out: Path, device: str, log) -> dict:
         recipe = replace(recipe, train=replace(recipe.train, device=device))
         pipeline = load_pipeline(out / "fwd") if backwards else None  # one vocabulary for both directions
         started = time.perf_counter()
-        m = pretrain_language_model(recipe, out / name, quiet=True, pipeline=pipeline, command="textkit reproduce ulmfit")
-        log(f"pretrained {name} LM on Brown: valid perplexity {m['valid_perplexity']:.1f}, {time.perf_counter() - started:.0f} s")
+        m = pretrain_language_model(
+            recipe, out / name, quiet=True, pipeline=pipeline, command="textkit reproduce ulmfit"
+        )
+        log(
+            f"pretrained {name} LM on Brown: valid perplexity {m['valid_perplexity']:.1f}, "
+            f"{time.perf_counter() - started:.0f} s"
+        )
         metrics[name] = m
     return metrics
 
@@ -165,7 +305,8 @@ def _check_pretrained(folder: Path) -> None:
     for name in ("fwd", "bwd"):
         if not (folder / name / "config.json").exists():
             raise FileNotFoundError(
-                f"--pretrained {folder}: expected {folder / name}/config.json. Give the folder that holds fwd/ and bwd/ "
+                f"--pretrained {folder}: expected {folder / name}/config.json. "
+                "Give the folder that holds fwd/ and bwd/ "
                 "language models (this command writes one under OUT/pretrained)"
             )
 
@@ -185,16 +326,32 @@ def find_fastai_script(script: str | Path | None = None) -> Path:
     return path.resolve()
 
 
-def run_ulmfit(out: str | Path, *, quick: bool = False, pretrained: str | Path | None = None, settings: dict | None = None,
-               fastai_python: str | None = None, fastai_threads: int = 1, device: str = "auto", log=print,
-               fastai_script: str | Path | None = None, reuse_finetuned: str | Path | None = None) -> dict:
+def run_ulmfit(
+    out: str | Path,
+    *,
+    quick: bool = False,
+    pretrained: str | Path | None = None,
+    settings: dict | None = None,
+    fastai_python: str | None = None,
+    fastai_threads: int = 1,
+    device: str = "auto",
+    log=print,
+    fastai_script: str | Path | None = None,
+    reuse_finetuned: str | Path | None = None,
+) -> dict:
     from textkit import data
     from textkit._io import atomic_write_json
     from textkit.reproduce.experiments import sentiment_train_test, versions
     from textkit.nn.serialization import save_language_model
     from textkit.train.trainer import resolve_device
     from textkit.data.pretrained import list_pretrained, pretrained_manifest
-    from textkit.transfer import TextClassifier, adapt_to_texts, fine_tune_language_model, load_pretrained, train_classifier
+    from textkit.transfer import (
+        TextClassifier,
+        adapt_to_texts,
+        fine_tune_language_model,
+        load_pretrained,
+        train_classifier,
+    )
     from textkit.transfer.training import settings_from_dict
 
     started = time.perf_counter()
@@ -216,22 +373,28 @@ def run_ulmfit(out: str | Path, *, quick: bool = False, pretrained: str | Path |
         test_rows = np.sort(rng.choice(test_rows, min(len(test_rows), settings["max_test_docs"]), replace=False))
     train_texts, train_labels = [texts[i] for i in train_rows], [labels[i] for i in train_rows]
     test_texts, test_labels = [texts[i] for i in test_rows], [labels[i] for i in test_rows]
-    log(f"{CORPUS} fold 0 of {N_FOLDS} (seed {seed}): {len(train_texts)} train / {len(test_texts)} test snippets; device {device}")
+    log(
+        f"{CORPUS} fold 0 of {N_FOLDS} (seed {seed}): {len(train_texts)} train / {len(test_texts)} test snippets; "
+        f"device {device}"
+    )
     atomic_write_json(out / "settings.json", settings)
 
     metrics: dict[str, dict] = {}
     timings: dict[str, float] = {}
     # classical baselines on the same split
     t = time.perf_counter()
-    classical = sentiment_train_test(train_texts, train_labels, test_texts, test_labels, seed=seed, quick=quick)["metrics"]
+    classical = sentiment_train_test(train_texts, train_labels, test_texts, test_labels, seed=seed, quick=quick)[
+        "metrics"
+    ]
     for key in ("nbsvm-bi", "mnb-bi"):
         metrics[key] = {"accuracy": classical[key]["accuracy"], "hyperparameters": classical[key]["hyperparameters"][0]}
     timings["classical"] = time.perf_counter() - t
     log(f"nbsvm-bi {metrics['nbsvm-bi']['accuracy']:.4f}, mnb-bi {metrics['mnb-bi']['accuracy']:.4f}")
 
     # the fastai peer starts now and runs beside textkit (its own process and threads)
-    fastai_proc = _start_fastai(fastai_python, script, fastai_threads, out, settings,
-                                train_texts, train_labels, test_texts, test_labels, log)
+    fastai_proc = _start_fastai(
+        fastai_python, script, fastai_threads, out, settings, train_texts, train_labels, test_texts, test_labels, log
+    )
 
     # 1. pretrain, or start from a shipped model or an LM folder pair
     seeds = [int(x) for x in settings.get("seeds", [seed])]
@@ -242,8 +405,13 @@ def run_ulmfit(out: str | Path, *, quick: bool = False, pretrained: str | Path |
         timings["pretrain"] = time.perf_counter() - t
         sources = {"fwd": (pretrain_dir / "fwd", "forward"), "bwd": (pretrain_dir / "bwd", "backward")}
     elif str(pretrained) in list_pretrained() and not Path(pretrained).exists():
-        pretrain_metrics = {"shipped": str(pretrained), "manifest": {d: {k: v for k, v in m.items() if k in ("perplexity", "training", "files")}
-                                                                     for d, m in pretrained_manifest(str(pretrained))["directions"].items()}}
+        pretrain_metrics = {
+            "shipped": str(pretrained),
+            "manifest": {
+                d: {k: v for k, v in m.items() if k in ("perplexity", "training", "files")}
+                for d, m in pretrained_manifest(str(pretrained))["directions"].items()
+            },
+        }
         sources = {"fwd": (str(pretrained), "forward"), "bwd": (str(pretrained), "backward")}
     else:
         pretrain_dir = Path(pretrained)
@@ -263,43 +431,80 @@ def run_ulmfit(out: str | Path, *, quick: bool = False, pretrained: str | Path |
             if bool(bundle.config.get("data", {}).get("backwards", False)) != backwards:
                 raise ValueError(f"{Path(reuse_finetuned) / name} is not a {direction} fine-tuned language model")
             finetuned[name] = (bundle.model, bundle.pipeline, backwards)
-            details[name] = {"finetune": {"reused": str(Path(reuse_finetuned) / name), **bundle.config.get("finetune", {})}}
+            details[name] = {
+                "finetune": {"reused": str(Path(reuse_finetuned) / name), **bundle.config.get("finetune", {})}
+            }
             continue
         source, source_direction = sources[name]
         bundle = load_pretrained(source, device=device, direction=source_direction)
         if bool(bundle.config.get("data", {}).get("backwards", False)) != backwards:
             raise ValueError(f"{source} was not trained as a {direction} language model")
-        model, pipeline, report = adapt_to_texts(bundle, train_texts, min_freq=finetune_settings.min_freq, max_vocab=finetune_settings.max_vocab)
+        model, pipeline, report = adapt_to_texts(
+            bundle, train_texts, min_freq=finetune_settings.min_freq, max_vocab=finetune_settings.max_vocab
+        )
         log(f"[{name}] " + report.summary())
-        model, ft_metrics = fine_tune_language_model(model, pipeline, train_texts, finetune_settings, backwards=backwards,
-                                                     seed=finetune_seed, device=device, log=log)
+        model, ft_metrics = fine_tune_language_model(
+            model,
+            pipeline,
+            train_texts,
+            finetune_settings,
+            backwards=backwards,
+            seed=finetune_seed,
+            device=device,
+            log=log,
+        )
         # the fine-tuned LM (encoder included) is a regular LM folder: load_pretrained reads it
-        save_language_model(model, pipeline, out / "finetuned" / name,
-                            extra={"data": {"corpus": CORPUS, "fold": 0, "backwards": backwards}, "finetune": ft_metrics})
+        save_language_model(
+            model,
+            pipeline,
+            out / "finetuned" / name,
+            extra={"data": {"corpus": CORPUS, "fold": 0, "backwards": backwards}, "finetune": ft_metrics},
+        )
         finetuned[name] = (model, pipeline, backwards)
-        details[name] = {"vocabulary_transfer": _asdict(report), "finetune": ft_metrics, "finetune_seconds": round(time.perf_counter() - t, 1)}
+        details[name] = {
+            "vocabulary_transfer": _asdict(report),
+            "finetune": ft_metrics,
+            "finetune_seconds": round(time.perf_counter() - t, 1),
+        }
         timings[f"finetune_{name}"] = time.perf_counter() - t
 
     # 3. classifiers per seed: forward, backward, their ensemble and the no-pretraining ablation
-    per_seed: dict[str, list[float]] = {key: [] for key in ("ulmfit-fwd", "ulmfit-bwd", "ulmfit-ensemble", "no-pretrain")}
-    _, scratch_settings = settings_from_dict({"classifier": settings.get("no_pretrain_classifier", settings["classifier"])})
+    per_seed: dict[str, list[float]] = {
+        key: [] for key in ("ulmfit-fwd", "ulmfit-bwd", "ulmfit-ensemble", "no-pretrain")
+    }
+    _, scratch_settings = settings_from_dict(
+        {"classifier": settings.get("no_pretrain_classifier", settings["classifier"])}
+    )
     ablation_seeds = [int(x) for x in settings.get("ablation_seeds", seeds)]
     for run_seed in seeds:
         classifiers, probas = {}, {}
         for name, (model, pipeline, backwards) in finetuned.items():
             t = time.perf_counter()
-            clf, clf_metrics = train_classifier(model, pipeline, train_texts, train_labels, classifier_settings, backwards=backwards,
-                                                valid=(test_texts, test_labels), seed=run_seed, device=device, log=log)
+            clf, clf_metrics = train_classifier(
+                model,
+                pipeline,
+                train_texts,
+                train_labels,
+                classifier_settings,
+                backwards=backwards,
+                valid=(test_texts, test_labels),
+                seed=run_seed,
+                device=device,
+                log=log,
+            )
             probas[name] = clf.predict_proba(test_texts)
             accuracy = float(np.mean(clf.labels.decode(probas[name].argmax(1)) == np.asarray(test_labels)))
             per_seed[f"ulmfit-{name}"].append(accuracy)
             classifiers[name] = clf
-            details.setdefault(f"classifier_{name}", []).append({"seed": run_seed, "classifier": clf_metrics,
-                                                                 "seconds": round(time.perf_counter() - t, 1)})
+            details.setdefault(f"classifier_{name}", []).append(
+                {"seed": run_seed, "classifier": clf_metrics, "seconds": round(time.perf_counter() - t, 1)}
+            )
             log(f"ulmfit-{name} seed {run_seed}: accuracy {accuracy:.4f} ({time.perf_counter() - t:.0f} s)")
         ensemble = TextClassifier.ensemble(classifiers["fwd"], classifiers["bwd"])
         mean_proba = (probas["fwd"] + probas["bwd"]) / 2
-        per_seed["ulmfit-ensemble"].append(float(np.mean(ensemble.labels.decode(mean_proba.argmax(1)) == np.asarray(test_labels))))
+        per_seed["ulmfit-ensemble"].append(
+            float(np.mean(ensemble.labels.decode(mean_proba.argmax(1)) == np.asarray(test_labels)))
+        )
         if run_seed == seeds[0]:
             ensemble.info.update({"corpus": CORPUS, "fold": 0, "seed": run_seed})
             ensemble.save(out / "classifier")
@@ -308,11 +513,25 @@ def run_ulmfit(out: str | Path, *, quick: bool = False, pretrained: str | Path |
         # ablation: the same classifier from a random encoder (forward, same vocabulary)
         t = time.perf_counter()
         scratch_config = classifiers["fwd"].members["forward"].encoder_config
-        scratch, scratch_metrics = train_classifier(scratch_config, classifiers["fwd"].pipeline, train_texts, train_labels, scratch_settings,
-                                                    valid=(test_texts, test_labels), seed=run_seed, device=device, log=log)
+        scratch, scratch_metrics = train_classifier(
+            scratch_config,
+            classifiers["fwd"].pipeline,
+            train_texts,
+            train_labels,
+            scratch_settings,
+            valid=(test_texts, test_labels),
+            seed=run_seed,
+            device=device,
+            log=log,
+        )
         per_seed["no-pretrain"].append(scratch.score(test_texts, test_labels))
-        details.setdefault("no-pretrain", []).append({"seed": run_seed, "classifier": scratch_metrics, "seconds": round(time.perf_counter() - t, 1)})
-        log(f"seed {run_seed}: ensemble {per_seed['ulmfit-ensemble'][-1]:.4f}, no-pretrain {per_seed['no-pretrain'][-1]:.4f}")
+        details.setdefault("no-pretrain", []).append(
+            {"seed": run_seed, "classifier": scratch_metrics, "seconds": round(time.perf_counter() - t, 1)}
+        )
+        log(
+            f"seed {run_seed}: ensemble {per_seed['ulmfit-ensemble'][-1]:.4f}, "
+            f"no-pretrain {per_seed['no-pretrain'][-1]:.4f}"
+        )
     for key, values in per_seed.items():
         metrics[key] = seed_summary(values, ablation_seeds if key == "no-pretrain" else seeds)
 
@@ -326,10 +545,19 @@ def run_ulmfit(out: str | Path, *, quick: bool = False, pretrained: str | Path |
         "pretrain": pretrain_metrics,
         "details": details,
         "timings_s": {**{k: round(v, 1) for k, v in timings.items()}, "total": round(time.perf_counter() - started, 1)},
-        "config": {"command": "textkit reproduce ulmfit" + (" --quick" if quick else ""), "corpus": CORPUS, "fold": 0, "n_folds": N_FOLDS,
-                   "pretrained": str(pretrained) if pretrained is not None else "pretrained here on Brown", "seeds": seeds,
-                   "n_train": len(train_texts), "n_test": len(test_texts), "device": device, "quick": quick,
-                   "lm_finetune_texts": "training fold only (test texts never seen)"},
+        "config": {
+            "command": "textkit reproduce ulmfit" + (" --quick" if quick else ""),
+            "corpus": CORPUS,
+            "fold": 0,
+            "n_folds": N_FOLDS,
+            "pretrained": str(pretrained) if pretrained is not None else "pretrained here on Brown",
+            "seeds": seeds,
+            "n_train": len(train_texts),
+            "n_test": len(test_texts),
+            "device": device,
+            "quick": quick,
+            "lm_finetune_texts": "training fold only (test texts never seen)",
+        },
         "settings": settings,
         "seed": seed,
         "versions": versions(),
@@ -365,7 +593,10 @@ def combine_results(folders: list[str | Path], out: str | Path, log=print) -> di
         for run in runs:
             pooled.update(run["metrics"][key]["per_seed"])
         ran = [s for s in seeds if str(s) in pooled]  # the ablation may run on fewer seeds
-        merged["metrics"][key] = {**seed_summary([pooled[str(s)] for s in ran], ran), "description": first["metrics"][key]["description"]}
+        merged["metrics"][key] = {
+            **seed_summary([pooled[str(s)] for s in ran], ran),
+            "description": first["metrics"][key]["description"],
+        }
     merged["config"]["seeds"] = seeds
     merged["config"]["combined_from"] = [str(f) for f in folders]
     merged["timings_s"] = {str(f): run["timings_s"] for f, run in zip(folders, runs, strict=True)}
@@ -382,8 +613,11 @@ def seed_summary(values: list[float], seeds: list[int]) -> dict:
     values = [float(v) for v in values]
     if not values:  # e.g. the ablation on a run that left it to another process
         return {"accuracy": None, "std": None, "per_seed": {}}
-    return {"accuracy": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else None,
-            "per_seed": dict(zip((str(s) for s in seeds), values, strict=True))}
+    return {
+        "accuracy": float(np.mean(values)),
+        "std": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+        "per_seed": dict(zip((str(s) for s in seeds), values, strict=True)),
+    }
 
 
 def _asdict(report) -> dict:
@@ -399,17 +633,37 @@ def _start_fastai(python, script, threads, out, settings, train_texts, train_lab
     from textkit.recipes.language_model import DataSettings, corpus_splits
 
     pre = settings["pretrain"]
-    splits = corpus_splits(DataSettings(corpus="brown", split_seed=0, fractions=(0.8, 0.1, 0.1), max_docs=pre.get("max_docs")))
+    splits = corpus_splits(
+        DataSettings(corpus="brown", split_seed=0, fractions=(0.8, 0.1, 0.1), max_docs=pre.get("max_docs"))
+    )
     data_dir = out / "fastai" / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(data_dir / "pretrain.json", {"train": splits["train"], "valid": splits["valid"]}, indent=None)
-    atomic_write_json(data_dir / "task.json", {"train": {"texts": train_texts, "labels": train_labels},
-                                               "test": {"texts": test_texts, "labels": test_labels},
-                                               "labels": sorted(set(train_labels))}, indent=None)
+    atomic_write_json(
+        data_dir / "task.json",
+        {
+            "train": {"texts": train_texts, "labels": train_labels},
+            "test": {"texts": test_texts, "labels": test_labels},
+            "labels": sorted(set(train_labels)),
+        },
+        indent=None,
+    )
     peer_settings = {k: settings[k] for k in ("seed", "pretrain", "finetune", "classifier")}
     atomic_write_json(out / "fastai" / "settings.json", peer_settings)
-    command = [python, str(script), "--data", str(data_dir), "--settings", str(out / "fastai" / "settings.json"),
-               "--out", str(out / "fastai" / "results.json"), "--threads", str(threads), "--work", str(out / "fastai" / "work")]
+    command = [
+        python,
+        str(script),
+        "--data",
+        str(data_dir),
+        "--settings",
+        str(out / "fastai" / "settings.json"),
+        "--out",
+        str(out / "fastai" / "results.json"),
+        "--threads",
+        str(threads),
+        "--work",
+        str(out / "fastai" / "work"),
+    ]
     log("fastai peer started: " + " ".join(command))
     stderr = open(out / "fastai" / "log.txt", "w")  # noqa: SIM115 - closed in _finish_fastai
     return subprocess.Popen(command, stdout=stderr, stderr=subprocess.STDOUT), stderr, out / "fastai"
@@ -456,7 +710,9 @@ def format_table(results: dict) -> str:
             acc += f" ± {100 * m['std']:.2f}"
         lines.append(f"{key:16s} {acc:>14s}  {m['description']}" + (f" [{m['note']}]" if m.get("note") else ""))
     if results.get("config", {}).get("seeds"):
-        lines.append(f"ULMFiT rows: mean ± sample std over training seeds {results['config']['seeds']} (same fold-0 split)")
+        lines.append(
+            f"ULMFiT rows: mean ± sample std over training seeds {results['config']['seeds']} (same fold-0 split)"
+        )
     pub = results["published"]
     lines.append("published (" + pub["note"] + "): " + ", ".join(f"{k} {v}" for k, v in pub["imdb_accuracy"].items()))
     for goal, met in results["goals"].items():
@@ -478,7 +734,9 @@ def run(args: argparse.Namespace) -> int:
         from textkit.reproduce import ulmfit_es
 
         if args.seed is not None:
-            settings = json.loads(json.dumps(settings or (ulmfit_es.QUICK_SETTINGS if args.quick else ulmfit_es.FULL_SETTINGS)))
+            settings = json.loads(
+                json.dumps(settings or (ulmfit_es.QUICK_SETTINGS if args.quick else ulmfit_es.FULL_SETTINGS))
+            )
             settings["seed"] = args.seed
         ulmfit_es.run_ulmfit_spanish(args.out, quick=args.quick, settings=settings, device=args.device)
         return 0
@@ -500,8 +758,16 @@ def run(args: argparse.Namespace) -> int:
     pretrained = args.pretrained
     if pretrained is None and not args.pretrain and not args.quick:
         pretrained = SHIPPED_LM
-    run_ulmfit(args.out, quick=args.quick, pretrained=pretrained, settings=settings, fastai_python=args.fastai_python,
-               fastai_threads=args.fastai_threads, device=args.device, fastai_script=args.fastai_script,
-               reuse_finetuned=args.finetuned)
+    run_ulmfit(
+        args.out,
+        quick=args.quick,
+        pretrained=pretrained,
+        settings=settings,
+        fastai_python=args.fastai_python,
+        fastai_threads=args.fastai_threads,
+        device=args.device,
+        fastai_script=args.fastai_script,
+        reuse_finetuned=args.finetuned,
+    )
     sys.stdout.flush()
     return 0
