@@ -9,10 +9,9 @@ from textkit._io import atomic_open, atomic_write_json, read_json, to_jsonable
 def test_io_atomic_open_keeps_the_old_file_when_writing_fails(tmp_path):
     path = tmp_path / "a.json"
     atomic_write_json(path, {"v": 1})
-    with pytest.raises(RuntimeError):
-        with atomic_open(path, "w", encoding="utf-8") as handle:
-            handle.write('{"v": 2')
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), atomic_open(path, "w", encoding="utf-8") as handle:
+        handle.write('{"v": 2')
+        raise RuntimeError("interrupted")
     assert read_json(path) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]  # no temporary file left
 

@@ -121,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{row['name']:28s} refused: {row['error'][:150]}")
         else:
             print(
-                f"{row['name']:28s} d={row['effect_size']:+.3f}  p={format_p(row['p_value'], row['p_value_method'], row['n_permutations'])}"
+                f"{row['name']:28s} d={row['effect_size']:+.3f}  "
+                f"p={format_p(row['p_value'], row['p_value_method'], row['n_permutations'])}"
             )
     print(f"wrote {paths['markdown']}, {paths['json']}, {paths['plot']}")
     return 0

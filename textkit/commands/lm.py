@@ -122,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
         if not current().is_main:  # under torchrun only rank 0 reports
             return 0
         print(
-            f"{recipe.name}: validation perplexity {metrics['valid_perplexity']:.2f} (loss {metrics['valid_loss']:.4f}), "
+            f"{recipe.name}: validation perplexity {metrics['valid_perplexity']:.2f} (loss "
+            f"{metrics['valid_loss']:.4f}), "
             f"test perplexity {metrics['test_perplexity']:.2f}; {metrics['steps']} steps, "
             f"{metrics['train_tokens_per_s']} tokens/s; saved to {Path(args.out)}"
         )

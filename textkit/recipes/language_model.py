@@ -131,7 +131,8 @@ def corpus_splits(data: DataSettings) -> dict[str, list[str]]:
     records = corpora.load(data.corpus)
     if isinstance(records, dict):  # a corpus with its own splits
         raise ValueError(
-            f"corpus {data.corpus!r} has predefined splits; textkit lm pretrain supports document corpora such as 'brown'"
+            f"corpus {data.corpus!r} has predefined splits; textkit lm pretrain supports document corpora such as "
+            "'brown'"
         )
     texts = {}
     for index, record in enumerate(records):
@@ -143,8 +144,8 @@ def corpus_splits(data: DataSettings) -> dict[str, list[str]]:
     parts = split_documents(list(texts), list(data.fractions), seed=data.split_seed)
     if data.max_docs is not None:
         parts = [keys[: data.max_docs] for keys in parts]
-    return {name: [texts[k] for k in keys] for name, keys in zip(("train", "valid", "test"), parts)} | {
-        f"{name}_keys": keys for name, keys in zip(("train", "valid", "test"), parts)
+    return {name: [texts[k] for k in keys] for name, keys in zip(("train", "valid", "test"), parts, strict=True)} | {
+        f"{name}_keys": keys for name, keys in zip(("train", "valid", "test"), parts, strict=True)
     }
 
 
@@ -304,6 +305,10 @@ def write_model_card(
         ("kind", "min_freq", "max_vocab") if recipe.tokenizer.kind == "word" else ("kind", "vocab_size", "model_type")
     )
     tok = {k: tok[k] for k in keep}
+    hardware = (
+        f"{metrics['processes']} process(es) on {metrics['device']} ({metrics['precision']}); "
+        f"{platform.processor() or platform.machine()}, Python {sys.version.split()[0]}, torch {torch.__version__}"
+    )
     card = f"""# {recipe.name}
 
 {recipe.description}
@@ -314,7 +319,7 @@ def write_model_card(
   train/valid/test fractions {list(recipe.data.fractions)}; tokens: {json.dumps(metrics["tokens"])}
 - **Training:** {json.dumps(config_to_dict(settings))}
 - **Seed:** {settings.seed}
-- **Hardware:** {metrics["processes"]} process(es) on {metrics["device"]} ({metrics["precision"]}); {platform.processor() or platform.machine()}, Python {sys.version.split()[0]}, torch {torch.__version__}
+- **Hardware:** {hardware}
 
 ## Metrics
 

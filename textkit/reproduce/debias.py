@@ -98,7 +98,7 @@ def _weat_before_after(
         for label, e in (("before", emb), ("after", debiased))
     }
     rows = []
-    for b, a in zip(runs["before"], runs["after"]):
+    for b, a in zip(runs["before"], runs["after"], strict=True):
         rows.append(
             {
                 "name": b["name"],
@@ -314,11 +314,13 @@ def render_markdown(p: dict[str, Any]) -> str:
     for r in p["indirect_bias"]:
         if "before" in r:
             lines.append(
-                f"| {r['anchor']} – {r['word']} | {r['paper']:+.2f} | {r['expected']:+.2f} | {r['before']:+.3f} | {r['after']:+.3f} |"
+                f"| {r['anchor']} – {r['word']} | {r['paper']:+.2f} | {r['expected']:+.2f} | {r['before']:+.3f} | "
+                f"{r['after']:+.3f} |"
             )
         else:
             lines.append(
-                f"| {r['anchor']} – {r['word']} | {r['paper']:+.2f} | {r['expected']:+.2f} | missing {r['missing']} | – |"
+                f"| {r['anchor']} – {r['word']} | {r['paper']:+.2f} | {r['expected']:+.2f} | missing {r['missing']} | "
+                "– |"
             )
     lines += [
         "",
@@ -358,7 +360,8 @@ def render_markdown(p: dict[str, Any]) -> str:
             )
         else:
             lines.append(
-                f"| {i} | {w['name']} | {_f(w['paper_effect_size'], '{:.2f}')} | {_f(w['before'])} | {_f(w['after'])} | "
+                f"| {i} | {w['name']} | {_f(w['paper_effect_size'], '{:.2f}')} | {_f(w['before'])} | {_f(w['after'])} "
+                "| "
                 f"{_f(w['p_before'], '{:.2g}')} | {_f(w['p_after'], '{:.2g}')} | "
                 f"{_f(w['statistic_before'], '{:+.4f}')} | {_f(w['statistic_after'], '{:+.4f}')} |"
             )
@@ -379,7 +382,8 @@ def render_markdown(p: dict[str, Any]) -> str:
             "|---|---|---|---|",
             f"| k-means, {c['n_words']} words | {c['before']:.1%} | {c['after']:.1%} | 99.9% → 92.5% |",
             f"| RBF-SVM, {s['n_train']} train / {s['n_test']} test, mean of {len(s['seeds'])} splits "
-            f"| {s['before_mean']:.1%} | {s['after_mean']:.1%} (range {min(s['after']):.1%}–{max(s['after']):.1%}) | 88.88% |",
+            f"| {s['before_mean']:.1%} | {s['after_mean']:.1%} (range {min(s['after']):.1%}–{max(s['after']):.1%}) | "
+            "88.88% |",
         ]
     lines += [
         "",

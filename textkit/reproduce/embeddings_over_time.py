@@ -111,9 +111,9 @@ def plot_measures(result: dict[str, Any], path: Path) -> None:
     corpora = sorted(result["corpora"].items(), key=lambda kv: kv[1]["year"])
     measures = list(corpora[0][1]["measures"])
     fig, axes = plt.subplots(1, len(measures), figsize=(4.2 * len(measures), 3.6))
-    for ax, m in zip(axes, measures):
+    for ax, m in zip(axes, measures, strict=True):
         years = [c["year"] for _, c in corpora]
-        for (name, c), x in zip(corpora, years):
+        for (name, c), x in zip(corpora, years, strict=True):
             e = c["measures"][m]
             ax.plot([x, x], e["interval"], color="tab:blue", lw=3, alpha=0.4)
             ax.plot([x] * len(e["per_seed"]), e["per_seed"], ".", color="tab:blue", alpha=0.7)

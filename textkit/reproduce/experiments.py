@@ -270,7 +270,8 @@ def sentiment_cross_validation(
         per_split.append(result)
         if progress is not None:
             progress(
-                f"fold {i + 1}/{n_folds}: nbsvm-bi {result[0]['nbsvm-bi']:.4f} ({time.perf_counter() - start:.1f} s elapsed)"
+                f"fold {i + 1}/{n_folds}: nbsvm-bi {result[0]['nbsvm-bi']:.4f} ({time.perf_counter() - start:.1f} s "
+                "elapsed)"
             )
     duplicates = len(texts) - len(np.unique(groups))
     return {
@@ -278,14 +279,19 @@ def sentiment_cross_validation(
         "seed": seed,
         "versions": versions(),
         "config": {
-            "protocol": f"{n_folds}-fold stratified CV (shuffle, random_state={seed}); identical texts kept in one fold",
+            "protocol": (
+                f"{n_folds}-fold stratified CV (shuffle, random_state={seed}); identical texts kept in one fold"
+            ),
             "n_documents": len(texts),
             "n_duplicate_texts_grouped": int(duplicates),
             "analyzer": analyzer if isinstance(analyzer, str) else getattr(analyzer, "__name__", repr(analyzer)),
             "lowercase": lowercase,
             "quick": quick,
             "n_jobs": n_jobs,
-            "tuning": f"{n_inner}-fold inner CV (grouped, stratified) on each outer training fold; best grid point refitted on the whole fold",
+            "tuning": (
+                f"{n_inner}-fold inner CV (grouped, stratified) on each outer training fold; "
+                "best grid point refitted on the whole fold"
+            ),
             "nbsvm_grid": QUICK_NBSVM_GRID if quick else NBSVM_GRID,
             "lr_grid": QUICK_LR_GRID if quick else LR_GRID,
             "nb_alpha": 1.0,
@@ -479,7 +485,9 @@ def topics_experiment(
             "n_documents": X.shape[0],
             "n_terms": X.shape[1],
             "nnz": int(X.nnz),
-            "features": "TextVectorizer(analyzer='regex-words', stop_words='english', min_df=2, max_df=0.95, weighting='tfidf')",
+            "features": (
+                "TextVectorizer(analyzer='regex-words', stop_words='english', min_df=2, max_df=0.95, weighting='tfidf')"
+            ),
             "timing": f"best of {repeats} runs after a warm-up run, wall (seconds) and process CPU (cpu_seconds)"
             + (", BLAS and torch on one thread (threadpoolctl)" if single_thread else ""),
             "assignment": "NMF: argmax_j W_ij * ||H_j||_2 (topic_assignments); SVD: argmax of sign-oriented U S",

@@ -61,12 +61,12 @@ def plot_scatter(results: list[Any], path: Path, title: str) -> None:
         "rnd": "relative norm distance (+: closer to women's words)",
         "projection": "cosine with gender direction (+: she side)",
     }
-    for ax, r in zip(axes, results):
+    for ax, r in zip(axes, results, strict=True):
         words = list(r.scores)
         xs = [r.percentages[w] for w in words]
         ys = [r.scores[w] for w in words]
         ax.scatter(xs, ys, s=14)
-        for w, x, y in zip(words, xs, ys):
+        for w, x, y in zip(words, xs, ys, strict=True):
             ax.annotate(w, (x, y), fontsize=6, alpha=0.8)
         fit = np.polyfit(xs, ys, 1)
         ax.plot([0, 100], [fit[1], fit[0] * 100 + fit[1]], color="tab:orange", lw=1)

@@ -17,7 +17,9 @@ import numpy as np
 CORPORA = ("bbc-news",)
 QUICK_DOCUMENTS = 800
 REFERENCE = {
-    "source": "scikit-learn NMF(k=5, init='nndsvd') on BBC tf-idf (English stop words, min_df=2, max_df=0.95: 17,473 terms)",
+    "source": (
+        "scikit-learn NMF(k=5, init='nndsvd') on BBC tf-idf (English stop words, min_df=2, max_df=0.95: 17,473 terms)"
+    ),
     "nmi": 0.78,
     "n_terms": 17473,
 }
@@ -116,7 +118,8 @@ def format_tables(results: dict) -> str:
             lines.extend(f"  topic {t}: {' '.join(w)}" for t, w in enumerate(words))
     lines.append("")
     lines.append(
-        f"{'method':24s} {'NMI':>6s} {'purity':>6s} {'NPMI':>6s} {'UMass':>6s} {'recon err':>14s} {'wall s':>7s} {'CPU s':>7s}"
+        f"{'method':24s} {'NMI':>6s} {'purity':>6s} {'NPMI':>6s} {'UMass':>6s} {'recon err':>14s} {'wall s':>7s} "
+        f"{'CPU s':>7s}"
     )
     for key, m in results["metrics"].items():
         recon = f"{m['reconstruction_err']:.9f}" if "reconstruction_err" in m else "-"
@@ -126,7 +129,8 @@ def format_tables(results: dict) -> str:
         )
     m = results["metrics"]
     lines.append(
-        f"speed-up vs scikit-learn (CPU time): NMF x{m['sklearn-nmf']['cpu_seconds'] / m['textkit-nmf']['cpu_seconds']:.2f}, "
+        "speed-up vs scikit-learn (CPU time): NMF "
+        f"x{m['sklearn-nmf']['cpu_seconds'] / m['textkit-nmf']['cpu_seconds']:.2f}, "
         f"SVD x{m['sklearn-svd']['cpu_seconds'] / m['textkit-svd']['cpu_seconds']:.2f} (TruncatedSVD), "
         f"x{m['sklearn-randomized-svd']['cpu_seconds'] / m['textkit-svd']['cpu_seconds']:.2f} (randomized_svd)"
     )

@@ -67,12 +67,13 @@ BOOK_GROUPS: dict[str, str] = {
     "Job": "Wisdom/Poetry", "Psalms": "Wisdom/Poetry", "Proverbs": "Wisdom/Poetry", "Ecclesiastes": "Wisdom/Poetry",
     "Song of Solomon": "Wisdom/Poetry",
     # Prophets: Isaiah-Malachi
-    "Isaiah": "Prophets", "Jeremiah": "Prophets", "Lamentations": "Prophets", "Ezekiel": "Prophets", "Daniel": "Prophets",
-    "Hosea": "Prophets", "Joel": "Prophets", "Amos": "Prophets", "Obadiah": "Prophets", "Jonah": "Prophets",
-    "Micah": "Prophets", "Nahum": "Prophets", "Habakkuk": "Prophets", "Zephaniah": "Prophets", "Haggai": "Prophets",
-    "Zechariah": "Prophets", "Malachi": "Prophets",
+    "Isaiah": "Prophets", "Jeremiah": "Prophets", "Lamentations": "Prophets", "Ezekiel": "Prophets",
+    "Daniel": "Prophets", "Hosea": "Prophets", "Joel": "Prophets", "Amos": "Prophets", "Obadiah": "Prophets",
+    "Jonah": "Prophets", "Micah": "Prophets", "Nahum": "Prophets", "Habakkuk": "Prophets", "Zephaniah": "Prophets",
+    "Haggai": "Prophets", "Zechariah": "Prophets", "Malachi": "Prophets",
     # Gospels + Acts
-    "Matthew": "Gospels+Acts", "Mark": "Gospels+Acts", "Luke": "Gospels+Acts", "John": "Gospels+Acts", "Acts": "Gospels+Acts",
+    "Matthew": "Gospels+Acts", "Mark": "Gospels+Acts", "Luke": "Gospels+Acts", "John": "Gospels+Acts",
+    "Acts": "Gospels+Acts",
     # Epistles: Romans-Jude
     "Romans": "Epistles", "I Corinthians": "Epistles", "II Corinthians": "Epistles", "Galatians": "Epistles",
     "Ephesians": "Epistles", "Philippians": "Epistles", "Colossians": "Epistles", "I Thessalonians": "Epistles",
@@ -505,7 +506,8 @@ def run_ulmfit_spanish(
     log(
         f"{CORPUS}: {counts['dropped_empty_verses']} empty verses dropped; chapters train/valid/test "
         f"{counts['chapters']['train']}/{counts['chapters']['valid']}/{counts['chapters']['test']}, verses "
-        f"{counts['verses']['train']}/{counts['verses']['valid']}/{counts['verses']['test']} (seed {seed}); device {device}"
+        f"{counts['verses']['train']}/{counts['verses']['valid']}/{counts['verses']['test']} (seed {seed}); "
+        f"device {device}"
     )
 
     # classical baselines on the same split
@@ -525,7 +527,8 @@ def run_ulmfit_spanish(
     )
     timings["pretrain"] = time.perf_counter() - t
     log(
-        f"pretrained the Spanish LM ({pretrain_metrics['vocab_size']} SentencePiece pieces, {pretrain_metrics['tokens']['train']} "
+        f"pretrained the Spanish LM ({pretrain_metrics['vocab_size']} SentencePiece pieces, "
+        f"{pretrain_metrics['tokens']['train']} "
         f"training tokens): valid perplexity {pretrain_metrics['valid_perplexity']:.1f}, {timings['pretrain']:.0f} s"
     )
 

