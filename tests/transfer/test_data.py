@@ -19,7 +19,7 @@ def test_every_document_appears_once_per_epoch_with_its_label():
     batches = ClassificationBatches(data, labels, 16, pad_index=1, seed=3)
     seen = []
     for batch in batches.batches(0):
-        for row, x, n, y in zip(batch.rows, batch.x, batch.lengths, batch.y):
+        for row, x, n, y in zip(batch.rows, batch.x, batch.lengths, batch.y, strict=True):
             assert n == len(data[row]) and np.array_equal(x[:n], data[row]) and (x[n:] == 1).all()
             assert y == labels[row]
         seen.extend(batch.rows.tolist())

@@ -58,7 +58,7 @@ def test_frozen_stage_changes_only_the_embedding_group(tiny_lm, tiny_pipeline, s
     emb_before = tiny_lm.encoder.embedding.weight.detach().clone()
     settings = FineTuneSettings(epochs_frozen=1, epochs=0, batch_size=4, bptt=8, drop_mult=0.0)
     fine_tune_language_model(tiny_lm, tiny_pipeline, sentiment_texts[0], settings, device="cpu")
-    assert all(torch.equal(a, b) for a, b in zip(lstm_before, tiny_lm.encoder.rnns.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(lstm_before, tiny_lm.encoder.rnns.parameters(), strict=True))
     assert not torch.equal(emb_before, tiny_lm.encoder.embedding.weight)
 
 

@@ -64,7 +64,8 @@ def translate(
         rows.append(ids + [eos_id])
     if truncated:
         warnings.warn(
-            f"{truncated} source sentence(s) longer than the model's max_len - 1 = {model_max - 1} tokens were truncated",
+            f"{truncated} source sentence(s) longer than the model's max_len - 1 = {model_max - 1} tokens were "
+            "truncated",
             stacklevel=2,
         )
     order = np.argsort([len(r) for r in rows], kind="stable")[::-1]  # longest first: less padding per batch

@@ -314,7 +314,6 @@ def train_model(
 
 def run_experiment(config: ExperimentConfig, out: str | Path, *, log=print) -> dict:
     """Train, decode, score and write everything; returns the results dict."""
-    import numpy as np
     import torch
 
     from textkit._io import atomic_write_json, atomic_write_text
@@ -353,7 +352,7 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, log=print) -> d
     def encode(records):
         src = tokenizer.encode_batch([r["source"] for r in records])
         tgt = tokenizer.encode_batch([r["target"] for r in records])
-        return list(zip(src, tgt))
+        return list(zip(src, tgt, strict=True))
 
     train_ids = [p for p in encode(splits["train"]) if max(len(p[0]), len(p[1])) <= config.max_len]
     data_report["train_dropped_long"] = data_report["train_used"] - len(train_ids)
@@ -410,7 +409,9 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, log=print) -> d
         results["metrics"][name] = row
         log(
             f"[{name}] BLEU {row['bleu']:.2f} greedy / {row[f'bleu_beam{config.beam}']:.2f} beam {config.beam}; "
-            f"chrF {row['chrf']:.2f}; {row['params']:,} params; {row['steps']} steps ({row['epochs']} epochs), {row['train_budget_used_seconds']} {config.clock} s budget used, {row['train_seconds']} s in training steps"
+            f"chrF {row['chrf']:.2f}; {row['params']:,} params; {row['steps']} steps ({row['epochs']} epochs), "
+            f"{row['train_budget_used_seconds']} {config.clock} s budget used, {row['train_seconds']} s in training "
+            "steps"
         )
         del model
     results.update(
@@ -435,12 +436,17 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, log=print) -> d
 
 
 def format_table(results: dict, beam: int = 5) -> str:
-    head = f"| model | BLEU greedy | BLEU beam{beam} | chrF greedy | chrF beam{beam} | params | train s | steps | decode tok/s greedy | decode tok/s beam{beam} |"
+    head = (
+        f"| model | BLEU greedy | BLEU beam{beam} | chrF greedy | chrF beam{beam} | params | train s | steps "
+        f"| decode tok/s greedy | decode tok/s beam{beam} |"
+    )
     lines = [head, "|" + "|".join("---" for _ in range(head.count("|") - 1)) + "|"]
     for name, m in results["metrics"].items():
         lines.append(
-            f"| {name} | {m['bleu']:.2f} | {m[f'bleu_beam{beam}']:.2f} | {m['chrf']:.2f} | {m[f'chrf_beam{beam}']:.2f} | "
-            f"{m['params']:,} | {m['train_seconds']:.0f} | {m['steps']} | {m['decode_tokens_per_s_greedy']:.0f} | {m[f'decode_tokens_per_s_beam{beam}']:.0f} |"
+            f"| {name} | {m['bleu']:.2f} | {m[f'bleu_beam{beam}']:.2f} | {m['chrf']:.2f} | "
+            f"{m[f'chrf_beam{beam}']:.2f} | "
+            f"{m['params']:,} | {m['train_seconds']:.0f} | {m['steps']} | {m['decode_tokens_per_s_greedy']:.0f} | "
+            f"{m[f'decode_tokens_per_s_beam{beam}']:.0f} |"
         )
     lines.append(f"\nBLEU: {results['signatures'].get('bleu', '')}\nchrF: {results['signatures'].get('chrf', '')}")
     return "\n".join(lines)

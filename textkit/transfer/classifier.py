@@ -39,7 +39,8 @@ class ClassifierConfig:
                 raise ValueError(f"ClassifierConfig.{name} must be a positive int, got {getattr(self, name)!r}")
         if len(self.head_dropout) != len(self.head_hidden) + 1:
             raise ValueError(
-                f"ClassifierConfig.head_dropout needs {len(self.head_hidden) + 1} values (one per linear layer), got {len(self.head_dropout)}"
+                f"ClassifierConfig.head_dropout needs {len(self.head_hidden) + 1} values (one per linear layer), got "
+                f"{len(self.head_dropout)}"
             )
         if any(not 0.0 <= p < 1.0 for p in self.head_dropout):
             raise ValueError(f"ClassifierConfig.head_dropout values must be in [0, 1), got {self.head_dropout}")
@@ -53,7 +54,7 @@ class PoolingHead(nn.Module):
         super().__init__()
         sizes = [n_in, *config.head_hidden, config.n_classes]
         layers: list[nn.Module] = []
-        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             layers += [nn.BatchNorm1d(a), nn.Dropout(config.head_dropout[i]), nn.Linear(a, b)]
             if i < len(sizes) - 2:
                 layers.append(nn.ReLU(inplace=True))
@@ -102,7 +103,7 @@ class AWDLSTMClassifier(nn.Module):
             raw = raw.float()
             state = [
                 (h.index_copy(1, active, nh.to(h.dtype)), c.index_copy(1, active, nc.to(c.dtype)))
-                for (h, c), (nh, nc) in zip(state, sub_state)
+                for (h, c), (nh, nc) in zip(state, sub_state, strict=True)
             ]
             if not needs_grad:
                 continue

@@ -201,7 +201,8 @@ class TextClassifier:
             raise ValueError(f"{path} is not a textkit text-classifier config")
         if raw.get("format_version", 0) > FORMAT_VERSION:
             raise ValueError(
-                f"{path} has format version {raw['format_version']}; this textkit reads up to {FORMAT_VERSION}: upgrade textkit"
+                f"{path} has format version {raw['format_version']}; this textkit reads up to {FORMAT_VERSION}: "
+                "upgrade textkit"
             )
         classes = raw["classes"]
         labels = LabelEncoder(classes)
@@ -246,18 +247,15 @@ def predict_docs(
     out = np.zeros((len(docs), model.config.n_classes), dtype=np.float64)
     started = time.perf_counter()
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
-    with eval_mode(model):
-        with torch.inference_mode(), autocast:
-            for i, batch in enumerate(batches.batches(0)):
-                x = torch.from_numpy(batch.x).to(device)
-                lengths = torch.from_numpy(batch.lengths).to(device)
-                probs = torch.softmax(model(x, lengths).float(), dim=-1)
-                out[batch.rows] = probs.cpu().numpy()
-                if progress and i % 20 == 0:
-                    print(
-                        f"  predicted {min((i + 1) * batch_size, len(docs))}/{len(docs)} ({time.perf_counter() - started:.1f} s)",
-                        flush=True,
-                    )
+    with eval_mode(model), torch.inference_mode(), autocast:
+        for i, batch in enumerate(batches.batches(0)):
+            x = torch.from_numpy(batch.x).to(device)
+            lengths = torch.from_numpy(batch.lengths).to(device)
+            probs = torch.softmax(model(x, lengths).float(), dim=-1)
+            out[batch.rows] = probs.cpu().numpy()
+            if progress and i % 20 == 0:
+                done = min((i + 1) * batch_size, len(docs))
+                print(f"  predicted {done}/{len(docs)} ({time.perf_counter() - started:.1f} s)", flush=True)
     return out
 
 

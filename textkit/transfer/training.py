@@ -19,7 +19,6 @@ import torch
 import torch.nn.functional as F
 
 from textkit.transfer.classifier import AWDLSTMClassifier, ClassifierConfig, encoder_config_for_classifier
-from textkit.nn.modes import eval_mode
 from textkit.transfer.data import ClassificationBatches, LabelEncoder
 from textkit.train.tasks import StepContext, TaskOutput
 

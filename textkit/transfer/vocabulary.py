@@ -57,7 +57,8 @@ def load_pretrained(folder: str | Path, device: str | torch.device = "cpu", dire
     if not config_path.exists():
         shipped = ", ".join(list_pretrained()) or "none"
         raise FileNotFoundError(
-            f"{folder} is not a textkit language-model folder (no {CONFIG_FILE}) nor a shipped model name (shipped: {shipped}); "
+            f"{folder} is not a textkit language-model folder (no {CONFIG_FILE}) nor a shipped model name (shipped: "
+            f"{shipped}); "
             "pretrain one with `textkit lm pretrain`"
         )
     arch = read_json(config_path, "model config").get("arch")
@@ -82,7 +83,8 @@ def transfer_vocabulary(
         raise TypeError(f"transfer_vocabulary needs an AWDLSTMLanguageModel, got {type(model).__name__}")
     if len(pretrained_itos) != model.config.vocab_size:
         raise ValueError(
-            f"the pretrained vocabulary has {len(pretrained_itos)} tokens but the model has {model.config.vocab_size} rows"
+            f"the pretrained vocabulary has {len(pretrained_itos)} tokens but the model has {model.config.vocab_size} "
+            "rows"
         )
     if pad_token not in target_itos:
         raise ValueError(f"the target vocabulary has no padding token {pad_token!r}")
