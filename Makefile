@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.textkit-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test test-fast install bench-classical bench-tokenization-env clean
+.PHONY: demo test test-fast lint install bench-classical bench-tokenization-env clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +24,24 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/textkit reproduce sentiment --out runs/demo
 
-test: $(STAMP)
+# ruff (rules and line length in pyproject.toml) over the code, and mypy over the typed packages.
+LINT_PATHS := textkit tests bench setup.py
+lint: $(STAMP)
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy
+
+test: lint
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --durations=15 tests
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow" tests
+
+# Execute the notebooks in place (tools/notebooks.py) and strip timings and machine paths:
+# `make notebooks` for all eight, `make notebooks NOTEBOOKS="01 05"` for some. Commit the outputs.
+.PHONY: notebooks
+notebooks: $(STAMP)
+	$(PY) tools/notebooks.py $(NOTEBOOKS)
 
 # Benchmarks (see BENCHMARKS.md). Peers live in their own venvs, never in .venv.
 bench-classical: $(STAMP)
@@ -42,4 +55,4 @@ bench-tokenization-env:
 	.venv-bench/bin/pip install --quiet --no-deps -e .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache build *.egg-info
