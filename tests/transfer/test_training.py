@@ -122,7 +122,8 @@ def test_settings_from_dict_reads_the_reproduce_format():
 
     finetune, classifier = settings_from_dict(FULL_SETTINGS)
     assert finetune.epochs == FULL_SETTINGS["finetune"]["epochs"]
-    assert [s.groups for s in classifier.stages] == [1, 2, 3, "all"]
+    assert [s.groups for s in classifier.stages] == [stage["groups"] for stage in FULL_SETTINGS["classifier"]["stages"]]
+    assert [s.lr for s in classifier.stages] == [stage["lr"] for stage in FULL_SETTINGS["classifier"]["stages"]]
     with pytest.raises(ValueError, match="unknown keys"):
         settings_from_dict({"classifier": {"stages": [{"groups": 1, "epochs": 1, "lr": 0.1, "oops": 1}]}})
 
