@@ -37,6 +37,12 @@ test: lint
 test-fast: $(STAMP)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow" tests
 
+# Execute the notebooks in place (tools/notebooks.py) and strip timings and machine paths:
+# `make notebooks` for all eight, `make notebooks NOTEBOOKS="01 05"` for some. Commit the outputs.
+.PHONY: notebooks
+notebooks: $(STAMP)
+	$(PY) tools/notebooks.py $(NOTEBOOKS)
+
 # Benchmarks (see BENCHMARKS.md). Peers live in their own venvs, never in .venv.
 bench-classical: $(STAMP)
 	$(PY) bench/classical.py --repeats 5
