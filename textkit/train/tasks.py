@@ -53,6 +53,9 @@ class StepContext:
 
 
 class Task(Protocol):
+    """``sum_keys`` (optional): the keys ``eval_step`` sums, so that all processes reduce the
+    same ones even when a shard is empty."""
+
     def reset(self) -> None: ...
 
     def train_step(self, model: torch.nn.Module, batch: Any, context: StepContext) -> TaskOutput: ...
@@ -86,8 +89,9 @@ def evaluate(
                 batch_sums, carry = task.eval_step(model, batch, device, carry)
             for key, value in batch_sums.items():
                 sums[key] = sums.get(key, 0.0) + float(value)
-    keys = sorted(sums)
-    reduced = all_reduce_sum([sums[k] for k in keys], device)
+    # every process must reduce the same keys, even one whose shard had no batch
+    keys = sorted(getattr(task, "sum_keys", ()) or sums)
+    reduced = all_reduce_sum([sums.get(k, 0.0) for k in keys], device)
     return task.metrics(dict(zip(keys, reduced, strict=True)))
 
 
@@ -128,6 +132,8 @@ def detach_state(state):
 
 class LanguageModelTask:
     """Next-token cross-entropy over ``LMBatch``es; metrics: loss, accuracy, perplexity."""
+
+    sum_keys = ("loss", "correct", "count")
 
     def __init__(self) -> None:
         self.state = None  # carried recurrent state, detached

@@ -251,6 +251,8 @@ def _set_dropouts(model, drop_mult: float) -> None:
 class ClassificationTask:
     """Cross-entropy over ``ClassBatch``es; metrics: valid_loss and accuracy. No carried state."""
 
+    sum_keys = ("loss", "correct", "count")
+
     def reset(self) -> None:
         pass
 
