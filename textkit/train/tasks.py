@@ -189,6 +189,8 @@ class Seq2SeqTask:
     (the course's scheduled teacher forcing). Metrics: valid loss (no smoothing), perplexity,
     token accuracy."""
 
+    sum_keys = ("loss", "correct", "count")
+
     def __init__(
         self,
         pad_index: int,
