@@ -18,6 +18,7 @@ import torch
 
 from textkit._io import atomic_write_json, read_json, sha256_file, versions
 
+# what a word-level model folder holds; a SentencePiece one adds spm.model
 SHIPPED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "vocab.json")
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
 
@@ -50,15 +51,14 @@ def export_pretrained(runs: dict[str, str | Path], name: str, out_root: str | Pa
             shutil.rmtree(target)
         # the run's metrics describe the fp32 weights; the manifest records the stored ones
         config = {k: v for k, v in bundle.config.items() if k not in ("arch", "model")}
-        bundle.save(target, dtype=DTYPES[dtype])
-        for extra in set(p.name for p in target.iterdir()) - set(SHIPPED_FILES):
-            (target / extra).unlink()
+        bundle.save(target, dtype=DTYPES[dtype])  # a fresh folder: config, weights, tokenizer, vocab (+ spm.model)
+        files = sorted(p.name for p in target.iterdir())
         evaluation = {split: evaluate_language_model(target, split=split, device="cpu") for split in ("valid", "test")}
         train_metrics = config.get("metrics", {})
         directions[direction] = {
-            "files": {rel: sha256_file(target / rel) for rel in SHIPPED_FILES},
-            "bytes": sum((target / rel).stat().st_size for rel in SHIPPED_FILES),
-            "sizes": {rel: (target / rel).stat().st_size for rel in SHIPPED_FILES},
+            "files": {rel: sha256_file(target / rel) for rel in files},
+            "bytes": sum((target / rel).stat().st_size for rel in files),
+            "sizes": {rel: (target / rel).stat().st_size for rel in files},
             "stored_dtype": dtype,
             "perplexity": {split: round(m["perplexity"], 3) for split, m in evaluation.items()},
             "loss": {split: round(m["loss"], 5) for split, m in evaluation.items()},
