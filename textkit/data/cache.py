@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from textkit._io import atomic_write_json, sha256_file
+from textkit._io import atomic_write_json, sha256_file, textkit_home
 from textkit.data.registry import Manifest, Source
 
 _CHUNK = 1 << 20
@@ -38,10 +38,6 @@ class FetchError(RuntimeError):
 
 class ChecksumError(ValueError):
     """A file's sha256 differs from the manifest's."""
-
-
-def textkit_home() -> Path:
-    return Path(os.environ.get("TEXTKIT_HOME", Path.home() / ".cache" / "textkit")).expanduser()
 
 
 def corpus_dir(name: str) -> Path:

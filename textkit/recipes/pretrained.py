@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from textkit._io import atomic_write_json, read_json, sha256_file, versions
+from textkit._io import atomic_write_json, sha256_file, versions
 
 # what a word-level model folder holds; a SentencePiece one adds spm.model
 SHIPPED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "vocab.json")
@@ -101,10 +101,6 @@ def export_pretrained(runs: dict[str, str | Path], name: str, out_root: str | Pa
     return manifest
 
 
-def read_manifest(folder: str | Path) -> dict:
-    return read_json(Path(folder) / "manifest.json", "pretrained model manifest")
-
-
 def model_card(manifest: dict, recipe: dict, *, data_rows: list[tuple[str, str, str, str]], notes: str = "") -> str:
     """The model card (markdown) of a shipped model, from its manifest and recipe: data,
     steps, tokens seen, hardware, time, perplexities of the stored weights and the sha256 of
@@ -155,4 +151,4 @@ def model_card(manifest: dict, recipe: dict, *, data_rows: list[tuple[str, str, 
     return "\n".join(lines)
 
 
-__all__ = ["SHIPPED_FILES", "export_pretrained", "model_card", "read_manifest"]
+__all__ = ["SHIPPED_FILES", "export_pretrained", "model_card"]
