@@ -12,7 +12,7 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["plot_accuracy_comparison", "plot_top_words"]
+__all__ = ["plot_accuracy_comparison", "plot_confusion_matrix", "plot_top_words"]
 
 
 def _pyplot() -> ModuleType:
@@ -90,6 +90,34 @@ def plot_accuracy_comparison(
     shown = list(acc) + [references[m] for m in names if references and m in references]
     ax.set_xlim(max(0.0, min(shown) - 5), min(100.0, max(shown) + 3))
     ax.set_xlabel("accuracy (%)")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
+def plot_confusion_matrix(
+    matrix: Sequence[Sequence[int]], classes: Sequence[str], path: str | Path, *, title: str = ""
+) -> Path:
+    """Counts of (true class, predicted class), each cell annotated; rows are true classes."""
+    plt = _pyplot()
+    counts = np.asarray(matrix, dtype=np.int64)
+    n = len(classes)
+    size = max(3.5, 0.55 * n + 2.0)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(counts, cmap="Blues")
+    threshold = counts.max() / 2 if counts.size else 0
+    for i in range(n):
+        for j in range(n):
+            color = "white" if counts[i, j] > threshold else "black"
+            ax.text(j, i, f"{counts[i, j]:,}", ha="center", va="center", color=color, fontsize=8)
+    labels = [str(c) for c in classes]
+    ax.set_xticks(range(n), labels, rotation=45 if n > 4 else 0, ha="right" if n > 4 else "center")
+    ax.set_yticks(range(n), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
     if title:
         ax.set_title(title)
     fig.tight_layout()

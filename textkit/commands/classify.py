@@ -1,0 +1,230 @@
+"""``textkit classify train | evaluate | predict``: text classification on your own files.
+
+    textkit classify train --data train.csv --method nbsvm --out model/
+    textkit classify evaluate model/ --data test.csv
+    textkit classify predict model/ --data new.csv --out predictions.jsonl
+
+Thin wrappers over ``textkit.recipes.classify`` and ``textkit.data.tables``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import nullcontext
+from pathlib import Path
+
+from textkit.commands.data_options import add_data_arguments, table_options
+
+PREDICT_BATCH = 2048  # rows per prediction batch: memory stays flat however long the input
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="classify_action", required=True)
+
+    train = actions.add_parser("train", help="train a classifier on a labelled file and save a model folder")
+    add_data_arguments(train, data_help="labelled training data: CSV, TSV, JSON Lines, fastText lines or a folder")
+    train.add_argument("--method", choices=["nb", "nbsvm", "lr", "ulmfit"], default="nbsvm")
+    train.add_argument("--out", required=True, help="model folder to write (replaced only once training succeeds)")
+    train.add_argument("--valid", default=None, help="a labelled file to score after training (same format options)")
+    train.add_argument("--tune", action="store_true", help="choose hyper-parameters by inner cross-validation")
+    train.add_argument("--cv", type=int, default=5, help="folds for --tune (default 5)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--pretrained", default="awd_lstm-en", help="ULMFiT: a shipped LM name or an LM folder (default awd_lstm-en)"
+    )
+    train.add_argument("--device", default="auto", help="ULMFiT: auto (default), cpu or cuda")
+    train.add_argument("--quiet", action="store_true", help="no progress bars or step lines")
+
+    evaluate = actions.add_parser("evaluate", help="score a model folder on a labelled file")
+    evaluate.add_argument("model_dir")
+    add_data_arguments(evaluate, data_help="labelled test data")
+    evaluate.add_argument(
+        "--out", default=None, help="folder for metrics.json and confusion_matrix.png (default MODEL_DIR/evaluation)"
+    )
+    evaluate.add_argument("--device", default="cpu")
+
+    predict = actions.add_parser("predict", help="label new texts, streaming, in input order")
+    predict.add_argument("model_dir")
+    add_data_arguments(predict, data_help="texts to label", stdin=True)
+    predict.add_argument("--out", default="-", help="output file (default stdout); written only when complete")
+    predict.add_argument(
+        "--output-format",
+        choices=["jsonl", "csv"],
+        default=None,
+        help="default: csv for a .csv --out, JSON Lines otherwise",
+    )
+    predict.add_argument("--proba", action="store_true", help="add each class's probability")
+    predict.add_argument(
+        "--on-empty",
+        choices=["predict", "error"],
+        default="predict",
+        help="an empty text: 'predict' (default) labels it from no words (priors/intercepts; ULMFiT: the "
+        "start token) and marks the row \"empty\": true; 'error' stops at the first one",
+    )
+    predict.add_argument("--device", default="cpu")
+
+
+def run(args: argparse.Namespace) -> int:
+    action = {"train": _train, "evaluate": _evaluate, "predict": _predict}[args.classify_action]
+    return action(args)
+
+
+def _log(quiet: bool = False):
+    return (lambda _message: None) if quiet else (lambda message: print(message, file=sys.stderr, flush=True))
+
+
+def _read(path: str, args: argparse.Namespace, labels: str, quiet: bool = False):
+    from textkit.data.tables import read_table
+
+    table = read_table(path, **table_options(args, labels))
+    if not quiet:
+        print(f"read {len(table):,} rows from {table.source}", file=sys.stderr)
+    return table
+
+
+def _train(args: argparse.Namespace) -> int:
+    from textkit.recipes.classify import check_training_labels, save_classifier, train_classifier
+
+    log = _log(args.quiet)
+    table = _read(args.data, args, "required", args.quiet)
+    check_training_labels(table.labels, table.where)
+    valid = None
+    if args.valid:
+        valid_table = _read(args.valid, args, "required", args.quiet)
+        from textkit.recipes.classify import check_known_labels
+
+        check_known_labels(valid_table.labels, sorted(set(table.labels)), valid_table.where)  # type: ignore[arg-type]
+        valid = (valid_table.texts, valid_table.labels)
+    if args.tune and args.cv < 2:
+        raise ValueError(f"--cv must be at least 2, got {args.cv}")
+    saved = train_classifier(
+        table.texts,
+        table.labels,  # type: ignore[arg-type]
+        args.method,
+        tune=args.tune,
+        cv=args.cv,
+        seed=args.seed,
+        valid=valid,  # type: ignore[arg-type]
+        pretrained=args.pretrained,
+        device=args.device,
+        quiet=args.quiet,
+        log=log,
+    )
+    saved.info["data"] = str(args.data)
+    save_classifier(saved, args.out)
+    shown = f", valid accuracy {saved.info['valid_accuracy']:.4f}" if "valid_accuracy" in saved.info else ""
+    print(
+        f"{args.method}: {len(table):,} texts, {len(saved.classes)} classes, "
+        f"{saved.info['train_seconds']:.1f} s{shown} -> {args.out}"
+    )
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from textkit._io import atomic_write_json, versions
+    from textkit.classical.plots import plot_confusion_matrix
+    from textkit.recipes.classify import check_known_labels, classification_metrics, load_classifier
+
+    saved = load_classifier(args.model_dir, device=args.device)
+    table = _read(args.data, args, "required")
+    check_known_labels(table.labels, saved.classes, table.where)
+    predicted = saved.predict(table.texts)
+    metrics = classification_metrics(table.labels, predicted, saved.classes)  # type: ignore[arg-type]
+    metrics.update(
+        {"model": str(args.model_dir), "method": saved.method, "data": str(args.data), "versions": versions()}
+    )
+    out = Path(args.out) if args.out else Path(args.model_dir) / "evaluation"
+    atomic_write_json(out / "metrics.json", metrics)
+    plot_confusion_matrix(
+        metrics["confusion_matrix"],
+        saved.classes,
+        out / "confusion_matrix.png",
+        title=f"{saved.method} on {Path(args.data).name}",
+    )
+    print(_format_metrics(metrics))
+    print(f"\nwrote {out / 'metrics.json'} and {out / 'confusion_matrix.png'}")
+    return 0
+
+
+def _format_metrics(metrics: dict) -> str:
+    lines = [
+        f"accuracy {metrics['accuracy']:.4f}   macro-F1 {metrics['macro_f1']:.4f}   ({metrics['rows']:,} rows)",
+        "",
+    ]
+    width = max(8, *(len(c) for c in metrics["classes"]))
+    lines.append(f"{'class':{width}s}  precision  recall     f1  support")
+    for name, row in metrics["per_class"].items():
+        lines.append(
+            f"{name:{width}s}  {row['precision']:9.4f}  {row['recall']:6.4f}  {row['f1']:.4f}  {row['support']:7,d}"
+        )
+    return "\n".join(lines)
+
+
+def _batches(rows: Iterator, size: int) -> Iterator[list]:
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from textkit._io import atomic_open
+    from textkit.data.tables import DataFileError, iter_table
+    from textkit.recipes.classify import load_classifier
+
+    saved = load_classifier(args.model_dir, device=args.device)
+    if args.proba and not saved.has_proba:
+        raise ValueError(f"the {saved.method} model in {args.model_dir} gives no probabilities; drop --proba")
+    fmt = args.output_format or ("csv" if str(args.out).lower().endswith(".csv") else "jsonl")
+    rows = iter_table(args.data, **table_options(args, "optional"))
+    # a file is written under a temporary name and renamed when complete; stdout streams
+    target = nullcontext(sys.stdout) if args.out == "-" else atomic_open(args.out, "w", encoding="utf-8")
+    n_rows = n_empty = 0
+    with target as handle:
+        if fmt == "csv":
+            csv.writer(handle, lineterminator="\n").writerow(
+                ["line", "label", "empty"] + ([f"p_{c}" for c in saved.classes] if args.proba else [])
+            )
+        for batch in _batches(rows, PREDICT_BATCH):
+            texts = [row.text for row in batch]
+            empty = [not t.strip() for t in texts]
+            if args.on_empty == "error" and any(empty):
+                first = batch[empty.index(True)]
+                raise DataFileError(f"{first.where}: the text is empty (--on-empty error); remove the row")
+            if args.proba:
+                proba = saved.predict_proba(texts)
+                labels = [saved.classes[i] for i in proba.argmax(1)]
+            else:
+                labels = [str(label) for label in saved.predict(texts)]
+            buffer = io.StringIO()
+            table_writer = csv.writer(buffer, lineterminator="\n")
+            for i, row in enumerate(batch):
+                if fmt == "csv":
+                    extra = [f"{p:.6f}" for p in proba[i]] if args.proba else []
+                    table_writer.writerow([row.line, labels[i], int(empty[i]), *extra])
+                else:
+                    record: dict = {"line": row.line, "label": labels[i]}
+                    if args.proba:
+                        record["proba"] = {c: round(float(p), 6) for c, p in zip(saved.classes, proba[i], strict=True)}
+                    if empty[i]:
+                        record["empty"] = True
+                    buffer.write(json.dumps(record, ensure_ascii=False) + "\n")
+            handle.write(buffer.getvalue())
+            handle.flush()
+            n_rows += len(batch)
+            n_empty += sum(empty)
+        if n_rows == 0:
+            raise DataFileError(f"{args.data} holds no texts to label")
+    note = f" ({n_empty:,} empty, labelled from no words)" if n_empty else ""
+    where = "stdout" if args.out == "-" else args.out
+    print(f"labelled {n_rows:,} rows{note} -> {where}", file=sys.stderr)
+    return 0

@@ -1,0 +1,39 @@
+"""The options every command that reads a user's data file shares (``--data``,
+``--format``, column names, encoding), and their translation into ``read_table`` options."""
+
+from __future__ import annotations
+
+import argparse
+
+from textkit.data.tables import DEFAULT_MAX_LINE_BYTES, FORMATS
+
+
+def add_data_arguments(parser: argparse.ArgumentParser, *, data_help: str, stdin: bool = False) -> None:
+    parser.add_argument("--data", required=True, help=data_help + (" ('-' reads stdin)" if stdin else ""))
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="file format (default: from the suffix: .csv .tsv .jsonl .txt; a folder of class subfolders; "
+        "__label__ lines are recognised as fastText's)",
+    )
+    parser.add_argument("--text-column", default=None, help="CSV/TSV column or JSON key holding the text")
+    parser.add_argument("--label-column", default=None, help="CSV/TSV column or JSON key holding the label")
+    parser.add_argument("--encoding", default="utf-8", help="text encoding of the file (default utf-8)")
+    parser.add_argument(
+        "--max-line-bytes",
+        type=int,
+        default=DEFAULT_MAX_LINE_BYTES,
+        help=f"refuse longer lines/documents (default {DEFAULT_MAX_LINE_BYTES:,}: longer is usually a broken file)",
+    )
+
+
+def table_options(args: argparse.Namespace, labels: str) -> dict:
+    return {
+        "format": args.format,
+        "text_column": args.text_column,
+        "label_column": args.label_column,
+        "labels": labels,
+        "encoding": args.encoding,
+        "max_line_bytes": args.max_line_bytes,
+    }
