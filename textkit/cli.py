@@ -31,6 +31,9 @@ REPRODUCE_COMMANDS: dict[str, tuple[str, str]] = {
 TOP_LEVEL_COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("textkit.commands.audit", "audit word embeddings for bias: WEAT and friends, with a report"),
     "lm": ("textkit.commands.lm", "language models: pretrain, generate, evaluate"),
+    "classify": ("textkit.commands.classify", "classify your own texts: train, evaluate, predict from files"),
+    "topics": ("textkit.commands.topics", "topic models (NMF or SVD) of your own documents"),
+    "translate": ("textkit.commands.translate", "translate a file with a trained translation model folder"),
 }
 
 
