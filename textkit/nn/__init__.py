@@ -10,6 +10,7 @@ from textkit.nn.config import config_from_dict, config_to_dict, load_config, sav
 from textkit.nn.dropout import LockedDropout, embedding_dropout, locked_dropout_mask, weight_drop
 from textkit.nn.generate import model_step
 from textkit.nn.gru import GRUCell, GRUConfig, GRULanguageModel, ScratchGRU
+from textkit.nn.llama import LlamaConfig, LlamaLanguageModel
 from textkit.nn.registry import ARCHITECTURES, build_language_model, model_config_dict
 from textkit.nn.seq2seq import (
     Seq2SeqAttention,
@@ -50,6 +51,8 @@ __all__ = [
     "GRUCell",
     "GRUConfig",
     "GRULanguageModel",
+    "LlamaConfig",
+    "LlamaLanguageModel",
     "LanguageModelBundle",
     "LockedDropout",
     "ScratchGRU",

@@ -12,6 +12,7 @@ from torch import nn
 from textkit.nn.awd_lstm import AWDLSTMConfig, AWDLSTMLanguageModel
 from textkit.nn.config import config_from_dict, config_to_dict
 from textkit.nn.gru import GRUConfig, GRULanguageModel
+from textkit.nn.llama import LlamaConfig, LlamaLanguageModel
 from textkit.nn.seq2seq import Seq2SeqAttention, Seq2SeqAttentionConfig, Seq2SeqGRU, Seq2SeqGRUConfig
 from textkit.nn.transformer import TransformerConfig, TransformerSeq2Seq
 
@@ -20,6 +21,7 @@ Registry = dict[str, tuple[type, type[nn.Module]]]
 LANGUAGE_MODELS: Registry = {
     "awd_lstm": (AWDLSTMConfig, AWDLSTMLanguageModel),
     "gru": (GRUConfig, GRULanguageModel),
+    "llama": (LlamaConfig, LlamaLanguageModel),  # pretrained decoders (textkit.data.llms); not trained here
 }
 
 TRANSLATION_MODELS: Registry = {

@@ -135,15 +135,19 @@ def save_language_model(
     return folder
 
 
-def load_language_model(folder: str | os.PathLike, device: str | torch.device = "cpu") -> LanguageModelBundle:
-    """Load a textkit LM folder: returns ``LanguageModelBundle(model, pipeline, config)``,
-    which also unpacks as ``model, pipeline = load_language_model(folder)``."""
-    from textkit.text import load_pipeline
-
-    folder = Path(folder)
+def load_language_model(
+    folder: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
+) -> LanguageModelBundle:
+    """Load a textkit LM folder, or a pretrained LLM by name (``"smollm2-135m"``: fetched,
+    verified and converted once under ``$TEXTKIT_HOME``; an existing folder of that name
+    wins). Returns ``LanguageModelBundle(model, pipeline, config)``, which also unpacks as
+    ``model, pipeline = load_language_model(folder)``. ``dtype`` casts the weights (e.g.
+    ``torch.bfloat16``)."""
+    folder = _resolve_model_folder(folder)
     if not folder.is_dir():
         raise FileNotFoundError(
             f"{folder} is not a folder; expected a textkit LM folder written by `textkit lm pretrain`"
+            f" or a pretrained model's name ({', '.join(_llm_names()) or 'none known'})"
         )
     if not (folder / CONFIG_FILE).exists():
         raise FileNotFoundError(f"{folder / CONFIG_FILE} is missing; is {folder} a textkit LM folder?")
@@ -151,7 +155,7 @@ def load_language_model(folder: str | os.PathLike, device: str | torch.device = 
     if not isinstance(config, dict) or "arch" not in config or "model" not in config:
         raise ValueError(f"{folder / CONFIG_FILE} must hold an object with 'arch' and 'model' keys")
     model = build_language_model(config["arch"], config["model"])
-    pipeline = load_pipeline(folder)
+    pipeline = _load_tokenizer(folder)
     if len(pipeline) != model.config.vocab_size:
         raise ValueError(
             f"{folder}: the vocabulary has {len(pipeline)} tokens but the model was built for "
@@ -159,8 +163,38 @@ def load_language_model(folder: str | os.PathLike, device: str | torch.device = 
             "the vocab and the checkpoint do not belong together"
         )
     load_weights(model, folder / WEIGHTS_FILE)
-    model.to(device).eval()
+    model.to(device=device, dtype=dtype).eval()
     return LanguageModelBundle(model, pipeline, config)
+
+
+def _llm_names() -> list[str]:
+    from textkit.data.llms import list_llms
+
+    return sorted(list_llms())
+
+
+def _resolve_model_folder(folder_or_name: str | os.PathLike) -> Path:
+    """An existing path as it is; otherwise a pretrained LLM's name -> its converted folder."""
+    folder = Path(folder_or_name)
+    if folder.exists() or os.sep in os.fspath(folder_or_name):
+        return folder
+    from textkit.data.llms import find_llm, pretrained_llm_folder
+
+    manifest = find_llm(os.fspath(folder_or_name))
+    return folder if manifest is None else pretrained_llm_folder(manifest, verbose=True)
+
+
+def _load_tokenizer(folder: Path):
+    """The folder's text pipeline: a textkit ``TextPipeline``, or a pretrained model's
+    byte-level BPE (``tokenizer.json`` of type ``byte_bpe``)."""
+    from textkit.text import load_pipeline
+
+    config = read_json(folder / "tokenizer.json", "tokenizer config")
+    if isinstance(config, dict) and config.get("type") == "byte_bpe":
+        from textkit.text.bpe import ByteBPETokenizer
+
+        return ByteBPETokenizer.from_config(config, where=str(folder / "tokenizer.json"))
+    return load_pipeline(folder)
 
 
 # -- translation models ------------------------------------------------------------------------

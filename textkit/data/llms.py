@@ -1,0 +1,100 @@
+"""Pretrained LLMs by name: fetched like a corpus, converted once, cached under $TEXTKIT_HOME.
+
+A model is a corpus manifest (``corpora/<name>.toml``) whose ``[options]`` name it::
+
+    [options]
+    model = "smollm2-135m"                          # the name textkit loads it by
+    gguf = "SmolLM2-135M-Instruct.Q4_1.gguf"        # the manifest file that holds it
+
+so its source, licence, citation and sha256 live in one manifest, and fetching, verifying and
+caching are the corpora's (``textkit corpora get smollm2-135m-gguf`` fetches it too).
+:func:`pretrained_llm_folder` converts the verified GGUF once into
+``$TEXTKIT_HOME/models/<name>/`` (safetensors + tokenizer JSON, see
+:func:`textkit.data.gguf.convert_gguf`); a folder converted from another file or by an older
+converter is rebuilt. ``textkit.nn.load_language_model(name)`` loads it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from textkit._io import read_json, textkit_home
+from textkit.data.cache import fetch
+from textkit.data.registry import Manifest, list_manifests
+
+__all__ = ["find_llm", "list_llms", "llm_manifest", "pretrained_llm_folder"]
+
+
+def list_llms() -> dict[str, Manifest]:
+    """Model names -> the manifests that fetch them."""
+    return {str(m.options["model"]): m for m in list_manifests().values() if "model" in m.options}
+
+
+def find_llm(name: str) -> Manifest | None:
+    """The manifest of pretrained model ``name``, or None when no manifest names it."""
+    return list_llms().get(name)
+
+
+def llm_manifest(name: str) -> Manifest:
+    models = list_llms()
+    if name not in models:
+        known = ", ".join(sorted(models)) or "(none found)"
+        raise KeyError(f"unknown pretrained model {name!r}. Known pretrained LLMs: {known}")
+    return models[name]
+
+
+def _current(folder: Path, digest: str) -> bool:
+    from textkit.data.gguf import CONVERSION_VERSION
+
+    config_path = folder / "config.json"
+    if not config_path.is_file() or not (folder / "model.safetensors").is_file():
+        return False
+    config = read_json(config_path, "converted model config")
+    return config.get("source", {}).get("sha256") == digest and config.get("conversion_version") == CONVERSION_VERSION
+
+
+def pretrained_llm_folder(name: str | Manifest, force: bool = False, verbose: bool = False) -> Path:
+    """The converted folder of pretrained model ``name`` (or of the model a manifest names):
+    fetch and verify its GGUF (once), convert it (once), and return
+    ``$TEXTKIT_HOME/models/<name>/``. An unknown name raises a KeyError listing the known ones."""
+    from textkit.data.gguf import convert_gguf
+
+    manifest = name if isinstance(name, Manifest) else llm_manifest(name)
+    name = str(manifest.options["model"])
+    member = str(manifest.options["gguf"])
+    digest = manifest.files.get(member, "")
+    folder = textkit_home() / "models" / name
+    if not force and digest and _current(folder, digest):
+        return folder
+    source = fetch(manifest, force=force, verbose=verbose) / member
+    with _lock(folder.parent / f".{name}.lock"):
+        if not force and _current(folder, digest or _sha(source)):
+            return folder
+        if verbose:
+            print(f"converting {source.name} to {folder} (once)", file=sys.stderr)
+        return convert_gguf(source, folder, expected_sha256=digest or None, name=name)
+
+
+def _sha(path: Path) -> str:
+    from textkit._io import sha256_file
+
+    return sha256_file(path)
+
+
+@contextlib.contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks (Windows): the conversion is still atomic
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
