@@ -29,6 +29,7 @@ from textkit._io import versions as _versions
 __all__ = [
     "SENTIMENT_METHODS",
     "SENTIMENT_REFERENCES",
+    "SKLEARN_MODELS",
     "TOPICS_METHODS",
     "grouped_stratified_folds",
     "sentiment_cross_validation",
@@ -51,6 +52,8 @@ SENTIMENT_METHODS: dict[str, str] = {
     "sklearn-lr": "sklearn LogisticRegression() defaults, same uni+bigram tf-idf as lr-tfidf",
 }
 SKLEARN_BASELINES = ("sklearn-mnb", "sklearn-lr")
+# rows whose classifier is scikit-learn's: the baselines above and the inner-CV-tuned LogisticRegressions
+SKLEARN_MODELS = ("lr-counts", "lr-tfidf", *SKLEARN_BASELINES)
 
 # Published anchors (REFERENCES.md). The data differ from ours: see the "note" fields.
 SENTIMENT_REFERENCES: dict[str, dict] = {

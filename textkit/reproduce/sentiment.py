@@ -127,9 +127,13 @@ def run_sentiment(
 
 
 def _goals(results: dict, corpus: str, quick: bool) -> dict:
+    from textkit.reproduce.experiments import SKLEARN_MODELS
+
     metrics = results["metrics"]
-    best_sklearn = max(metrics["sklearn-mnb"]["accuracy"], metrics["sklearn-lr"]["accuracy"])
-    goals = {"nbsvm-bi beats the best scikit-learn baseline": metrics["nbsvm-bi"]["accuracy"] > best_sklearn}
+    # every row that is a scikit-learn classifier, the tuned ones (lr-*: C by the same inner CV
+    # as NBSVM's) and the default ones alike
+    best_sklearn = max(metrics[key]["accuracy"] for key in SKLEARN_MODELS)
+    goals = {"nbsvm-bi beats the best scikit-learn model, tuned or not": metrics["nbsvm-bi"]["accuracy"] > best_sklearn}
     if corpus == "rotten-tomatoes":
         goals["nbsvm-bi >= 79.4% (W&M RT-s 79.38)"] = (
             metrics["nbsvm-bi"]["accuracy"] >= GOAL_NBSVM_BI["rotten-tomatoes"]
