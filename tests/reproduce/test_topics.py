@@ -23,9 +23,10 @@ def test_reproduce_topics_quick_bbc_news(tmp_path, capsys):
     for key in ("textkit-nmf", "sklearn-nmf"):
         assert metrics[key]["reconstruction_err"] > 0
     tk, sk = metrics["textkit-nmf"], metrics["sklearn-nmf"]
-    # same matrix, same init family, both converged: the same factorization up to rounding
-    assert tk["reconstruction_err"] <= sk["reconstruction_err"] * (1 + 1e-9)
-    assert tk["nmi"] >= sk["nmi"] - 1e-9
+    # same matrix, same init family, both at their defaults (textkit in float32): the same
+    # factorization to well within the bar of 0.1% in error; the topics agree
+    assert tk["reconstruction_err"] <= sk["reconstruction_err"] * (1 + 1e-3)
+    assert tk["nmi"] >= sk["nmi"] - 0.005
     assert tk["nmi"] > 0.6  # NMF topics track the 5 BBC categories
     assert metrics["textkit-svd"]["nmi"] < tk["nmi"]  # SVD directions are not categories
     assert len(results["topics"]["textkit-nmf"]) == 5 and len(results["topics"]["textkit-nmf"][0]) == 10

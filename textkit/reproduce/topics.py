@@ -99,11 +99,12 @@ def run_topics(
 def _goals(results: dict, quick: bool) -> dict:
     m = results["metrics"]
     tk, sk = m["textkit-nmf"], m["sklearn-nmf"]
+    speedup = sk["cpu_seconds"] / tk["cpu_seconds"]
     goals = {
         "textkit NMF NMI >= scikit-learn NMF NMI": tk["nmi"] >= sk["nmi"],
-        "textkit NMF reconstruction error <= scikit-learn's": tk["reconstruction_err"] <= sk["reconstruction_err"],
-        "textkit NMF reconstruction error equal to scikit-learn's within 1e-6 (relative)": tk["reconstruction_err"]
-        <= sk["reconstruction_err"] * (1 + 1e-6),
+        "textkit NMF reconstruction error at most 0.1% above scikit-learn's": tk["reconstruction_err"]
+        <= sk["reconstruction_err"] * (1 + 1e-3),
+        f"textkit NMF >= 2x scikit-learn's speed, both at their defaults (x{speedup:.2f})": speedup >= 2.0,
     }
     if quick:
         goals = {f"{g} [quick run]": v for g, v in goals.items()}
@@ -128,12 +129,21 @@ def format_tables(results: dict) -> str:
             f"{recon:>14s} {m['seconds']:7.3f} {m['cpu_seconds']:7.3f}"
         )
     m = results["metrics"]
+    nmf_gap = m["textkit-nmf"]["reconstruction_err"] / m["sklearn-nmf"]["reconstruction_err"] - 1
     lines.append(
-        "speed-up vs scikit-learn (CPU time): NMF "
-        f"x{m['sklearn-nmf']['cpu_seconds'] / m['textkit-nmf']['cpu_seconds']:.2f}, "
+        "speed-up vs scikit-learn, both at their defaults (CPU time): NMF "
+        f"x{m['sklearn-nmf']['cpu_seconds'] / m['textkit-nmf']['cpu_seconds']:.2f} "
+        f"(reconstruction error {100 * nmf_gap:+.2e}% vs scikit-learn's), "
         f"SVD x{m['sklearn-svd']['cpu_seconds'] / m['textkit-svd']['cpu_seconds']:.2f} (TruncatedSVD), "
         f"x{m['sklearn-randomized-svd']['cpu_seconds'] / m['textkit-svd']['cpu_seconds']:.2f} (randomized_svd)"
     )
+    if "singular_values" in m["textkit-svd"] and "singular_values" in m["sklearn-svd"]:
+        ours, theirs = np.array(m["textkit-svd"]["singular_values"]), np.array(m["sklearn-svd"]["singular_values"])
+        lines.append(
+            "  the SVD speed-ups are not at equal accuracy: largest relative singular-value difference from "
+            f"TruncatedSVD's {float(np.max(np.abs(ours - theirs) / theirs)):.1e} (see bench/classical.py for "
+            "ratios at equal error)"
+        )
     ref = results.get("reference")
     if ref:
         lines.append(f"reference: {ref['source']}: NMI {ref['nmi']}; here {results['config']['n_terms']} terms")
