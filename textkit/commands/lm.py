@@ -9,12 +9,68 @@ import shlex
 import sys
 from pathlib import Path
 
+from textkit.data.tables import DEFAULT_MAX_LINE_BYTES, FORMATS
+
+FILE_OPTIONS = ("format", "text_column", "encoding", "max_line_bytes")
+
+
+def _add_file_options(parser: argparse.ArgumentParser) -> None:
+    """How --data files are read (``textkit.data.read_table``); the same options as ``classify``'s."""
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="format of the --data files (default: from the suffix; .txt is one document per line)",
+    )
+    parser.add_argument("--text-column", default=None, help="CSV/TSV column or JSON key holding the text")
+    parser.add_argument("--encoding", default=None, help="text encoding of the --data files (default utf-8)")
+    parser.add_argument(
+        "--max-line-bytes",
+        type=int,
+        default=None,
+        help=f"refuse longer lines/documents in --data files (default {DEFAULT_MAX_LINE_BYTES:,})",
+    )
+
+
+def _file_options(args: argparse.Namespace) -> dict:
+    """--format/--text-column/... as ``DataSettings`` fields; an error when given without --data."""
+    given = {name: getattr(args, name) for name in FILE_OPTIONS if getattr(args, name) is not None}
+    if given and not args.data:
+        names = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ValueError(f"{names} describe(s) --data files; give --data FILE, or drop {names}")
+    return {("file_format" if name == "format" else name): value for name, value in given.items()}
+
+
+def _data_files(paths: list[str]) -> tuple[str, ...]:
+    if "-" in paths:
+        raise ValueError(
+            "--data - (stdin) cannot be used here: the model records each file's path and sha256, and "
+            "`textkit lm evaluate` reads the files again; save the text to a file first"
+        )
+    for path in paths:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"data file {path} does not exist")
+    return tuple(str(Path(path).resolve()) for path in paths)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="lm_action", required=True)
 
     pre = actions.add_parser("pretrain", help="train a language model from a recipe and save a model folder")
-    pre.add_argument("--corpus", default=None, help="corpus name (default: the recipe's, e.g. brown)")
+    source = pre.add_mutually_exclusive_group()
+    source.add_argument("--corpus", default=None, help="corpus name (default: the recipe's, e.g. brown)")
+    source.add_argument(
+        "--data",
+        nargs="+",
+        default=None,
+        metavar="FILE",
+        help="train on your own text instead of a corpus: .txt files (one document per line), CSV/TSV/JSON Lines "
+        "(--text-column) or folders of .txt files (one document per file). Non-empty documents are split into "
+        "train/valid/test by document: their keys (file:line) are sorted, permuted with the recipe's split_seed "
+        "(default 0) and cut into its fractions (default 80/10/10), so the same files give the same split. Each "
+        "file's absolute path and sha256 are recorded in config.json and the model card",
+    )
+    _add_file_options(pre)
     pre.add_argument(
         "--tokenizer", choices=["word", "sentencepiece"], default=None, help="override the recipe's tokenizer"
     )
@@ -73,7 +129,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     ev = actions.add_parser("evaluate", help="perplexity of a saved model on a corpus split")
     ev.add_argument("model_dir")
-    ev.add_argument("--corpus", default=None, help="default: the corpus the model was trained on")
+    ev_source = ev.add_mutually_exclusive_group()
+    ev_source.add_argument(
+        "--corpus", default=None, help="default: the corpus (or the split of the --data files) the model was trained on"
+    )
+    ev_source.add_argument(
+        "--data",
+        nargs="+",
+        default=None,
+        metavar="FILE",
+        help="evaluate on every document of these files (held-out text of your own) instead of a split",
+    )
+    _add_file_options(ev)
     ev.add_argument("--split", default="test", choices=["train", "valid", "test"])
     ev.add_argument("--bptt", type=int, default=70)
     ev.add_argument("--batch-size", type=int, default=16)
@@ -89,8 +156,12 @@ def run(args: argparse.Namespace) -> int:
         from textkit.data.models import find_recipe
 
         recipe = lm.LMRecipe.load(find_recipe(args.config))
+        file_options = _file_options(args)
         if args.corpus:
-            recipe = dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, corpus=args.corpus))
+            recipe = dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, corpus=args.corpus, files=()))
+        if args.data:
+            data = dataclasses.replace(recipe.data, corpus="", files=_data_files(args.data), **file_options)
+            recipe = dataclasses.replace(recipe, data=data)
         if args.tokenizer:
             recipe = dataclasses.replace(recipe, tokenizer=dataclasses.replace(recipe.tokenizer, kind=args.tokenizer))
         train = recipe.train
@@ -121,8 +192,9 @@ def run(args: argparse.Namespace) -> int:
 
         if not current().is_main:  # under torchrun only rank 0 reports
             return 0
+        trained_on = f" on {lm.data_name(recipe.data)}" if recipe.data.files else ""
         print(
-            f"{recipe.name}: validation perplexity {metrics['valid_perplexity']:.2f} (loss "
+            f"{recipe.name}{trained_on}: validation perplexity {metrics['valid_perplexity']:.2f} (loss "
             f"{metrics['valid_loss']:.4f}), "
             f"test perplexity {metrics['test_perplexity']:.2f}; {metrics['steps']} steps, "
             f"{metrics['train_tokens_per_s']} tokens/s; saved to {Path(args.out)}"
@@ -160,7 +232,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {Path(args.to) / args.name}/manifest.json")
         return 0
     if args.lm_action == "evaluate":
-        metrics = lm.evaluate_language_model(args.model_dir, args.corpus, args.split, args.batch_size, args.bptt)
+        file_options = _file_options(args)
+        metrics = lm.evaluate_language_model(
+            args.model_dir,
+            args.corpus,
+            args.split,
+            args.batch_size,
+            args.bptt,
+            files=_data_files(args.data) if args.data else None,
+            file_options=file_options,
+        )
         if args.json:
             print(json.dumps(metrics))
         else:

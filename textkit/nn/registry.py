@@ -31,6 +31,8 @@ TRANSLATION_MODELS: Registry = {
 }
 
 ARCHITECTURES = LANGUAGE_MODELS
+# the language models a recipe can pretrain (the trainer's task needs ``return_hidden``)
+TRAINABLE_LANGUAGE_MODELS = ("awd_lstm", "gru")
 
 
 def arch_name(model_or_config, registry: Registry = LANGUAGE_MODELS) -> str:

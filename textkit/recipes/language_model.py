@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from textkit._io import atomic_write_text, read_json
+from textkit._io import atomic_write_text, read_json, sha256_file
+from textkit.data.tables import DEFAULT_MAX_LINE_BYTES
 from textkit.nn.config import config_from_dict, config_to_dict
 
 
@@ -39,6 +40,13 @@ class DataSettings:
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)  # ...then cut into train/valid/test
     max_docs: int | None = None  # keep only the first N documents of each split (smoke tests)
     backwards: bool = False  # read every document right to left (ULMFiT's backward LM)
+    # Your own data instead of a corpus (`textkit lm pretrain --data`): files (or folders) read with
+    # ``textkit.data.read_table``; each line (row, or file of a folder) is a document.
+    files: tuple[str, ...] = ()
+    file_format: str | None = None  # None: from the suffix (.txt: one document per line)
+    text_column: str | None = None  # CSV/TSV column or JSON key of the text
+    encoding: str = "utf-8"
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 
 
 @dataclass(frozen=True)
@@ -86,10 +94,14 @@ class LMRecipe:
             if key in raw:
                 raw[key] = config_from_dict(cls_, raw[key], where=f"{where}: {key!r}")
         recipe = config_from_dict(cls, raw, where=where)
-        from textkit.nn.registry import ARCHITECTURES
+        from textkit.nn.registry import TRAINABLE_LANGUAGE_MODELS
 
-        if recipe.arch not in ARCHITECTURES:
-            raise ValueError(f"{where}: unknown arch {recipe.arch!r}; choose one of {sorted(ARCHITECTURES)}")
+        if recipe.arch not in TRAINABLE_LANGUAGE_MODELS:
+            raise ValueError(
+                f"{where}: arch {recipe.arch!r} cannot be pretrained by a recipe; choose one of "
+                f"{list(TRAINABLE_LANGUAGE_MODELS)} (pretrained decoders such as 'llama' load by name: "
+                "textkit.nn.load_language_model('smollm2-135m'))"
+            )
         if "vocab_size" in recipe.model or "pad_index" in recipe.model:
             raise ValueError(f"{where}: 'vocab_size' and 'pad_index' come from the tokenizer; remove them from 'model'")
         if recipe.tokenizer.kind not in ("word", "sentencepiece"):
@@ -112,10 +124,13 @@ class LMRecipe:
 def corpus_splits(data: DataSettings) -> dict[str, list[str]]:
     """Texts of the train/valid/test splits, split by document. A corpus that defines its
     own train/valid/test splits (``en-mix``) keeps them; any other is grouped by its records'
-    ``file`` and cut with ``split_documents`` (Brown: by file)."""
+    ``file`` and cut with ``split_documents`` (Brown: by file). ``data.files`` (the user's own
+    files) take the place of the corpus: see ``file_splits``."""
     from textkit import data as corpora
     from textkit.data.lm import split_documents
 
+    if data.files:
+        return file_splits(data)
     manifest = corpora.info(data.corpus)
     if set(manifest.splits) == {"train", "valid", "test"}:
         out: dict[str, list] = {}
@@ -147,6 +162,77 @@ def corpus_splits(data: DataSettings) -> dict[str, list[str]]:
     return {name: [texts[k] for k in keys] for name, keys in zip(("train", "valid", "test"), parts, strict=True)} | {
         f"{name}_keys": keys for name, keys in zip(("train", "valid", "test"), parts, strict=True)
     }
+
+
+def read_documents(data: DataSettings, files: tuple[str, ...] | None = None) -> dict[str, str]:
+    """Every non-empty document of ``data.files`` (or ``files``), keyed ``"<file>:<line>"``
+    (a folder's files: ``"<file>:0"``), in file order. A file without any text is an error."""
+    from textkit.data.tables import iter_table
+
+    files = data.files if files is None else files
+    repeated = sorted({f for f in files if list(files).count(f) > 1})
+    if repeated:
+        raise ValueError(f"{repeated[0]} is given twice; name each data file once")
+    texts: dict[str, str] = {}
+    for path in files:
+        before = len(texts)
+        rows = iter_table(
+            path,
+            format=data.file_format,
+            text_column=data.text_column,
+            labels="ignore",
+            encoding=data.encoding,
+            max_line_bytes=data.max_line_bytes,
+        )
+        for row in rows:
+            if row.text.strip():
+                texts[f"{row.source}:{row.line}"] = row.text
+        if len(texts) == before:
+            raise ValueError(f"{path} holds no text (an empty file, or only blank lines): nothing to train on")
+    return texts
+
+
+def file_splits(data: DataSettings) -> dict[str, list[str]]:
+    """Train/valid/test texts of the user's own files, split by document: the document keys
+    (``"<file>:<line>"``) are sorted, permuted with ``data.split_seed`` and cut into
+    ``data.fractions`` (``textkit.data.lm.split_documents``), so the same files, seed and
+    fractions always give the same split."""
+    from textkit.data.lm import split_documents
+
+    texts = read_documents(data)
+    if len(texts) < len(data.fractions):
+        raise ValueError(
+            f"{', '.join(data.files)}: {len(texts)} non-empty document(s), but splitting into train/valid/test needs "
+            f"at least {len(data.fractions)}; plain text is one document per line, so add lines of text"
+        )
+    parts = split_documents(list(texts), list(data.fractions), seed=data.split_seed)
+    if data.max_docs is not None:
+        parts = [keys[: data.max_docs] for keys in parts]
+    names = ("train", "valid", "test")
+    return {name: [texts[k] for k in keys] for name, keys in zip(names, parts, strict=True)} | {
+        f"{name}_keys": keys for name, keys in zip(names, parts, strict=True)
+    }
+
+
+def data_digest(path: str | Path) -> str:
+    """sha256 of a data file; of a folder, sha256 of its sorted ``relative path<TAB>sha256``
+    lines (the files ``read_table`` reads: hidden ones are skipped)."""
+    import hashlib
+
+    path = Path(path)
+    if not path.is_dir():
+        return sha256_file(path)
+    lines = [
+        f"{f.relative_to(path).as_posix()}\t{sha256_file(f)}\n"
+        for f in sorted(path.rglob("*"))
+        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts)
+    ]
+    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+
+
+def data_name(data: DataSettings) -> str:
+    """How reports name the data: the corpus, or the user's file names."""
+    return ", ".join(Path(f).name for f in data.files) if data.files else data.corpus
 
 
 def build_pipeline(settings: TokenizerSettings, train_texts: list[str], seed: int = 0, n_workers: int = 1):
@@ -215,6 +301,7 @@ def pretrain_language_model(
         raise ValueError(f"batch_size {settings.batch_size} must divide evenly across {dist.world_size} processes")
     per_process = settings.batch_size // dist.world_size
     started = time.time()
+    digests = {path: data_digest(path) for path in recipe.data.files}  # before reading: what was read
     splits = corpus_splits(recipe.data)
     if pipeline is None:
         pipeline = build_pipeline(recipe.tokenizer, splits["train"], seed=settings.seed, n_workers=n_workers)
@@ -282,23 +369,38 @@ def pretrain_language_model(
         "precision": trainer.precision,
     }
     if dist.is_main:
-        extra = {
-            "recipe": recipe.to_dict(),
-            "effective_train": config_to_dict(settings),
-            "data": {
+        if recipe.data.files:
+            # the split is reproducible from the files (checked by sha256), seed and fractions;
+            # per-line keys of a large file would bloat config.json, so only counts are kept
+            data_record = {
+                **config_to_dict(recipe.data),
+                "files_sha256": digests,
+                "documents": {name: len(splits[name]) for name in ("train", "valid", "test")},
+            }
+        else:
+            data_record = {
                 **config_to_dict(recipe.data),
                 "valid_keys": splits["valid_keys"],
                 "test_keys": splits["test_keys"],
-            },
+            }
+        extra = {
+            "recipe": recipe.to_dict(),
+            "effective_train": config_to_dict(settings),
+            "data": data_record,
             "metrics": metrics,
         }
         save_language_model(model, pipeline, out_dir, extra=extra)
-        write_model_card(out_dir, recipe, settings, metrics, command)
+        write_model_card(out_dir, recipe, settings, metrics, command, data_record)
     return metrics
 
 
 def write_model_card(
-    folder: Path, recipe: LMRecipe, settings: TrainSettings, metrics: dict, command: str | None
+    folder: Path,
+    recipe: LMRecipe,
+    settings: TrainSettings,
+    metrics: dict,
+    command: str | None,
+    data_record: dict | None = None,
 ) -> None:
     tok = config_to_dict(recipe.tokenizer)
     keep = (
@@ -315,7 +417,7 @@ def write_model_card(
 
 - **Architecture:** `{recipe.arch}` with `{json.dumps(recipe.model)}`
 - **Tokenizer:** {recipe.tokenizer.kind} ({json.dumps(tok)}); vocabulary {metrics["vocab_size"]} entries
-- **Data:** `{recipe.data.corpus}`, documents split by file with seed {recipe.data.split_seed} into
+- **Data:** {_card_data(recipe.data, data_record or {})} with seed {recipe.data.split_seed} into
   train/valid/test fractions {list(recipe.data.fractions)}; tokens: {json.dumps(metrics["tokens"])}
 - **Training:** {json.dumps(config_to_dict(settings))}
 - **Seed:** {settings.seed}
@@ -349,6 +451,17 @@ Perplexity is per token of this tokenizer (textkit word tokens include case mark
     atomic_write_text(folder / "README.md", card)
 
 
+def _card_data(data: DataSettings, record: dict) -> str:
+    if not data.files:
+        return f"`{data.corpus}`, documents split by file"
+    digests = record.get("files_sha256", {})
+    files = "; ".join(f"`{f}` (sha256 `{digests.get(f, '?')}`)" for f in data.files)
+    folders = data.file_format == "folder" or any(Path(f).is_dir() for f in data.files)
+    unit = "line (row), or file of a folder" if folders else "line (row)"
+    counts = json.dumps(record.get("documents", {}))
+    return f"your own files {files}, one document per {unit}; documents {counts}, split"
+
+
 # -- evaluate and generate --------------------------------------------------------------------
 
 
@@ -359,37 +472,77 @@ def evaluate_language_model(
     batch_size: int = 16,
     bptt: int = 70,
     device: str = "auto",
+    *,
+    files: tuple[str, ...] | None = None,
+    file_options: dict | None = None,
 ) -> dict:
-    """Perplexity of a saved LM on a split of a corpus (the split recorded at training time)."""
+    """Perplexity of a saved LM on a split of a corpus (the split recorded at training time).
+
+    A model trained on the user's own files is evaluated on the same split of the same files
+    (their sha256 must match the recorded one). ``files`` evaluates on every document of other
+    files instead (``split`` is then ``"all"``); ``file_options`` are ``DataSettings``'s
+    ``file_format``, ``text_column``, ``encoding`` and ``max_line_bytes`` for them."""
     from textkit.data.lm import LMStream
     from textkit.nn.serialization import load_language_model
     from textkit.train.tasks import LanguageModelTask, evaluate
     from textkit.train.trainer import resolve_device
 
+    if corpus and files:
+        raise ValueError("give a corpus or files to evaluate on, not both")
     bundle = load_language_model(folder, device=resolve_device(device))
     saved = bundle.config.get("data", {})
+    saved_files = () if corpus else tuple(saved.get("files", ()))
     data = DataSettings(
         corpus=corpus or saved.get("corpus", "brown"),
         split_seed=saved.get("split_seed", 0),
         fractions=tuple(saved.get("fractions", (0.8, 0.1, 0.1))),
         max_docs=saved.get("max_docs"),
         backwards=saved.get("backwards", False),
+        **({key: saved[key] for key in _FILE_OPTIONS if key in saved} if saved_files else {}),
+        files=saved_files,
     )
-    if split not in ("train", "valid", "test"):
-        raise ValueError(f"split must be 'train', 'valid' or 'test', got {split!r}")
-    texts = corpus_splits(data)[split]
+    if files:
+        data = dataclasses.replace(data, files=tuple(files), **(file_options or {}))
+        texts = list(read_documents(data).values())
+        split = "all"
+    else:
+        if split not in ("train", "valid", "test"):
+            raise ValueError(f"split must be 'train', 'valid' or 'test', got {split!r}")
+        if data.files:
+            _check_unchanged(folder, data.files, saved.get("files_sha256", {}))
+        texts = corpus_splits(data)[split]
     docs = bundle.pipeline.encode_documents(texts)
     stream = LMStream(docs, batch_size, bptt, shuffle=False, random_bptt=False, backwards=data.backwards)
 
     metrics = evaluate(bundle.model, LanguageModelTask(), stream, next(bundle.model.parameters()).device)
     return {
-        "corpus": data.corpus,
+        "corpus": data_name(data),
         "split": split,
         "tokens": stream.tokens_per_epoch,
         "loss": metrics["valid_loss"],
         "perplexity": metrics["perplexity"],
         "accuracy": metrics["accuracy"],
     }
+
+
+_FILE_OPTIONS = ("file_format", "text_column", "encoding", "max_line_bytes")
+
+
+def _check_unchanged(folder: str | Path, files: tuple[str, ...], recorded: dict) -> None:
+    """The files a model was trained on must be the ones recorded, or its split means nothing."""
+    for path in files:
+        if not Path(path).exists():
+            raise FileNotFoundError(
+                f"{path}, which {folder} was trained on, does not exist any more; evaluate on other text with "
+                "`textkit lm evaluate MODEL --data FILE`"
+            )
+        digest = data_digest(path)
+        if recorded.get(path) not in (None, digest):
+            raise ValueError(
+                f"{path} has changed since {folder} was trained on it (sha256 {digest[:12]}..., recorded "
+                f"{recorded[path][:12]}...), so its recorded train/valid/test split no longer applies; restore the "
+                "file, or evaluate on all of a held-out file with `textkit lm evaluate MODEL --data FILE`"
+            )
 
 
 def generate_text(
@@ -441,7 +594,9 @@ __all__ = [
     "TokenizerSettings",
     "TrainSettings",
     "corpus_splits",
+    "data_digest",
     "evaluate_language_model",
+    "file_splits",
     "generate_text",
     "pretrain_language_model",
 ]

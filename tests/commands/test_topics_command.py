@@ -1,0 +1,180 @@
+"""`textkit topics`: NMF/SVD topics of a user's own file or folder, end to end through the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from textkit.cli import main
+
+THEMES = {
+    "sport": "football goal match referee striker league stadium penalty coach season".split(),
+    "cooking": "recipe oven flour butter garlic simmer sauce pastry onion roast".split(),
+    "space": "rocket orbit planet telescope galaxy astronaut nebula comet launch lunar".split(),
+}
+
+
+def themed_documents(per_theme: int = 12, seed: int = 0) -> list[tuple[str, str]]:
+    """(text, theme) pairs: each text draws its words from one theme, plus stop words."""
+    rng = random.Random(seed)
+    docs = []
+    for i in range(per_theme):
+        for theme, words in THEMES.items():
+            picked = rng.sample(words, 6)
+            docs.append((f"The {picked[0]} and the {' '.join(picked[1:])} were in it, doc {i}.", theme))
+    return docs
+
+
+def write_csv(path: Path, docs: list[tuple[str, str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows(docs)
+    return path
+
+
+def read_doc_topics(path: Path) -> tuple[list[str], list[list[str]]]:
+    with path.open(encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    return rows[0], rows[1:]
+
+
+def theme_of_topic(words: list[str]) -> str:
+    """The one theme all of a topic's words come from (fails if they mix)."""
+    themes = {theme for theme, pool in THEMES.items() for w in words if w in pool}
+    assert len(themes) == 1, f"topic mixes themes: {words}"
+    return themes.pop()
+
+
+def test_topics_command_nmf_recovers_themes_and_writes_every_output(tmp_path, capsys):
+    docs = themed_documents()
+    data = write_csv(tmp_path / "docs.csv", docs)
+    out = tmp_path / "topics"
+    argv = ["topics", "--data", str(data), "--k", "3", "--out", str(out), "--top-words", "5", "--seed", "0"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+
+    summary = json.loads((out / "topics.json").read_text(encoding="utf-8"))
+    assert summary["method"] == "nmf" and summary["k"] == 3 and summary["documents"] == len(docs)
+    assert summary["settings"]["vectorizer"]["min_df"] == 2 and summary["settings"]["vectorizer"]["stop_words"]
+    assert summary["settings"]["model"]["n_components"] == 3 and summary["settings"]["model"]["random_state"] == 0
+    assert {"python", "numpy", "torch"} <= set(summary["versions"]) and len(summary["data_sha256"]) == 64
+    topics = summary["topics"]
+    assert [t["topic"] for t in topics] == [0, 1, 2] and all(len(t["top_words"]) == 5 for t in topics)
+    topic_theme = [theme_of_topic(t["top_words"]) for t in topics]
+    assert sorted(topic_theme) == sorted(THEMES)  # each theme is exactly one topic
+    assert all(-1.0 <= t["coherence_npmi"] <= 1.0 for t in topics)
+    assert summary["coherence_npmi_mean"] == pytest.approx(sum(t["coherence_npmi"] for t in topics) / 3)
+    assert [t["documents"] for t in topics] == [12, 12, 12]
+    agreement = summary["label_agreement"]
+    assert agreement["purity"] == pytest.approx(1.0) and agreement["nmi"] == pytest.approx(1.0)
+    assert agreement["documents"] == len(docs) and agreement["classes"] == 3
+
+    header, rows = read_doc_topics(out / "doc_topics.csv")
+    assert header == ["line", "dominant_topic", "topic_0", "topic_1", "topic_2"]
+    assert [int(r[0]) for r in rows] == list(range(2, len(docs) + 2))  # file order, header on line 1
+    for row, (_, theme) in zip(rows, docs, strict=True):
+        weights = [float(w) for w in row[2:]]
+        assert int(row[1]) == weights.index(max(weights)) and min(weights) >= 0
+        assert topic_theme[int(row[1])] == theme
+    assert (out / "top_words.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    for t in topics:  # stdout lists every topic with its words and coherence
+        assert " ".join(t["top_words"]) in printed and f"{t['coherence_npmi']:+.3f}" in printed
+    assert "purity 1.000" in printed
+
+    # seeded: the same run again gives the same topics and weights
+    assert main(argv) == 0
+    again = json.loads((out / "topics.json").read_text(encoding="utf-8"))
+    assert again["topics"] == topics
+    assert read_doc_topics(out / "doc_topics.csv")[1] == rows
+
+
+def test_topics_command_svd_on_plain_text_keeps_line_numbers(tmp_path, capsys):
+    docs = [text for text, _ in themed_documents(per_theme=6)]
+    lines = docs[:5] + ["", "   "] + docs[5:]  # blank lines are skipped, line numbers stay the file's
+    data = tmp_path / "docs.txt"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "svd"
+    assert main(["topics", "--data", str(data), "--k", "2", "--method", "svd", "--out", str(out)]) == 0
+    summary = json.loads((out / "topics.json").read_text(encoding="utf-8"))
+    assert summary["method"] == "svd" and summary["empty_rows_skipped"] == 2
+    assert "label_agreement" not in summary and "agreement" not in capsys.readouterr().out
+    assert summary["settings"]["model"]["n_components"] == 2
+    header, rows = read_doc_topics(out / "doc_topics.csv")
+    assert header == ["line", "dominant_topic", "topic_0", "topic_1"]
+    expected = [n for n, text in enumerate(lines, start=1) if text.strip()]
+    assert [int(r[0]) for r in rows] == expected and len(rows) == len(docs)
+    for row in rows:
+        weights = [float(w) for w in row[2:]]
+        assert int(row[1]) == weights.index(max(weights))
+
+
+def test_topics_command_reads_a_folder_of_class_subfolders(tmp_path, capsys):
+    root = tmp_path / "corpus"
+    for i, (text, theme) in enumerate(themed_documents(per_theme=5)):
+        folder = root / theme
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"doc{i:02d}.txt").write_text(text, encoding="utf-8")
+    out = tmp_path / "folder-topics"
+    assert main(["topics", "--data", str(root), "--k", "3", "--out", str(out)]) == 0
+    header, rows = read_doc_topics(out / "doc_topics.csv")
+    assert header[0] == "file" and len(rows) == 15
+    assert all(r[0].split("/")[0] in THEMES and r[0].endswith(".txt") for r in rows)
+    summary = json.loads((out / "topics.json").read_text(encoding="utf-8"))
+    assert summary["label_agreement"]["classes"] == 3 and summary["label_agreement"]["purity"] == pytest.approx(1.0)
+    by_topic = {}
+    for row in rows:
+        by_topic.setdefault(row[1], set()).add(row[0].split("/")[0])
+    assert all(len(themes) == 1 for themes in by_topic.values())  # a topic's documents share their subfolder
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--k", "0"], "--k must be at least 1, got 0"),
+        (["--k", "9"], "--k 9 needs more documents than topics: "),
+        (["--k", "2", "--top-words", "1"], "--top-words must be at least 2"),
+        (["--k", "2", "--min-df", "5"], "no terms are left to model"),
+        (["--k", "7", "--min-df", "1"], "--k 7 is more than the "),
+    ],
+)
+def test_topics_command_bad_requests_are_clear_errors(tmp_path, capsys, extra, message):
+    # 9 documents, each term in at most 2 of them: --min-df 5 leaves nothing
+    words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()
+    docs = [f"{words[i % 6]} {words[(i + 1) % 6]}" for i in range(9)]
+    data = tmp_path / "docs.txt"
+    data.write_text("\n".join(docs) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["topics", "--data", str(data), "--out", str(out), *extra]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("textkit: error: ") and message in err
+    if "needs more documents" in message:
+        assert "9 non-empty document(s); ask for at most 8 topics" in err
+    if "no terms" in message:
+        assert str(data) in err and "--min-df 1" in err
+    assert not out.exists()  # nothing half-written
+
+
+def test_topics_command_will_not_replace_a_folder_it_did_not_write(tmp_path, capsys):
+    data = write_csv(tmp_path / "docs.csv", themed_documents(per_theme=4))
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me", encoding="utf-8")
+    assert main(["topics", "--data", str(data), "--k", "2", "--out", str(precious)]) == 1
+    assert "is not a textkit topics folder" in capsys.readouterr().err
+    assert (precious / "notes.txt").read_text(encoding="utf-8") == "keep me"
+
+
+def test_topics_command_missing_file_and_bad_column_name_the_file(tmp_path, capsys):
+    assert main(["topics", "--data", str(tmp_path / "nope.csv"), "--k", "2", "--out", str(tmp_path / "o")]) == 1
+    assert "nope.csv does not exist" in capsys.readouterr().err
+    data = write_csv(tmp_path / "docs.csv", themed_documents(per_theme=4))
+    argv = ["topics", "--data", str(data), "--k", "2", "--out", str(tmp_path / "o"), "--text-column", "body"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "docs.csv: no text column 'body'" in err and "--text-column" in err

@@ -1,0 +1,259 @@
+"""``textkit topics``: NMF or SVD topics of your own documents.
+
+    textkit topics --data docs.csv --k 8 --out topics/
+    textkit topics --data corpus/ --k 5 --method svd --out topics/
+
+Features are the reference settings of ``textkit reproduce topics`` (scikit-learn's token
+pattern, English stop words, tf-idf, ``--min-df 2``, ``--max-df 0.95``). The output folder
+holds ``topics.json`` (settings, top words, NPMI coherence, versions), ``doc_topics.csv``
+(one row per document) and ``top_words.png``; it is written under a temporary name and
+renamed only when complete. Thin wrapper over ``textkit.classical``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+from textkit.commands.data_options import add_data_arguments, table_options
+
+FORMAT = "textkit-topics"
+FORMAT_VERSION = 1
+
+
+def _df(value: str) -> int | float:
+    """``--min-df``/``--max-df``: an integer is a document count, a number with a point a fraction."""
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a document count (e.g. 2) or a fraction of documents (e.g. 0.95), got {value!r}"
+        ) from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_data_arguments(
+        parser,
+        data_help="documents: CSV, TSV, JSON Lines, fastText lines, plain text (one document per line) or a folder "
+        "of text files; a label column or class subfolders, if present, are scored against the topics",
+    )
+    parser.add_argument("--k", type=int, required=True, help="number of topics (at least 1, fewer than the documents)")
+    parser.add_argument("--method", choices=["nmf", "svd"], default="nmf", help="NMF (default) or truncated SVD (LSA)")
+    parser.add_argument("--out", required=True, help="output folder (replaced only once the run succeeds)")
+    parser.add_argument("--top-words", type=int, default=10, help="words shown and scored per topic (default 10)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the factorization (default 0)")
+    parser.add_argument(
+        "--min-df",
+        type=_df,
+        default=2,
+        help="keep terms in at least this many documents (an int) or this fraction of them (a float); default 2",
+    )
+    parser.add_argument(
+        "--max-df",
+        type=_df,
+        default=0.95,
+        help="drop terms in more than this fraction (a float) or number (an int) of documents; default 0.95",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from textkit.data.tables import read_table
+
+    if args.k < 1:
+        raise ValueError(f"--k must be at least 1, got {args.k}")
+    if args.top_words < 2:
+        raise ValueError(f"--top-words must be at least 2 (coherence scores word pairs), got {args.top_words}")
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "topics.json").exists())):
+        raise ValueError(
+            f"--out {out} exists and is not a textkit topics folder; it would be replaced: choose a new folder"
+        )
+    table = read_table(args.data, **table_options(args, "optional"))
+    keep = [i for i, text in enumerate(table.texts) if text.strip()]
+    n_empty = len(table) - len(keep)
+    texts = [table.texts[i] for i in keep]
+    if args.k >= len(texts):
+        raise ValueError(
+            f"--k {args.k} needs more documents than topics: {table.source} has {len(texts)} non-empty "
+            "document(s); "
+            + (f"ask for at most {len(texts) - 1} topics, or add documents" if len(texts) > 1 else "add documents")
+        )
+    X, vectorizer = _features(texts, args.min_df, args.max_df, table.source)
+    vocab = [str(t) for t in vectorizer.get_feature_names_out()]
+    has_terms = np.asarray(X.getnnz(axis=1) > 0)
+    if args.k > len(vocab):
+        raise ValueError(
+            f"--k {args.k} is more than the {len(vocab)} terms left in {table.source} after --min-df {args.min_df}, "
+            "--max-df and stop words; ask for fewer topics, lower --min-df, or add documents"
+        )
+    if args.k >= int(has_terms.sum()):
+        raise ValueError(
+            f"--k {args.k} needs more documents than topics: only {int(has_terms.sum())} of {len(texts)} documents "
+            f"in {table.source} keep a term after --min-df {args.min_df}, --max-df and stop words; ask for fewer "
+            "topics or lower --min-df"
+        )
+
+    model, doc_topic = _fit(X, args.method, args.k, args.seed)
+    components = np.asarray(model.components_, dtype=np.float64)
+    if args.method == "nmf":
+        # W D, D^-1 H fit equally well: scale each topic's row of H to unit norm (and W to match), so
+        # weights compare across topics and the dominant topic is the largest weight (topic_assignments)
+        norms = np.linalg.norm(components, axis=1)
+        norms[norms == 0] = 1.0
+        doc_topic, components = doc_topic * norms, components / norms[:, None]
+    dominant = np.argmax(doc_topic, axis=1)
+
+    from textkit.classical import top_words, topic_coherence
+
+    words = top_words(components, vocab, args.top_words)
+    presence = X.copy()
+    presence.data[:] = 1.0  # coherence counts documents that contain a word, not its weight
+    coherence = topic_coherence(words, presence, vocab=vocab, measure="npmi")
+    counts = np.bincount(dominant[has_terms], minlength=args.k)
+    labels = [table.labels[i] for i in keep]
+    agreement = _label_agreement(labels, dominant, has_terms)
+
+    summary = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "method": args.method,
+        "k": args.k,
+        "data": str(args.data),
+        **_data_digest(args.data),
+        "documents": len(texts),
+        "empty_rows_skipped": n_empty,
+        "documents_without_terms": int((~has_terms).sum()),
+        "vocabulary_size": len(vocab),
+        "settings": {
+            "vectorizer": _jsonable(vectorizer.get_params()),
+            "model": _jsonable(model.get_params()),
+            "top_words": args.top_words,
+            "seed": args.seed,
+            "doc_topic_weights": (
+                "W scaled by the norm of each row of H (rows of H scaled to unit norm)"
+                if args.method == "nmf"
+                else "U S (signed)"
+            )
+            + "; a document's dominant topic is its largest weight",
+        },
+        "topics": [
+            {"topic": t, "top_words": words[t], "coherence_npmi": float(coherence[t]), "documents": int(counts[t])}
+            for t in range(args.k)
+        ],
+        "coherence_npmi_mean": float(np.mean(coherence)),
+        **({"label_agreement": agreement} if agreement else {}),
+    }
+    from textkit._io import atomic_folder, atomic_open, atomic_write_json, versions
+    from textkit.classical.plots import plot_top_words
+
+    summary["versions"] = versions()
+    with atomic_folder(out) as staging:
+        atomic_write_json(staging / "topics.json", summary)
+        with atomic_open(staging / "doc_topics.csv", "w", encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            by_file = bool(table.files)
+            writer.writerow(["file" if by_file else "line", "dominant_topic", *(f"topic_{t}" for t in range(args.k))])
+            for j, i in enumerate(keep):
+                where = _relative(table.files[i], args.data) if by_file else table.lines[i]
+                topic = int(dominant[j]) if has_terms[j] else ""
+                writer.writerow([where, topic, *(f"{w:.6g}" for w in doc_topic[j])])
+        plot_top_words(
+            components, vocab, staging / "top_words.png", n=args.top_words, title=f"{args.method.upper()} topics"
+        )
+    print(_format_topics(summary))
+    print(f"\nwrote {out / 'topics.json'}, {out / 'doc_topics.csv'} and {out / 'top_words.png'}")
+    return 0
+
+
+def _features(texts: list[str], min_df: int | float, max_df: int | float, source: str):
+    from textkit.classical import TextVectorizer
+
+    vectorizer = TextVectorizer(
+        analyzer="regex-words", stop_words="english", min_df=min_df, max_df=max_df, weighting="tfidf"
+    )
+    try:
+        X = vectorizer.fit_transform(texts)
+    except ValueError as exc:
+        if "left no terms" in str(exc) or "empty vocabulary" in str(exc):
+            raise ValueError(
+                f"{source}: no terms are left to model ({exc}). A term must occur in at least --min-df {min_df} "
+                f"and at most --max-df {max_df} of the {len(texts)} documents, and English stop words are dropped; "
+                "for a small input try --min-df 1, or add documents"
+            ) from None
+        raise
+    return X, vectorizer
+
+
+def _fit(X, method: str, k: int, seed: int):
+    from textkit.classical import NMFTopics, SVDTopics
+
+    model = (
+        NMFTopics(n_components=k, random_state=seed)
+        if method == "nmf"
+        else SVDTopics(n_components=k, random_state=seed)
+    )
+    doc_topic = model.fit_transform(X)
+    import numpy as np
+
+    return model, np.asarray(doc_topic, dtype=np.float64)
+
+
+def _label_agreement(labels: list, dominant, has_terms) -> dict | None:
+    """NMI and purity between the file's labels (where present) and the dominant topics."""
+    import numpy as np
+
+    from textkit.classical import topic_label_agreement
+
+    rows = [i for i, label in enumerate(labels) if label and has_terms[i]]
+    if len(rows) < 2:
+        return None
+    result = topic_label_agreement([labels[i] for i in rows], np.asarray(dominant)[rows])
+    return {**result, "documents": len(rows), "classes": len({labels[i] for i in rows})}
+
+
+def _data_digest(path: str) -> dict:
+    from textkit._io import sha256_file
+
+    if path == "-" or not Path(path).is_file():
+        return {}
+    return {"data_sha256": sha256_file(path)}
+
+
+def _relative(file: str, root: str) -> str:
+    try:
+        return Path(file).relative_to(root).as_posix()
+    except ValueError:
+        return file
+
+
+def _jsonable(params: dict) -> dict:
+    # numpy dtypes and classes are recorded by name
+    return json.loads(json.dumps(params, default=lambda value: getattr(value, "__name__", str(value))))
+
+
+def _format_topics(summary: dict) -> str:
+    lines = [
+        f"{summary['method']}: {summary['k']} topics of {summary['documents']:,} documents, "
+        f"{summary['vocabulary_size']:,} terms; mean coherence (NPMI) {summary['coherence_npmi_mean']:.3f}"
+    ]
+    if "label_agreement" in summary:
+        agreement = summary["label_agreement"]
+        lines.append(
+            f"agreement with the {agreement['classes']} labels: NMI {agreement['nmi']:.3f}, "
+            f"purity {agreement['purity']:.3f} ({agreement['documents']:,} labelled documents)"
+        )
+    lines.append("")
+    for topic in summary["topics"]:
+        lines.append(
+            f"topic {topic['topic']:>2}  npmi {topic['coherence_npmi']:+.3f}  {topic['documents']:>6,} docs  "
+            + " ".join(topic["top_words"])
+        )
+    return "\n".join(lines)
