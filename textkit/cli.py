@@ -26,6 +26,10 @@ REPRODUCE_COMMANDS: dict[str, tuple[str, str]] = {
         "textkit.reproduce.translation",
         "GRU, GRU+attention and Transformer es->en on the Bible, BLEU/chrF",
     ),
+    "decoding": (
+        "textkit.reproduce.decoding",
+        "Holtzman et al.'s decoding comparison on SmolLM2-135M: greedy, beam, sampling, top-k, nucleus",
+    ),
     "ulmfit": ("textkit.reproduce.ulmfit", "ULMFiT (Brown LM -> rotten-tomatoes classifier) beside NBSVM and fastai"),
 }
 TOP_LEVEL_COMMANDS: dict[str, tuple[str, str]] = {
