@@ -96,7 +96,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
     gen = actions.add_parser("generate", help="sample a continuation of a prompt (seeded)")
-    gen.add_argument("model_dir")
+    gen.add_argument("model_dir", help="an LM folder, or a pretrained LLM's name (smollm2-135m)")
+    gen.add_argument("--chat", action="store_true", help="pretrained chat LLMs: answer the prompt as a user message")
     gen.add_argument("--prompt", required=True)
     gen.add_argument("--max-new-tokens", type=int, default=50)
     gen.add_argument("--temperature", type=float, default=1.0)
@@ -214,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
                 repetition_penalty=args.repetition_penalty,
                 no_repeat_ngram=args.no_repeat_ngram,
                 beam=args.beam,
+                chat=args.chat,
             )
         )
         return 0

@@ -511,6 +511,20 @@ def evaluate_language_model(
         if data.files:
             _check_unchanged(folder, data.files, saved.get("files_sha256", {}))
         texts = corpus_splits(data)[split]
+    from textkit.nn.llama import LlamaLanguageModel
+
+    if isinstance(bundle.model, LlamaLanguageModel):  # a pretrained decoder: each text scored on its own
+        from textkit.recipes.pretrained_llm import llm_perplexity
+
+        scored = llm_perplexity(bundle, [t for t in texts if t.strip()])
+        return {
+            "corpus": data_name(data),
+            "split": split,
+            "tokens": scored["tokens"],
+            "loss": scored["loss"],
+            "perplexity": scored["perplexity"],
+            "accuracy": scored["accuracy"],
+        }
     docs = bundle.pipeline.encode_documents(texts)
     stream = LMStream(docs, batch_size, bptt, shuffle=False, random_bptt=False, backwards=data.backwards)
 
@@ -558,15 +572,42 @@ def generate_text(
     repetition_penalty: float | None = None,
     no_repeat_ngram: int | None = None,
     beam: int | None = None,
+    chat: bool = False,
 ) -> str:
-    """Continue ``prompt`` with a saved LM through ``textkit.decode``: seeded sampling,
-    greedy (``temperature=0``) or beam search (``beam=N``). Padding, unknown and BOS ids are
-    never generated."""
+    """Continue ``prompt`` with a saved LM, or a pretrained LLM by name (``"smollm2-135m"``),
+    through ``textkit.decode``: seeded sampling, greedy (``temperature=0``) or beam search
+    (``beam=N``). Padding, unknown and BOS ids are never generated. ``chat=True`` (pretrained
+    LLMs only) wraps the prompt in the model's chat template and returns only the answer."""
     from textkit import decode
     from textkit.nn.generate import model_step
+    from textkit.nn.llama import LlamaLanguageModel
     from textkit.nn.serialization import load_language_model
 
-    model, pipeline = load_language_model(folder)
+    bundle = load_language_model(folder)
+    model, pipeline = bundle
+    if isinstance(model, LlamaLanguageModel):
+        from textkit.recipes.pretrained_llm import generate_llm
+
+        llm_strategy: decode.Strategy
+        if beam is not None:
+            llm_strategy = decode.Beam(beam)
+        elif temperature == 0:
+            llm_strategy = decode.Greedy()
+        else:
+            llm_strategy = decode.Sample(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, seed=seed)
+        answer = generate_llm(
+            bundle,
+            prompt,
+            llm_strategy,
+            max_new_tokens,
+            chat=chat,
+            processors=decode.build_processors(
+                repetition_penalty=repetition_penalty, no_repeat_ngram_size=no_repeat_ngram
+            ),
+        )
+        return answer if chat else prompt + answer
+    if chat:
+        raise ValueError(f"{folder} has no chat template; --chat is for pretrained chat models such as smollm2-135m")
     ids = [int(i) for i in pipeline.encode_documents([prompt])[0]]
     specials = pipeline.special_ids
     banned = [specials[name] for name in ("pad", "unk", "bos") if name in specials]

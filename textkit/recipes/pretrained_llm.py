@@ -86,13 +86,13 @@ def generate_llm(
 def llm_perplexity(bundle: LanguageModelBundle, texts: Iterable[str], window: int | None = None) -> dict:
     """Perplexity of ``texts``, each scored on its own in windows of ``window`` tokens (default
     512, or the context if shorter; the first token of each window is context only). Returns
-    ``{"perplexity", "loss", "tokens"}``."""
+    ``{"perplexity", "loss", "accuracy", "tokens"}`` (accuracy: top-1 next-token)."""
     model, tokenizer = bundle
     window = min(512, model.config.max_len) if window is None else window
     if window < 2 or window > model.config.max_len:
         raise ValueError(f"window must be between 2 and the model's context {model.config.max_len}, got {window}")
     device = next(model.parameters()).device
-    total, count = 0.0, 0
+    total, count, correct = 0.0, 0, 0
     for ids in tokenizer.encode_documents(texts):
         for start in range(0, len(ids) - 1, window):
             chunk = torch.as_tensor(ids[start : start + window], dtype=torch.long, device=device)[None]  # (1, T)
@@ -101,7 +101,8 @@ def llm_perplexity(bundle: LanguageModelBundle, texts: Iterable[str], window: in
             with torch.no_grad():
                 logits = model(chunk)[0][0].float()  # (T, V)
             total += F.cross_entropy(logits[:-1], chunk[0, 1:], reduction="sum").item()
+            correct += int((logits[:-1].argmax(-1) == chunk[0, 1:]).sum())
             count += chunk.size(1) - 1
     if count == 0:
         raise ValueError("the texts hold fewer than 2 tokens; nothing to score")
-    return {"perplexity": math.exp(total / count), "loss": total / count, "tokens": count}
+    return {"perplexity": math.exp(total / count), "loss": total / count, "accuracy": correct / count, "tokens": count}
