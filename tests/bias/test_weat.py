@@ -234,4 +234,4 @@ def test_weat_caliskan_reproduction_on_word2vec(word2vec_weat):
             if t.name == "career/family":
                 assert r.p_value_method == "exact" and r.p_value < 1e-3
     assert sum(close) >= 8
-    assert not close[3] and not close[9]  # EA/AA names 2 and young/old: explained in docs_parts/bias.md
+    assert not close[3] and not close[9]  # EA/AA names 2 and young/old: explained in docs/bias.md

