@@ -245,12 +245,19 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         qpath = Path(tmp) / "queries.json"
         qpath.write_text(json.dumps(queries))
         started = time.perf_counter()
-        peer = Peer(args.peer_python, qpath, kv_path)
+        peer: Peer | None = None
+        peer_missing = None
+        try:
+            peer = Peer(args.peer_python, qpath, kv_path)
+        except RuntimeError as exc:  # no WEFE venv here: time textkit alone and say why
+            peer_missing = f"WEFE peer unavailable: {str(exc).splitlines()[0]}"
         peer_start_seconds = time.perf_counter() - started
+        wefe_checks: dict | None = None
         try:
             # warm-up, untimed: every test once on each side
             textkit_round(min(100, args.permutations))
-            peer.ask(cmd="run", iterations=1)
+            if peer is not None:
+                peer.ask(cmd="run", iterations=1)
             tk_rounds: list[list[float]] = []
             wefe_rounds: list[list[dict]] = []
             mc_results = None
@@ -258,10 +265,13 @@ def run_benchmark(args: argparse.Namespace) -> dict:
                 tk = textkit_round(args.permutations)
                 tk_rounds.append([s for s, _ in tk])
                 mc_results = [r for _, r in tk]
-                wefe_rounds.append(peer.ask(cmd="run", iterations=args.wefe_permutations)["tests"])
-            wefe_checks = peer.ask(cmd="checks", iterations=args.check_iterations)["checks"]
+                if peer is not None:
+                    wefe_rounds.append(peer.ask(cmd="run", iterations=args.wefe_permutations)["tests"])
+            if peer is not None:
+                wefe_checks = peer.ask(cmd="checks", iterations=args.check_iterations)["checks"]
         finally:
-            peer.close()
+            if peer is not None:
+                peer.close()
         textkit_threadpools = threadpoolctl.threadpool_info()
 
     # textkit's default call (exact when <= 1e6 partitions, else 100k permutations; CI; ddof=1):
@@ -273,6 +283,21 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         default_seconds = time.perf_counter() - started
         mc = mc_results[i]
         tk_best = min(r[i] for r in tk_rounds)
+        if peer is None:
+            rows.append(
+                {
+                    "name": t.name,
+                    "paper_effect_size": t.reference["paper_effect_size"],
+                    "textkit_effect_size_ddof0": mc.effect_size,
+                    "textkit_effect_size": default.effect_size,
+                    "textkit_p_value_mc": mc.p_value,
+                    "textkit_seconds_mc": tk_best,
+                    "textkit_p_value_default": default.p_value,
+                    "textkit_seconds_default": default_seconds,
+                    "missing": default.missing,
+                }
+            )
+            continue
         w_runs = [r[i] for r in wefe_rounds]
         w_best = min(w["seconds"] for w in w_runs)
         w_fixed = min(w["seconds_without_p_value"] for w in w_runs)
@@ -301,9 +326,26 @@ def run_benchmark(args: argparse.Namespace) -> dict:
                 "abs_diff_effect_size": abs(w_runs[-1]["effect_size"] - mc.effect_size),
             }
         )
+    tk_total = sum(r["textkit_seconds_mc"] for r in rows)
+    if peer is None:
+        return {
+            "benchmark": "WEAT, Caliskan et al. 10 tests, word2vec-weat: textkit only (no WEFE peer here)",
+            "quick": args.quick,
+            "peer": {"available": False, "reason": peer_missing},
+            "config": {
+                "tests": len(tests),
+                "permutations": args.permutations,
+                "repeats": args.repeats,
+                "seed": args.seed,
+            },
+            "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+            "versions": {"textkit": textkit.__version__, "numpy": np.__version__, "python": platform.python_version()},
+            "textkit_load_seconds": load_seconds,
+            "textkit_seconds_total": tk_total,
+            "tests": rows,
+        }
     extrapolated = args.wefe_permutations != args.permutations
     max_diff = max(r["abs_diff_effect_size"] for r in rows)
-    tk_total = sum(r["textkit_seconds_mc"] for r in rows)
     wefe_total = sum(r["wefe_seconds"] for r in rows)
     wefe_total_full = sum(r["wefe_seconds_extrapolated"] for r in rows) if extrapolated else wefe_total
     return {
@@ -331,6 +373,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
             "platform": platform.platform(),
             "load_average_at_end": list(os.getloadavg()),
         },
+        "peer": {"available": True},
         "versions": {
             "textkit": textkit.__version__,
             "numpy": np.__version__,
@@ -355,6 +398,11 @@ def run_benchmark(args: argparse.Namespace) -> dict:
 
 def render(result: dict) -> str:
     cfg = result["config"]
+    if not result.get("peer", {}).get("available", True):
+        return (
+            f"{result['peer']['reason']}\ntextkit: {result['textkit_seconds_total']:.3f} s for {cfg['tests']} tests x "
+            f"{cfg['permutations']:,} permutations"
+        )
     lines = [
         "| test | paper d | textkit d | WEFE d (ddof 0) | textkit d (ddof 0) | abs diff | textkit s "
         f"({cfg['permutations']:,}) | "

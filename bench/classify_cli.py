@@ -14,7 +14,11 @@ Data (written once under --work, never committed):
   was seen in training. Prediction is also run on 10%, 30% and 100% of the train file to show
   how peak memory grows (or does not) with the input.
 
-Every step runs in its own process (peak RSS is that process's ``ru_maxrss``) with one BLAS
+A peer that is not installed (fastText in textkit's own venv) is left out and recorded in the
+JSON's ``peers`` as unavailable, with the reason; textkit's side runs regardless.
+
+Every step runs in its own process (peak RSS is that process's ``VmHWM`` from /proc, not ``ru_maxrss``,
+which Linux carries over from the parent across fork and exec) with one BLAS
 thread; fastText gets ``thread=1``. Treatment: defaults for all three, no tuning. textkit:
 `textkit classify train --method nbsvm` (uni+bigrams, NBSVM with logistic loss, C=1,
 beta=0.25). fastText: ``train_supervised`` with ``wordNgrams=2`` (its own recipe for
@@ -230,6 +234,16 @@ STEPS = {
 }
 
 
+def peak_rss_kib() -> float:
+    """This process's own peak resident set (VmHWM). ``ru_maxrss`` would not do: Linux keeps
+    the parent's peak in it across fork and exec, so a small child reports its parent's size."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: the best there is
+
+
 def run_step(name: str, *args: str) -> dict:
     """Run one step in a fresh process; its wall time and peak RSS."""
     env = {**os.environ, **dict.fromkeys(THREAD_VARS, "1")}
@@ -253,10 +267,26 @@ def _predicted(path: Path, peer: str) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
 
 
-def benchmark(work: Path, name: str, repeats: int, predict_files: list[str], log) -> dict:
+PEER_MODULES = {"fasttext": ("fasttext", "bench/requirements-classify.txt"), "sklearn": ("sklearn", "scikit-learn")}
+
+
+def peer_status() -> dict:
+    """Which peers can run here; the textkit side always runs."""
+    import importlib.util
+
+    out = {}
+    for peer, (module, where) in PEER_MODULES.items():
+        if importlib.util.find_spec(module) is None:
+            out[peer] = {"available": False, "reason": f"{module} is not installed in this environment; see {where}"}
+        else:
+            out[peer] = {"available": True}
+    return out
+
+
+def benchmark(work: Path, name: str, repeats: int, predict_files: list[str], log, peers: dict) -> dict:
     truth = _truth(work / f"{name}_test.csv")
     results = {}
-    for peer in ("textkit", "fasttext", "sklearn"):
+    for peer in ("textkit", *(p for p, status in peers.items() if status["available"])):
         suffix = ".ft" if peer == "fasttext" else ".csv"
         model = str(work / f"{name}_{peer}_model") + {"fasttext": ".bin", "sklearn": ".safetensors"}.get(peer, "")
         trains = [run_step(f"{peer}_train", str(work / f"{name}_train{suffix}"), model) for _ in range(repeats)]
@@ -295,30 +325,38 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="rotten-tomatoes repeats (best time kept); bbc: 1")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", default="/tmp/textkit-classify-bench")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "classify_cli.json"))
+    parser.add_argument(
+        "--out", default=None, help="default bench/results/classify_cli.json (classify_cli_quick.json with --quick)"
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 20,000 lines, one repeat")
     args, rest = parser.parse_known_args()
     if args.step:
         STEPS[args.step](*rest)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        peak = peak_rss_kib() / 1024
         print(json.dumps({"peak_rss_mb": round(peak, 1)}))
         return 0
     if args.quick:
         args.lines, args.repeats = 20_000, 1
-        if args.out.endswith("classify_cli.json"):
-            args.out = args.out.replace("classify_cli.json", "classify_cli_quick.json")
+    if args.out is None:
+        args.out = str(ROOT / "bench" / "results" / ("classify_cli_quick.json" if args.quick else "classify_cli.json"))
 
     def log(message: str) -> None:
         print(message, flush=True)
 
     work = Path(args.work)
+    peers = peer_status()
+    for peer, status in peers.items():
+        if not status["available"]:
+            log(f"{peer} not run: {status['reason']}")
     load_before = os.getloadavg()
     sets = make_datasets(work, args.lines, args.seed)
     prep = {name: round(fasttext_files(work, short), 2) for name, short in (("rotten-tomatoes", "rt"), ("bbc", "bbc"))}
     log(f"data: {json.dumps(sets)}")
     results = {
-        "rotten-tomatoes": benchmark(work, "rt", args.repeats, [], log),
-        "bbc-sentences": benchmark(work, "bbc", 1, ["bbc_predict_10.csv", "bbc_predict_30.csv", "bbc_train.csv"], log),
+        "rotten-tomatoes": benchmark(work, "rt", args.repeats, [], log, peers),
+        "bbc-sentences": benchmark(
+            work, "bbc", 1, ["bbc_predict_10.csv", "bbc_predict_30.csv", "bbc_train.csv"], log, peers
+        ),
     }
     from textkit._io import atomic_write_json, versions
 
@@ -328,6 +366,8 @@ def main() -> int:
         "data": sets,
         "fasttext_preprocessing_seconds": prep,
         "results": results,
+        "peers": peers,
+        "quick": args.quick,
         "seed": args.seed,
         "repeats": {"rotten-tomatoes": args.repeats, "bbc-sentences": 1},
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "load_before": load_before},

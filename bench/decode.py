@@ -19,6 +19,11 @@ Run (transformers lives in its own venv):
     .venv-bench-decode/bin/pip install transformers
     .venv-bench-decode/bin/pip install -e . --no-deps
     .venv-bench-decode/bin/python bench/decode.py --out bench/results/decode.json
+
+Without transformers (textkit's own venv) only textkit's side runs, on a random textkit Llama
+of the same sizes (``textkit.nn.llama``, its own KV cache), and the JSON's ``peer`` records
+transformers as unavailable: no speed-up, no output or warper comparison. ``--quick`` is a
+smoke size (a tiny model, a few tokens, one repeat) and writes ``decode_quick.json`` by default.
 """
 
 from __future__ import annotations
@@ -53,6 +58,49 @@ def build_model(args):
     # a random GPT-2 is nearly uniform; sharpen it so greedy/beam/top-p behave as with a trained model
     with torch.no_grad():
         model.lm_head.weight.mul_(args.sharpen)
+    return model
+
+
+QUICK = {
+    "batch": 2,
+    "prompt_len": 8,
+    "new_tokens": 8,
+    "beam": 3,
+    "vocab": 1000,
+    "d_model": 64,
+    "layers": 2,
+    "heads": 4,
+    "repeats": 1,
+}
+
+
+def transformers_missing() -> str | None:
+    """None when transformers is importable here, else the reason it is not."""
+    import importlib.util
+
+    if importlib.util.find_spec("transformers") is None:
+        return "transformers is not installed in this environment; see this file's docstring (.venv-bench-decode)"
+    return None
+
+
+def build_textkit_model(args):
+    """The textkit-only run's model: a random textkit Llama of the GPT-2's sizes, sharpened alike."""
+    from textkit.nn.llama import LlamaConfig, LlamaLanguageModel
+
+    torch.manual_seed(args.seed)
+    config = LlamaConfig(
+        vocab_size=args.vocab,
+        d_model=args.d_model,
+        n_layers=args.layers,
+        n_heads=args.heads,
+        n_kv_heads=args.heads,
+        d_ff=4 * args.d_model,
+        max_len=512,
+        tie_embeddings=False,
+    )
+    model = LlamaLanguageModel(config).eval()
+    with torch.no_grad():
+        model.head.weight.mul_(args.sharpen)
     return model
 
 
@@ -118,7 +166,10 @@ def check_warpers(seed: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default="bench/results/decode.json")
+    parser.add_argument(
+        "--out", default=None, help="default bench/results/decode.json (decode_quick.json with --quick)"
+    )
+    parser.add_argument("--quick", action="store_true", help="smoke size: tiny model, few tokens, one repeat")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--prompt-len", type=int, default=16)
     parser.add_argument("--new-tokens", type=int, default=48)
@@ -132,14 +183,31 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.quick:  # quick sizes as defaults; flags given on the command line still win
+        parser.set_defaults(**QUICK)
+        args = parser.parse_args()
+    if args.out is None:
+        args.out = f"bench/results/{'decode_quick' if args.quick else 'decode'}.json"
     torch.set_num_threads(args.threads)
-
-    import transformers
 
     from textkit import decode
 
-    model = build_model(args)
-    step = hf_step(model)
+    missing = transformers_missing()
+    if missing is None:
+        import transformers
+
+        model = build_model(args)
+        step = hf_step(model)
+        reorder = reorder_cache
+        peer = {"name": "transformers", "available": True, "version": transformers.__version__}
+        model_name = "random GPT-2 (transformers GPT2LMHeadModel), HF forward pass and KV cache on both sides"
+    else:
+        print(f"transformers not available, textkit side only: {missing}", flush=True)
+        model = build_textkit_model(args)
+        step = model.step
+        peer = {"name": "transformers", "available": False, "reason": missing}
+        reorder = decode.index_state  # the Llama's cache: a dict of per-layer (B, ...) tensors
+        model_name = "random textkit Llama (textkit.nn.llama) of the same sizes, its own KV cache"
     gen = torch.Generator().manual_seed(args.seed)
     prompts = torch.randint(1, args.vocab, (args.batch, args.prompt_len), generator=gen)
     attention = torch.ones_like(prompts)
@@ -167,7 +235,7 @@ def main() -> int:
                     prompts,
                     decode.Beam(args.beam, length_norm="average", length_penalty=1.0),
                     n_new,
-                    reorder=reorder_cache,
+                    reorder=reorder,
                 ).tokens
             ),
             lambda: hf(do_sample=False, num_beams=args.beam, length_penalty=1.0, early_stopping=True),
@@ -176,42 +244,52 @@ def main() -> int:
     results = {}
     runs = {name: tuple(_inference(f) for f in pair) for name, pair in runs.items()}
     for name, (ours, theirs) in runs.items():
-        ours(), theirs()  # warm-up
+        if not peer["available"]:
+            theirs = None
+        ours()  # warm-up
+        if theirs is not None:
+            theirs()
         t_ours, t_theirs, out_ours, out_theirs = [], [], None, None
         for _ in range(args.repeats):  # alternate, so machine load hits both alike
             t, out_ours = time_it(ours, 1)
             t_ours.append(t)
-            t, out_theirs = time_it(theirs, 1)
-            t_theirs.append(t)
+            if theirs is not None:
+                t, out_theirs = time_it(theirs, 1)
+                t_theirs.append(t)
         tokens = args.batch * n_new
+        assert out_ours.shape == (args.batch, n_new), out_ours.shape
         row = {
             "textkit_tokens_per_s": round(tokens / statistics.median(t_ours), 1),
-            "hf_tokens_per_s": round(tokens / statistics.median(t_theirs), 1),
             "textkit_seconds": [round(t, 3) for t in t_ours],
-            "hf_seconds": [round(t, 3) for t in t_theirs],
         }
-        row["speedup"] = round(row["textkit_tokens_per_s"] / row["hf_tokens_per_s"], 2)
-        if name != "top_p_0.9":
-            row["identical_outputs"] = bool(torch.equal(out_ours.cpu(), out_theirs.cpu()))
-            row["rows_identical"] = int((out_ours.cpu() == out_theirs.cpu()).all(-1).sum())
+        if theirs is not None:
+            row["hf_tokens_per_s"] = round(tokens / statistics.median(t_theirs), 1)
+            row["hf_seconds"] = [round(t, 3) for t in t_theirs]
+            row["speedup"] = round(row["textkit_tokens_per_s"] / row["hf_tokens_per_s"], 2)
+            if name != "top_p_0.9":
+                row["identical_outputs"] = bool(torch.equal(out_ours.cpu(), out_theirs.cpu()))
+                row["rows_identical"] = int((out_ours.cpu() == out_theirs.cpu()).all(-1).sum())
         results[name] = row
         print(
-            f"{name:10s} textkit {row['textkit_tokens_per_s']:8.1f} tok/s   HF {row['hf_tokens_per_s']:8.1f} tok/s   "
-            f"x{row['speedup']:.2f}"
+            f"{name:10s} textkit {row['textkit_tokens_per_s']:8.1f} tok/s"
+            + (f"   HF {row['hf_tokens_per_s']:8.1f} tok/s   x{row['speedup']:.2f}" if "speedup" in row else "")
             + (f"   identical rows {row['rows_identical']}/{args.batch}" if "rows_identical" in row else ""),
             flush=True,
         )
-    warpers = check_warpers(args.seed)
-    print("warpers:", {k: v.get("ok", v.get("same_support")) for k, v in warpers.items()})
+    warpers = check_warpers(args.seed) if peer["available"] else None
+    if warpers is not None:
+        print("warpers:", {k: v.get("ok", v.get("same_support")) for k, v in warpers.items()})
     report = {
         "results": results,
         "warpers": warpers,
+        "peer": peer,
+        "model": model_name,
         "seed": args.seed,
         "config": {k: v for k, v in vars(args).items() if k != "out"},
         "versions": {
             "python": platform.python_version(),
             "torch": torch.__version__,
-            "transformers": transformers.__version__,
+            "transformers": peer.get("version"),
         },
         "machine": {"cpu_threads_used": args.threads, "platform": platform.platform()},
     }

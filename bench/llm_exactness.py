@@ -33,6 +33,10 @@ Run (from the repository root)::
     .venv-bench-hf/bin/python bench/llm_exactness.py --quick    # smoke size
 
 Writes ``bench/results/llm_exactness.json`` (``llm_exactness_quick.json`` with ``--quick``).
+
+Without transformers (textkit's own venv) only textkit's side runs (its logits, greedy
+continuations, token counts and perplexity on the same texts); every comparison is ``null`` and
+the JSON's ``peer`` records transformers as unavailable, with the reason.
 """
 
 from __future__ import annotations
@@ -75,6 +79,15 @@ PROMPTS = [
     ("plain", "The history of the printing press begins"),
     ("plain", "Scientists announced on Tuesday that"),
 ]
+
+
+def transformers_missing() -> str | None:
+    """None when transformers is importable here, else the reason it is not."""
+    import importlib.util
+
+    if importlib.util.find_spec("transformers") is None:
+        return "transformers is not installed in this environment; see bench/requirements-llm.txt"
+    return None
 
 
 def bbc_texts(n_docs: int, seed: int) -> list[str]:
@@ -121,18 +134,25 @@ def main() -> None:
     torch.manual_seed(args.seed)
     n_logit_texts, n_sentences, n_ppl_docs = (2, 40, 2) if args.quick else (5, 300, 20)
 
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+    missing = transformers_missing()
     manifest = llm_manifest(MODEL)
     gguf_name = str(manifest.options["gguf"])
     gguf_dir = data.fetch(manifest.name)
     started = time.perf_counter()
     ours, tokenizer = load_language_model(MODEL)
     ours_load = time.perf_counter() - started
-    started = time.perf_counter()
-    hf_tok = AutoTokenizer.from_pretrained(str(gguf_dir), gguf_file=gguf_name)
-    hf = AutoModelForCausalLM.from_pretrained(str(gguf_dir), gguf_file=gguf_name, dtype=torch.float32).eval()
-    hf_load = time.perf_counter() - started
+    hf = hf_tok = hf_load = None
+    if missing is None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        started = time.perf_counter()
+        hf_tok = AutoTokenizer.from_pretrained(str(gguf_dir), gguf_file=gguf_name)
+        hf = AutoModelForCausalLM.from_pretrained(str(gguf_dir), gguf_file=gguf_name, dtype=torch.float32).eval()
+        hf_load = time.perf_counter() - started
+        peer = {"name": "transformers", "available": True}
+    else:
+        print(f"transformers not available, textkit side only: {missing}", flush=True)
+        peer = {"name": "transformers", "available": False, "reason": missing}
 
     def ours_logits(ids: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -148,17 +168,18 @@ def main() -> None:
     logit_rows = []
     for text in texts[:n_logit_texts]:
         ids = torch.tensor([tokenizer.encode(text).ids[:256]])
-        a, b = ours_logits(ids), hf_logits(ids)
-        logit_rows.append(
-            {
-                "tokens": ids.size(1),
+        a = ours_logits(ids)
+        row = {"tokens": ids.size(1), "textkit_max_abs_logit": a.abs().max().item(), "text_start": text[:60]}
+        if hf is not None:
+            b = hf_logits(ids)
+            row |= {
                 "max_abs_diff": (a - b).abs().max().item(),
                 "max_abs_logit": b.abs().max().item(),
                 "argmax_agreement": (a.argmax(-1) == b.argmax(-1)).float().mean().item(),
-                "text_start": text[:60],
             }
-        )
-        print(f"logits: {ids.size(1)} tokens, max |diff| {logit_rows[-1]['max_abs_diff']:.2e}", flush=True)
+        logit_rows.append(row)
+        diff = f", max |diff| {row['max_abs_diff']:.2e}" if "max_abs_diff" in row else ""
+        print(f"logits: {ids.size(1)} tokens{diff}", flush=True)
 
     # 2. greedy continuations
     greedy_rows = []
@@ -167,69 +188,81 @@ def main() -> None:
         text = chatml_prompt(prompt) if kind == "chat" else prompt
         ids = tokenizer.encode(text).ids
         ours_new = decode.generate(model_step(ours), [ids], decode.Greedy(), 32, eos_id=eos).to_lists()[0]
-        with torch.no_grad():
-            out = hf.generate(
-                torch.tensor([ids]),
-                attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-                do_sample=False,
-                max_new_tokens=32,
-                eos_token_id=eos,
-                pad_token_id=eos,
-            )
-        hf_new = out[0, len(ids) :].tolist()
-        greedy_rows.append(
-            {
-                "prompt": text,
-                "identical": ours_new == hf_new,
-                "textkit": tokenizer.decode(ours_new),
-                "hf": hf_tok.decode(hf_new),
-                "textkit_ids": ours_new,
-                "hf_ids": hf_new,
-            }
-        )
-        print(f"greedy identical: {ours_new == hf_new}: {tokenizer.decode(ours_new)!r}", flush=True)
+        row = {"prompt": text, "identical": None, "textkit": tokenizer.decode(ours_new), "textkit_ids": ours_new}
+        if hf is not None:
+            with torch.no_grad():
+                out = hf.generate(
+                    torch.tensor([ids]),
+                    attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                    do_sample=False,
+                    max_new_tokens=32,
+                    eos_token_id=eos,
+                    pad_token_id=eos,
+                )
+            hf_new = out[0, len(ids) :].tolist()
+            row |= {"identical": ours_new == hf_new, "hf": hf_tok.decode(hf_new), "hf_ids": hf_new}
+        greedy_rows.append(row)
+        print(f"greedy identical: {row['identical']}: {tokenizer.decode(ours_new)!r}", flush=True)
 
     # 3. tokenizer agreement
     sample = sentences(texts, n_sentences)
-    differing = []
-    for sentence in sample:
-        a = tokenizer.encode(sentence).ids
-        b = hf_tok(sentence, add_special_tokens=False)["input_ids"]
-        if a != b:
-            differing.append(
+    digits = sum(any(c.isdigit() for c in s) for s in sample)
+    without_digits = [s for s in sample if not any(c.isdigit() for c in s)]
+    if hf_tok is None:
+        tokens = {
+            "sentences": len(sample),
+            "textkit_token_count": sum(len(tokenizer.encode(sentence).ids) for sentence in sample),
+            "sentences_with_digits": digits,
+            "digit_cases": [{"text": text, "textkit_tokens": tokenizer.encode(text).tokens} for text in DIGIT_CASES],
+        }
+    else:
+        differing = []
+        for sentence in sample:
+            a = tokenizer.encode(sentence).ids
+            b = hf_tok(sentence, add_special_tokens=False)["input_ids"]
+            if a != b:
+                differing.append(
+                    {
+                        "text": sentence,
+                        "has_digit": any(c.isdigit() for c in sentence),
+                        "textkit_tokens": tokenizer.encode(sentence).tokens,
+                        "hf_tokens": hf_tok.convert_ids_to_tokens(b),
+                    }
+                )
+        crafted = []
+        for text in DIGIT_CASES:
+            a, b = tokenizer.encode(text), hf_tok(text, add_special_tokens=False)["input_ids"]
+            crafted.append(
                 {
-                    "text": sentence,
-                    "has_digit": any(c.isdigit() for c in sentence),
-                    "textkit_tokens": tokenizer.encode(sentence).tokens,
+                    "text": text,
+                    "identical": a.ids == b,
+                    "textkit_tokens": a.tokens,
                     "hf_tokens": hf_tok.convert_ids_to_tokens(b),
                 }
             )
-    crafted = []
-    for text in DIGIT_CASES:
-        a, b = tokenizer.encode(text), hf_tok(text, add_special_tokens=False)["input_ids"]
-        crafted.append(
-            {
-                "text": text,
-                "identical": a.ids == b,
-                "textkit_tokens": a.tokens,
-                "hf_tokens": hf_tok.convert_ids_to_tokens(b),
-            }
-        )
-    digits = sum(any(c.isdigit() for c in s) for s in sample)
-    without_digits = [s for s in sample if not any(c.isdigit() for c in s)]
-    print(f"tokens: {len(sample) - len(differing)}/{len(sample)} sentences identical", flush=True)
+        tokens = {
+            "sentences": len(sample),
+            "identical": len(sample) - len(differing),
+            "sentences_with_digits": digits,
+            "differing_without_digits": sum(not d["has_digit"] for d in differing),
+            "sentences_without_digits": len(without_digits),
+            "differing": differing,
+            "digit_cases": crafted,
+            "digit_cases_differing": [c["text"] for c in crafted if not c["identical"]],
+        }
+        print(f"tokens: {len(sample) - len(differing)}/{len(sample)} sentences identical", flush=True)
 
     # 4. chat template
     chat = [{"role": "user", "content": "What is the capital of France?"}]
-    hf_chat = hf_tok.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    hf_chat = None if hf_tok is None else hf_tok.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
 
     # 5. perplexity, same ids into both models
     ppl_ids: list[int] = []
     for text in texts[:n_ppl_docs]:
         ppl_ids += tokenizer.encode(text).ids + [tokenizer.token_to_id("<|endoftext|>")]
     ours_ppl, n_tokens = perplexity(ours_logits, ppl_ids, 512)
-    hf_ppl, _ = perplexity(hf_logits, ppl_ids, 512)
-    print(f"perplexity: textkit {ours_ppl:.4f}, HF {hf_ppl:.4f} on {n_tokens} tokens", flush=True)
+    hf_ppl = None if hf is None else perplexity(hf_logits, ppl_ids, 512)[0]
+    print(f"perplexity: textkit {ours_ppl:.4f}, HF {hf_ppl} on {n_tokens} tokens", flush=True)
 
     result = {
         "model": MODEL,
@@ -239,30 +272,30 @@ def main() -> None:
         "seed": args.seed,
         "threads": args.threads,
         "quick": args.quick,
+        "peer": peer,
         "load_seconds": {"textkit": ours_load, "hf": hf_load},
         "logits": {
             "goal_max_abs_diff": 1e-4,
-            "max_abs_diff": max(r["max_abs_diff"] for r in logit_rows),
+            "max_abs_diff": None if hf is None else max(r["max_abs_diff"] for r in logit_rows),
             "texts": logit_rows,
         },
-        "greedy": {"all_identical": all(r["identical"] for r in greedy_rows), "new_tokens": 32, "rows": greedy_rows},
-        "tokens": {
-            "sentences": len(sample),
-            "identical": len(sample) - len(differing),
-            "sentences_with_digits": digits,
-            "differing_without_digits": sum(not d["has_digit"] for d in differing),
-            "sentences_without_digits": len(without_digits),
-            "differing": differing,
-            "digit_cases": crafted,
-            "digit_cases_differing": [c["text"] for c in crafted if not c["identical"]],
+        "greedy": {
+            "all_identical": None if hf is None else all(r["identical"] for r in greedy_rows),
+            "new_tokens": 32,
+            "rows": greedy_rows,
         },
-        "chat_template": {"identical": hf_chat == chatml_prompt(chat), "hf": hf_chat},
+        "tokens": tokens,
+        "chat_template": {
+            "identical": None if hf_chat is None else hf_chat == chatml_prompt(chat),
+            "hf": hf_chat,
+            "textkit": chatml_prompt(chat),
+        },
         "perplexity": {
             "text": f"{n_ppl_docs} BBC News articles (seed {args.seed}), windows of 512 tokens, textkit's ids",
             "tokens": n_tokens,
             "textkit": ours_ppl,
             "hf": hf_ppl,
-            "abs_diff": abs(ours_ppl - hf_ppl),
+            "abs_diff": None if hf_ppl is None else abs(ours_ppl - hf_ppl),
         },
         "versions": versions(("transformers", "gguf", "tokenizers", "safetensors", "accelerate")),
     }

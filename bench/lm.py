@@ -15,7 +15,10 @@ Run (fastai lives in its own venv, see bench/requirements-tokenize.txt):
 
     .venv-bench/bin/python bench/lm.py --tokens 150000 --out bench/results/lm.json
 
-textkit alone (no fastai installed) runs with --skip-fastai.
+textkit alone: --skip-fastai, or automatically where fastai is not installed (textkit's own
+venv); the JSON's ``peer`` then records fastai as unavailable, with the reason. ``--quick`` is a
+smoke size (10 Brown files per split, 4,000 training tokens, 2 validation files) and writes
+``lm_quick.json`` by default.
 """
 
 from __future__ import annotations
@@ -45,6 +48,19 @@ from textkit.recipes.language_model import LMRecipe, build_pipeline, corpus_spli
 
 ROOT = Path(__file__).resolve().parents[1]
 DROPOUTS = {"embed_p": 0.1, "input_p": 0.6, "hidden_p": 0.3, "weight_p": 0.5, "output_p": 0.1}
+QUICK = {"tokens": 4000, "valid_docs": 2, "max_docs": 10}
+
+
+def fastai_peer(skip: bool) -> dict:
+    """Whether fastai runs here; without it the textkit and plain-LSTM sides still run."""
+    import importlib.util
+
+    if skip:
+        return {"name": "fastai", "available": False, "reason": "--skip-fastai"}
+    if importlib.util.find_spec("fastai") is None:
+        reason = "fastai is not installed in this environment; see bench/requirements-tokenize.txt"
+        return {"name": "fastai", "available": False, "reason": reason}
+    return {"name": "fastai", "available": True}
 
 
 # -- the three models, behind one interface: step(x, state) -> (logits, state, raw, dropped) ------
@@ -238,14 +254,23 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--valid-docs", type=int, default=None, help="evaluate on only this many validation files")
+    parser.add_argument("--max-docs", type=int, default=None, help="keep the first N Brown files of each split")
     parser.add_argument("--skip-fastai", action="store_true")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke size: " + ", ".join(f"--{k} {v}" for k, v in QUICK.items())
+    )
     parser.add_argument("--skip-rss", action="store_true")
     parser.add_argument("--rss-only", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--rss-cache", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--rss-from", default=None, help="only re-measure peak RSS and update this results JSON")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "lm.json"))
+    parser.add_argument("--out", default=None, help="default bench/results/lm.json (lm_quick.json with --quick)")
     args = parser.parse_args()
+    if args.quick:  # quick sizes as defaults; flags given on the command line still win
+        parser.set_defaults(**QUICK)
+        args = parser.parse_args()
+    if args.out is None:
+        args.out = str(ROOT / "bench" / "results" / ("lm_quick.json" if args.quick else "lm.json"))
     torch.set_num_threads(args.threads)
 
     if args.rss_only:
@@ -276,10 +301,13 @@ def main() -> None:
         print(json.dumps({"peak_rss_mib": round(peak, 1), "rss_before_model_mib": round(base, 1)}))
         return
 
-    recipe, pipeline, docs = load_data(args.recipe)
+    recipe, pipeline, docs = load_data(args.recipe, args.max_docs)
     m, t = recipe.model, recipe.train
     sizes = (len(pipeline), pipeline.vocab.pad_index, m["emb_size"], m["hidden_size"], m["n_layers"], m["drop_mult"])
-    kinds = [k for k in KINDS if not (k == "fastai" and args.skip_fastai)]
+    peer = fastai_peer(args.skip_fastai)
+    if not peer["available"]:
+        print(f"fastai not run: {peer['reason']}", flush=True)
+    kinds = [k for k in KINDS if k != "fastai" or peer["available"]]
 
     def measure_rss(results):
         import tempfile
@@ -300,7 +328,7 @@ def main() -> None:
         print({k: (v["peak_rss_mib"], v["rss_before_model_mib"]) for k, v in results["models"].items()})
         return
 
-    results = {"models": {}}
+    results = {"models": {}, "peer": peer}
     train = LMStream(docs["train"], t.batch_size, t.bptt, seed=t.seed)
     valid_docs = docs["valid"][: args.valid_docs] if args.valid_docs else docs["valid"]
     valid = LMStream(valid_docs, 16, t.bptt, shuffle=False, random_bptt=False)
@@ -357,6 +385,8 @@ def main() -> None:
     results["baselines"] = ngram_baselines(docs["train"], {"valid": valid_docs, "test": docs["test"]}, len(pipeline))
     results["setup"] = {
         "recipe": Path(args.recipe).name,
+        "quick": args.quick,
+        "max_docs_per_split": args.max_docs,
         "model": m,
         "batch_size": t.batch_size,
         "bptt": t.bptt,

@@ -61,7 +61,8 @@ Its ``scaling`` section puts each tokenizer's ``--workers``-process and 1-proces
 by side (speedup, and whether the two gave identical tokens); for textkit the goal is a
 speedup >= 1.8 on 2 processes. The textkit run's ``how`` names the start method its workers
 used (fork or spawn, see ``textkit.text.parallel``). Peers that are not installed are skipped
-with a note (``config.skipped_not_installed``), so ``--quick`` also runs in textkit's own venv.
+with a note (``config.skipped_not_installed``, and ``peers`` gives each peer's availability and
+reason), so ``--quick`` also runs in textkit's own venv.
 
 Environment (a venv separate from textkit's, peers are never textkit runtime dependencies);
 ``bench/requirements-tokenize.txt`` holds the same commands::
@@ -1322,6 +1323,16 @@ def main(argv=None) -> int:
     }
     if missing:
         report["config"]["skipped_not_installed"] = missing
+    report["peers"] = {
+        peer: {"available": True}
+        if peer_available(peer)
+        else {
+            "available": False,
+            "reason": f"{PEER_MODULES[peer]} is not installed in this environment; see bench/requirements-tokenize.txt",
+        }
+        for peer in TOKENIZERS
+        if peer != "textkit"
+    }
     if "textkit" in results and "fastai" in results and not args.no_analyze:
         print("disagreement analysis ...", file=sys.stderr, flush=True)
         fa_docs, tk_docs = first["fastai"], first["textkit"]

@@ -24,7 +24,9 @@ starts from scratch; fastai's peer script always runs its LM stages, so they get
 epoch each (pretraining on ``--brown-docs`` Brown files, one frozen fine-tuning epoch; the
 script fails with 0 epochs, in ``valid_loss``). textkit runs in this process; fastai runs
 ``bench/ulmfit_fastai.py`` in the benchmark venv (``--fastai-python``) as a subprocess on the
-same texts, written to its data files. Both use ``--threads`` torch threads (default 1).
+same texts, written to its data files. Both use ``--threads`` torch threads (default 1). When
+that Python is missing or has no fastai, the textkit side still runs and the JSON's ``peer``
+records fastai as unavailable, with the reason.
 
 Goal: textkit inference docs/s >= 2x fastai's on CPU.
 
@@ -256,6 +258,21 @@ def run_textkit(args, settings, train_texts, train_labels, test_texts, test_labe
     }
 
 
+def fastai_peer(args) -> dict:
+    """Whether ``--fastai-python`` can run the fastai peer; without it the textkit side still runs."""
+    if args.skip_fastai:
+        return {"name": "fastai", "available": False, "reason": "--skip-fastai"}
+    python = Path(args.fastai_python)
+    if not python.exists():
+        reason = f"no Python at {python} (the fastai venv); see bench/requirements-tokenize.txt"
+        return {"name": "fastai", "available": False, "reason": reason}
+    probe = subprocess.run([str(python), "-c", "import fastai"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        reason = f"fastai is not installed in {python}'s environment; see bench/requirements-tokenize.txt"
+        return {"name": "fastai", "available": False, "reason": reason}
+    return {"name": "fastai", "available": True, "python": str(python)}
+
+
 def run_fastai(args, settings, train_texts, train_labels, test_texts, test_labels, work: Path) -> dict:
     from textkit._io import atomic_write_json, read_json
     from textkit.recipes.language_model import DataSettings, corpus_splits
@@ -420,13 +437,16 @@ def main(argv=None) -> int:
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
         flush=True,
     )
+    peer = fastai_peer(args)
+    if not peer["available"]:
+        print(f"fastai peer not run: {peer['reason']}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-ulmfit-") as tmp:
         work = Path(tmp)
         textkit = run_textkit(args, settings, train_texts, train_labels, test_texts, test_labels, work)
         fastai = (
-            None
-            if args.skip_fastai
-            else run_fastai(args, settings, train_texts, train_labels, test_texts, test_labels, work)
+            run_fastai(args, settings, train_texts, train_labels, test_texts, test_labels, work)
+            if peer["available"]
+            else None
         )
 
     ratios = {key: textkit[key] / fastai[key] for key, *_ in METRICS} if fastai else {}
@@ -435,6 +455,7 @@ def main(argv=None) -> int:
         "benchmark": "ULMFiT text classifier: textkit.transfer vs fastai 2.8 (CPU)",
         "textkit": textkit,
         "fastai": fastai,
+        "peer": peer,
         "ratios": ratios,
         "ratios_note": "textkit / fastai: above 1 is better for docs/s, below 1 is better for load_seconds",
         "goal": {

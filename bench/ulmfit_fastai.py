@@ -19,6 +19,11 @@ subprocess with the benchmark venv, which is the only place fastai is installed:
 
 `--limit N` keeps the first N documents of every list (smoke tests). Progress goes to stderr.
 Bad input (missing or ill-formed data files or settings keys) exits with status 2.
+
+`--quick --out RESULT.json` is a smoke run on generated data: it writes tiny seeded data files and
+settings (under `--work`, or a temp dir), checks them as it checks real input, and runs the three
+stages when fastai is importable; without fastai (textkit's own venv) it writes the checked input
+and `"peer": {"available": false, "reason": ...}` instead of failing.
 """
 
 from __future__ import annotations
@@ -531,6 +536,80 @@ def run(args, settings: dict, pretrain: dict, task: dict, work: Path) -> dict:
     }
 
 
+QUICK_WORDS = {
+    "pos": ["good", "great", "fine", "warm", "funny", "clever", "bright"],
+    "neg": ["bad", "dull", "poor", "cold", "flat", "weak", "tired"],
+    "any": ["the", "a", "film", "story", "cast", "plot", "is", "and", "with", "of", "scene", "music", "it", "very"],
+}
+
+
+def write_quick_input(folder: Path, seed: int = 0) -> tuple[Path, Path]:
+    """Seeded toy data (pretrain.json, task.json) and tiny settings for --quick; returns (data dir, settings)."""
+    import random
+
+    rng = random.Random(seed)
+
+    def text(label: str | None) -> str:
+        pool = QUICK_WORDS["any"] * 2 + (QUICK_WORDS[label] if label else QUICK_WORDS["pos"] + QUICK_WORDS["neg"])
+        return " ".join(rng.choice(pool) for _ in range(rng.randint(8, 20))) + " ."
+
+    def task_split(n: int) -> dict:
+        labels = [rng.choice(("pos", "neg")) for _ in range(n)]
+        return {"texts": [text(y) for y in labels], "labels": labels}
+
+    data_dir = folder / "quick_data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    pretrain = {"train": [text(None) for _ in range(120)], "valid": [text(None) for _ in range(20)]}
+    write_json_atomic(data_dir / "pretrain.json", pretrain)
+    task = {"train": task_split(96), "test": task_split(32), "labels": ["neg", "pos"]}
+    write_json_atomic(data_dir / "task.json", task)
+    sizes = {"batch_size": 8, "bptt": 16}
+    settings = {
+        "seed": seed,
+        "pretrain": {
+            "emb_size": 16,
+            "hidden_size": 32,
+            "n_layers": 2,
+            "drop_mult": 0.5,
+            "epochs": 1,
+            "lr": 0.005,
+            **sizes,
+            "max_vocab": 1000,
+            "min_freq": 1,
+            "wd": 0.01,
+            "clip": 0.4,
+        },
+        "finetune": {
+            "epochs_frozen": 1,
+            "lr_frozen": 0.02,
+            "epochs": 0,
+            "lr": 0.002,
+            **sizes,
+            "drop_mult": 0.5,
+            "valid_fraction": 0.1,
+        },
+        "classifier": {
+            **sizes,
+            "max_len": 160,
+            "drop_mult": 0.5,
+            "lr_factor": 2.6,
+            "moms": [0.8, 0.7, 0.8],
+            "stages": [{"groups": "all", "epochs": 1, "lr": 0.002}],
+        },
+    }
+    write_json_atomic(folder / "quick_settings.json", settings)
+    return data_dir, folder / "quick_settings.json"
+
+
+def fastai_missing() -> str | None:
+    """None when fastai is importable here, else the reason it is not."""
+    import importlib.util
+
+    if importlib.util.find_spec("fastai") is None:
+        return "fastai is not installed in this environment; see bench/requirements-tokenize.txt"
+    return None
+
+
 def write_json_atomic(path: Path, obj: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -547,8 +626,8 @@ def positive_int(text: str) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, required=True, help="folder with pretrain.json and task.json")
-    parser.add_argument("--settings", type=Path, required=True, help="settings JSON written by textkit")
+    parser.add_argument("--data", type=Path, default=None, help="folder with pretrain.json and task.json")
+    parser.add_argument("--settings", type=Path, default=None, help="settings JSON written by textkit")
     parser.add_argument("--out", type=Path, required=True, help="results JSON (written atomically)")
     parser.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1)")
     parser.add_argument("--work", type=Path, default=None, help="folder for fastai's files (default: a temp dir)")
@@ -559,21 +638,43 @@ def main(argv=None) -> int:
         default=10_000,
         help="texts in the inference-throughput run (default 10000)",
     )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run on generated toy data and tiny settings (no --data/--settings)"
+    )
     args = parser.parse_args(argv)
+    if not args.quick and (args.data is None or args.settings is None):
+        parser.error("--data and --settings are required (or --quick)")
 
-    try:
-        settings = load_settings(args.settings)
-        pretrain, task = load_data(args.data, args.limit)
-    except BadInput as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-
-    if args.work is not None:
-        args.work.mkdir(parents=True, exist_ok=True)
-        result = run(args, settings, pretrain, task, args.work.resolve())
-    else:
-        with tempfile.TemporaryDirectory(prefix="ulmfit-fastai-") as tmp:
-            result = run(args, settings, pretrain, task, Path(tmp))
+    with tempfile.TemporaryDirectory(prefix="ulmfit-fastai-") as tmp:
+        work = args.work.resolve() if args.work is not None else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        if args.quick:
+            args.data, args.settings = write_quick_input(work)
+            args.inference_docs = min(args.inference_docs, 200)
+        try:
+            settings = load_settings(args.settings)
+            pretrain, task = load_data(args.data, args.limit)
+        except BadInput as e:
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        missing = fastai_missing() if args.quick else None
+        if missing is None:
+            result = run(args, settings, pretrain, task, work)
+            result["peer"] = {"name": "fastai", "available": True}
+        else:
+            note(f"fastai not run: {missing}")
+            result = {
+                "peer": {"name": "fastai", "available": False, "reason": missing},
+                "input": {
+                    "pretrain_docs": {split: len(docs) for split, docs in pretrain.items()},
+                    "task_docs": {split: len(task[split]["texts"]) for split in ("train", "test")},
+                    "labels": task["labels"],
+                },
+                "settings": settings,
+                "seed": settings["seed"],
+                "threads": args.threads,
+            }
+        result["quick"] = args.quick
     write_json_atomic(args.out, result)
     note(f"wrote {args.out}")
     return 0

@@ -1,0 +1,192 @@
+"""Smoke tests of ``bench/``: every benchmark runs at its ``--quick`` size and writes valid JSON.
+
+Each script runs as a subprocess with this interpreter (textkit's own venv, ``.venv``) from the
+repository root, writing to ``tmp_path`` (``--out``), never to the committed ``bench/results/``.
+Only that the run finishes and that its JSON holds real results is checked: no timing is asserted.
+
+Peers (fastai, fastText, Hugging Face transformers, WEFE) live only in the benchmark venvs
+(``.venv-bench*``), never in ``.venv``. Where a peer is missing, a benchmark still runs its textkit
+side and records ``{"available": false, "reason": ...}`` for the peer, which is what these tests
+see on a clean machine. Peers found by path rather than by import (``bench/ulmfit.py``'s
+``--fastai-python``, ``bench/bias.py``'s ``--peer-python``) are pointed at this interpreter, so a
+checkout that has the benchmark venvs runs the same as a clean machine. (spaCy and HF
+``tokenizers`` are textkit dependencies, so ``bench/tokenization.py`` always runs them too.)
+
+Corpora (rotten-tomatoes, bbc-news, brown, ...) and SmolLM2's weights come from ``$TEXTKIT_HOME``,
+the cache the rest of the suite fills; it is passed on unchanged.
+
+Left out: ``bench/gpu_check.py``, the prepared GPU run. It needs a CUDA device (there is no CPU
+size of it to smoke-test); ``tests/train/test_gpu.py`` holds the GPU tests, skipped without one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# one BLAS/OpenMP thread per benchmark process: pytest -n 2 runs two of them on two cores
+THREAD_ENV = dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"), "1")
+
+
+def run_bench(script: str, args: list[str], timeout: int) -> None:
+    done = subprocess.run(
+        [sys.executable, f"bench/{script}.py", "--quick", *args],
+        cwd=ROOT,
+        env={**os.environ, **THREAD_ENV},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, f"bench/{script}.py --quick failed ({done.returncode}):\n{done.stderr[-4000:]}"
+
+
+def check_peer(peer: dict, name: str) -> None:
+    """``{"available": bool, "reason": why not}``, with the peer's ``name`` where the JSON has one."""
+    assert isinstance(peer["available"], bool), peer
+    assert peer.get("name", name).lower() == name, peer
+    if not peer["available"]:
+        assert isinstance(peer["reason"], str) and peer["reason"], peer
+
+
+def finite_positive(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+def find(obj, key: str) -> list:
+    """Every value stored under ``key`` anywhere in a JSON document."""
+    if isinstance(obj, dict):
+        return [v for k, v in obj.items() if k == key] + [x for v in obj.values() for x in find(v, key)]
+    if isinstance(obj, list):
+        return [x for v in obj for x in find(v, key)]
+    return []
+
+
+# -- one check per benchmark: keys that show the textkit side did real work ------------------------
+
+
+def check_decode(report: dict) -> None:
+    assert {"results", "warpers", "peer", "seed", "config", "versions"} <= set(report)
+    assert report["config"]["quick"] is True
+    check_peer(report["peer"], "transformers")
+    assert set(report["results"]) == {"greedy", "top_p_0.9", f"beam_{report['config']['beam']}"}
+    for row in report["results"].values():
+        assert finite_positive(row["textkit_tokens_per_s"])
+        assert ("speedup" in row) == report["peer"]["available"]
+
+
+def check_lm(report: dict) -> None:
+    assert {"models", "peer", "ratios", "baselines", "setup"} <= set(report)
+    assert report["setup"]["quick"] is True
+    check_peer(report["peer"], "fastai")
+    assert ("fastai" in report["models"]) == report["peer"]["available"]
+    for kind in ("textkit", "plain"):
+        model = report["models"][kind]
+        assert model["train_tokens"] > 0 and finite_positive(model["tokens_per_s"])
+        assert finite_positive(model["valid_perplexity"]) and model["valid_perplexity"] > 1
+        assert finite_positive(model["peak_rss_mib"])
+    assert report["baselines"]["unigram_valid_ppl"] > 1
+
+
+def check_classify_cli(report: dict) -> None:
+    assert {"data", "results", "peers", "seed", "versions"} <= set(report)
+    assert report["quick"] is True
+    for name, peer in report["peers"].items():
+        check_peer(peer, name)
+    assert report["peers"]["sklearn"]["available"]  # a textkit dependency
+    for corpus, chance in (("rotten-tomatoes", 0.5), ("bbc-sentences", 0.2)):
+        ran = {"textkit", *(p for p, status in report["peers"].items() if status["available"])}
+        assert set(report["results"][corpus]) == ran
+        assert chance < report["results"][corpus]["textkit"]["accuracy"] <= 1  # better than chance: it learned
+    assert report["results"]["bbc-sentences"]["textkit"]["predict_scaling"]
+
+
+def check_tokenization(report: dict) -> None:
+    assert {"seed", "versions", "config", "results", "scaling", "peers"} <= set(report)
+    assert report["config"]["quick"] is True
+    assert set(report["peers"]) == {"fastai", "spacy", "hf"}
+    for name, peer in report["peers"].items():
+        check_peer(peer, name)
+    for run in ("textkit", "textkit@1"):
+        assert finite_positive(report["results"][run]["mb_per_s"]) and report["results"][run]["tokens"] > 0
+    assert report["scaling"]["textkit"]["identical_output"] is True
+
+
+def check_llm_exactness(report: dict) -> None:
+    assert {"model", "peer", "logits", "greedy", "tokens", "perplexity", "seed", "versions"} <= set(report)
+    assert report["quick"] is True
+    check_peer(report["peer"], "transformers")
+    assert 1 < report["perplexity"]["textkit"] < 1000  # SmolLM2 on news text: about 24
+    assert all(row["textkit_ids"] for row in report["greedy"]["rows"])
+    assert all(finite_positive(row["textkit_max_abs_logit"]) for row in report["logits"]["texts"])
+    assert (report["perplexity"]["hf"] is None) == (not report["peer"]["available"])
+
+
+def check_ulmfit(report: dict) -> None:
+    assert {"textkit", "fastai", "peer", "ratios", "settings", "seed", "versions"} <= set(report)
+    assert report["settings"]["quick"] is True
+    check_peer(report["peer"], "fastai")
+    assert (report["fastai"] is not None) == report["peer"]["available"]
+    textkit = report["textkit"]
+    assert finite_positive(textkit["inference_docs_per_s"]) and finite_positive(textkit["classifier_train_docs_per_s"])
+    assert 0 <= textkit["held_out_accuracy"] <= 1
+
+
+def check_ulmfit_fastai(report: dict) -> None:
+    assert {"peer", "settings", "seed", "quick"} <= set(report)
+    assert report["quick"] is True
+    check_peer(report["peer"], "fastai")
+    if report["peer"]["available"]:
+        assert 0 <= report["accuracy"] <= 1 and finite_positive(report["inference_docs_per_s"])
+    else:  # the generated input passed the script's own checks
+        assert report["input"]["task_docs"] == {"train": 96, "test": 32}
+
+
+def check_classical(report: dict) -> None:
+    assert {"seed", "versions", "config", "results"} <= set(report)
+    assert report["config"]["quick"] is True
+    accuracies = find(report["results"], "accuracy")
+    assert accuracies and all(0 <= a <= 1 for a in accuracies)
+    assert any(finite_positive(s) for s in find(report["results"], "cpu_seconds"))
+
+
+def check_bias(report: dict) -> None:
+    assert {"quick", "config", "versions", "tests", "peer"} <= set(report)
+    assert report["quick"] is True
+    check_peer(report["peer"], "wefe")
+    assert report["tests"] and all(math.isfinite(t["textkit_effect_size"]) for t in report["tests"])
+
+
+SLOW = pytest.mark.slow  # over ~10 s
+# script -> (extra arguments, check, seconds allowed, marks); "{tmp}" is the test's tmp_path
+BENCHES: dict[str, tuple[list[str], Callable[[dict], None], int, list]] = {
+    "decode": (["--threads", "1"], check_decode, 120, []),
+    "lm": (["--threads", "1"], check_lm, 300, [SLOW]),
+    "classify_cli": (["--work", "{tmp}/work"], check_classify_cli, 300, [SLOW]),
+    "tokenization": ([], check_tokenization, 300, [SLOW]),
+    "llm_exactness": (["--threads", "1"], check_llm_exactness, 300, [SLOW]),
+    "ulmfit": (["--fastai-python", sys.executable], check_ulmfit, 120, []),
+    "ulmfit_fastai": (["--work", "{tmp}/work"], check_ulmfit_fastai, 120, []),
+    "classical": ([], check_classical, 300, [SLOW]),
+    "bias": (["--peer-python", sys.executable], check_bias, 120, []),
+}
+
+
+@pytest.mark.parametrize("script", [pytest.param(name, marks=spec[3]) for name, spec in BENCHES.items()])
+def test_bench_quick(script: str, tmp_path: Path) -> None:
+    extra, check, timeout, _ = BENCHES[script]
+    out = tmp_path / f"{script}.json"
+    run_bench(script, ["--out", str(out), *(a.replace("{tmp}", str(tmp_path)) for a in extra)], timeout)
+    check(json.loads(out.read_text(encoding="utf-8")))
+
+
+def test_every_benchmark_is_smoke_tested() -> None:
+    scripts = {p.stem for p in (ROOT / "bench").glob("*.py")}
+    assert scripts - {"gpu_check"} == set(BENCHES), "a new bench/ script needs a --quick smoke test here"
