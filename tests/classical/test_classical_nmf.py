@@ -136,3 +136,71 @@ def test_nmf_on_cuda_matches_cpu():
     np.testing.assert_allclose(W_gpu @ H_gpu, W_cpu @ H_cpu, atol=1e-6)
     model = NMFTopics(n_components=5, device="cuda").fit(X)
     assert model.transform(X[:10]).shape == (10, 5)
+
+
+def _hals_reference(F: np.ndarray, cross: np.ndarray, gram: np.ndarray, n_sweeps: int) -> np.ndarray:
+    """Plain HALS on the columns of a tall F (n, k), the textbook update, in float64."""
+    F = F.copy()
+    for _ in range(n_sweeps):
+        for j in range(F.shape[1]):
+            step = (cross[:, j] - F @ gram[:, j]) / max(gram[j, j], 1e-12)
+            F[:, j] = np.maximum(0.0, F[:, j] + step)
+    return F
+
+
+@pytest.mark.parametrize("dead", [False, True])
+def test_hals_sweeps_match_the_column_update(dead):
+    from textkit.classical.nmf import _hals_sweeps
+
+    rng = np.random.default_rng(9)
+    n, m, k = 40, 30, 4
+    X = rng.random((n, m))
+    F, G = rng.random((n, k)), rng.random((k, m))
+    if dead:  # a component whose G row is zero: F's column must stay as it is, ready to revive
+        G[2] = 0.0
+    cross, gram = X @ G.T, G @ G.T
+    expected = _hals_reference(F, cross, gram, 2)
+    wide = torch.tensor(F.T.copy())  # (k, n): the layout nmf() keeps
+    got = _hals_sweeps(wide, torch.tensor(cross.T.copy()), torch.tensor(gram), 2, 0.1)
+    np.testing.assert_allclose(got.numpy().T, expected, rtol=1e-12, atol=1e-12)
+    if dead:
+        np.testing.assert_array_equal(got.numpy()[2], F[:, 2])
+
+
+def test_projected_gradient_is_the_gradient_where_positive_and_its_negative_part_at_zero():
+    from textkit.classical.nmf import _projected_gradient_sq
+
+    rng = np.random.default_rng(10)
+    F = rng.random((3, 50))
+    F[rng.random(F.shape) < 0.3] = 0.0
+    cross, gram = rng.random((3, 50)), rng.random((3, 3)) + np.eye(3)
+    grad = gram @ F - cross
+    projected = np.where(F > 0, grad, np.minimum(grad, 0.0))
+    got = _projected_gradient_sq(torch.tensor(F), torch.tensor(cross), torch.tensor(gram))
+    assert got == pytest.approx(float(np.sum(projected**2)), rel=1e-12)
+    got32 = _projected_gradient_sq(*(torch.tensor(a, dtype=torch.float32) for a in (F, cross, gram)))
+    assert got32 == pytest.approx(float(np.sum(projected**2)), rel=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (7, 5), (12, 30), (30, 12)])
+def test_transposed_is_a_contiguous_transpose(shape):
+    from textkit.classical.nmf import _transposed
+
+    F = torch.arange(shape[0] * shape[1], dtype=torch.float32).reshape(shape)
+    T = _transposed(F)
+    assert T.is_contiguous() and torch.equal(T, F.T)
+
+
+def test_nndsvd_on_the_shared_operator_agrees_with_randomized_svd_init():
+    # nmf() runs the init's SVD on the operator its iterations use, with half the QRs
+    # (qr_both_sides=False): the same subspace, so the same init up to float32 rounding
+    from textkit.classical._torch import MatrixOperator
+    from textkit.classical.nmf import _initialize
+
+    X = _sparse_tfidf_like(11)
+    operator = MatrixOperator(X, torch.device("cpu"), torch.float32)
+    for init in ("nndsvd", "nndsvda"):
+        W1, H1 = _initialize(X, 4, init, 5, "cpu", None)
+        W2, H2 = _initialize(X, 4, init, 5, "cpu", operator)
+        np.testing.assert_allclose(W2, W1, rtol=0, atol=1e-5 * np.abs(W1).max())
+        np.testing.assert_allclose(H2, H1, rtol=0, atol=1e-5 * np.abs(H1).max())

