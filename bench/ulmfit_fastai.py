@@ -441,12 +441,20 @@ def predict(learn, texts: list[str], bs: int) -> list[int]:
     return probs.argmax(dim=1).tolist()
 
 
-def measure_inference(learn, texts: list[str], n_docs: int, bs: int = 64) -> float:
-    """Docs/s from raw text to class probabilities: test_dl (tokenizes) + get_preds, after one warm-up."""
+def measure_inference(learn, texts: list[str], n_docs: int, bs: int = 64, bf16: bool = False) -> float:
+    """Docs/s from raw text to class probabilities: test_dl (tokenizes) + get_preds, after one warm-up.
+    ``bf16``: get_preds under ``torch.autocast("cpu", dtype=torch.bfloat16)``, the same precision
+    as textkit's ``precision="bf16"`` (fastai has no option of its own for it on CPU)."""
+    import contextlib
+
+    import torch
+
     docs = [texts[i % len(texts)] for i in range(n_docs)]
-    predict(learn, docs[:bs], bs)
-    t0 = time.perf_counter()
-    predict(learn, docs, bs)
+    context = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    with context:
+        predict(learn, docs[:bs], bs)
+        t0 = time.perf_counter()
+        predict(learn, docs, bs)
     return n_docs / (time.perf_counter() - t0)
 
 
@@ -508,6 +516,7 @@ def run(args, settings: dict, pretrain: dict, task: dict, work: Path) -> dict:
     train_dps = n_train * epochs / fit_seconds if fit_seconds > 0 else 0.0
     note(f"inference: {args.inference_docs} docs")
     infer_dps = measure_inference(learn, test["texts"], args.inference_docs)
+    infer_bf16_dps = measure_inference(learn, test["texts"], args.inference_docs, bf16=True)
     load_s = measure_load(learn, work)
     note(f"inference {infer_dps:.1f} docs/s, load_learner {load_s:.3f}s")
 
@@ -520,6 +529,7 @@ def run(args, settings: dict, pretrain: dict, task: dict, work: Path) -> dict:
         "finetune": ft_res,
         "classifier_train_docs_per_s": train_dps,
         "inference_docs_per_s": infer_dps,
+        "inference_docs_per_s_bf16": infer_bf16_dps,
         "inference_docs": args.inference_docs,
         "load_seconds": load_s,
         # ru_maxrss is KiB on Linux; this process only (tokenizer workers, if any, are children).
