@@ -176,6 +176,21 @@ class LlamaLanguageModel(nn.Module):
             new_v.append(v)
         return self.norm(x), {"k": new_k, "v": new_v, "pos": start + t}
 
+    def run_blocks(self, x: torch.Tensor, first: int = 0, last: int | None = None) -> torch.Tensor:
+        """The residual stream (B, T, D) after blocks ``first .. last - 1``, given the stream
+        ``x`` before block ``first`` (``self.embed(ids)`` for ``first=0``): whole sequences from
+        position 0, causal, no KV cache, no final norm. Classifiers use it to run a frozen
+        bottom once and a trainable top many times. Right padding is exact without a key mask:
+        attention is causal, so a real position never sees the padding after it."""
+        if x.dim() != 3 or x.size(1) == 0 or x.size(2) != self.config.d_model:
+            raise ValueError(f"x must be (batch, length >= 1, {self.config.d_model}), got shape {tuple(x.shape)}")
+        if x.size(1) > self.config.max_len:
+            raise ValueError(f"{x.size(1)} positions exceed the model's context of {self.config.max_len} tokens")
+        cos, sin = rope_angles(self.config, 0, x.size(1), x.device)
+        for block in self.blocks[first:last]:
+            x, _ = block(x, cos, sin, None, None, x.size(1) > 1)
+        return x
+
     def forward(self, ids: torch.Tensor, state: LlamaState | None = None) -> tuple[torch.Tensor, LlamaState]:
         hidden, state = self.features(ids, state)
         return self.head(hidden), state  # (B, T, V)

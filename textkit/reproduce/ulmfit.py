@@ -219,6 +219,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"the fastai peer script (default: {FASTAI_SCRIPT} under the current folder: a checkout)",
     )
     parser.add_argument("--fastai-threads", type=int, default=1)
+    parser.add_argument(
+        "--backbone",
+        default=None,
+        help="a pretrained Transformer (smollm2-135m) or its folder: the classifier over it, a frozen probe and "
+        "NBSVM-bi on fold 0 (textkit.reproduce.ulmfit_llm) instead of the AWD-LSTM recipe",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--seed", type=int, default=None)
@@ -718,6 +724,10 @@ def run(args: argparse.Namespace) -> int:
         from textkit._io import read_json
 
         settings = read_json(args.settings, "ulmfit settings")
+    if args.backbone:
+        from textkit.reproduce import ulmfit_llm
+
+        return ulmfit_llm.run_from_args(args)
     if args.lang == "es":
         from textkit.reproduce import ulmfit_es
 

@@ -8,6 +8,7 @@ Importing this package imports torch.
 
 from textkit.transfer.classifier import AWDLSTMClassifier, ClassifierConfig, PoolingHead
 from textkit.transfer.data import ClassificationBatches, LabelEncoder
+from textkit.transfer.llm_classifier import LlamaClassifier, LLMClassifierConfig, LLMTextClassifier
 from textkit.transfer.text_classifier import TextClassifier
 from textkit.transfer.training import (
     ClassificationTask,
@@ -22,6 +23,9 @@ from textkit.transfer.training import (
 from textkit.transfer.vocabulary import VocabularyTransfer, adapt_to_texts, load_pretrained, transfer_vocabulary
 
 __all__ = [
+    "LLMClassifierConfig",
+    "LLMTextClassifier",
+    "LlamaClassifier",
     "AWDLSTMClassifier",
     "ClassificationBatches",
     "ClassificationTask",

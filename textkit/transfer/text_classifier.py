@@ -204,6 +204,10 @@ class TextClassifier:
                 f"{path} has format version {raw['format_version']}; this textkit reads up to {FORMAT_VERSION}: "
                 "upgrade textkit"
             )
+        if raw.get("arch", "awd_lstm") == "llama":  # a classifier over a pretrained Transformer
+            from textkit.transfer.llm_classifier import LLMTextClassifier
+
+            return LLMTextClassifier.load(folder, device=device)  # type: ignore[return-value]
         classes = raw["classes"]
         labels = LabelEncoder(classes)
         encoder_config = config_from_dict(AWDLSTMConfig, raw["encoder"], where=f"{path}: 'encoder'")
