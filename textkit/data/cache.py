@@ -296,7 +296,7 @@ def fetch(manifest: Manifest, force: bool = False, verbose: bool = False) -> Pat
     folder.parent.mkdir(parents=True, exist_ok=True)
     # Several processes (pytest-xdist workers, DDP ranks) may ask for the same corpus at once:
     # one fetches, the others wait and then find it cached.
-    with _corpus_lock(folder.parent / f".{manifest.name}.lock"):
+    with file_lock(folder.parent / f".{manifest.name}.lock"):
         if folder.exists() and not force:
             verify_cached(manifest, folder)
             return folder
@@ -304,7 +304,10 @@ def fetch(manifest: Manifest, force: bool = False, verbose: bool = False) -> Pat
 
 
 @contextlib.contextmanager
-def _corpus_lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``path`` (created with its folder if missing), so two
+    processes never fetch or convert into the same cache folder at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         import fcntl
     except ImportError:  # no advisory locks (Windows): fetches are still atomic, just not serialized

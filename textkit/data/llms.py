@@ -16,13 +16,11 @@ converter is rebuilt. ``textkit.nn.load_language_model(name)`` loads it.
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 from textkit._io import read_json, textkit_home
-from textkit.data.cache import fetch
+from textkit.data.cache import fetch, file_lock
 from textkit.data.registry import Manifest, list_manifests
 
 __all__ = ["find_llm", "list_llms", "llm_manifest", "pretrained_llm_folder"]
@@ -70,7 +68,7 @@ def pretrained_llm_folder(name: str | Manifest, force: bool = False, verbose: bo
     if not force and digest and _current(folder, digest):
         return folder
     source = fetch(manifest, force=force, verbose=verbose) / member
-    with _lock(folder.parent / f".{name}.lock"):
+    with file_lock(folder.parent / f".{name}.lock"):
         if not force and _current(folder, digest or _sha(source)):
             return folder
         if verbose:
@@ -82,19 +80,3 @@ def _sha(path: Path) -> str:
     from textkit._io import sha256_file
 
     return sha256_file(path)
-
-
-@contextlib.contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # no advisory locks (Windows): the conversion is still atomic
-        yield
-        return
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -27,9 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from textkit.train.tasks import StepContext, TaskOutput
 from textkit.transfer.data import ClassBatch, ClassificationBatches, LabelEncoder
 from textkit.transfer.llm_classifier import (
     Backbone,
@@ -43,7 +41,14 @@ from textkit.transfer.llm_classifier import (
     pad_id,
     pool_states,
 )
-from textkit.transfer.training import ContinuedEpochs, UnfreezeStage, _lrs, _schedule, _set_trainable
+from textkit.transfer.training import (
+    ClassificationTask,
+    ContinuedEpochs,
+    UnfreezeStage,
+    _lrs,
+    _schedule,
+    _set_trainable,
+)
 
 
 def _default_llm_stages() -> tuple[UnfreezeStage, ...]:
@@ -213,13 +218,9 @@ class CachedBatches:
             )
 
 
-class LLMClassificationTask:
-    """Cross-entropy over (cached) batches; metrics: valid_loss and accuracy."""
-
-    sum_keys = ("loss", "correct", "count")
-
-    def reset(self) -> None:
-        pass
+class LLMClassificationTask(ClassificationTask):
+    """``ClassificationTask`` over (cached) batches: a batch with cached ``states`` enters the
+    model above its frozen blocks."""
 
     @staticmethod
     def _logits(model, batch, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -229,29 +230,6 @@ class LLMClassificationTask:
         if states is not None:
             return model(None, lengths, states=states.to(device), first_block=batch.first_block), y
         return model(torch.from_numpy(batch.x).to(device), lengths), y
-
-    def train_step(self, model, batch, context: StepContext) -> TaskOutput:
-        logits, y = self._logits(model, batch, context.device)
-        return TaskOutput(F.cross_entropy(logits.float(), y), pred=logits, target=y)
-
-    def eval_step(self, model, batch, device, carry):
-        logits, y = self._logits(model, batch, device)
-        logits = logits.float()
-        return {
-            "loss": F.cross_entropy(logits, y, reduction="sum").item(),
-            "correct": int((logits.argmax(-1) == y).sum()),
-            "count": len(y),
-        }, None
-
-    def metrics(self, sums: dict[str, float]) -> dict[str, float]:
-        count = max(sums.get("count", 0.0), 1)
-        return {"valid_loss": sums.get("loss", 0.0) / count, "accuracy": sums.get("correct", 0.0) / count}
-
-    def state_dict(self):
-        return {}, {}
-
-    def load_state_dict(self, meta, tensors, device) -> None:
-        pass
 
 
 def _stage_groups(stages: Sequence[UnfreezeStage], n_groups: int) -> list[int]:

@@ -257,17 +257,18 @@ class ClassificationTask:
         pass
 
     @staticmethod
-    def _tensors(batch, device):
-        return tuple(torch.from_numpy(a).to(device) for a in (batch.x, batch.lengths, batch.y))
+    def _logits(model, batch, device) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(logits, targets)`` of one batch; subclasses change how the model is called."""
+        x, lengths, y = (torch.from_numpy(a).to(device) for a in (batch.x, batch.lengths, batch.y))
+        return model(x, lengths), y
 
     def train_step(self, model, batch, context: StepContext) -> TaskOutput:
-        x, lengths, y = self._tensors(batch, context.device)
-        logits = model(x, lengths)
+        logits, y = self._logits(model, batch, context.device)
         return TaskOutput(F.cross_entropy(logits.float(), y), pred=logits, target=y)
 
     def eval_step(self, model, batch, device, carry):
-        x, lengths, y = self._tensors(batch, device)
-        logits = model(x, lengths).float()
+        logits, y = self._logits(model, batch, device)
+        logits = logits.float()
         return {
             "loss": F.cross_entropy(logits, y, reduction="sum").item(),
             "correct": int((logits.argmax(-1) == y).sum()),
