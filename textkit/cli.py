@@ -35,6 +35,7 @@ REPRODUCE_COMMANDS: dict[str, tuple[str, str]] = {
 TOP_LEVEL_COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("textkit.commands.audit", "audit word embeddings for bias: WEAT and friends, with a report"),
     "lm": ("textkit.commands.lm", "language models: pretrain, generate, evaluate"),
+    "models": ("textkit.commands.models", "models by name: list, info (source, licence, sha256), get (fetch + verify)"),
     "classify": ("textkit.commands.classify", "classify your own texts: train, evaluate, predict from files"),
     "topics": ("textkit.commands.topics", "topic models (NMF or SVD) of your own documents"),
     "translate": ("textkit.commands.translate", "translate a file with a trained translation model folder"),
