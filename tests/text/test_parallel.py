@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -128,6 +129,43 @@ def test_parallel_unpicklable_tokenizer_with_spawn_fails_before_any_work():
     assert read == []
 
 
+class _PidTokenizer(Tokenizer):
+    """Tags each document with the pid of the process that tokenized it."""
+
+    def tokenize(self, text):
+        time.sleep(0.0005)  # slow enough that the caller finds results not ready
+        return [*super().tokenize(text), f"pid{os.getpid()}"]
+
+
+@pytest.mark.skipif(not LINUX, reason="the test's tokenizer class reaches the workers by fork")
+def test_parallel_caller_tokenizes_part_and_starts_n_workers_minus_one_processes():
+    texts = [f"text {i}" for i in range(2000)]
+    out = _PidTokenizer().tokenize_many(texts, n_workers=3, batch_size=25, start_method="fork")
+    assert [doc[:-1] for doc in out] == [Tokenizer().tokenize(t) for t in texts]
+    pids = {doc[-1] for doc in out}
+    assert f"pid{os.getpid()}" in pids  # the caller took batches instead of waiting
+    assert len(pids) == 3  # the caller and 2 worker processes
+
+
+def test_parallel_serial_call_leaves_no_thread_so_later_calls_still_fork(tmp_path):
+    # regression: tqdm started its monitor thread with the first (even disabled) progress bar,
+    # so every parallel call after a serial one spawned its workers instead of forking them
+    code = textwrap.dedent(
+        """
+        import threading
+        from textkit.text import Tokenizer
+        from textkit.text.parallel import resolve_start_method
+        tok = Tokenizer()
+        tok.tokenize_many(["a b", "c"] * 50, n_workers=1)
+        tok.tokenize_many(["a b", "c"] * 50, n_workers=1, progress=True)
+        print(threading.active_count(), resolve_start_method(2))
+        """
+    )
+    done = run_python("-", stdin=code, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "fork" if LINUX else "spawn"]
+
+
 # --- callers of tokenize_many(n_workers=2): scripts without a main guard, standard input -----
 
 SNIPPET = """\
@@ -215,7 +253,7 @@ class PoisonTokenizer(Tokenizer):
 if __name__ == "__main__":
     mode, start_method = sys.argv[1], (None if sys.argv[2] == "auto" else sys.argv[2])
     texts = [f"Text {{i}}, GOOD!!!" for i in range(400)]
-    texts[260] = "POISON"
+    texts[60] = "POISON"  # batch 1: the first two batches always go to the worker process
     expected = [Tokenizer().tokenize(t) for t in texts]
     tok = PoisonTokenizer()
     open(FLAG, "w").close()
@@ -265,8 +303,8 @@ def test_parallel_killed_worker_names_batch_and_worker_and_retry_succeeds(tmp_pa
     lines = done.stdout.splitlines()
     error = lines[0]
     assert error.startswith("error: WorkerDiedError worker ")
-    assert "batch 5 (texts[250:300])" in error and "SIGKILL" in error and "retry" in error
-    assert lines[1].startswith("attributes: 5 (250, 300) ")
+    assert "batch 1 (texts[50:100])" in error and "SIGKILL" in error and "retry" in error
+    assert lines[1].startswith("attributes: 1 (50, 100) ")
     assert lines[-1] == "retry ok"
 
 
@@ -276,7 +314,7 @@ def test_parallel_worker_exception_is_reraised_with_batch_and_worker(tmp_path):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "error: ValueError bad text"
-    assert lines[2].startswith("notes: raised in worker ") and "on batch 5 (texts[250:300])" in lines[2]
+    assert lines[2].startswith("notes: raised in worker ") and "on batch 1 (texts[50:100])" in lines[2]
     assert lines[-1] == "retry ok"
 
 
@@ -285,7 +323,7 @@ def test_parallel_numericalize_corpus_caches_nothing_from_a_failed_run(tmp_path)
     done = run_python(str(_poison_script(tmp_path)), "numericalize", "auto", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].startswith("error: WorkerDiedError") and "batch 5 (texts[250:300])" in lines[0]
+    assert lines[0].startswith("error: WorkerDiedError") and "batch 1 (texts[50:100])" in lines[0]
     assert lines[1] == "cache after failure: []"
     assert lines[2] == "cache after retry: 1"
 

@@ -22,7 +22,13 @@ How workers start (``start_method=None``, the default, decided once per call)
 
 Workers
 -------
-Each worker has its own pipes, so the parent knows which worker holds which batch: a worker
+``n_workers`` counts the processes that tokenize, the caller's included: ``n_workers - 1``
+worker processes start, each kept two batches ahead, and whenever the next result is not ready
+the caller tokenizes the next batch itself instead of waiting. The caller's batches need no
+pickling or unpacking, and the split balances itself: on two cores both stay busy (a caller that
+only waits and unpacks leaves most of a core idle, and a third process would compete for it).
+
+Each worker has its own pipes, so the caller knows which worker holds which batch: a worker
 that dies (killed, out of memory) raises ``WorkerDiedError`` naming the worker, its pid, the
 batch and its document range, and how it ended; every other worker is stopped and nothing is
 kept, so the same call can simply be retried. An exception inside a worker is re-raised in the
@@ -310,6 +316,10 @@ class _Tokenize:
             out.append(joined if tokens and joined.count(" ") == len(tokens) - 1 else tokens)
         return out
 
+    def tokenize_batch(self, batch: list[str]) -> list[list[str]]:
+        """The caller's share: tokens as they are, nothing to pack."""
+        return [self.tokenizer.tokenize(text) for text in batch]
+
     @staticmethod
     def unpack(result: list[str | list[str]]) -> list[list[str]]:
         return [item.split(" ") if isinstance(item, str) else item for item in result]
@@ -400,18 +410,20 @@ def _describe_exit(exitcode: int | None, method: str) -> str:
 
 
 class _WorkerPool:
-    """``n_workers`` processes running ``job``; ``imap`` yields results in input order."""
+    """``n_workers - 1`` processes running ``job``, and the caller; ``imap`` yields results in
+    input order."""
 
     def __init__(self, job: Callable[[list[str]], object], n_workers: int, method: str) -> None:
         self.job = job
         self.n_workers = n_workers
+        self.n_processes = n_workers - 1
         self.method = method
         self.workers: list[_Worker] = []
 
     def __enter__(self) -> _WorkerPool:
         context = multiprocessing.get_context(self.method)
         try:
-            for number in range(1, self.n_workers + 1):
+            for number in range(1, self.n_processes + 1):
                 in_r, in_w = context.Pipe(duplex=False)
                 out_r, out_w = context.Pipe(duplex=False)
                 # typeshed gives get_context(str) the abstract BaseContext; every real context has Process
@@ -465,7 +477,8 @@ class _WorkerPool:
         if exitcode is not None and exitcode < 0 and -exitcode == getattr(signal, "SIGKILL", 9):
             advice += ", or with fewer n_workers or a smaller batch_size if memory is short"
         message = (
-            f"worker {worker.number} of {self.n_workers} (pid {worker.process.pid}, started with {self.method!r}) "
+            f"worker process {worker.number} of {self.n_processes} (pid {worker.process.pid}, started with "
+            f"{self.method!r}) "
             f"died {where}: {_describe_exit(exitcode, self.method)}. {advice}."
         )
         return WorkerDiedError(
@@ -479,11 +492,12 @@ class _WorkerPool:
         except OSError:
             raise self._died(worker) from None
 
-    def _receive(self, done: dict[int, Any]) -> None:
-        """Wait for at least one result (stored in ``done``) or a worker's death (raised)."""
+    def _receive(self, done: dict[int, Any], unpack: Callable[[Any], Any], timeout: float | None = None) -> None:
+        """Wait for at least one result (``unpack``-ed into ``done``) or a worker's death (raised);
+        with a ``timeout``, return when nothing arrives in that time."""
         by_pipe = {worker.outbox: worker for worker in self.workers}
         by_sentinel = {worker.process.sentinel: worker for worker in self.workers}
-        for ready in multiprocessing.connection.wait([*by_pipe, *by_sentinel]):
+        for ready in multiprocessing.connection.wait([*by_pipe, *by_sentinel], timeout):
             if ready in by_pipe:
                 worker = by_pipe[ready]
                 try:
@@ -494,41 +508,73 @@ class _WorkerPool:
                 if error is not None:
                     exc, worker_tb = error
                     exc.add_note(
-                        f"raised in worker {worker.number} of {self.n_workers} (pid {worker.process.pid}) on batch "
-                        f"{batch} (texts[{start}:{stop}]); the worker's traceback:\n{worker_tb}"
+                        f"raised in worker process {worker.number} of {self.n_processes} (pid {worker.process.pid}) "
+                        f"on batch {batch} (texts[{start}:{stop}]); the worker's traceback:\n{worker_tb}"
                     )
                     raise exc
-                done[index] = result
+                done[index] = unpack(result)
             else:
                 worker = by_sentinel[ready]
                 if not worker.outbox.poll():  # exited with nothing left to read
                     raise self._died(worker)
 
-    def imap(self, batches: Iterator[list[str]]) -> Iterator[Any]:
+    def imap(
+        self,
+        batches: Iterator[list[str]],
+        local: Callable[[list[str]], Any],
+        unpack: Callable[[Any], Any],
+    ) -> Iterator[Any]:
+        """Results in input order: ``unpack(job(batch))`` for the batches the workers do, and
+        ``local(batch)`` for those the caller takes: whenever the next result is not ready and
+        the workers hold all they may, the caller does the next batch itself instead of waiting."""
         done: dict[int, Any] = {}
-        sent = yielded = start = 0
+        sent = yielded = start = 0  # sent: batches taken from the input, by workers or by us
         exhausted = False
-        window = 2 * self.n_workers
+        window = 2 * self.n_workers  # batches taken but not yet yielded
+
+        def take() -> list[str] | None:
+            nonlocal exhausted
+            batch = None if exhausted else next(batches, None)
+            exhausted = batch is None
+            return batch
+
         while True:
-            while not exhausted and sent - yielded < window:
-                batch = next(batches, None)
-                if batch is None:
-                    exhausted = True
+            while sent - yielded < window:
+                idle = min(self.workers, key=lambda w: len(w.inflight))
+                if len(idle.inflight) >= 2 or (batch := take()) is None:
                     break
-                self._send(min(self.workers, key=lambda w: len(w.inflight)), sent, start, batch)
-                sent += 1
-                start += len(batch)
+                self._send(idle, sent, start, batch)
+                sent, start = sent + 1, start + len(batch)
             if yielded in done:
                 yield done.pop(yielded)
                 yielded += 1
-            elif exhausted and yielded == sent:
+                continue
+            if exhausted and yielded == sent:
                 return
+            self._receive(done, unpack, timeout=0)
+            if yielded in done:
+                continue
+            if sent - yielded < window and (batch := take()) is not None:
+                done[sent] = self._run_here(local, sent, start, batch)
+                sent, start = sent + 1, start + len(batch)
             else:
-                self._receive(done)
+                self._receive(done, unpack)
+
+    @staticmethod
+    def _run_here(local: Callable[[list[str]], Any], index: int, start: int, batch: list[str]) -> Any:
+        try:
+            return local(batch)
+        except Exception as exc:
+            exc.add_note(f"raised in the calling process on batch {index} (texts[{start}:{start + len(batch)}])")
+            raise
 
 
 # ---------------------------------------------------------------------------------------------
 # Public entry points
+
+
+def _unchanged(result: Any) -> Any:
+    return result
 
 
 def _batches(texts: Iterable[str], batch_size: int) -> Iterator[list[str]]:
@@ -545,7 +591,12 @@ def _batches(texts: Iterable[str], batch_size: int) -> Iterator[list[str]]:
 def _progress_bar(total: int | None, progress: bool, desc: str) -> Any:  # a tqdm bar
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="doc", disable=not progress, desc=desc)
+    class Bar(tqdm):
+        # tqdm starts a monitor thread with its first bar (even a disabled one) and keeps it;
+        # that thread would make every later call spawn its workers instead of forking them.
+        monitor_interval = 0
+
+    return Bar(total=total, unit="doc", disable=not progress, desc=desc)
 
 
 def _check_sizes(n_workers: int, batch_size: int) -> None:
@@ -567,7 +618,8 @@ def iter_tokenized(
 ) -> Iterator[list[str]]:
     """Yield ``tokenizer.tokenize(text)`` for each text, in input order.
 
-    With ``n_workers > 1`` batches of ``batch_size`` texts go to worker processes, started as the
+    With ``n_workers > 1`` batches of ``batch_size`` texts go to ``n_workers - 1`` worker processes,
+    and the caller takes a batch whenever it would otherwise wait; the workers start as the
     module docstring says (``start_method`` overrides the choice). A caller that spawned workers
     cannot serve raises ``WorkerStartError`` here, at the call, before any text is read. At most
     ``2 * n_workers`` batches are pending at any time, so memory stays bounded for any input.
@@ -603,8 +655,7 @@ def _iter_parallel(
 ) -> Iterator[list[str]]:
     # Workers start before the progress bar: tqdm's monitor thread must not exist at a fork.
     with _WorkerPool(job, n_workers, method) as pool, _progress_bar(total, progress, "tokenize") as bar:
-        for result in pool.imap(_batches(texts, batch_size)):
-            docs = _Tokenize.unpack(result)
+        for docs in pool.imap(_batches(texts, batch_size), job.tokenize_batch, _Tokenize.unpack):
             bar.update(len(docs))
             yield from docs
 
@@ -680,7 +731,7 @@ def numericalize_corpus(
         workers = _WorkerPool(job, n_workers, method) if method is not None else contextlib.nullcontext()
         with open(staging / "ids.bin", "wb") as out, workers as pool:
             batches = _batches(open_texts(), batch_size)
-            results = pool.imap(batches) if pool is not None else map(job, batches)
+            results = pool.imap(batches, job, _unchanged) if pool is not None else map(job, batches)
             with _progress_bar(n_docs, progress, "numericalize") as bar:
                 for ids, lengths in results:
                     out.write(ids.tobytes())
