@@ -122,3 +122,80 @@ def test_audit_cli_bad_inputs_exit_with_messages(tmp_path, capsys):
     assert "missing ['Y', 'A', 'B']" in capsys.readouterr().err
     assert main(["audit", "--embeddings", str(tmp_path / "none.bin"), "--out", str(tmp_path / "o")]) == 1
     assert "no embeddings at" in capsys.readouterr().err
+
+
+# -- --model: SEAT on a contextual model ----------------------------------------------------------
+
+
+def test_audit_cli_model_and_embeddings_are_mutually_exclusive(tmp_path, capsys):
+    out = str(tmp_path / "o")
+    with pytest.raises(SystemExit) as both:
+        main(["audit", "--embeddings", "word2vec-weat", "--model", "smollm2-135m", "--out", out])
+    assert both.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as neither:
+        main(["audit", "--out", out])
+    assert (
+        neither.value.code == 2 and "one of the arguments --embeddings --model is required" in capsys.readouterr().err
+    )
+
+
+def test_audit_cli_model_unknown_name_lists_the_known_ones(tmp_path, capsys):
+    assert main(["audit", "--model", "smollm2-13m", "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "unknown pretrained model 'smollm2-13m'" in err and "smollm2-135m" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_audit_cli_model_refuses_embedding_only_options(tmp_path, capsys):
+    emb = planted_embeddings()
+    vec_path = tmp_path / "p.bin"
+    write_word2vec_binary(vec_path, emb.words, np.asarray(emb.vectors))
+    assert main(["audit", "--embeddings", str(vec_path), "--pooling", "last", "--out", str(tmp_path / "o")]) == 1
+    assert "--pooling applies to --model only" in capsys.readouterr().err
+    assert main(["audit", "--model", "smollm2-135m", "--recoverability", "--out", str(tmp_path / "o")]) == 1
+    assert "--recoverability apply to --embeddings only" in capsys.readouterr().err
+
+
+@pytest.fixture
+def tiny_llama_name(tmp_path, isolated_home, monkeypatch):
+    """A pretrained model named "tiny-llama" (a tiny random Llama GGUF behind its own manifest,
+    as in tests/recipes/test_pretrained_llm.py)."""
+    pytest.importorskip("gguf")
+    pytest.importorskip("tokenizers")
+    from tests.data.test_gguf import write_tiny_llama_gguf
+    from tests.recipes.test_pretrained_llm import MANIFEST
+    from textkit._io import sha256_file
+
+    served = tmp_path / "served" / "tiny.gguf"
+    served.parent.mkdir()
+    write_tiny_llama_gguf(served)
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "tiny-llama-gguf.toml").write_text(
+        MANIFEST.format(url=served.as_uri(), sha=sha256_file(served)), encoding="utf-8"
+    )
+    monkeypatch.setenv("TEXTKIT_CORPORA_PATH", str(manifests))
+    return "tiny-llama"
+
+
+def test_audit_cli_model_writes_seat_report(tiny_llama_name, tmp_path, capsys):
+    out = tmp_path / "seat"
+    tests_file = str(_tests_file(tmp_path / "t.json"))
+    argv = ["audit", "--tests", tests_file, "--pooling", "last", "--quick"]
+    assert main([*argv, "--model", tiny_llama_name, "--out", str(out)]) == 0
+    data = json.loads((out / "results.json").read_text())
+    assert data["model"]["name"] == "tiny-llama" and data["model"]["source"]["file"] == "tiny.gguf"
+    assert data["encoder"]["pooling"] == "last" and data["config"]["n_bootstrap"] == 300
+    first, second = data["tests"]
+    # a contextual model reads any word: "orchid" and the made-up words are encoded, not refused
+    assert first["sizes"]["flowers"] == len(FLOWERS) + 1 and second["effect_size"] is not None
+    assert all(0 < t["p_value"] <= 1 for t in data["tests"])
+    assert (out / "effect_sizes.png").read_bytes()[:4] == b"\x89PNG"
+    assert "**last pooling**" in (out / "report.md").read_text()
+    assert "hopeless" in capsys.readouterr().out
+    # the converted folder works as --model too, and gives the same numbers
+    folder = tmp_path / "textkit-home" / "models" / "tiny-llama"
+    assert main([*argv, "--model", str(folder), "--out", str(tmp_path / "again")]) == 0
+    again = json.loads((tmp_path / "again" / "results.json").read_text())
+    assert [t["effect_size"] for t in again["tests"]] == [t["effect_size"] for t in data["tests"]]
+    assert again["model"]["weights_sha256"] == data["model"]["weights_sha256"]

