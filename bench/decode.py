@@ -24,6 +24,14 @@ Without transformers (textkit's own venv) only textkit's side runs, on a random 
 of the same sizes (``textkit.nn.llama``, its own KV cache), and the JSON's ``peer`` records
 transformers as unavailable: no speed-up, no output or warper comparison. ``--quick`` is a
 smoke size (a tiny model, a few tokens, one repeat) and writes ``decode_quick.json`` by default.
+
+``--profile`` adds where textkit's beam search spends its time (``profile`` in the JSON): the
+step function and the cache reorder are wrapped in timers, and each of ``--profile-repeats``
+beam runs (after one warm-up) is split into model forward (the step: prefill and every new
+token), cache reorder, and the rest (log-softmax, top-k, bookkeeping), with the median of each
+fraction. CPU ops are synchronous, so wall-clock timers around them measure them:
+
+    .venv-bench-hf/bin/python bench/decode.py --profile --out bench/results/decode_profile.json
 """
 
 from __future__ import annotations
@@ -33,8 +41,10 @@ from pathlib import Path
 
 import argparse
 import json
+import os
 import platform
 import statistics
+import sys
 import time
 
 import torch
@@ -164,6 +174,66 @@ def check_warpers(seed: int) -> dict:
     return out
 
 
+def profile_beam(step, reorder, prompts, n_new: int, beam: int, repeats: int) -> dict:
+    """Split textkit's beam-search wall time into model forward (``step``), cache reorder and the rest."""
+    from textkit import decode
+
+    spent = {"step": 0.0, "reorder": 0.0}
+    calls = {"step": 0, "reorder": 0}
+
+    def timed(name, fn):
+        def wrapped(*args):
+            started = time.perf_counter()
+            try:
+                return fn(*args)
+            finally:
+                spent[name] += time.perf_counter() - started
+                calls[name] += 1
+
+        return wrapped
+
+    strategy = decode.Beam(beam, length_norm="average", length_penalty=1.0)
+    runs = []
+    for i in range(repeats + 1):  # the first is a warm-up, not kept
+        spent.update(step=0.0, reorder=0.0)
+        calls.update(step=0, reorder=0)
+        started = time.perf_counter()
+        with torch.inference_mode():
+            decode.generate(timed("step", step), prompts, strategy, n_new, reorder=timed("reorder", reorder))
+        total = time.perf_counter() - started
+        if i:
+            other = total - spent["step"] - spent["reorder"]
+            runs.append(
+                {
+                    "total_s": round(total, 4),
+                    "model_forward_s": round(spent["step"], 4),
+                    "cache_reorder_s": round(spent["reorder"], 4),
+                    "other_s": round(other, 4),
+                    "step_calls": calls["step"],
+                    "reorder_calls": calls["reorder"],
+                }
+            )
+
+    def median(key):
+        return statistics.median(r[key] for r in runs)
+
+    def fraction(key):
+        return round(statistics.median(r[key] / r["total_s"] for r in runs), 4)
+
+    return {
+        "what": f"textkit beam-{beam} search (decode.generate), wall time split by wrapping step and reorder in timers",
+        "repeats": repeats,
+        "warmup_runs": 1,
+        "runs": runs,
+        "median_seconds": {k: median(k) for k in ("total_s", "model_forward_s", "cache_reorder_s", "other_s")},
+        "median_fraction": {k: fraction(k) for k in ("model_forward_s", "cache_reorder_s", "other_s")},
+        "fraction_spread": {
+            k: [round(min(r[k] / r["total_s"] for r in runs), 4), round(max(r[k] / r["total_s"] for r in runs), 4)]
+            for k in ("model_forward_s", "cache_reorder_s", "other_s")
+        },
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -182,6 +252,10 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--profile", action="store_true", help="also split textkit's beam-search time (model forward, reorder, rest)"
+    )
+    parser.add_argument("--profile-repeats", type=int, default=5, help="timed beam runs for --profile")
     args = parser.parse_args()
     if args.quick:  # quick sizes as defaults; flags given on the command line still win
         parser.set_defaults(**QUICK)
@@ -279,8 +353,19 @@ def main() -> int:
     warpers = check_warpers(args.seed) if peer["available"] else None
     if warpers is not None:
         print("warpers:", {k: v.get("ok", v.get("same_support")) for k, v in warpers.items()})
+    profile = None
+    if args.profile:
+        repeats = 1 if args.quick else args.profile_repeats
+        profile = profile_beam(step, reorder, prompts, n_new, args.beam, repeats)
+        fractions = profile["median_fraction"]
+        print(
+            f"profile beam_{args.beam}: model forward {fractions['model_forward_s']:.1%}, "
+            f"cache reorder {fractions['cache_reorder_s']:.1%}, rest {fractions['other_s']:.1%}",
+            flush=True,
+        )
     report = {
         "results": results,
+        "profile": profile,
         "warpers": warpers,
         "peer": peer,
         "model": model_name,
@@ -291,7 +376,12 @@ def main() -> int:
             "torch": torch.__version__,
             "transformers": peer.get("version"),
         },
-        "machine": {"cpu_threads_used": args.threads, "platform": platform.platform()},
+        "machine": {
+            "cpu_threads_used": args.threads,
+            "platform": platform.platform(),
+            "load_average": list(os.getloadavg()),
+        },
+        "command": " ".join(["python", "bench/decode.py", *sys.argv[1:]]),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
