@@ -129,6 +129,20 @@ def check_llm_exactness(report: dict) -> None:
     assert (report["perplexity"]["hf"] is None) == (not report["peer"]["available"])
 
 
+def check_generate(report: dict) -> None:
+    assert {"seed", "versions", "config", "peer", "cells", "load", "bandwidth"} <= set(report)
+    assert report["config"]["quick"] is True
+    check_peer(report["peer"], "transformers")
+    sides = {"textkit", "hf"} if report["peer"]["available"] else {"textkit"}
+    assert {(c["strategy"], c["batch"]) for c in report["cells"]} == {
+        (s, b) for s in ("greedy", "top_p", "beam5") for b in (1, 2)
+    }
+    for cell in report["cells"]:
+        assert set(cell["tokens_per_s"]) == sides and all(finite_positive(v) for v in cell["tokens_per_s"].values())
+    assert set(report["load"]) == sides and finite_positive(report["load"]["textkit"]["peak_rss_mb"])
+    assert finite_positive(report["bandwidth"]["batch1_bound_tokens_per_s"])
+
+
 def check_ulmfit(report: dict) -> None:
     assert {"textkit", "fastai", "peer", "ratios", "settings", "seed", "versions"} <= set(report)
     assert report["settings"]["quick"] is True
@@ -172,6 +186,7 @@ BENCHES: dict[str, tuple[list[str], Callable[[dict], None], int, list]] = {
     "classify_cli": (["--work", "{tmp}/work"], check_classify_cli, 300, [SLOW]),
     "tokenization": ([], check_tokenization, 300, [SLOW]),
     "llm_exactness": (["--threads", "1"], check_llm_exactness, 300, [SLOW]),
+    "generate": (["--threads", "1"], check_generate, 300, [SLOW]),
     "ulmfit": (["--fastai-python", sys.executable], check_ulmfit, 120, []),
     "ulmfit_fastai": (["--work", "{tmp}/work"], check_ulmfit_fastai, 120, []),
     "classical": ([], check_classical, 300, [SLOW]),

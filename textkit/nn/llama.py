@@ -8,8 +8,8 @@ the same logits.
 
 ``forward(ids (B, T), state=None) -> (logits (B, T, V), state)``: ``state`` is the KV cache,
 ``{"k": [(B, H_kv, S, Dh)] * n_layers, "v": [...], "pos": S}``, batch-first, so
-``textkit.decode.generate(model_step(model), ...)`` extends it one token at a time and beam
-search reorders it with ``textkit.decode.index_state``. Nothing is cached on the module.
+``textkit.decode.generate(model.step, ...)`` extends it one token at a time and beam search
+reorders it with ``textkit.decode.index_state``. Nothing is cached on the module.
 """
 
 from __future__ import annotations
@@ -99,10 +99,11 @@ class Attention(nn.Module):
         if past is not None:
             k = torch.cat([past[0], k], dim=2)  # (B, Hkv, S + T, Dh)
             v = torch.cat([past[1], v], dim=2)
-        groups = self.n_heads // self.n_kv_heads
-        keys = k.repeat_interleave(groups, dim=1) if groups > 1 else k  # (B, H, S + T, Dh)
-        values = v.repeat_interleave(groups, dim=1) if groups > 1 else v
-        out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, is_causal=is_causal)  # (B, H, T, Dh)
+        # query head h reads key/value head h // (H / Hkv), without copying the cache per group
+        gqa = self.n_heads != self.n_kv_heads
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=is_causal, enable_gqa=gqa
+        )  # (B, H, T, Dh)
         return self.o(out.transpose(1, 2).reshape(b, t, -1)), (k, v)
 
 
@@ -196,6 +197,9 @@ class LlamaLanguageModel(nn.Module):
         return self.head(hidden), state  # (B, T, V)
 
     def step(self, tokens: torch.Tensor, state: LlamaState | None) -> tuple[torch.Tensor, LlamaState]:
-        """The ``textkit.decode`` step function: no gradients, the KV cache extended."""
+        """The ``textkit.decode`` step function: logits (B, V) of the last position only (a
+        prompt's other positions need no vocabulary projection), no gradients, the KV cache
+        extended."""
         with torch.no_grad():
-            return self(tokens, state)
+            hidden, state = self.features(tokens, state)
+            return self.head(hidden[:, -1]), state  # (B, V)

@@ -16,7 +16,6 @@ import torch
 import torch.nn.functional as F
 
 from textkit import decode
-from textkit.nn.generate import model_step
 from textkit.nn.serialization import LanguageModelBundle, load_language_model
 from textkit.text.bpe import chatml_prompt
 
@@ -72,7 +71,7 @@ def generate_llm(
     eos = tokenizer.special_ids.get("eos") if stop_at_eos else None
     device = next(model.parameters()).device
     out = decode.generate(
-        model_step(model),
+        model.step,
         torch.tensor([ids], device=device),
         strategy or decode.Greedy(),
         max_new_tokens,
