@@ -7,7 +7,9 @@ BPTT and number of tokens, in ONE process: training is interleaved in chunks of 
 same minimal loop: AdamW (wd 0.01) with a constant rate, gradient clipping 0.4, and for the two
 AWD-LSTMs AR 2 / TAR 1 and identical dropouts (fastai's `Learner` is not used: the loop is
 ours, so only the model code differs). Peak RSS is measured per model in a child process
-(a short run) because a process's peak RSS cannot be split between models.
+(a short run) because a process's peak RSS cannot be split between models; it is the child's own
+high-water mark (``VmHWM`` in /proc/self/status), not ``ru_maxrss``, which Linux carries over
+from the parent across fork and exec.
 
 Also reports unigram and interpolated-bigram baselines on the same tokens and vocabulary.
 
@@ -32,7 +34,6 @@ import json
 import math
 import os
 import platform
-import resource
 import subprocess
 import time
 
@@ -42,6 +43,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from classify_cli import peak_rss_kib  # bench/ is on sys.path: this script runs as bench/lm.py
 from textkit.data.lm import LMStream
 from textkit.nn import AWDLSTMConfig, AWDLSTMLanguageModel
 from textkit.recipes.language_model import LMRecipe, build_pipeline, corpus_splits, encode_documents
@@ -283,7 +285,7 @@ def main() -> None:
         if args.rss_only == "fastai":  # count fastai's imports in the baseline, not in the model's peak
             import fastai.text.models.awdlstm
             import fastai.text.models.core
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        base = peak_rss_kib() / 1024
         torch.manual_seed(0)
         model = KINDS[args.rss_only](*sizes)
         entry = {
@@ -297,7 +299,7 @@ def main() -> None:
         stream = LMStream(type("Docs", (), train_stream)(), t.batch_size, t.bptt, seed=t.seed)
         batches = stream.batches(0)
         train_chunk(entry, [next(batches) for _ in range(3)], t.alpha, t.beta, t.clip)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = peak_rss_kib() / 1024
         print(json.dumps({"peak_rss_mib": round(peak, 1), "rss_before_model_mib": round(base, 1)}))
         return
 

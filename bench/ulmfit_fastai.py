@@ -89,6 +89,18 @@ def note(msg: str) -> None:
     print(f"[ulmfit-fastai] {msg}", file=sys.stderr, flush=True)
 
 
+def peak_rss_kib() -> float:
+    """This process's own peak resident set (``VmHWM``, KiB), as ``bench/classify_cli.py`` reads it
+    (not imported: this script may run from a copy, see ``--fastai-script``). ``ru_maxrss`` would
+    not do: Linux keeps the parent's peak in it across fork and exec, so this script, started by
+    textkit's process, would report the larger of its own peak and its parent's."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: the best there is
+
+
 # -- input -----------------------------------------------------------------------------------------
 
 
@@ -532,8 +544,8 @@ def run(args, settings: dict, pretrain: dict, task: dict, work: Path) -> dict:
         "inference_docs_per_s_bf16": infer_bf16_dps,
         "inference_docs": args.inference_docs,
         "load_seconds": load_s,
-        # ru_maxrss is KiB on Linux; this process only (tokenizer workers, if any, are children).
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # this process only (tokenizer workers, if any, are children)
+        "peak_rss_mb": peak_rss_kib() / 1024,
         "versions": {
             "fastai": fastai.__version__,
             "torch": torch.__version__,
