@@ -33,7 +33,10 @@ REPRODUCE_COMMANDS: dict[str, tuple[str, str]] = {
     "ulmfit": ("textkit.reproduce.ulmfit", "ULMFiT (Brown LM -> rotten-tomatoes classifier) beside NBSVM and fastai"),
 }
 TOP_LEVEL_COMMANDS: dict[str, tuple[str, str]] = {
-    "audit": ("textkit.commands.audit", "audit word embeddings for bias: WEAT and friends, with a report"),
+    "audit": (
+        "textkit.commands.audit",
+        "audit word embeddings (WEAT and friends) or a language model (SEAT) for bias, with a report",
+    ),
     "lm": ("textkit.commands.lm", "language models: pretrain, generate, evaluate"),
     "models": ("textkit.commands.models", "models by name: list, info (source, licence, sha256), get (fetch + verify)"),
     "classify": ("textkit.commands.classify", "classify your own texts: train, evaluate, predict from files"),
