@@ -1,8 +1,9 @@
-"""Shared fixtures: a tiny corpus, a tiny vocab, an isolated TEXTKIT_HOME for fetch tests, and
-a notebook runner."""
+"""Shared fixtures: a tiny corpus, a tiny vocab, an isolated TEXTKIT_HOME for fetch tests, a
+pretrained LLM by name (a tiny random Llama GGUF behind its own manifest), and a notebook runner."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,56 @@ def isolated_home(tmp_path, monkeypatch):
     home = tmp_path / "textkit-home"
     monkeypatch.setenv("TEXTKIT_HOME", str(home))
     return home
+
+
+TINY_LLM_MANIFEST = """name = "tiny-llama-gguf"
+kind = "files"
+reader = "files"
+description = "a tiny random Llama written by the test"
+licence = "CC0-1.0"
+citation = "none"
+splits = ["all"]
+
+[[sources]]
+type = "url"
+url = "{url}"
+path = "tiny.gguf"
+
+[files]
+"tiny.gguf" = "{sha}"
+
+[options]
+model = "tiny-llama"
+gguf = "tiny.gguf"
+"""
+
+
+@dataclass
+class TinyLLM:
+    name: str  # what textkit loads it by
+    served: Path  # the GGUF its manifest fetches (file:// URL)
+    tensors: dict  # the weights written into the GGUF (numpy arrays), by textkit name
+
+
+@pytest.fixture
+def tiny_llm(tmp_path, isolated_home, monkeypatch) -> TinyLLM:
+    """A pretrained LLM named "tiny-llama": its manifest fetches a tiny random Llama GGUF from a
+    file:// URL, so fetching, verifying and converting run as for SmolLM2-135M, offline."""
+    pytest.importorskip("gguf")
+    pytest.importorskip("tokenizers")
+    from tests.data.test_gguf import write_tiny_llama_gguf
+    from textkit._io import sha256_file
+
+    served = tmp_path / "served" / "tiny.gguf"
+    served.parent.mkdir()
+    tensors = write_tiny_llama_gguf(served)
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "tiny-llama-gguf.toml").write_text(
+        TINY_LLM_MANIFEST.format(url=served.as_uri(), sha=sha256_file(served)), encoding="utf-8"
+    )
+    monkeypatch.setenv("TEXTKIT_CORPORA_PATH", str(manifests))
+    return TinyLLM("tiny-llama", served, tensors)
 
 
 @pytest.fixture

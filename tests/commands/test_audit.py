@@ -156,33 +156,11 @@ def test_audit_cli_model_refuses_embedding_only_options(tmp_path, capsys):
     assert "--recoverability apply to --embeddings only" in capsys.readouterr().err
 
 
-@pytest.fixture
-def tiny_llama_name(tmp_path, isolated_home, monkeypatch):
-    """A pretrained model named "tiny-llama" (a tiny random Llama GGUF behind its own manifest,
-    as in tests/recipes/test_pretrained_llm.py)."""
-    pytest.importorskip("gguf")
-    pytest.importorskip("tokenizers")
-    from tests.data.test_gguf import write_tiny_llama_gguf
-    from tests.recipes.test_pretrained_llm import MANIFEST
-    from textkit._io import sha256_file
-
-    served = tmp_path / "served" / "tiny.gguf"
-    served.parent.mkdir()
-    write_tiny_llama_gguf(served)
-    manifests = tmp_path / "manifests"
-    manifests.mkdir()
-    (manifests / "tiny-llama-gguf.toml").write_text(
-        MANIFEST.format(url=served.as_uri(), sha=sha256_file(served)), encoding="utf-8"
-    )
-    monkeypatch.setenv("TEXTKIT_CORPORA_PATH", str(manifests))
-    return "tiny-llama"
-
-
-def test_audit_cli_model_writes_seat_report(tiny_llama_name, tmp_path, capsys):
+def test_audit_cli_model_writes_seat_report(tiny_llm, tmp_path, capsys):
     out = tmp_path / "seat"
     tests_file = str(_tests_file(tmp_path / "t.json"))
     argv = ["audit", "--tests", tests_file, "--pooling", "last", "--quick"]
-    assert main([*argv, "--model", tiny_llama_name, "--out", str(out)]) == 0
+    assert main([*argv, "--model", tiny_llm.name, "--out", str(out)]) == 0
     data = json.loads((out / "results.json").read_text())
     assert data["model"]["name"] == "tiny-llama" and data["model"]["source"]["file"] == "tiny.gguf"
     assert data["encoder"]["pooling"] == "last" and data["config"]["n_bootstrap"] == 300

@@ -7,14 +7,13 @@ import pytest
 
 pytest.importorskip("gguf")
 
-from tests.recipes.test_pretrained_llm import tiny_llm  # noqa: F401  (fixture)
 from textkit import decode
 from textkit.cli import main
 from textkit.nn import load_language_model
 from textkit.recipes.pretrained_llm import generate_llm, llm_perplexity, prompt_ids
 
 
-def test_generate_by_name_matches_the_recipe(tiny_llm, capsys):  # noqa: F811
+def test_generate_by_name_matches_the_recipe(tiny_llm, capsys):
     assert (
         main(["lm", "generate", "tiny-llama", "--prompt", "the tin", "--temperature", "0", "--max-new-tokens", "6"])
         == 0
@@ -28,7 +27,7 @@ def test_generate_by_name_matches_the_recipe(tiny_llm, capsys):  # noqa: F811
     assert f"the prompt has {chat_tokens} tokens" in capsys.readouterr().err
 
 
-def test_evaluate_by_name_on_a_file(tiny_llm, tmp_path, capsys):  # noqa: F811
+def test_evaluate_by_name_on_a_file(tiny_llm, tmp_path, capsys):
     data = tmp_path / "held_out.txt"
     data.write_text("the tin man\nsat on the mat\n", encoding="utf-8")
     assert main(["lm", "evaluate", "tiny-llama", "--data", str(data)]) == 0

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.data.test_catalog import shipped_copy, tiny_llm_manifest  # noqa: F401  (fixtures)
+from tests.data.test_catalog import shipped_copy  # noqa: F401  (fixture)
 from textkit._io import sha256_file
 from textkit.cli import main
 from textkit.data.models import list_recipes
@@ -83,7 +83,7 @@ def test_models_get_shipped_verifies_and_names_a_corrupted_file(shipped_copy, ca
     assert str(weights) in err and expected in err and sha256_file(weights) in err
 
 
-def test_models_get_llm_once_then_already_there(tiny_llm_manifest, isolated_home, capsys):  # noqa: F811
+def test_models_get_llm_once_then_already_there(tiny_llm, isolated_home, capsys):
     folder = isolated_home / "models" / "tiny-llama"
     assert main(["models", "get", "tiny-llama"]) == 0
     assert f"tiny-llama: fetched and converted in {folder}; tiny.gguf matches its sha256" in capsys.readouterr().out

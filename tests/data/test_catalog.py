@@ -21,47 +21,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SMOLLM2 = tomllib.loads((ROOT / "corpora" / "smollm2-135m-gguf.toml").read_text(encoding="utf-8"))
 SHIPPED = json.loads((ROOT / "models" / "awd_lstm-en" / "manifest.json").read_text(encoding="utf-8"))
 
-TINY_MANIFEST = """name = "tiny-llama-gguf"
-kind = "files"
-reader = "files"
-description = "a tiny random Llama written by the test"
-licence = "CC0-1.0"
-citation = "none"
-splits = ["all"]
-
-[[sources]]
-type = "url"
-url = "{url}"
-path = "tiny.gguf"
-
-[files]
-"tiny.gguf" = "{sha}"
-
-[options]
-model = "tiny-llama"
-gguf = "tiny.gguf"
-"""
-
-
-@pytest.fixture
-def tiny_llm_manifest(tmp_path, isolated_home, monkeypatch) -> Path:
-    """A pretrained LLM named "tiny-llama" whose manifest fetches a tiny GGUF from a file:// URL.
-    Returns the served file."""
-    pytest.importorskip("gguf")
-    pytest.importorskip("tokenizers")
-    from tests.data.test_gguf import write_tiny_llama_gguf
-
-    served = tmp_path / "served" / "tiny.gguf"
-    served.parent.mkdir()
-    write_tiny_llama_gguf(served)
-    manifests = tmp_path / "manifests"
-    manifests.mkdir()
-    (manifests / "tiny-llama-gguf.toml").write_text(
-        TINY_MANIFEST.format(url=served.as_uri(), sha=sha256_file(served)), encoding="utf-8"
-    )
-    monkeypatch.setenv("TEXTKIT_CORPORA_PATH", str(manifests))
-    return served
-
 
 @pytest.fixture
 def shipped_copy(tmp_path, monkeypatch) -> Path:
@@ -157,7 +116,7 @@ def test_catalog_a_missing_shipped_file_is_listed_as_incomplete(shipped_copy):
         get_model("awd_lstm-en")
 
 
-def test_catalog_get_llm_fetches_and_converts_once(tiny_llm_manifest, isolated_home):
+def test_catalog_get_llm_fetches_and_converts_once(tiny_llm, isolated_home):
     before = model_info("tiny-llama")
     assert (before.kind, before.status, before.licence) == ("llm", "not fetched", "CC0-1.0")
 
@@ -165,7 +124,7 @@ def test_catalog_get_llm_fetches_and_converts_once(tiny_llm_manifest, isolated_h
     folder = isolated_home / "models" / "tiny-llama"
     assert not first.already_present and first.previous_status == "not fetched" and first.verified_files == 1
     assert (first.entry.status, first.entry.ready, first.entry.location) == ("converted", True, folder)
-    assert first.entry.size_bytes == tiny_llm_manifest.stat().st_size
+    assert first.entry.size_bytes == tiny_llm.served.stat().st_size
     assert first.entry.arch == "llama" and "model.safetensors" in first.entry.details["converted_files"]
 
     stamp = (folder / "model.safetensors").stat().st_mtime_ns

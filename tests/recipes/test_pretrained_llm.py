@@ -11,9 +11,7 @@ import torch
 pytest.importorskip("gguf")
 pytest.importorskip("tokenizers")
 
-from tests.data.test_gguf import write_tiny_llama_gguf
 from textkit import decode
-from textkit._io import sha256_file
 from textkit.nn import load_language_model
 from textkit.nn.llama import LlamaLanguageModel
 from textkit.recipes.pretrained_llm import (
@@ -23,49 +21,13 @@ from textkit.recipes.pretrained_llm import (
     prompt_ids,
 )
 
-MANIFEST = """name = "tiny-llama-gguf"
-kind = "files"
-reader = "files"
-description = "a tiny random Llama written by the test"
-licence = "none"
-citation = "none"
-splits = ["all"]
-
-[[sources]]
-type = "url"
-url = "{url}"
-path = "tiny.gguf"
-
-[files]
-"tiny.gguf" = "{sha}"
-
-[options]
-model = "tiny-llama"
-gguf = "tiny.gguf"
-"""
-
-
-@pytest.fixture
-def tiny_llm(tmp_path, isolated_home, monkeypatch):
-    """A pretrained model named "tiny-llama": its manifest fetches a GGUF from a file:// URL."""
-    served = tmp_path / "served" / "tiny.gguf"
-    served.parent.mkdir()
-    expected = write_tiny_llama_gguf(served)
-    manifests = tmp_path / "manifests"
-    manifests.mkdir()
-    (manifests / "tiny-llama-gguf.toml").write_text(
-        MANIFEST.format(url=served.as_uri(), sha=sha256_file(served)), encoding="utf-8"
-    )
-    monkeypatch.setenv("TEXTKIT_CORPORA_PATH", str(manifests))
-    return expected
-
 
 def test_pretrained_llm_loads_by_name_and_matches_its_weights(tiny_llm, isolated_home):
     model, tokenizer = load_language_model("tiny-llama")
     assert isinstance(model, LlamaLanguageModel) and not model.training
     assert len(tokenizer) == model.config.vocab_size
     for name, tensor in model.state_dict().items():
-        source = tiny_llm["embed.weight" if name == "head.weight" else name]
+        source = tiny_llm.tensors["embed.weight" if name == "head.weight" else name]
         torch.testing.assert_close(tensor, torch.from_numpy(source), rtol=0, atol=0, msg=name)
     folder = isolated_home / "models" / "tiny-llama"
     stamp = (folder / "model.safetensors").stat().st_mtime_ns

@@ -10,7 +10,6 @@ import pytest
 
 pytest.importorskip("gguf")
 
-from tests.recipes.test_pretrained_llm import tiny_llm  # noqa: F401  (fixture)
 from textkit.cli import main
 from textkit.reproduce.decoding import METHODS, zipf_coefficient
 
@@ -21,7 +20,7 @@ def test_zipf_coefficient_recovers_the_exponent():
     assert zipf_coefficient([tokens]) == pytest.approx(1.2, abs=0.02)
 
 
-def test_reproduce_decoding_quick_on_a_tiny_model(tiny_llm, tmp_path, capsys):  # noqa: F811
+def test_reproduce_decoding_quick_on_a_tiny_model(tiny_llm, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["reproduce", "decoding", "--model", "tiny-llama", "--out", str(out), "--quick", "--batch-size", "4"]
     assert main(args) == 0
