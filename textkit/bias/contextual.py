@@ -39,6 +39,7 @@ import torch
 from textkit.bias.weat import DEFAULT_EXACT_LIMIT, SEAT_TEMPLATES, seat
 from textkit.bias.wordsets import InsufficientWordsError, WeatTest, prepare_sets
 from textkit.nn.modes import eval_mode
+from textkit.nn.pooling import pool_states
 
 __all__ = [
     "POOLINGS",
@@ -56,16 +57,9 @@ POOLINGS = ("mean", "last")
 def pool_hidden(hidden: torch.Tensor, lengths: torch.Tensor, pooling: str = "mean") -> torch.Tensor:
     """One vector per row of right-padded hidden states (B, T, D) whose first ``lengths[i]``
     positions are real: their mean (``"mean"``) or the state at ``lengths[i] - 1`` (``"last"``). (B, D)"""
-    B, T, _ = hidden.shape
-    lengths = lengths.to(hidden.device)
-    if lengths.shape != (B,) or bool((lengths < 1).any()) or bool((lengths > T).any()):
-        raise ValueError(f"lengths must be (batch,) values in 1..{T}, got {lengths.tolist()}")
-    if pooling == "last":
-        return hidden[torch.arange(B, device=hidden.device), lengths - 1]  # (B, D)
-    if pooling == "mean":
-        real = (torch.arange(T, device=hidden.device)[None, :] < lengths[:, None]).to(hidden.dtype)  # (B, T)
-        return (hidden * real.unsqueeze(-1)).sum(1) / lengths[:, None].to(hidden.dtype)  # (B, D)
-    raise ValueError(f"unknown pooling {pooling!r}; use one of {POOLINGS}")
+    if pooling not in POOLINGS:
+        raise ValueError(f"unknown pooling {pooling!r}; use one of {POOLINGS}")
+    return pool_states(hidden, lengths, (pooling,))
 
 
 def encode_sentences(

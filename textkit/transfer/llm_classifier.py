@@ -38,12 +38,12 @@ from textkit._io import atomic_write_json, read_json, sha256_file, versions
 from textkit.nn.config import config_from_dict, config_to_dict
 from textkit.nn.llama import LlamaConfig, LlamaLanguageModel
 from textkit.nn.modes import eval_mode
+from textkit.nn.pooling import POOLINGS, pool_states
 from textkit.transfer.data import ClassificationBatches, LabelEncoder
 from textkit.transfer.text_classifier import CONFIG_FILE, FORMAT_VERSION, check_texts
 
 WEIGHTS_FILE = "classifier.safetensors"
 ARCH = "llama"
-POOLINGS = ("last", "mean", "max")
 
 
 @dataclass(frozen=True)
@@ -69,27 +69,6 @@ class LLMClassifierConfig:
                 raise ValueError(f"LLMClassifierConfig.{name} must be a positive int, got {value!r}")
         if "{text}" not in self.template:
             raise ValueError(f"LLMClassifierConfig.template must contain '{{text}}', got {self.template!r}")
-
-
-def pool_states(hidden: torch.Tensor, lengths: torch.Tensor, pooling: Sequence[str] = POOLINGS) -> torch.Tensor:
-    """Concatenated poolings of hidden states (B, T, D) over each row's first ``lengths`` positions
-    (the rest is padding): ``last`` (the state at ``length - 1``), ``mean``, ``max``; (B, len(pooling) * D)."""
-    B, T, _ = hidden.shape
-    lengths = lengths.to(hidden.device)
-    if lengths.shape != (B,) or bool((lengths < 1).any()) or bool((lengths > T).any()):
-        raise ValueError(f"lengths must be (batch,) values in 1..{T}, got {lengths.tolist()}")
-    real = torch.arange(T, device=hidden.device)[None, :] < lengths[:, None]  # (B, T)
-    out = []
-    for name in pooling:
-        if name == "last":
-            out.append(hidden[torch.arange(B, device=hidden.device), lengths - 1])  # (B, D)
-        elif name == "mean":
-            out.append((hidden * real.unsqueeze(-1).to(hidden.dtype)).sum(1) / lengths[:, None].to(hidden.dtype))
-        elif name == "max":
-            out.append(hidden.masked_fill(~real.unsqueeze(-1), float("-inf")).amax(1))
-        else:
-            raise ValueError(f"unknown pooling {name!r}; use {POOLINGS}")
-    return torch.cat(out, dim=1)
 
 
 class LlamaClassifier(nn.Module):
