@@ -105,16 +105,17 @@ def test_translate_command_writes_one_line_per_input_equal_to_the_recipe(model_d
 
 def test_translate_command_streams_stdin_in_chunks_and_keeps_blank_lines(model_dir, monkeypatch, capsys):
     from textkit.commands import translate as command
+    from textkit.recipes import translation
 
     monkeypatch.setattr(command, "CHUNK_LINES", 3)  # 9 lines: three chunks
     seen = []
-    real = command.translate_texts
+    real = translation.translate_texts
 
     def spy(bundle, texts, **options):
         seen.append(len(texts))
         return real(bundle, texts, **options)
 
-    monkeypatch.setattr(command, "translate_texts", spy)
+    monkeypatch.setattr(translation, "translate_texts", spy)
     sources = SPANISH[:4] + ["", "  "] + SPANISH[4:7]
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(("\n".join(sources) + "\n").encode("utf-8"))))
     argv = ["translate", str(model_dir), "--data", "-", "--beam", "1", "--max-new-tokens", "6", "--device", "cpu"]
@@ -201,3 +202,20 @@ def test_translate_command_rejects_bad_numbers(model_dir, tmp_path, capsys, opti
     data.write_text("el perro\n", encoding="utf-8")
     assert main(["translate", str(model_dir), "--data", str(data), option, value]) == 1
     assert f"{option} must be at least 1, got {value}" in capsys.readouterr().err
+
+
+def test_translate_command_empty_input_is_an_error_and_writes_nothing(model_dir, tmp_path, capsys):
+    data = tmp_path / "none.txt"
+    data.write_text("", encoding="utf-8")
+    out = tmp_path / "hyps.txt"
+    assert main(["translate", str(model_dir), "--data", str(data), "--out", str(out), "--device", "cpu"]) == 1
+    assert "none.txt holds no lines: nothing to translate" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_translate_command_reads_no_labels(model_dir, tmp_path, capsys):
+    data = tmp_path / "s.txt"
+    data.write_text("el perro\n", encoding="utf-8")
+    with pytest.raises(SystemExit):
+        main(["translate", str(model_dir), "--data", str(data), "--label-column", "y"])
+    assert "unrecognized arguments: --label-column" in capsys.readouterr().err

@@ -8,7 +8,10 @@ import argparse
 from textkit.data.tables import DEFAULT_MAX_LINE_BYTES, FORMATS
 
 
-def add_data_arguments(parser: argparse.ArgumentParser, *, data_help: str, stdin: bool = False) -> None:
+def add_data_arguments(
+    parser: argparse.ArgumentParser, *, data_help: str, stdin: bool = False, labels: bool = True
+) -> None:
+    """``--data`` and the options to read it; ``labels=False`` for commands that read no labels."""
     parser.add_argument("--data", required=True, help=data_help + (" ('-' reads stdin)" if stdin else ""))
     parser.add_argument(
         "--format",
@@ -18,7 +21,8 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, data_help: str, stdin
         "__label__ lines are recognised as fastText's)",
     )
     parser.add_argument("--text-column", default=None, help="CSV/TSV column or JSON key holding the text")
-    parser.add_argument("--label-column", default=None, help="CSV/TSV column or JSON key holding the label")
+    if labels:
+        parser.add_argument("--label-column", default=None, help="CSV/TSV column or JSON key holding the label")
     parser.add_argument("--encoding", default="utf-8", help="text encoding of the file (default utf-8)")
     parser.add_argument(
         "--max-line-bytes",
@@ -32,7 +36,7 @@ def table_options(args: argparse.Namespace, labels: str) -> dict:
     return {
         "format": args.format,
         "text_column": args.text_column,
-        "label_column": args.label_column,
+        "label_column": getattr(args, "label_column", None),
         "labels": labels,
         "encoding": args.encoding,
         "max_line_bytes": args.max_line_bytes,

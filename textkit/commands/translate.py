@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -31,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         data_help="source sentences: plain text, one per line (the default for any suffix but .csv/.tsv/.jsonl), "
         "or CSV/TSV/JSON Lines with --text-column",
         stdin=True,
+        labels=False,
     )
     parser.add_argument("--beam", type=int, default=5, help="beam size (default 5; 1 decodes greedily)")
     parser.add_argument("--out", default="-", help="output file (default stdout); written only when complete")
@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from textkit._io import atomic_open
     from textkit.data.tables import iter_table
     from textkit.nn.serialization import load_translation_model
+    from textkit.recipes.translation import translate_texts
 
     for name in ("beam", "batch_size", "max_new_tokens"):
         value = getattr(args, name)
@@ -79,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
             n_lines += len(texts)
             n_empty += sum(not t.strip() for t in texts)
             n_truncated += truncated
+        if n_lines == 0:  # raised inside the block: an --out file is not written
+            source = "standard input" if args.data == "-" else args.data
+            raise ValueError(f"{source} holds no lines: nothing to translate (give one source sentence per line)")
     notes = []
     if n_empty:
         notes.append(f"{n_empty:,} empty line(s) left empty")
@@ -94,43 +98,6 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
-
-
-def translate_texts(
-    bundle,
-    texts: Sequence[str],
-    *,
-    beam_size: int = 5,
-    batch_size: int = 64,
-    max_new_tokens: int | None = None,
-) -> tuple[list[str], int]:
-    """Translations of ``texts`` (one line each, whitespace collapsed, input order) and the
-    number of sources truncated to the model's ``max_len - 1`` tokens. A blank source gives
-    an empty line without running the model."""
-    from textkit.recipes.translation import translate
-
-    model, source, target = bundle
-    specials = target.special_ids
-    keep = [i for i, text in enumerate(texts) if text.strip()]
-    ids = source.encode_batch([texts[i] for i in keep])
-    limit = model.config.max_len - 1
-    truncated = sum(len(x) > limit for x in ids)
-    with warnings.catch_warnings():  # counted above and reported once, not per batch
-        warnings.filterwarnings("ignore", message=r".*were truncated", category=UserWarning)
-        hypotheses = translate(
-            model,
-            ids,
-            bos_id=specials["bos"],
-            eos_id=specials["eos"],
-            pad_id=specials["pad"],
-            beam_size=beam_size,
-            max_new_tokens=max_new_tokens,
-            batch_size=batch_size,
-        )
-    out = [""] * len(texts)
-    for i, hypothesis in zip(keep, hypotheses, strict=True):
-        out[i] = " ".join(target.decode(hypothesis).split())  # one line per sentence, whatever was decoded
-    return out, truncated
 
 
 def check_translation_folder(folder: Path) -> None:

@@ -96,4 +96,39 @@ def translate(
     return out  # type: ignore[return-value]
 
 
-__all__ = ["translate"]
+def translate_texts(
+    bundle,
+    texts: Sequence[str],
+    *,
+    beam_size: int = 5,
+    batch_size: int = 64,
+    max_new_tokens: int | None = None,
+) -> tuple[list[str], int]:
+    """Translations of ``texts`` (one line each, whitespace collapsed, input order) and the
+    number of sources truncated to the model's ``max_len - 1`` tokens. A blank source gives
+    an empty line without running the model."""
+    model, source, target = bundle
+    specials = target.special_ids
+    keep = [i for i, text in enumerate(texts) if text.strip()]
+    ids = source.encode_batch([texts[i] for i in keep])
+    limit = model.config.max_len - 1
+    truncated = sum(len(x) > limit for x in ids)
+    with warnings.catch_warnings():  # counted above and reported once, not per batch
+        warnings.filterwarnings("ignore", message=r".*were truncated", category=UserWarning)
+        hypotheses = translate(
+            model,
+            ids,
+            bos_id=specials["bos"],
+            eos_id=specials["eos"],
+            pad_id=specials["pad"],
+            beam_size=beam_size,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+        )
+    out = [""] * len(texts)
+    for i, hypothesis in zip(keep, hypotheses, strict=True):
+        out[i] = " ".join(target.decode(hypothesis).split())  # one line per sentence, whatever was decoded
+    return out, truncated
+
+
+__all__ = ["translate", "translate_texts"]
