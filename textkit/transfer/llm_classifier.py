@@ -40,7 +40,7 @@ from textkit.nn.llama import LlamaConfig, LlamaLanguageModel
 from textkit.nn.modes import eval_mode
 from textkit.nn.pooling import POOLINGS, pool_states
 from textkit.transfer.data import ClassificationBatches, LabelEncoder
-from textkit.transfer.text_classifier import CONFIG_FILE, FORMAT_VERSION, check_texts
+from textkit.transfer.text_classifier import CONFIG_FILE, FORMAT_VERSION, check_predict_request
 
 WEIGHTS_FILE = "classifier.safetensors"
 ARCH = "llama"
@@ -333,17 +333,7 @@ class LLMTextClassifier:
         """(n_texts, n_classes) probabilities in input order. ``on_empty``: an empty or
         whitespace-only text raises (``"error"``, naming the rows) or is classified from the
         end-of-text token alone (``"predict"``). ``precision="bf16"``: bfloat16 autocast."""
-        texts = check_texts(texts)
-        if on_empty not in ("error", "predict"):
-            raise ValueError(f"on_empty must be 'error' or 'predict', got {on_empty!r}")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        blank = [i for i, t in enumerate(texts) if not t.strip()]
-        if blank and on_empty == "error":
-            raise ValueError(
-                f"texts {blank[:10]} are empty or whitespace only ({len(blank)} in all); drop them, or pass "
-                "on_empty='predict' to classify them from the end-of-text token alone"
-            )
+        texts = check_predict_request(texts, batch_size, on_empty, "the end-of-text token")
         if not texts:
             return np.zeros((0, len(self.classes)), dtype=np.float64)
         docs = self.encode(texts)

@@ -47,6 +47,24 @@ def check_texts(texts: object) -> list[str]:
     return texts
 
 
+def check_predict_request(texts: object, batch_size: object, on_empty: str, empty_input: str) -> list[str]:
+    """The texts of a ``predict_proba`` call, checked with its options: ``on_empty="error"``
+    refuses empty or whitespace-only texts, naming the rows; ``"predict"`` lets the classifier
+    read them as ``empty_input`` alone (its start or end token)."""
+    texts = check_texts(texts)
+    if on_empty not in ("error", "predict"):
+        raise ValueError(f"on_empty must be 'error' or 'predict', got {on_empty!r}")
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    blank = [i for i, t in enumerate(texts) if not t.strip()]
+    if blank and on_empty == "error":
+        raise ValueError(
+            f"texts {blank[:10]} are empty or whitespace only ({len(blank)} in all); drop them, or pass "
+            f"on_empty='predict' to classify them from {empty_input} alone"
+        )
+    return texts
+
+
 def encode_texts(pipeline, texts: Sequence[str], backwards: bool = False) -> list[np.ndarray]:
     """Ids of each text with ``xxbos`` first (the classifier always sees it); reversed for a
     backward model, so the backward encoder reads the text right to left."""
@@ -125,17 +143,7 @@ class TextClassifier:
         naming the rows; ``"predict"`` classifies it from ``xxbos`` alone.
         ``precision="bf16"`` runs the model under bfloat16 autocast (CPU or CUDA): about 1.7x
         faster on a CPU with bf16 instructions, probabilities within ~1e-3 of fp32."""
-        texts = check_texts(texts)
-        if on_empty not in ("error", "predict"):
-            raise ValueError(f"on_empty must be 'error' or 'predict', got {on_empty!r}")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        blank = [i for i, t in enumerate(texts) if not t.strip()]
-        if blank and on_empty == "error":
-            raise ValueError(
-                f"texts {blank[:10]} are empty or whitespace only ({len(blank)} in all); drop them, or pass "
-                "on_empty='predict' to classify them from the start-of-text token alone"
-            )
+        texts = check_predict_request(texts, batch_size, on_empty, "the start-of-text token")
         out = np.zeros((len(texts), len(self.classes)), dtype=np.float64)
         if not texts:
             return out
