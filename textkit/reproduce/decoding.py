@@ -137,12 +137,15 @@ def generate_all(model, prompts: list[list[int]], method: str, new_tokens: int, 
     import torch
 
     from textkit import decode
+    from textkit.nn.generate import model_step
 
+    # a Llama's own step projects only the last position; other LMs through the generic wrapper
+    step = model.step if hasattr(model, "step") else model_step(model)
     out: list[list[int]] = []
     device = next(model.parameters()).device
     for b, start in enumerate(range(0, len(prompts), batch_size)):
         batch = torch.tensor(prompts[start : start + batch_size], device=device)  # (B, T): equal lengths
-        generation = decode.generate(model.step, batch, strategy_for(method, seed + b), new_tokens)
+        generation = decode.generate(step, batch, strategy_for(method, seed + b), new_tokens)
         out.extend(generation.to_lists())
     return out
 
