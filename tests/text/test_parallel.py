@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 import subprocess
 import sys
 import textwrap
@@ -147,6 +148,19 @@ def test_parallel_caller_tokenizes_part_and_starts_n_workers_minus_one_processes
     assert len(pids) == 3  # the caller and 2 worker processes
 
 
+@pytest.mark.skipif(not LINUX, reason="pipe sizes are a Linux feature")
+def test_parallel_results_pipe_holds_a_whole_batch_result():
+    import fcntl
+
+    from textkit.text.parallel import _Tokenize, _WorkerPool
+
+    with _WorkerPool(_Tokenize(Tokenizer()), 2, "fork") as pool:
+        (worker,) = pool.workers  # n_workers=2: the caller and one worker process
+        size = fcntl.fcntl(worker.outbox.fileno(), getattr(fcntl, "F_GETPIPE_SZ", 1032))
+    limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    assert size >= min(limit, 1 << 20) > 64 * 1024
+
+
 def test_parallel_serial_call_leaves_no_thread_so_later_calls_still_fork(tmp_path):
     # regression: tqdm started its monitor thread with the first (even disabled) progress bar,
     # so every parallel call after a serial one spawned its workers instead of forking them
@@ -233,6 +247,7 @@ def test_parallel_spawn_from_guarded_script_works(tmp_path):
 
 POISON_SCRIPT = """\
 import os
+from pathlib import Path
 import signal
 import sys
 
