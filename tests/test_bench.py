@@ -178,11 +178,24 @@ def check_bias(report: dict) -> None:
     assert report["tests"] and all(math.isfinite(t["textkit_effect_size"]) for t in report["tests"])
 
 
+def check_lm_brown(report: dict) -> None:
+    assert {"runs", "baselines", "seed", "versions", "git", "complete"} <= set(report)
+    assert report["quick"] is True and report["complete"] is True
+    assert set(report["runs"]) == {"awd_lstm-small:1", "gru-small:1", "awd_lstm-small:2"}
+    for run in report["runs"].values():  # copied from the config.json / history.json of textkit lm pretrain
+        metrics = run["metrics"]
+        assert metrics["steps"] == 3 and run["history"] and run["parameters"] > 0
+        assert finite_positive(metrics["valid_perplexity"]) and finite_positive(metrics["test_perplexity"])
+        assert metrics["tokens"] == report["baselines"]["tokens"]  # the baselines score the same streams
+    assert 1 < report["baselines"]["bigram_valid_ppl"] < report["baselines"]["unigram_valid_ppl"]
+
+
 SLOW = pytest.mark.slow  # over ~10 s
 # script -> (extra arguments, check, seconds allowed, marks); "{tmp}" is the test's tmp_path
 BENCHES: dict[str, tuple[list[str], Callable[[dict], None], int, list]] = {
     "decode": (["--threads", "1"], check_decode, 120, []),
     "lm": (["--threads", "1"], check_lm, 300, [SLOW]),
+    "lm_brown": (["--threads", "1"], check_lm_brown, 300, [SLOW]),
     "classify_cli": (["--work", "{tmp}/work"], check_classify_cli, 300, [SLOW]),
     "tokenization": ([], check_tokenization, 300, [SLOW]),
     "llm_exactness": (["--threads", "1"], check_llm_exactness, 300, [SLOW]),
