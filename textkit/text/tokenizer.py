@@ -141,7 +141,8 @@ class Tokenizer:
         *,
         start_method: str | None = None,
     ) -> list[list[str]]:
-        """Tokenize many texts, in input order, optionally in ``n_workers`` worker processes.
+        """Tokenize many texts, in input order, optionally in ``n_workers`` processes: the caller
+        and ``n_workers - 1`` worker processes (``n_workers=2`` on two cores).
 
         Works from scripts without a main guard and from standard input (workers fork on
         Linux when that is safe); where spawned workers cannot serve the caller it raises
