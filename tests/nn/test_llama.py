@@ -149,3 +149,17 @@ def test_llama_beam_and_sampling_through_decode():
     a = decode.generate(step, prompt, decode.Sample(top_p=0.9, seed=3), 6).tokens
     b = decode.generate(step, prompt, decode.Sample(top_p=0.9, seed=3), 6).tokens
     assert torch.equal(a, b)
+
+
+def test_llama_step_returns_the_last_positions_logits_and_decodes_like_forward():
+    model = tiny_model()
+    x = ids(3, 6)
+    with torch.no_grad():
+        full, _ = model(x)
+    logits, state = model.step(x, None)
+    assert logits.shape == (3, TINY.vocab_size) and state["pos"] == 6
+    torch.testing.assert_close(logits, full[:, -1], atol=1e-6, rtol=1e-6)
+    for strategy in (decode.Greedy(), decode.Beam(3)):
+        own = decode.generate(model.step, x, strategy, 5).tokens
+        wrapped = decode.generate(model_step(model), x, strategy, 5).tokens
+        assert torch.equal(own, wrapped)
