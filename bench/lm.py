@@ -322,6 +322,15 @@ def main() -> None:
             )
             for kind in kinds:
                 results["models"][kind].update(rss_child(kind, args, Path(cache), sizes))
+        git = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        results["rss_measurement"] = {  # which method wrote peak_rss_mib, and when
+            "method": "VmHWM from /proc/self/status of a fresh child per model (3 training steps on the "
+            "memory-mapped training stream), not ru_maxrss (which carries the parent's peak over fork/exec)",
+            "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "commit": git.stdout.strip() if git.returncode == 0 else None,
+            "threads": args.threads,
+            "rss_only_rerun": bool(args.rss_from),
+        }
 
     if args.rss_from:
         results = json.loads(Path(args.rss_from).read_text())
