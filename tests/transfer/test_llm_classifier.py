@@ -20,9 +20,11 @@ from textkit.transfer.llm_classifier import (
 )
 from textkit.transfer.llm_training import (
     CachedBatches,
+    LinearProbe,
     LLMClassifierSettings,
     advance_frozen,
     frozen_pass,
+    init_head_from_probe,
     llm_settings_from_dict,
     train_llm_classifier,
 )
@@ -269,3 +271,29 @@ def test_llm_classifier_settings_round_trip_from_dict():
     assert settings.stages == (UnfreezeStage(1, 2, 0.01),) and settings.lr_factor == 2.0
     with pytest.raises(ValueError):
         llm_settings_from_dict({"no_such_option": 1})
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_llm_classifier_head_from_a_probe_gives_the_probes_probabilities(backbone, n_classes):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = LlamaClassifier(backbone.model, LLMClassifierConfig(n_classes=n_classes)).eval()
+    n_features = model.head[-1].in_features
+    rng = np.random.default_rng(0)
+    features = rng.normal(3.0, 2.0, size=(120, n_features))
+    labels = rng.integers(0, n_classes, size=120)
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(features, labels)
+    scaler, lr = probe.named_steps["standardscaler"], probe.named_steps["logisticregression"]
+    init_head_from_probe(model, LinearProbe(scaler.mean_, scaler.var_, lr.coef_, lr.intercept_))
+    with torch.no_grad():
+        ours = torch.softmax(model.head(torch.as_tensor(features, dtype=torch.float32)), dim=-1).numpy()
+    np.testing.assert_allclose(ours, probe.predict_proba(features), atol=1e-4)
+
+
+def test_llm_classifier_head_from_a_probe_refuses_other_shapes(backbone):
+    model = LlamaClassifier(backbone.model, LLMClassifierConfig(n_classes=2))
+    n = model.head[-1].in_features
+    with pytest.raises(ValueError, match="the head needs"):
+        init_head_from_probe(model, LinearProbe(np.zeros(n + 1), np.ones(n + 1), np.zeros((1, n + 1)), np.zeros(1)))

@@ -177,8 +177,10 @@ def fit_probe(train_x, train_y, test_x, groups, *, C_grid, inner_folds: int, see
         refit=True,
     )
     search.fit(train_x, train_y)
+    scaler, lr = search.best_estimator_.named_steps["scale"], search.best_estimator_.named_steps["lr"]
     return {
         "pred": search.predict(test_x),
+        "params": {"mean": scaler.mean_, "var": scaler.var_, "coef": lr.coef_, "intercept": lr.intercept_},
         "C": float(search.best_params_["lr__C"]),
         "inner_cv_accuracy": {
             str(c): round(float(s), 4)
@@ -212,6 +214,7 @@ def run_ulmfit_llm(
         pad_id,
     )
     from textkit.transfer.llm_training import (
+        LinearProbe,
         cache_boundary,
         frozen_pass,
         llm_settings_from_dict,
@@ -320,6 +323,7 @@ def run_ulmfit_llm(
     d = loaded.model.config.d_model
     probe = settings["probe"]
     last_slice = slice(config.pooling.index("last") * d, (config.pooling.index("last") + 1) * d)
+    probes: dict[str, dict] = {}
     for key, cols in (("llm-probe-last", last_slice), ("llm-probe-pooled", slice(None))):
         fitted = fit_probe(
             train_feats[:, cols],
@@ -331,6 +335,7 @@ def run_ulmfit_llm(
             seed=seed,
             max_iter=int(probe["max_iter"]),
         )
+        probes[key] = fitted["params"]
         metrics[key] = {
             "accuracy": float(np.mean(fitted["pred"] == y_test)),
             "C": fitted["C"],
@@ -341,6 +346,9 @@ def run_ulmfit_llm(
 
     # 4. the fine-tuned classifier, from the cache
     w, c = _now()
+    head_init = settings.get("head_init", "random")
+    if head_init not in ("random", "probe"):
+        raise ValueError(f"settings head_init must be 'random' or 'probe', got {head_init!r}")
     clf, clf_metrics = train_llm_classifier(
         loaded,
         train_texts,
@@ -348,6 +356,7 @@ def run_ulmfit_llm(
         clf_settings,
         valid=(test_texts, test_labels),
         frozen=(train_frozen, test_frozen),
+        head_init=LinearProbe(**probes["llm-probe-pooled"]) if head_init == "probe" else None,
         seed=seed,
         device=str(torch_device),
         log=log,

@@ -250,6 +250,43 @@ def cache_boundary(model: LlamaClassifier, stages: Sequence[UnfreezeStage]) -> i
     return model.first_block_of_top(max(n_tops))
 
 
+@dataclass(frozen=True)
+class LinearProbe:
+    """A fitted linear probe on the classifier's pooled features: standardise with ``mean`` and
+    ``var`` (n_features,), then ``coef`` (n_classes or 1, n_features) and ``intercept``; one row
+    for two classes (the second class's log-odds), as scikit-learn's ``LogisticRegression``
+    gives it. :func:`train_llm_classifier` can start its head from it."""
+
+    mean: np.ndarray
+    var: np.ndarray
+    coef: np.ndarray
+    intercept: np.ndarray
+
+
+def init_head_from_probe(model: LlamaClassifier, probe: LinearProbe) -> None:
+    """Set the head (batchnorm -> dropout -> linear) to compute the probe's class scores: the
+    batchnorm standardises as the probe's scaler did, the linear layer holds its weights (a
+    two-class probe's log-odds split as -z/2, +z/2, which softmax turns into the same
+    probabilities)."""
+    norm, linear = model.head[0], model.head[-1]
+    n_classes, n_features = linear.weight.shape
+    coef, intercept = np.asarray(probe.coef, np.float64), np.asarray(probe.intercept, np.float64).reshape(-1)
+    if coef.shape[0] == 1 and n_classes == 2:
+        coef, intercept = np.stack([-coef[0] / 2, coef[0] / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
+    if coef.shape != (n_classes, n_features) or probe.mean.shape != (n_features,) or probe.var.shape != (n_features,):
+        raise ValueError(
+            f"the probe has coef {coef.shape}, mean {probe.mean.shape}, var {probe.var.shape}; the head needs "
+            f"({n_classes}, {n_features}) and ({n_features},)"
+        )
+    with torch.no_grad():
+        norm.running_mean.copy_(torch.as_tensor(probe.mean, dtype=torch.float32))
+        norm.running_var.copy_(torch.as_tensor(probe.var, dtype=torch.float32))
+        norm.weight.fill_(1.0)
+        norm.bias.zero_()
+        linear.weight.copy_(torch.as_tensor(coef, dtype=torch.float32))
+        linear.bias.copy_(torch.as_tensor(intercept, dtype=torch.float32))
+
+
 def train_llm_classifier(
     backbone: Backbone | str,
     texts: Sequence[str],
@@ -258,6 +295,7 @@ def train_llm_classifier(
     *,
     valid: tuple[Sequence[str], Sequence] | None = None,
     frozen: tuple[FrozenStates, FrozenStates | None] | None = None,
+    head_init: LinearProbe | None = None,
     seed: int = 0,
     device: str = "cpu",
     quiet: bool = True,
@@ -267,7 +305,8 @@ def train_llm_classifier(
     folder to load) with gradual unfreezing. The backbone is copied, never changed. ``valid``
     is only reported, never used for choices. ``frozen``: the (train, valid) caches from
     :func:`frozen_pass`, when the caller computed them already (e.g. with the probe's
-    features). Returns ``(LLMTextClassifier, metrics)``."""
+    features). ``head_init``: start the head from a fitted linear probe on the same pooled
+    features (classes in sorted order) instead of at random. Returns ``(LLMTextClassifier, metrics)``."""
     from textkit.train import callbacks as cb
     from textkit.train.trainer import Trainer, resolve_device, seed_everything
     from textkit.transfer.text_classifier import check_texts
@@ -289,7 +328,10 @@ def train_llm_classifier(
     encoder = LabelEncoder.fit(labels)
     config = settings.classifier_config(len(encoder.classes))
     seed_everything(seed)
-    model = LlamaClassifier(copy.deepcopy(backbone.model), config).to(torch_device)
+    model = LlamaClassifier(copy.deepcopy(backbone.model), config)
+    if head_init is not None:
+        init_head_from_probe(model, head_init)
+    model = model.to(torch_device)
     groups = model.layer_groups()
     n_tops = _stage_groups(settings.stages, len(groups))
     boundary = model.first_block_of_top(max(n_tops))
@@ -412,10 +454,12 @@ __all__ = [
     "CachedBatches",
     "FrozenStates",
     "LLMClassificationTask",
+    "LinearProbe",
     "LLMClassifierSettings",
     "advance_frozen",
     "cache_boundary",
     "frozen_pass",
+    "init_head_from_probe",
     "llm_settings_from_dict",
     "resolve_llm_precision",
     "train_llm_classifier",
