@@ -233,14 +233,7 @@ def seat_audit(
                     "scores": scores,
                 }
             except InsufficientWordsError as exc:
-                row = {
-                    "name": test.name,
-                    "error": str(exc),
-                    "effect_size": None,
-                    "p_value": None,
-                    "ci": None,
-                    "sets": {k: getattr(test, k).name for k in "XYAB"},
-                }
+                row = test.refused_row(exc)
         caught += [f"{test.name}: {w.message}" for w in record]
         row["seconds"] = round(time.perf_counter() - started, 4)
         row["reference"] = dict(test.reference)

@@ -97,15 +97,7 @@ def audit(
                 row = result.to_dict()
             except InsufficientWordsError as exc:
                 missing = {ws.name: [w for w in ws.words if w not in emb] for ws in (test.X, test.Y, test.A, test.B)}
-                row = {
-                    "name": test.name,
-                    "error": str(exc),
-                    "missing": missing,
-                    "effect_size": None,
-                    "p_value": None,
-                    "ci": None,
-                    "sets": {k: getattr(test, k).name for k in "XYAB"},
-                }
+                row = test.refused_row(exc, missing=missing)
         caught += [f"{test.name}: {w.message}" for w in record]
         row["seconds"] = round(time.perf_counter() - started, 4)
         row["reference"] = dict(test.reference)

@@ -84,6 +84,19 @@ class WeatTest:
     B: WordSet
     reference: dict[str, Any] = field(default_factory=dict)
 
+    def refused_row(self, error: Exception, **details: Any) -> dict[str, Any]:
+        """The result row of this test when it could not run (too few words present): the
+        reason, any ``details`` (e.g. the missing words), and empty statistics."""
+        return {
+            "name": self.name,
+            "error": str(error),
+            **details,
+            "effect_size": None,
+            "p_value": None,
+            "ci": None,
+            "sets": {k: getattr(self, k).name for k in "XYAB"},
+        }
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}
         for key in "XYAB":

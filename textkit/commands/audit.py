@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pooling is not None:
         raise ValueError("--pooling applies to --model only; word embeddings have no tokens to pool")
     from textkit.bias.embeddings import load_embeddings
-    from textkit.bias.report import audit, format_p, write_report
+    from textkit.bias.report import audit, write_report
     from textkit.bias.wordsets import caliskan_tests, load_tests
 
     emb = load_embeddings(args.embeddings, format=args.format, limit=args.limit)
@@ -138,14 +138,7 @@ def run(args: argparse.Namespace) -> int:
         analogies=not args.no_analogies,
     )
     paths = write_report(report, args.out, title=f"Embedding bias audit: {emb.name}")
-    for row in report.tests:
-        if row.get("error"):
-            print(f"{row['name']:28s} refused: {row['error'][:150]}")
-        else:
-            print(
-                f"{row['name']:28s} d={row['effect_size']:+.3f}  "
-                f"p={format_p(row['p_value'], row['p_value_method'], row['n_permutations'])}"
-            )
+    _print_tests(report.tests)
     print(f"wrote {paths['markdown']}, {paths['json']}, {paths['plot']}")
     return 0
 
@@ -159,7 +152,6 @@ def _budget(args: argparse.Namespace) -> tuple[int | None, int]:
 
 def _run_model(args: argparse.Namespace) -> int:
     from textkit.bias.contextual import write_seat_report
-    from textkit.bias.report import format_p
     from textkit.recipes.audit_model import audit_model
 
     embedding_only = {
@@ -185,14 +177,7 @@ def _run_model(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
     )
     paths = write_seat_report(report, args.out)
-    for row in report.tests:
-        if row.get("error"):
-            print(f"{row['name']:28s} refused: {row['error'][:150]}")
-        else:
-            print(
-                f"{row['name']:28s} d={row['effect_size']:+.3f}  "
-                f"p={format_p(row['p_value'], row['p_value_method'], row['n_permutations'])}"
-            )
+    _print_tests(report.tests)
     print(f"{report.model['name']}, {report.encoder['pooling']} pooling, {report.config['seconds']:.0f} s")
     print(f"wrote {paths['markdown']}, {paths['json']}, {paths['plot']}")
     return 0
@@ -230,3 +215,17 @@ def _recoverability(args: argparse.Namespace, emb) -> None:
     atomic_write_text(out / "recoverability.md", text + "\n")
     print(text)
     print(f"wrote {out / 'recoverability.json'}, {out / 'recoverability.md'}")
+
+
+def _print_tests(rows: list[dict]) -> None:
+    """One line per test: its effect size and p-value, or why it was refused."""
+    from textkit.bias.report import format_p
+
+    for row in rows:
+        if row.get("error"):
+            print(f"{row['name']:28s} refused: {row['error'][:150]}")
+        else:
+            print(
+                f"{row['name']:28s} d={row['effect_size']:+.3f}  "
+                f"p={format_p(row['p_value'], row['p_value_method'], row['n_permutations'])}"
+            )
