@@ -25,6 +25,9 @@ from textkit.recipes.pretrained_llm import (
 def test_pretrained_llm_loads_by_name_and_matches_its_weights(tiny_llm, isolated_home):
     model, tokenizer = load_language_model("tiny-llama")
     assert isinstance(model, LlamaLanguageModel) and not model.training
+    # built on the meta device and given the loaded tensors: nothing left unloaded, the head tied
+    assert not any(t.is_meta for t in [*model.parameters(), *model.buffers()])
+    assert model.head.weight is model.embed.weight
     assert len(tokenizer) == model.config.vocab_size
     for name, tensor in model.state_dict().items():
         source = tiny_llm.tensors["embed.weight" if name == "head.weight" else name]

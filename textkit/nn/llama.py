@@ -144,7 +144,12 @@ class LlamaLanguageModel(nn.Module):
         self.norm = RMSNorm(config.d_model, config.norm_eps)
         self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
         self.apply(self._init)
-        if config.tie_embeddings:
+        self.tie_weights()
+
+    def tie_weights(self) -> None:
+        """Share the token embedding with the output head (when the config ties them); loading
+        with ``assign=True`` replaces the embedding's parameter and calls this again."""
+        if self.config.tie_embeddings:
             self.head.weight = self.embed.weight
 
     @staticmethod

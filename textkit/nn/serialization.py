@@ -14,6 +14,7 @@ An LM folder holds::
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from textkit.nn.registry import build_language_model, model_config_dict
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
+ASSIGN_ON_LOAD = frozenset({"llama"})  # architectures whose every tensor is a parameter or persistent buffer
 
 
 def model_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -41,6 +43,18 @@ def model_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
             continue
         seen.add(key)
         out[name] = tensor.detach().cpu().contiguous()
+    return out
+
+
+def _stored_shapes(model: torch.nn.Module) -> dict[str, torch.Size]:
+    """Name -> shape of each tensor a weight file holds for ``model``: a tied parameter under its
+    first name only, as :func:`model_tensors` stores it. Reads no data, so it works on the
+    ``meta`` device too."""
+    seen, out = set(), {}
+    for name, tensor in model.state_dict(keep_vars=True).items():
+        if id(tensor) not in seen:
+            seen.add(id(tensor))
+            out[name] = tensor.shape
     return out
 
 
@@ -73,21 +87,34 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         raise ValueError(f"weight file {path} is corrupted or truncated ({exc}); it cannot be loaded") from exc
 
 
-def load_weights(model: torch.nn.Module, path: str | os.PathLike) -> torch.nn.Module:
+def load_weights(model: torch.nn.Module, path: str | os.PathLike, *, assign: bool = False) -> torch.nn.Module:
+    """Load ``path`` into ``model`` after checking names and shapes. ``assign=True`` makes the
+    loaded tensors the model's parameters instead of copying into them, for a model built on
+    the ``meta`` device (no memory, no random init); the model must then re-tie shared weights
+    with a ``tie_weights()`` method."""
     tensors = read_weights(path)
     target = getattr(model, "module", model)
-    expected = model_tensors(target)
+    expected = _stored_shapes(target)
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     if missing or unexpected:
         raise ValueError(f"{path} does not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
     for name, tensor in tensors.items():
-        if tensor.shape != expected[name].shape:
+        if tensor.shape != expected[name]:
             raise ValueError(
-                f"{path}: {name} has shape {tuple(tensor.shape)} but the model expects {tuple(expected[name].shape)} "
+                f"{path}: {name} has shape {tuple(tensor.shape)} but the model expects {tuple(expected[name])} "
                 "(was it trained with a different vocabulary or config?)"
             )
-    target.load_state_dict(tensors, strict=False)  # tied aliases are filled by the shared parameter
+    if not assign:
+        target.load_state_dict(tensors, strict=False)  # tied aliases are filled by the shared parameter
+        return model
+    target.load_state_dict(tensors, strict=False, assign=True)
+    tie = getattr(target, "tie_weights", None)
+    if tie is not None:
+        tie()
+    left = [name for name, t in [*target.named_parameters(), *target.named_buffers()] if t.is_meta]
+    if left:
+        raise ValueError(f"{path} left {left[:5]} of the model unloaded (on the meta device)")
     return model
 
 
@@ -154,7 +181,11 @@ def load_language_model(
     config = read_json(folder / CONFIG_FILE, "model config")
     if not isinstance(config, dict) or "arch" not in config or "model" not in config:
         raise ValueError(f"{folder / CONFIG_FILE} must hold an object with 'arch' and 'model' keys")
-    model = build_language_model(config["arch"], config["model"])
+    # A Llama (a pretrained LLM: the large case) is built on the meta device and takes the loaded
+    # tensors as they are: no random init, no second copy of the weights while loading.
+    assign = config["arch"] in ASSIGN_ON_LOAD
+    with torch.device("meta") if assign else contextlib.nullcontext():
+        model = build_language_model(config["arch"], config["model"])
     pipeline = _load_tokenizer(folder)
     if len(pipeline) != model.config.vocab_size:
         raise ValueError(
@@ -162,7 +193,7 @@ def load_language_model(
             f"{model.config.vocab_size}; "
             "the vocab and the checkpoint do not belong together"
         )
-    load_weights(model, folder / WEIGHTS_FILE)
+    load_weights(model, folder / WEIGHTS_FILE, assign=assign)
     model.to(device=device, dtype=dtype).eval()
     return LanguageModelBundle(model, pipeline, config)
 
