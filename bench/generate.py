@@ -32,6 +32,7 @@ Run (from the repository root)::
     .venv-bench-hf/bin/python bench/generate.py --quick         # smoke size
 
 Writes ``bench/results/generate.json`` (``generate_bf16.json``, ``generate_quick.json``).
+``--load-from FILE`` re-measures only the load time and memory and updates FILE.
 """
 
 from __future__ import annotations
@@ -166,6 +167,29 @@ def load_and_memory(side: str, dtype: str, threads: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def remeasure_load(path: Path) -> None:
+    """Re-run the load measurement of an existing results file with its dtype and threads, and
+    record when and at which commit (the generation cells are left as they were)."""
+    report = json.loads(path.read_text(encoding="utf-8"))
+    dtype, threads = report["config"]["dtype"], report["config"]["threads"]
+    sides = ["textkit"] + (["hf"] if transformers_missing() is None and report["peer"]["available"] else [])
+    previous = report["load"]
+    report["load"] = {side: load_and_memory(side, dtype, threads) for side in sides}
+    report["load_measurement"] = {
+        "remeasured": True,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "versions": versions(("transformers", "gguf", "tokenizers"), git=True),
+        "previous": previous,
+    }
+    atomic_write_json(path, report)
+    for side, load in report["load"].items():
+        print(
+            f"{side}: load {load['load_s']:.2f} s, RSS after imports {load['rss_after_imports_mb']:.0f} MB, "
+            f"peak {load['peak_rss_mb']:.0f} MB"
+        )
+    print(f"updated {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke size: batches 1 and 2, 8 new tokens, 1 round")
@@ -178,7 +202,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--load-from",
+        type=Path,
+        default=None,
+        help="only re-measure load time and memory (fresh processes) and update this results JSON",
+    )
     args = parser.parse_args()
+    if args.load_from:
+        remeasure_load(args.load_from)
+        return
     if args.quick:
         args.batch, args.new_tokens, args.repeats = [1, 2], 8, 1
     out_path = args.out or ROOT / "bench" / "results" / (

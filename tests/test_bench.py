@@ -215,6 +215,25 @@ def test_bench_quick(script: str, tmp_path: Path) -> None:
     check(json.loads(out.read_text(encoding="utf-8")))
 
 
+@SLOW
+def test_bench_generate_load_from_remeasures_only_the_load(tmp_path: Path) -> None:
+    out = tmp_path / "generate.json"
+    run_bench("generate", ["--threads", "1", "--out", str(out)], 300)
+    before = json.loads(out.read_text(encoding="utf-8"))
+    done = subprocess.run(
+        [sys.executable, "bench/generate.py", "--load-from", str(out)],
+        cwd=ROOT,
+        env={**os.environ, **THREAD_ENV},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    after = json.loads(out.read_text(encoding="utf-8"))
+    assert after["cells"] == before["cells"] and after["load_measurement"]["previous"] == before["load"]
+    assert finite_positive(after["load"]["textkit"]["load_s"])
+
+
 def test_every_benchmark_is_smoke_tested() -> None:
     scripts = {p.stem for p in (ROOT / "bench").glob("*.py")}
     assert scripts - {"gpu_check"} == set(BENCHES), "a new bench/ script needs a --quick smoke test here"
