@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -238,6 +239,38 @@ def fold_zero(texts: list[str], labels: list[str], seed: int) -> tuple[np.ndarra
     return grouped_stratified_folds(np.asarray(labels), groups, N_FOLDS, seed)[0]
 
 
+class FoldSplit(NamedTuple):
+    train_texts: list[str]
+    train_labels: list
+    test_texts: list[str]
+    test_labels: list
+    train_rows: np.ndarray  # indices into the corpus records
+    test_rows: np.ndarray
+
+
+def fold_zero_split(seed: int, settings: dict) -> FoldSplit:
+    """Rotten-tomatoes fold 0 (texts, labels and record indices), each part subsampled (seeded)
+    to ``settings["max_train_docs"]`` / ``["max_test_docs"]`` if set."""
+    from textkit import data
+
+    records = data.load(CORPUS)
+    texts, labels = [r["text"] for r in records], [r["label"] for r in records]
+    train_rows, test_rows = fold_zero(texts, labels, seed)
+    rng = np.random.default_rng(seed)
+    if settings.get("max_train_docs"):
+        train_rows = np.sort(rng.choice(train_rows, min(len(train_rows), settings["max_train_docs"]), replace=False))
+    if settings.get("max_test_docs"):
+        test_rows = np.sort(rng.choice(test_rows, min(len(test_rows), settings["max_test_docs"]), replace=False))
+    return FoldSplit(
+        [texts[i] for i in train_rows],
+        [labels[i] for i in train_rows],
+        [texts[i] for i in test_rows],
+        [labels[i] for i in test_rows],
+        train_rows,
+        test_rows,
+    )
+
+
 def _recipe(pre: dict, backwards: bool, seed: int):
     from textkit.recipes.language_model import LMRecipe
 
@@ -333,7 +366,6 @@ def run_ulmfit(
     fastai_script: str | Path | None = None,
     reuse_finetuned: str | Path | None = None,
 ) -> dict:
-    from textkit import data
     from textkit._io import atomic_write_json
     from textkit.reproduce.experiments import sentiment_train_test, versions
     from textkit.nn.serialization import save_language_model
@@ -357,16 +389,7 @@ def run_ulmfit(
     device = str(resolve_device(device))
     finetune_settings, classifier_settings = settings_from_dict(settings)
 
-    records = data.load(CORPUS)
-    texts, labels = [r["text"] for r in records], [r["label"] for r in records]
-    train_rows, test_rows = fold_zero(texts, labels, seed)
-    rng = np.random.default_rng(seed)
-    if settings.get("max_train_docs"):
-        train_rows = np.sort(rng.choice(train_rows, min(len(train_rows), settings["max_train_docs"]), replace=False))
-    if settings.get("max_test_docs"):
-        test_rows = np.sort(rng.choice(test_rows, min(len(test_rows), settings["max_test_docs"]), replace=False))
-    train_texts, train_labels = [texts[i] for i in train_rows], [labels[i] for i in train_rows]
-    test_texts, test_labels = [texts[i] for i in test_rows], [labels[i] for i in test_rows]
+    train_texts, train_labels, test_texts, test_labels, _, _ = fold_zero_split(seed, settings)
     log(
         f"{CORPUS} fold 0 of {N_FOLDS} (seed {seed}): {len(train_texts)} train / {len(test_texts)} test snippets; "
         f"device {device}"

@@ -200,10 +200,9 @@ def run_ulmfit_llm(
 ) -> dict:
     import torch
 
-    from textkit import data
     from textkit._io import atomic_write_json, versions
     from textkit.reproduce.experiments import sentiment_train_test
-    from textkit.reproduce.ulmfit import N_FOLDS, fold_zero
+    from textkit.reproduce.ulmfit import N_FOLDS, fold_zero_split
     from textkit.transfer.data import LabelEncoder
     from textkit.transfer.llm_classifier import (
         LLMTextClassifier,
@@ -236,16 +235,7 @@ def run_ulmfit_llm(
     atomic_write_json(out / "settings.json", settings)
 
     # the split of `reproduce ulmfit` / `reproduce sentiment`
-    records = data.load(CORPUS)
-    texts, labels = [r["text"] for r in records], [r["label"] for r in records]
-    train_rows, test_rows = fold_zero(texts, labels, seed)
-    rng = np.random.default_rng(seed)
-    if settings.get("max_train_docs"):
-        train_rows = np.sort(rng.choice(train_rows, min(len(train_rows), settings["max_train_docs"]), replace=False))
-    if settings.get("max_test_docs"):
-        test_rows = np.sort(rng.choice(test_rows, min(len(test_rows), settings["max_test_docs"]), replace=False))
-    train_texts, train_labels = [texts[i] for i in train_rows], [labels[i] for i in train_rows]
-    test_texts, test_labels = [texts[i] for i in test_rows], [labels[i] for i in test_rows]
+    train_texts, train_labels, test_texts, test_labels, train_rows, test_rows = fold_zero_split(seed, settings)
     y_test = np.asarray(test_labels)
     log(
         f"{CORPUS} fold 0 of {N_FOLDS} (seed {seed}): {len(train_texts)} train / {len(test_texts)} test snippets; "

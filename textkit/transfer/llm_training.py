@@ -43,11 +43,8 @@ from textkit.transfer.llm_classifier import (
 )
 from textkit.transfer.training import (
     ClassificationTask,
-    ContinuedEpochs,
     UnfreezeStage,
-    _lrs,
-    _schedule,
-    _set_trainable,
+    stage_trainer,
 )
 
 
@@ -307,8 +304,7 @@ def train_llm_classifier(
     :func:`frozen_pass`, when the caller computed them already (e.g. with the probe's
     features). ``head_init``: start the head from a fitted linear probe on the same pooled
     features (classes in sorted order) instead of at random. Returns ``(LLMTextClassifier, metrics)``."""
-    from textkit.train import callbacks as cb
-    from textkit.train.trainer import Trainer, resolve_device, seed_everything
+    from textkit.train.trainer import resolve_device, seed_everything
     from textkit.transfer.text_classifier import check_texts
 
     texts = check_texts(texts)
@@ -378,20 +374,21 @@ def train_llm_classifier(
             )
     history, epochs_done = [], 0
     for index, (stage, n_top) in enumerate(zip(settings.stages, n_tops, strict=True)):
-        trainable = _set_trainable(groups, n_top)
-        trainer = Trainer(
+        trainer = stage_trainer(
             model,
             LLMClassificationTask(),
-            ContinuedEpochs(train, epochs_done),
+            train,
+            epochs_done,
             valid_data,
-            lr=_lrs(stage.lr, len(trainable), settings.lr_factor),
-            param_groups=trainable,
-            weight_decay=settings.weight_decay,
-            schedule=_schedule(settings.schedule, settings.moms),
-            callbacks=[cb.ProgressBar(quiet=quiet), cb.GradientClipping(settings.clip)],
+            groups,
+            n_top,
+            stage,
+            settings,
+            quiet=quiet,
             device=torch_device,
             precision=precision,
-            seed=seed + 100 + index,
+            seed=seed,
+            index=index,
         )
         trainer.fit(epochs=stage.epochs)
         epochs_done += stage.epochs

@@ -106,6 +106,46 @@ def _lrs(lr: float, n_groups: int, factor: float) -> list[float]:
     return discriminative_lrs(lr, n_groups, factor)
 
 
+def stage_trainer(
+    model,
+    task,
+    train,
+    epochs_done: int,
+    valid,
+    groups,
+    n_top: int,
+    stage,
+    settings,
+    *,
+    quiet,
+    device,
+    precision,
+    seed: int,
+    index: int,
+):
+    """The trainer of one gradual-unfreezing stage: the top ``n_top`` layer groups trainable at
+    discriminative rates from ``stage.lr`` (``settings.lr_factor`` apart), the settings' schedule,
+    weight decay and clipping; epochs continue the count (``epochs_done``) for the batch order."""
+    from textkit.train import callbacks as cb
+    from textkit.train.trainer import Trainer
+
+    trainable = _set_trainable(groups, n_top)
+    return Trainer(
+        model,
+        task,
+        ContinuedEpochs(train, epochs_done),
+        valid,
+        lr=_lrs(stage.lr, len(trainable), settings.lr_factor),
+        param_groups=trainable,
+        weight_decay=settings.weight_decay,
+        schedule=_schedule(settings.schedule, settings.moms),
+        callbacks=[cb.ProgressBar(quiet=quiet), cb.GradientClipping(settings.clip)],
+        device=device,
+        precision=precision,
+        seed=seed + 100 + index,
+    )
+
+
 class ContinuedEpochs:
     """One stage's view of the training data: the stage's epoch ``e`` is the run's epoch
     ``offset + e``. Each stage gets a fresh ``Trainer`` whose epoch counter starts at 0, and the
@@ -328,8 +368,7 @@ def train_classifier(
     """Train a ULMFiT classifier with gradual unfreezing. ``lm_model``: a fine-tuned
     ``AWDLSTMLanguageModel`` (or an ``AWDLSTMConfig`` to train from scratch). Returns
     ``(TextClassifier, metrics)``; ``valid`` is only reported, never used for choices."""
-    from textkit.train import callbacks as cb
-    from textkit.train.trainer import Trainer, seed_everything
+    from textkit.train.trainer import seed_everything
     from textkit.transfer.text_classifier import TextClassifier, check_texts, encode_texts
 
     texts = check_texts(texts)
@@ -359,21 +398,21 @@ def train_classifier(
         n_top = len(groups) if stage.groups == "all" else int(stage.groups)
         if not 1 <= n_top <= len(groups):
             raise ValueError(f"stage {index}: groups={stage.groups!r}; the classifier has {len(groups)} layer groups")
-        trainable = _set_trainable(groups, n_top)
-        callbacks = [cb.ProgressBar(quiet=quiet), cb.GradientClipping(settings.clip)]
-        trainer = Trainer(
+        trainer = stage_trainer(
             model,
             ClassificationTask(),
-            ContinuedEpochs(train, epochs_done),
+            train,
+            epochs_done,
             valid_data,
-            lr=_lrs(stage.lr, len(trainable), settings.lr_factor),
-            param_groups=trainable,
-            weight_decay=settings.weight_decay,
-            schedule=_schedule(settings.schedule, settings.moms),
-            callbacks=callbacks,
+            groups,
+            n_top,
+            stage,
+            settings,
+            quiet=quiet,
             device=device,
             precision=precision,
-            seed=seed + 100 + index,
+            seed=seed,
+            index=index,
         )
         trainer.fit(epochs=stage.epochs)
         epochs_done += stage.epochs
