@@ -194,3 +194,38 @@ def test_lm_pretrain_resume(tiny_lm, tmp_path, capsys):
     capsys.readouterr()
     assert main(args) == 1
     assert "no checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_lm_pretrain_init_from_starts_from_the_folders_weights(tiny_lm, tmp_path, capsys):
+    """--init-from warm-starts from the earlier run's model (its weights and vocabulary: one
+    step at a vanishing learning rate keeps its validation loss), the chain is recorded, and a
+    mismatched start is refused."""
+    import torch
+
+    from textkit.nn.serialization import read_weights
+    from textkit.recipes.language_model import training_chain
+
+    out = tmp_path / "second"
+    args = ["lm", "pretrain", "--config", str(TINY), "--out", str(out), "--quiet", "--init-from", str(tiny_lm)]
+    assert main([*args, "--max-steps", "1", "--lr", "1e-9"]) == 0
+    first, again = read_weights(tiny_lm / "model.safetensors"), read_weights(out / "model.safetensors")
+    assert first.keys() == again.keys() and all(torch.allclose(first[k], again[k], atol=1e-6) for k in first)
+    assert (out / "vocab.json").read_text() == (tiny_lm / "vocab.json").read_text()
+    config = json.loads((out / "config.json").read_text())
+    before = json.loads((tiny_lm / "config.json").read_text())
+    assert config["metrics"]["valid_loss"] == pytest.approx(before["metrics"]["valid_loss"], rel=1e-5)
+    assert config["effective_train"]["lr"] == 1e-9 and config["init_from"]["folder"] == str(tiny_lm)
+    assert [run["metrics"]["steps"] for run in training_chain(config)] == [4, 1]
+    assert "Started from:** `" + str(tiny_lm) in (out / "README.md").read_text()
+
+    capsys.readouterr()
+    assert main([*args, "--max-steps", "1", "--backwards"]) == 1
+    assert "is a forward LM" in capsys.readouterr().err
+    other = tmp_path / "other.json"
+    recipe = json.loads(TINY.read_text())
+    other.write_text(json.dumps({**recipe, "model": {**recipe["model"], "hidden_size": 48}}))
+    assert (
+        main(["lm", "pretrain", "--config", str(other), "--out", str(tmp_path / "o"), "--init-from", str(tiny_lm)]) == 1
+    )
+    assert "hidden_size" in capsys.readouterr().err

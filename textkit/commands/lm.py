@@ -83,6 +83,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pre.add_argument("--max-steps", type=int, default=None)
     pre.add_argument("--epochs", type=int, default=None)
     pre.add_argument("--seed", type=int, default=None)
+    pre.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe's)")
+    pre.add_argument(
+        "--init-from",
+        default=None,
+        metavar="DIR",
+        help="start from this trained LM folder's weights and vocabulary (same recipe and direction) with a "
+        "fresh optimizer and schedule: a second training cycle",
+    )
     pre.add_argument("--device", default=None, help="auto (default), cpu or cuda")
     pre.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "fp16"])
     pre.add_argument("--resume", action="store_true", help="continue exactly from OUT/checkpoints")
@@ -166,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         if args.tokenizer:
             recipe = dataclasses.replace(recipe, tokenizer=dataclasses.replace(recipe.tokenizer, kind=args.tokenizer))
         train = recipe.train
-        for name in ("seed", "device", "precision"):
+        for name in ("seed", "lr", "device", "precision"):
             if getattr(args, name) is not None:
                 train = dataclasses.replace(train, **{name: getattr(args, name)})
         recipe = dataclasses.replace(recipe, train=train)
@@ -188,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
             command=command,
             n_workers=args.workers,
             pipeline=pipeline,
+            init_from=args.init_from,
         )
         from textkit.train.distributed import current
 

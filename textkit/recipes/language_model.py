@@ -276,11 +276,16 @@ def pretrain_language_model(
     command: str | None = None,
     n_workers: int = 1,
     pipeline=None,
+    init_from: str | Path | None = None,
 ) -> dict:
     """Tokenize, build the vocab, train, evaluate and save a model folder. Returns the metrics.
 
     ``pipeline``: reuse this tokenizer + vocabulary instead of fitting one (a backward LM
-    shares its forward twin's vocabulary, so one classifier vocabulary serves both)."""
+    shares its forward twin's vocabulary, so one classifier vocabulary serves both).
+    ``init_from``: a trained LM folder of the same architecture, direction and vocabulary to
+    start from (a warm restart: its weights, a fresh optimizer and schedule); its vocabulary is
+    the pipeline unless ``pipeline`` is given. The folder's training record is kept in
+    ``config.json`` under ``init_from``, so the chain of runs stays traceable."""
     from textkit.data.lm import LMStream
     from textkit.nn.registry import build_language_model
     from textkit.nn.serialization import save_language_model
@@ -303,6 +308,9 @@ def pretrain_language_model(
     started = time.time()
     digests = {path: data_digest(path) for path in recipe.data.files}  # before reading: what was read
     splits = corpus_splits(recipe.data)
+    start = _load_start(init_from, recipe, pipeline) if init_from is not None else None
+    if start is not None and pipeline is None:
+        pipeline = start.pipeline
     if pipeline is None:
         pipeline = build_pipeline(recipe.tokenizer, splits["train"], seed=settings.seed, n_workers=n_workers)
     docs = {name: pipeline.encode_documents(splits[name]) for name in ("train", "valid", "test")}
@@ -311,6 +319,8 @@ def pretrain_language_model(
     model = build_language_model(
         recipe.arch, {**recipe.model, "vocab_size": len(pipeline), "pad_index": pipeline.pad_index}
     )
+    if start is not None:
+        model.load_state_dict(start.model.state_dict())
     shard = {"rank": dist.rank, "world_size": dist.world_size}
     shard = {**shard, "backwards": recipe.data.backwards}
     train = LMStream(docs["train"], per_process, settings.bptt, seed=settings.seed, **shard)
@@ -389,9 +399,69 @@ def pretrain_language_model(
             "data": data_record,
             "metrics": metrics,
         }
+        if start is not None:
+            extra["init_from"] = _start_record(Path(init_from), start.config)
         save_language_model(model, pipeline, out_dir, extra=extra)
-        write_model_card(out_dir, recipe, settings, metrics, command, data_record)
+        write_model_card(out_dir, recipe, settings, metrics, command, data_record, extra.get("init_from"))
     return metrics
+
+
+def _load_start(folder: str | Path, recipe: LMRecipe, pipeline):
+    """The LM folder a warm restart starts from, checked against the recipe and pipeline."""
+    from textkit.nn.serialization import load_language_model
+
+    start = load_language_model(folder)
+    config = start.config
+    if config["arch"] != recipe.arch:
+        raise ValueError(f"--init-from {folder} is a {config['arch']!r} model but the recipe trains {recipe.arch!r}")
+    saved = {k: v for k, v in config["model"].items() if k not in ("vocab_size", "pad_index")}
+    wanted = {k: v for k, v in recipe.model.items() if k in saved}
+    differ = {k: (saved[k], v) for k, v in wanted.items() if saved[k] != v}
+    if differ:
+        raise ValueError(
+            f"--init-from {folder} was built with other settings than the recipe (saved, recipe): {differ}; "
+            "use the recipe it was trained with"
+        )
+    backwards = bool(config.get("data", {}).get("backwards", False))
+    if backwards != recipe.data.backwards:
+        direction = "backward" if backwards else "forward"
+        raise ValueError(f"--init-from {folder} is a {direction} LM; pass --backwards to match it (or drop it)")
+    if pipeline is not None and _vocabulary(pipeline) != _vocabulary(start.pipeline):
+        raise ValueError(
+            f"--init-from {folder} has another vocabulary than --pipeline; drop --pipeline to use the folder's"
+        )
+    return start
+
+
+def _vocabulary(pipeline) -> list[str]:
+    return [pipeline.id_to_token(i) for i in range(len(pipeline))]
+
+
+def _start_record(folder: Path, config: dict) -> dict:
+    """What a warm restart keeps of the run it started from (chained through its own ``init_from``)."""
+    from textkit._io import sha256_file
+    from textkit.nn.serialization import WEIGHTS_FILE
+
+    record = {
+        "folder": str(folder),
+        "weights_sha256": sha256_file(folder / WEIGHTS_FILE),
+        "metrics": config.get("metrics"),
+        "effective_train": config.get("effective_train"),
+    }
+    if "init_from" in config:
+        record["init_from"] = config["init_from"]
+    return record
+
+
+def training_chain(config: dict) -> list[dict]:
+    """Every run behind a model folder's weights, first run first: ``metrics`` and
+    ``effective_train`` of each (one entry unless it was warm-started with ``init_from``)."""
+    chain = []
+    record: dict | None = config
+    while record is not None:
+        chain.append({"metrics": record.get("metrics") or {}, "effective_train": record.get("effective_train") or {}})
+        record = record.get("init_from")
+    return chain[::-1]
 
 
 def write_model_card(
@@ -401,6 +471,7 @@ def write_model_card(
     metrics: dict,
     command: str | None,
     data_record: dict | None = None,
+    init_from: dict | None = None,
 ) -> None:
     tok = config_to_dict(recipe.tokenizer)
     keep = (
@@ -421,7 +492,7 @@ def write_model_card(
   train/valid/test fractions {list(recipe.data.fractions)}; tokens: {json.dumps(metrics["tokens"])}
 - **Training:** {json.dumps(config_to_dict(settings))}
 - **Seed:** {settings.seed}
-- **Hardware:** {hardware}
+- **Hardware:** {hardware}{_card_start(init_from)}
 
 ## Metrics
 
@@ -449,6 +520,17 @@ Perplexity is per token of this tokenizer (textkit word tokens include case mark
 `textkit.nn.load_language_model(folder)`.
 """
     atomic_write_text(folder / "README.md", card)
+
+
+def _card_start(init_from: dict | None) -> str:
+    if not init_from:
+        return ""
+    before = training_chain(init_from)
+    steps = sum(run["metrics"].get("steps", 0) for run in before)
+    return (
+        f"\n- **Started from:** `{init_from['folder']}` (weights sha256 `{init_from['weights_sha256']}`; "
+        f"{steps} steps in {len(before)} run(s) before this one, recorded under `init_from` in config.json)"
+    )
 
 
 def _card_data(data: DataSettings, record: dict) -> str:
