@@ -17,6 +17,12 @@ subprocess with the benchmark venv, which is the only place fastai is installed:
     .venv-bench/bin/python bench/ulmfit_fastai.py --data DATA_DIR --settings SETTINGS.json \
         --out RESULT.json [--threads 1] [--work WORK_DIR] [--limit N]
 
+`--pretrained-lm DIR` starts from a textkit AWD-LSTM folder (forward; e.g. the shipped
+`models/awd_lstm-en/forward`) instead of stage 1: its weights are renamed into fastai's
+`AWD_LSTM` layout (the names map one to one; the embedding also fills fastai's dropout copy and
+the tied decoder), its vocabulary becomes the pretraining vocabulary that `match_embeds` maps
+from, and its sizes replace the settings' `pretrain` sizes; `pretrain.json` is then not read.
+
 `--limit N` keeps the first N documents of every list (smoke tests). Progress goes to stderr.
 Bad input (missing or ill-formed data files or settings keys) exits with status 2.
 
@@ -169,15 +175,16 @@ def _str_list(value, where: str) -> list[str]:
     return value
 
 
-def load_data(data_dir: Path, limit: int | None) -> tuple[dict, dict]:
-    """Read and check `pretrain.json` and `task.json`; keep the first `limit` docs of each list."""
+def load_data(data_dir: Path, limit: int | None, with_pretrain: bool = True) -> tuple[dict, dict]:
+    """Read and check `pretrain.json` (unless `with_pretrain` is false) and `task.json`; keep the
+    first `limit` docs of each list."""
     cut = (lambda xs: xs[:limit]) if limit else (lambda xs: xs)
+    pretrain = {}
     path = data_dir / "pretrain.json"
-    raw = read_json(path)
+    raw = read_json(path) if with_pretrain else {"train": None, "valid": None}
     if not isinstance(raw, dict):
         raise BadInput(f"{path}: expected a JSON object")
-    pretrain = {}
-    for split in ("train", "valid"):
+    for split in ("train", "valid") if with_pretrain else ():
         if split not in raw:
             raise BadInput(f"{path}: missing key '{split}'")
         pretrain[split] = cut(_str_list(raw[split], f"{path}: '{split}'"))
@@ -324,7 +331,78 @@ def pretrain_stage(data: dict, settings: dict, work: Path, tok_workers: int) -> 
     return {"valid_loss": loss, "perplexity": math.exp(loss), "vocab_size": len(vocab)}
 
 
-def finetune_stage(task: dict, settings: dict, work: Path, tok_workers: int) -> tuple[dict, list[str]]:
+def check_textkit_lm(folder: Path) -> dict:
+    """The config of a textkit forward AWD-LSTM folder, checked before anything runs."""
+    config = read_json(folder / "config.json")
+    if not isinstance(config, dict) or config.get("arch") != "awd_lstm":
+        raise BadInput(f"{folder / 'config.json'}: not a textkit AWD-LSTM (arch {config.get('arch')!r})")
+    if config.get("data", {}).get("backwards", False):
+        raise BadInput(f"{folder}: a backward LM; the fastai peer starts from a forward one")
+    itos = read_json(folder / "vocab.json")
+    if not isinstance(itos, dict) or not isinstance(itos.get("itos"), list):
+        raise BadInput(f"{folder / 'vocab.json'}: expected an object with an 'itos' list")
+    if len(itos["itos"]) != config["model"].get("vocab_size"):
+        raise BadInput(f"{folder}: vocab.json has {len(itos['itos'])} tokens, config.json {config['model']}")
+    if not (folder / "model.safetensors").is_file():
+        raise BadInput(f"{folder / 'model.safetensors'}: file not found")
+    return config
+
+
+# textkit AWD-LSTM weight name -> fastai get_language_model(AWD_LSTM) names (the embedding also
+# fills the embedding-dropout copy and the tied decoder)
+def fastai_names(textkit_name: str) -> list[str]:
+    if textkit_name == "encoder.embedding.weight":
+        return ["0.encoder.weight", "0.encoder_dp.emb.weight", "1.decoder.weight"]
+    if textkit_name == "decoder.bias":
+        return ["1.decoder.bias"]
+    if textkit_name == "decoder.weight":  # tied to the embedding (saved files leave it out)
+        return []
+    prefix = "encoder.rnns."
+    if textkit_name.startswith(prefix):
+        layer, param = textkit_name[len(prefix) :].split(".")
+        if param == "weight_hh_l0":
+            return [f"0.rnns.{layer}.weight_hh_l0_raw"]
+        return [f"0.rnns.{layer}.module.{param}"]
+    raise BadInput(f"unexpected weight {textkit_name!r} in the textkit LM")
+
+
+def import_stage(folder: Path, settings: dict, work: Path) -> dict:
+    """Stage 1 replaced: the textkit LM's weights and vocabulary as `models/pre_lm.pth` and
+    `models/pre_vocab.pkl`, in fastai's state-dict order (fastai's load_pretrained loads by
+    position, not by name)."""
+    import hashlib
+
+    import torch
+    from fastai.text.all import AWD_LSTM, awd_lstm_lm_config, get_language_model, save_pickle
+    from safetensors.torch import load_file
+
+    config = check_textkit_lm(folder)
+    sizes = config["model"]
+    pre = settings["pretrain"]
+    pre.update(emb_size=sizes["emb_size"], hidden_size=sizes["hidden_size"], n_layers=sizes["n_layers"])
+    itos = read_json(folder / "vocab.json")["itos"]
+    weights_path = folder / "model.safetensors"
+    tensors = {k: v.float() for k, v in load_file(str(weights_path)).items()}
+    renamed = {new: tensor for old, tensor in tensors.items() for new in fastai_names(old)}
+    layout = get_language_model(AWD_LSTM, len(itos), config=lm_config(pre, awd_lstm_lm_config)).state_dict()
+    missing = [k for k in layout if k not in renamed]
+    if missing:
+        raise BadInput(f"{weights_path}: no weights for fastai's {missing[:5]}")
+    for name, tensor in layout.items():
+        if tuple(renamed[name].shape) != tuple(tensor.shape):
+            raise BadInput(
+                f"{weights_path}: {name} is {tuple(renamed[name].shape)}, fastai wants {tuple(tensor.shape)}"
+            )
+    torch.save({name: renamed[name] for name in layout}, work / "models" / "pre_lm.pth")
+    save_pickle(work / "models" / "pre_vocab.pkl", itos)
+    digest = hashlib.sha256(weights_path.read_bytes()).hexdigest()
+    note(f"import: {weights_path} ({len(tensors)} tensors, vocab {len(itos)}, sha256 {digest[:12]}...)")
+    return {"imported_from": str(folder), "weights_sha256": digest, "vocab_size": len(itos), "sizes": sizes}
+
+
+def finetune_stage(
+    task: dict, settings: dict, work: Path, tok_workers: int, start: str = "brown"
+) -> tuple[dict, list[str]]:
     """Stage 2: LM fine-tuning on the task's training texts; saves the encoder as `models/ft_enc.pth`."""
     import numpy as np
     from fastai.text.all import AWD_LSTM, awd_lstm_lm_config, language_model_learner, load_pickle, set_seed
@@ -360,15 +438,14 @@ def finetune_stage(task: dict, settings: dict, work: Path, tok_workers: int) -> 
         AWD_LSTM,
         config=lm_config(pre, awd_lstm_lm_config),
         pretrained=False,
-        pretrained_fnames=["brown_lm", "brown_vocab"],
+        pretrained_fnames=[f"{start}_lm", f"{start}_vocab"],
         drop_mult=ft["drop_mult"],
     )
     quiet(learn, "finetune")
-    brown = set(load_pickle(work / "models" / "brown_vocab.pkl"))
-    note(
-        f"finetune: {sum(w in brown for w in vocab)} of {len(vocab)} words take their Brown embedding, "
-        "the rest the mean one"
-    )
+    known = set(load_pickle(work / "models" / f"{start}_vocab.pkl"))
+    matched = sum(w in known for w in vocab)
+    note(f"finetune: {matched} of {len(vocab)} words take their pretrained embedding, the rest the mean one")
+    before = valid_loss(learn)
     learn.freeze()
     if ft["epochs_frozen"] > 0:
         learn.fit_one_cycle(ft["epochs_frozen"], ft["lr_frozen"])
@@ -377,7 +454,9 @@ def finetune_stage(task: dict, settings: dict, work: Path, tok_workers: int) -> 
         learn.fit_one_cycle(ft["epochs"], ft["lr"])
     loss = valid_loss(learn)
     learn.save_encoder("ft_enc")
-    return {"valid_loss": loss, "perplexity": math.exp(loss), "vocab_size": len(vocab)}, vocab
+    result = {"valid_loss": loss, "perplexity": math.exp(loss), "vocab_size": len(vocab)}
+    result.update(words_with_pretrained_embedding=matched, perplexity_before=math.exp(before))
+    return result, vocab
 
 
 def classifier_stage(task: dict, vocab: list[str], settings: dict, work: Path, tok_workers: int):
@@ -501,12 +580,15 @@ def run(args, settings: dict, pretrain: dict, task: dict, work: Path) -> dict:
     seconds = {}
     t_all = time.perf_counter()
     t0 = time.perf_counter()
-    pre_res = pretrain_stage(pretrain, settings, work, tok_workers)
+    if args.pretrained_lm is not None:
+        pre_res, start = import_stage(args.pretrained_lm, settings, work), "pre"
+    else:
+        pre_res, start = pretrain_stage(pretrain, settings, work, tok_workers), "brown"
     seconds["pretrain"] = time.perf_counter() - t0
     note(f"pretrain: done in {seconds['pretrain']:.1f}s, {pre_res}")
 
     t0 = time.perf_counter()
-    ft_res, vocab = finetune_stage(task, settings, work, tok_workers)
+    ft_res, vocab = finetune_stage(task, settings, work, tok_workers, start)
     seconds["finetune"] = time.perf_counter() - t0
     note(f"finetune: done in {seconds['finetune']:.1f}s, {ft_res}")
 
@@ -661,6 +743,12 @@ def main(argv=None) -> int:
         help="texts in the inference-throughput run (default 10000)",
     )
     parser.add_argument(
+        "--pretrained-lm",
+        type=Path,
+        default=None,
+        help="start from this textkit forward AWD-LSTM folder instead of pretraining on pretrain.json",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="smoke run on generated toy data and tiny settings (no --data/--settings)"
     )
     args = parser.parse_args(argv)
@@ -675,7 +763,9 @@ def main(argv=None) -> int:
             args.inference_docs = min(args.inference_docs, 200)
         try:
             settings = load_settings(args.settings)
-            pretrain, task = load_data(args.data, args.limit)
+            pretrain, task = load_data(args.data, args.limit, with_pretrain=args.pretrained_lm is None)
+            if args.pretrained_lm is not None:
+                check_textkit_lm(args.pretrained_lm)
         except BadInput as e:
             print(f"error: {e}", file=sys.stderr)
             return EXIT_BAD_INPUT

@@ -237,3 +237,48 @@ def test_bench_generate_load_from_remeasures_only_the_load(tmp_path: Path) -> No
 def test_every_benchmark_is_smoke_tested() -> None:
     scripts = {p.stem for p in (ROOT / "bench").glob("*.py")}
     assert scripts - {"gpu_check"} == set(BENCHES), "a new bench/ script needs a --quick smoke test here"
+
+
+def test_ulmfit_fastai_takes_a_textkit_forward_lm(tmp_path: Path) -> None:
+    """`--pretrained-lm`: every textkit AWD-LSTM weight has fastai names, and the folder is
+    checked before anything runs (a backward LM is refused with exit status 2)."""
+    import importlib.util
+
+    import torch
+
+    from textkit.cli import main
+    from textkit.nn.registry import build_language_model
+
+    spec = importlib.util.spec_from_file_location("ulmfit_fastai", ROOT / "bench" / "ulmfit_fastai.py")
+    assert spec is not None and spec.loader is not None
+    peer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(peer)
+    model = build_language_model(
+        "awd_lstm", {"vocab_size": 50, "pad_index": 1, "emb_size": 8, "hidden_size": 16, "n_layers": 2}
+    )
+    names = sorted(n for k in model.state_dict() for n in peer.fastai_names(k))
+    assert names == sorted(
+        ["0.encoder.weight", "0.encoder_dp.emb.weight", "1.decoder.weight", "1.decoder.bias"]
+        + [f"0.rnns.{i}.{p}" for i in (0, 1) for p in ("weight_hh_l0_raw", "module.weight_ih_l0")]
+        + [f"0.rnns.{i}.module.{p}" for i in (0, 1) for p in ("bias_ih_l0", "bias_hh_l0")]
+    )
+
+    torch.set_num_threads(1)
+    recipe = ROOT / "models" / "tiny-test.json"
+    for name, extra in (("fwd", []), ("bwd", ["--backwards"])):
+        args = ["lm", "pretrain", "--config", str(recipe), "--out", str(tmp_path / name), "--quiet"]
+        assert main([*args, "--max-steps", "1", *extra]) == 0
+    script = [sys.executable, "bench/ulmfit_fastai.py", "--quick", "--work", str(tmp_path / "work")]
+    for name, code in (("fwd", 0), ("bwd", 2)):
+        out = tmp_path / f"{name}.json"
+        done = subprocess.run(
+            [*script, "--out", str(out), "--pretrained-lm", str(tmp_path / name)],
+            cwd=ROOT,
+            env={**os.environ, **THREAD_ENV},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == code, done.stderr[-2000:]
+    assert "backward LM" in done.stderr
+    check_ulmfit_fastai(json.loads((tmp_path / "fwd.json").read_text()))

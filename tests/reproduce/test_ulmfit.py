@@ -119,3 +119,31 @@ def test_runs_on_other_seeds_reuse_the_finetuned_lms_and_combine(quick_run, tmp_
     assert json.loads((tmp_path / "all" / "results.json").read_text())["metrics"]["ulmfit-fwd"] == fwd
     with pytest.raises(ValueError, match="repeat seeds"):
         combine_results([out, out], tmp_path / "twice", log=lambda *_: None)
+
+
+def test_fastai_peer_starts_from_the_same_forward_lm(quick_run, tmp_path):
+    """With a pretrained LM the peer is given its forward folder (--pretrained-lm) and no Brown
+    text to pretrain on; without one it gets the Brown text. A stub peer records its arguments."""
+    import sys
+
+    from textkit.reproduce.ulmfit import _finish_fastai, _start_fastai
+
+    out, _ = quick_run
+    stub = tmp_path / "peer.py"
+    stub.write_text(
+        "import json, sys\n"
+        "args = sys.argv[1:]\n"
+        "out = args[args.index('--out') + 1]\n"
+        "json.dump({'accuracy': 0.5, 'argv': args}, open(out, 'w'))\n"
+    )
+    task = (["good film"], ["fresh"], ["bad film"], ["rotten"])
+    settings = json.loads(json.dumps(QUICK_SETTINGS))
+    handle = _start_fastai(
+        sys.executable, stub, 1, tmp_path / "a", settings, task, lambda *_: None, out / "pretrained" / "fwd"
+    )
+    argv = _finish_fastai(handle, lambda *_: None)["peer"]["argv"]
+    assert argv[argv.index("--pretrained-lm") + 1] == str((out / "pretrained" / "fwd").resolve())
+    assert not (tmp_path / "a" / "fastai" / "data" / "pretrain.json").exists()
+    handle = _start_fastai(sys.executable, stub, 1, tmp_path / "b", settings, task, lambda *_: None)
+    assert "--pretrained-lm" not in _finish_fastai(handle, lambda *_: None)["peer"]["argv"]
+    assert json.loads((tmp_path / "b" / "fastai" / "data" / "pretrain.json").read_text())["train"]

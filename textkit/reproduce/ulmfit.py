@@ -154,8 +154,8 @@ METHODS = {
     "mnb-bi": "multinomial NB, uni+bigrams",
     "no-pretrain": ("same classifier, encoder from scratch (forward), every group trained from the start"),
     "fastai-ulmfit": (
-        "fastai 2.8 ULMFiT (AWD_LSTM, pretrained=False, LM pretrained by fastai on the same Brown text; "
-        "--pretrain runs only)"
+        "fastai 2.8 ULMFiT (AWD_LSTM) at the same settings, from the same pretrained forward LM (its weights "
+        "loaded into fastai's AWD_LSTM), or pretrained by fastai on the same Brown text with --pretrain"
     ),
 }
 
@@ -370,7 +370,7 @@ def run_ulmfit(
     from textkit.reproduce.experiments import sentiment_train_test, versions
     from textkit.nn.serialization import save_language_model
     from textkit.train.trainer import resolve_device
-    from textkit.data.pretrained import list_pretrained, pretrained_manifest
+    from textkit.data.pretrained import list_pretrained, pretrained_folder, pretrained_manifest
     from textkit.transfer import (
         TextClassifier,
         adapt_to_texts,
@@ -408,9 +408,21 @@ def run_ulmfit(
     timings["classical"] = time.perf_counter() - t
     log(f"nbsvm-bi {metrics['nbsvm-bi']['accuracy']:.4f}, mnb-bi {metrics['mnb-bi']['accuracy']:.4f}")
 
-    # the fastai peer starts now and runs beside textkit (its own process and threads)
+    # the fastai peer starts now and runs beside textkit (its own process and threads), from the
+    # same forward LM unless textkit pretrains here (then fastai pretrains on the same Brown text)
+    peer_lm = None
+    if fastai_python and pretrained is not None:
+        shipped = str(pretrained) in list_pretrained() and not Path(pretrained).exists()
+        peer_lm = pretrained_folder(str(pretrained)) if shipped else Path(pretrained) / "fwd"
     fastai_proc = _start_fastai(
-        fastai_python, script, fastai_threads, out, settings, train_texts, train_labels, test_texts, test_labels, log
+        fastai_python,
+        script,
+        fastai_threads,
+        out,
+        settings,
+        (train_texts, train_labels, test_texts, test_labels),
+        log,
+        pretrained_lm=peer_lm,
     )
 
     # 1. pretrain, or start from a shipped model or an LM folder pair
@@ -643,19 +655,23 @@ def _asdict(report) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(report).items()}
 
 
-def _start_fastai(python, script, threads, out, settings, train_texts, train_labels, test_texts, test_labels, log):
+def _start_fastai(python, script, threads, out, settings, task, log, pretrained_lm: Path | None = None):
+    """Start bench/ulmfit_fastai.py on the same split; ``pretrained_lm``: the forward LM folder it
+    starts from (else it pretrains on the Brown text textkit would pretrain on)."""
     if not python:
         return None
     from textkit._io import atomic_write_json
     from textkit.recipes.language_model import DataSettings, corpus_splits
 
-    pre = settings["pretrain"]
-    splits = corpus_splits(
-        DataSettings(corpus="brown", split_seed=0, fractions=(0.8, 0.1, 0.1), max_docs=pre.get("max_docs"))
-    )
+    train_texts, train_labels, test_texts, test_labels = task
     data_dir = out / "fastai" / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(data_dir / "pretrain.json", {"train": splits["train"], "valid": splits["valid"]}, indent=None)
+    if pretrained_lm is None:
+        pre = settings["pretrain"]
+        splits = corpus_splits(
+            DataSettings(corpus="brown", split_seed=0, fractions=(0.8, 0.1, 0.1), max_docs=pre.get("max_docs"))
+        )
+        atomic_write_json(data_dir / "pretrain.json", {"train": splits["train"], "valid": splits["valid"]}, indent=None)
     atomic_write_json(
         data_dir / "task.json",
         {
@@ -681,6 +697,8 @@ def _start_fastai(python, script, threads, out, settings, train_texts, train_lab
         "--work",
         str(out / "fastai" / "work"),
     ]
+    if pretrained_lm is not None:
+        command += ["--pretrained-lm", str(Path(pretrained_lm).resolve())]
     log("fastai peer started: " + " ".join(command))
     stderr = open(out / "fastai" / "log.txt", "w")  # noqa: SIM115 - closed in _finish_fastai
     return subprocess.Popen(command, stdout=stderr, stderr=subprocess.STDOUT), stderr, out / "fastai"
