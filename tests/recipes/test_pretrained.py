@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -83,3 +84,22 @@ def test_pretrained_truncated_or_missing_file_names_the_file_and_hash(shipped):
 def test_pretrained_export_refuses_mismatched_runs(tiny_runs, tmp_path):
     with pytest.raises(ValueError, match="cannot be the backward model"):
         export_pretrained({"backward": tiny_runs / "fwd"}, "x", tmp_path)
+
+
+def test_pretrained_export_sums_a_warm_started_chain(tiny_runs, tmp_path):
+    """A direction trained in two runs (the second with init_from) is exported with both runs
+    recorded and the card's steps, tokens and time summed over them."""
+    from textkit.recipes.pretrained import model_card
+
+    recipe = LMRecipe.load("models/tiny-test.json")
+    second = tmp_path / "fwd-2"
+    pretrain_language_model(recipe, second, quiet=True, max_steps=3, init_from=tiny_runs / "fwd")
+    manifest = export_pretrained({"forward": second}, "tiny-chain", tmp_path / "out")
+    runs = manifest["directions"]["forward"]["runs"]
+    first_steps = json.loads((tiny_runs / "fwd" / "config.json").read_text())["metrics"]["steps"]
+    assert [run["steps"] for run in runs] == [first_steps, 3]
+    assert runs[1]["tokens_seen"] == 3 * recipe.train.batch_size * recipe.train.bptt
+    card = model_card(manifest, recipe.to_dict(), data_rows=[("brown", "1", "x", "y")])
+    tokens = sum(run["tokens_seen"] for run in runs)
+    assert f"| forward | {first_steps:,} + 3 | " in card and f"~{tokens / 1e6:.1f}M" in card
+    assert "### Training runs" in card

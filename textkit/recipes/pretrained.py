@@ -27,7 +27,7 @@ def export_pretrained(runs: dict[str, str | Path], name: str, out_root: str | Pa
     """Write ``out_root/name/{direction}/`` for each trained run, plus the manifest and card.
     Returns the manifest."""
     from textkit.nn.serialization import load_language_model
-    from textkit.recipes.language_model import evaluate_language_model
+    from textkit.recipes.language_model import evaluate_language_model, training_chain
 
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
@@ -82,6 +82,8 @@ def export_pretrained(runs: dict[str, str | Path], name: str, out_root: str | Pa
             },
             "recipe": config.get("recipe"),
             "effective_train": config.get("effective_train"),
+            # every training run behind these weights, first first (more than one after --init-from)
+            "runs": [_run_summary(run) for run in training_chain(config)],
         }
     if len(set(pipelines)) > 1:
         raise ValueError(
@@ -99,6 +101,30 @@ def export_pretrained(runs: dict[str, str | Path], name: str, out_root: str | Pa
     }
     atomic_write_json(root / "manifest.json", manifest)
     return manifest
+
+
+def _run_summary(run: dict) -> dict:
+    metrics, train = run["metrics"], run["effective_train"]
+    summary = {k: metrics.get(k) for k in ("steps", "epochs", "train_time_s", "train_tokens_per_s", "precision")}
+    summary.update({k: train.get(k) for k in ("lr", "batch_size", "bptt", "seed")})
+    summary["tokens_seen"] = (metrics.get("steps") or 0) * (train.get("batch_size") or 0) * (train.get("bptt") or 0)
+    summary["valid_perplexity"] = metrics.get("valid_perplexity")
+    return summary
+
+
+def _training_totals(facts: dict) -> dict:
+    """Steps, epochs, tokens seen and training time summed over a direction's runs."""
+    runs = facts.get("runs")
+    if not runs:  # a manifest written before runs were recorded: the one run
+        train, effective = facts["training"], facts.get("effective_train") or {}
+        tokens = train["steps"] * effective.get("batch_size", 0) * effective.get("bptt", 0)
+        runs = [{**train, "tokens_seen": tokens}]
+    return {
+        "steps": " + ".join(f"{run['steps']:,}" for run in runs),
+        "epochs": round(sum(run["epochs"] for run in runs), 3),
+        "tokens_seen": sum(run["tokens_seen"] for run in runs),
+        "train_time_s": sum(run["train_time_s"] for run in runs),
+    }
 
 
 def model_card(manifest: dict, recipe: dict, *, data_rows: list[tuple[str, str, str, str]], notes: str = "") -> str:
@@ -123,12 +149,11 @@ def model_card(manifest: dict, recipe: dict, *, data_rows: list[tuple[str, str, 
     ]
     for direction, facts in manifest["directions"].items():
         train = facts["training"]
-        effective = facts.get("effective_train") or {}
-        tokens_seen = train["steps"] * effective.get("batch_size", 0) * effective.get("bptt", 0)
+        totals = _training_totals(facts)
         fp32 = facts["fp32_perplexity"]
         lines.append(
-            f"| {direction} | {train['steps']:,} | {train['epochs']} | ~{tokens_seen / 1e6:.1f}M "
-            f"| {train['train_tokens_per_s']:,} | {train['train_time_s'] / 3600:.2f} h "
+            f"| {direction} | {totals['steps']} | {totals['epochs']} | ~{totals['tokens_seen'] / 1e6:.1f}M "
+            f"| {train['train_tokens_per_s']:,} | {totals['train_time_s'] / 3600:.2f} h "
             f"| {train['device']}, {train['precision']} | {facts['perplexity']['valid']:.2f} | "
             f"{facts['perplexity']['test']:.2f} | {fp32['valid']:.2f} / {fp32['test']:.2f} |"
         )
@@ -138,9 +163,19 @@ def model_card(manifest: dict, recipe: dict, *, data_rows: list[tuple[str, str, 
         f"{next(iter(manifest['directions'].values()))['stored_dtype']} weights on the corpus's held-out documents; "
         "the last column is the float32 weights at the end of training. "
         "Tokens seen = steps x batch x bptt (approximate: "
-        "BPTT lengths vary around bptt).",
+        "BPTT lengths vary around bptt). Steps, epochs, tokens and time are summed over the training runs "
+        "(a second run started from the first's weights with `lm pretrain --init-from`); tokens/s is the last run's.",
         "",
     ]
+    chained = {d: f["runs"] for d, f in manifest["directions"].items() if len(f.get("runs") or []) > 1}
+    if chained:
+        lines += ["### Training runs", "", "| direction | run | steps | peak lr | seed | valid ppl at its end |"]
+        lines += ["|---|---|---|---|---|---|"]
+        for direction, runs in chained.items():
+            for i, run in enumerate(runs, 1):
+                ppl = "–" if run["valid_perplexity"] is None else f"{run['valid_perplexity']:.2f}"
+                lines.append(f"| {direction} | {i} | {run['steps']:,} | {run['lr']} | {run['seed']} | {ppl} |")
+        lines += ["", "Each run's valid perplexity is of its float32 weights at its own end.", ""]
     lines += ["## Files", "", "| file | bytes | sha256 |", "|---|---|---|"]
     for direction, facts in manifest["directions"].items():
         for rel, digest in facts["files"].items():
