@@ -11,6 +11,11 @@ same size, so a change of schedule can be given to the ablation as well.
     .venv/bin/python bench/ulmfit_classifier_search.py --finetuned runs/ulmfit/finetuned/fwd \
         --out bench/results/ulmfit_classifier_search.json [--seeds 0,1] [--only NAME,...] [--scratch]
 
+``--lm NAME|DIR --finetune-epochs 1,3`` instead fine-tunes the pretrained forward LM on the
+inner training texts (the held-out ones are not seen, as the fold's test texts are not in the
+real recipe) with ``reproduce ulmfit``'s fine-tuning settings and each number of unfrozen epochs,
+then trains the candidates on each fine-tuned LM (``encoder`` is then ``finetuned-<epochs>``).
+
 A held-out set of ~1,150 snippets has a standard error near 1.2 points, so differences below
 about two points between candidates are not evidence; the JSON records every run for that reason.
 Results are appended as they finish (a rerun with ``--only`` adds to the same file).
@@ -69,6 +74,8 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--finetuned", type=Path, help="a fine-tuned forward LM folder (reproduce ulmfit OUT/finetuned/fwd)"
     )
+    parser.add_argument("--lm", default=None, help="a pretrained forward LM (name or folder) to fine-tune here")
+    parser.add_argument("--finetune-epochs", default="1", help="with --lm: unfrozen fine-tuning epochs to compare")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--only", default=None, help="comma-separated candidate names (default: all)")
@@ -98,9 +105,32 @@ def main(argv=None) -> int:
             valid_texts[:100],
             valid_labels[:100],
         )
-    if args.finetuned is None:
+    finetuning: dict[str, dict] = {}
+    if args.lm is not None:
+        from textkit.reproduce.ulmfit import FULL_SETTINGS
+        from textkit.transfer import adapt_to_texts, fine_tune_language_model
+
+        encoders = {}
+        for epochs in [int(e) for e in args.finetune_epochs.split(",")]:
+            bundle = load_pretrained(args.lm)
+            raw_ft = {**FULL_SETTINGS["finetune"], "epochs": epochs}
+            finetune, _ = settings_from_dict({"finetune": raw_ft})
+            started = time.perf_counter()
+            model, pipeline, _ = adapt_to_texts(
+                bundle, train_texts, min_freq=finetune.min_freq, max_vocab=finetune.max_vocab
+            )
+            model, ft_metrics = fine_tune_language_model(model, pipeline, train_texts, finetune, seed=0, device="cpu")
+            name = f"finetuned-{epochs}"
+            encoders[name] = type(bundle)(model, pipeline, bundle.config)
+            finetuning[name] = {
+                "settings": raw_ft,
+                "perplexity": ft_metrics["perplexity"],
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+            print(f"{name}: LM valid perplexity {ft_metrics['perplexity']:.2f}", file=sys.stderr, flush=True)
+    elif args.finetuned is None:
         if not args.quick:
-            parser.error("--finetuned is required (or --quick, which trains a tiny random LM)")
+            parser.error("--finetuned or --lm is required (or --quick, which trains a tiny random LM)")
         encoders = {"scratch": None}
     else:
         bundle = load_pretrained(args.finetuned)
@@ -116,15 +146,16 @@ def main(argv=None) -> int:
         kinds = list(encoders) + (["scratch"] if args.scratch and "scratch" not in encoders else [])
         for kind in kinds:
             for seed in seeds:
-                if kind == "pretrained":
-                    model, pipeline = encoders["pretrained"].model, encoders["pretrained"].pipeline
+                if kind != "scratch":  # train_classifier copies the encoder's weights: the LM stays as it is
+                    model, pipeline = encoders[kind].model, encoders[kind].pipeline
                 else:  # a random encoder of the same size on a vocabulary of these training texts
                     from textkit.text import TextPipeline, Tokenizer, Vocab
 
                     tokenizer = Tokenizer(add_bos=True)
                     vocab = Vocab.build(tokenizer.tokenize_many(train_texts), min_freq=2, max_size=16000)
                     pipeline = TextPipeline(tokenizer, vocab)
-                    size = encoders["pretrained"].model.config if "pretrained" in encoders else None
+                    pretrained = [e for e in encoders.values() if e is not None]
+                    size = pretrained[0].model.config if pretrained else None
                     model = AWDLSTMConfig(
                         vocab_size=len(pipeline),
                         pad_index=pipeline.pad_index,
@@ -171,6 +202,8 @@ def main(argv=None) -> int:
                             if "pretrained" in encoders
                             else None
                         ),
+                        "lm": args.lm,
+                        "finetuning": finetuning,
                         "quick": args.quick,
                         "threads": args.threads,
                         "versions": versions(),
