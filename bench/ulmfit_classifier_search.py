@@ -32,16 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-BASE = {
-    "batch_size": 64,
-    "bptt": 70,
-    "max_len": 1400,
-    "drop_mult": 0.5,
-    "lr_factor": 1.0,
-    "schedule": "one_cycle",
-    "moms": [0.8, 0.7, 0.8],
-    "stages": [{"groups": "all", "epochs": 1, "lr": 0.005}, {"groups": "all", "epochs": 1, "lr": 0.002}],
-}
+from textkit.reproduce.ulmfit import FULL_SETTINGS
+
+# reproduce ulmfit's classifier settings with the two epochs it trained before this search
+BASE = {**FULL_SETTINGS["classifier"], "stages": FULL_SETTINGS["classifier"]["stages"][:2]}
 CANDIDATES = {
     "two_epochs": {},  # the default before this search
     "three_epochs": {"stages": [*BASE["stages"], {"groups": "all", "epochs": 1, "lr": 0.001}]},
@@ -57,7 +51,7 @@ CANDIDATES = {
 
 def inner_split(seed: int = 1234, fraction: float = 0.1):
     """Fold 0's training texts split into (train, valid) by distinct text (duplicates stay together)."""
-    from textkit.reproduce.ulmfit import FULL_SETTINGS, fold_zero_split
+    from textkit.reproduce.ulmfit import fold_zero_split
 
     split = fold_zero_split(0, FULL_SETTINGS)
     texts, labels = split.train_texts, split.train_labels
@@ -107,7 +101,6 @@ def main(argv=None) -> int:
         )
     finetuning: dict[str, dict] = {}
     if args.lm is not None:
-        from textkit.reproduce.ulmfit import FULL_SETTINGS
         from textkit.transfer import adapt_to_texts, fine_tune_language_model
 
         encoders = {}
