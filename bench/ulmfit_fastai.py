@@ -180,14 +180,15 @@ def load_data(data_dir: Path, limit: int | None, with_pretrain: bool = True) -> 
     first `limit` docs of each list."""
     cut = (lambda xs: xs[:limit]) if limit else (lambda xs: xs)
     pretrain = {}
-    path = data_dir / "pretrain.json"
-    raw = read_json(path) if with_pretrain else {"train": None, "valid": None}
-    if not isinstance(raw, dict):
-        raise BadInput(f"{path}: expected a JSON object")
-    for split in ("train", "valid") if with_pretrain else ():
-        if split not in raw:
-            raise BadInput(f"{path}: missing key '{split}'")
-        pretrain[split] = cut(_str_list(raw[split], f"{path}: '{split}'"))
+    if with_pretrain:
+        path = data_dir / "pretrain.json"
+        raw = read_json(path)
+        if not isinstance(raw, dict):
+            raise BadInput(f"{path}: expected a JSON object")
+        for split in ("train", "valid"):
+            if split not in raw:
+                raise BadInput(f"{path}: missing key '{split}'")
+            pretrain[split] = cut(_str_list(raw[split], f"{path}: '{split}'"))
 
     path = data_dir / "task.json"
     raw = read_json(path)
@@ -334,8 +335,9 @@ def pretrain_stage(data: dict, settings: dict, work: Path, tok_workers: int) -> 
 def check_textkit_lm(folder: Path) -> dict:
     """The config of a textkit forward AWD-LSTM folder, checked before anything runs."""
     config = read_json(folder / "config.json")
-    if not isinstance(config, dict) or config.get("arch") != "awd_lstm":
-        raise BadInput(f"{folder / 'config.json'}: not a textkit AWD-LSTM (arch {config.get('arch')!r})")
+    arch = config.get("arch") if isinstance(config, dict) else None
+    if arch != "awd_lstm":
+        raise BadInput(f"{folder / 'config.json'}: not a textkit AWD-LSTM (arch {arch!r})")
     if config.get("data", {}).get("backwards", False):
         raise BadInput(f"{folder}: a backward LM; the fastai peer starts from a forward one")
     itos = read_json(folder / "vocab.json")
