@@ -63,6 +63,25 @@ def inner_split(seed: int = 1234, fraction: float = 0.1):
     return [t for t, _ in train], [y for _, y in train], [t for t, _ in valid], [y for _, y in valid]
 
 
+def scratch_encoder(train_texts: list[str], pretrained: list):
+    """A random encoder's config (the pretrained one's sizes, else tiny ones) and a pipeline on a
+    vocabulary of the training texts, as the no-pretraining ablation builds them."""
+    from textkit.nn.awd_lstm import AWDLSTMConfig
+    from textkit.text import TextPipeline, Tokenizer, Vocab
+
+    tokenizer = Tokenizer(add_bos=True)
+    pipeline = TextPipeline(tokenizer, Vocab.build(tokenizer.tokenize_many(train_texts), min_freq=2, max_size=16000))
+    size = pretrained[0].model.config if pretrained else None
+    config = AWDLSTMConfig(
+        vocab_size=len(pipeline),
+        pad_index=pipeline.pad_index,
+        emb_size=size.emb_size if size else 16,
+        hidden_size=size.hidden_size if size else 32,
+        n_layers=size.n_layers if size else 2,
+    )
+    return config, pipeline
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -81,7 +100,6 @@ def main(argv=None) -> int:
     import torch
 
     from textkit._io import atomic_write_json, versions
-    from textkit.nn.awd_lstm import AWDLSTMConfig
     from textkit.transfer import load_pretrained
     from textkit.transfer.training import settings_from_dict, train_classifier
 
@@ -124,41 +142,48 @@ def main(argv=None) -> int:
     elif args.finetuned is None:
         if not args.quick:
             parser.error("--finetuned or --lm is required (or --quick, which trains a tiny random LM)")
-        encoders = {"scratch": None}
+        encoders: dict = {"scratch": None}
     else:
         bundle = load_pretrained(args.finetuned)
         if bundle.config.get("data", {}).get("backwards", False):
             parser.error(f"{args.finetuned} is a backward LM; give the forward one")
         encoders = {"pretrained": bundle}
+    # what train_classifier starts from: a fine-tuned LM (its encoder's weights are copied) or a config
+    trainable = {kind: (bundle.model, bundle.pipeline) for kind, bundle in encoders.items() if bundle is not None}
+    if "scratch" in encoders or args.scratch:
+        trainable["scratch"] = scratch_encoder(train_texts, [e for e in encoders.values() if e is not None])
     report = json.loads(args.out.read_text()) if args.out.exists() else {"runs": []}
+    report.update(
+        {
+            "what": __doc__.split("\n\n")[0],
+            "data": {
+                "corpus": "rotten-tomatoes",
+                "fold": 0,
+                "inner_split": "10% of fold 0's distinct training texts, numpy default_rng(1234)",
+                "n_train": len(train_texts),
+                "n_valid": len(valid_texts),
+            },
+            "finetuned": str(args.finetuned) if args.finetuned else None,
+            "finetuned_config": (
+                {"finetune": encoders["pretrained"].config.get("finetune")} if "pretrained" in encoders else None
+            ),
+            "lm": args.lm,
+            "finetuning": finetuning,
+            "quick": args.quick,
+            "threads": args.threads,
+            "versions": versions(),
+        }
+    )
     for name in names:
         raw = {**BASE, **CANDIDATES[name]}
         if args.quick:
             raw = {**raw, "stages": [{"groups": "all", "epochs": 1, "lr": 0.005}], "batch_size": 32}
         _, settings = settings_from_dict({"classifier": raw})
-        kinds = list(encoders) + (["scratch"] if args.scratch and "scratch" not in encoders else [])
-        for kind in kinds:
+        for kind, (encoder, pipeline) in trainable.items():
             for seed in seeds:
-                if kind != "scratch":  # train_classifier copies the encoder's weights: the LM stays as it is
-                    model, pipeline = encoders[kind].model, encoders[kind].pipeline
-                else:  # a random encoder of the same size on a vocabulary of these training texts
-                    from textkit.text import TextPipeline, Tokenizer, Vocab
-
-                    tokenizer = Tokenizer(add_bos=True)
-                    vocab = Vocab.build(tokenizer.tokenize_many(train_texts), min_freq=2, max_size=16000)
-                    pipeline = TextPipeline(tokenizer, vocab)
-                    pretrained = [e for e in encoders.values() if e is not None]
-                    size = pretrained[0].model.config if pretrained else None
-                    model = AWDLSTMConfig(
-                        vocab_size=len(pipeline),
-                        pad_index=pipeline.pad_index,
-                        emb_size=size.emb_size if size else 16,
-                        hidden_size=size.hidden_size if size else 32,
-                        n_layers=size.n_layers if size else 2,
-                    )
                 started = time.perf_counter()
                 clf, metrics = train_classifier(
-                    model,
+                    encoder,
                     pipeline,
                     train_texts,
                     train_labels,
@@ -179,29 +204,6 @@ def main(argv=None) -> int:
                 }
                 print(f"{name} {kind} seed {seed}: {accuracy:.4f} ({run['seconds']} s)", file=sys.stderr, flush=True)
                 report["runs"].append(run)
-                report.update(
-                    {
-                        "what": __doc__.split("\n\n")[0],
-                        "data": {
-                            "corpus": "rotten-tomatoes",
-                            "fold": 0,
-                            "inner_split": "10% of fold 0's distinct training texts, numpy default_rng(1234)",
-                            "n_train": len(train_texts),
-                            "n_valid": len(valid_texts),
-                        },
-                        "finetuned": str(args.finetuned) if args.finetuned else None,
-                        "finetuned_config": (
-                            {"finetune": encoders["pretrained"].config.get("finetune")}
-                            if "pretrained" in encoders
-                            else None
-                        ),
-                        "lm": args.lm,
-                        "finetuning": finetuning,
-                        "quick": args.quick,
-                        "threads": args.threads,
-                        "versions": versions(),
-                    }
-                )
                 atomic_write_json(args.out, report)
     return 0
 

@@ -37,6 +37,18 @@ def test_pipeline_subword_saves_model_file_and_loads_identically(tmp_path, tiny_
     assert load_pipeline(tmp_path).decode(pipeline.encode(text).ids) == text
 
 
+def test_pipeline_itos_lists_every_token_in_id_order(tiny_corpus):
+    tok = Tokenizer(add_bos=True)
+    vocab = Vocab.build([tok.tokenize(t) for t in tiny_corpus])
+    assert TextPipeline(tok, vocab).itos == vocab.itos
+    sp = TextPipeline(SubwordTokenizer.train(tiny_corpus * 20, vocab_size=300, model_type="bpe"))
+    assert len(sp.itos) == len(sp) and [sp.token_to_id(piece) for piece in sp.itos[:50]] == list(range(50))
+    from tests.transfer.tiny_llama import tiny_tokenizer  # a byte-level BPE pipeline (a Llama's)
+
+    bpe = tiny_tokenizer()
+    assert len(bpe.itos) == len(bpe) and [bpe.token_to_id(token) for token in bpe.itos] == list(range(len(bpe)))
+
+
 def test_pipeline_word_needs_a_vocab():
     with pytest.raises(ValueError, match="needs a Vocab"):
         TextPipeline(Tokenizer())

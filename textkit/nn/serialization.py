@@ -155,8 +155,7 @@ def save_language_model(
         raise ValueError(f"the pipeline has {n_vocab} tokens but the model's vocab_size is {model.config.vocab_size}")
     pipeline.save(folder)
     if not pipeline.has_own_vocab:  # keep the common layout: a vocab.json
-        itos = [pipeline.id_to_token(i) for i in range(n_vocab)]
-        atomic_write_json(folder / "vocab.json", {"itos": itos, "source": "sentencepiece"}, indent=None)
+        atomic_write_json(folder / "vocab.json", {"itos": pipeline.itos, "source": "sentencepiece"}, indent=None)
     save_weights(model, folder / WEIGHTS_FILE, dtype=dtype)
     atomic_write_json(folder / CONFIG_FILE, {**model_config_dict(model), **(extra or {})})
     return folder

@@ -426,15 +426,11 @@ def _load_start(folder: str | Path, recipe: LMRecipe, pipeline):
     if backwards != recipe.data.backwards:
         direction = "backward" if backwards else "forward"
         raise ValueError(f"--init-from {folder} is a {direction} LM; pass --backwards to match it (or drop it)")
-    if pipeline is not None and _vocabulary(pipeline) != _vocabulary(start.pipeline):
+    if pipeline is not None and pipeline.itos != start.pipeline.itos:
         raise ValueError(
             f"--init-from {folder} has another vocabulary than --pipeline; drop --pipeline to use the folder's"
         )
     return start
-
-
-def _vocabulary(pipeline) -> list[str]:
-    return [pipeline.id_to_token(i) for i in range(len(pipeline))]
 
 
 def _start_record(folder: Path, config: dict) -> dict:

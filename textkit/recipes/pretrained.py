@@ -43,9 +43,7 @@ def export_pretrained(runs: dict[str, str | Path], name: str, out_root: str | Pa
             raise ValueError(
                 f"{run} was trained with backwards={saved.get('backwards', False)}; it cannot be the {direction} model"
             )
-        pipelines.append(
-            json.dumps(bundle.pipeline.vocab.itos if bundle.pipeline.vocab is not None else len(bundle.pipeline))
-        )
+        pipelines.append(tuple(bundle.pipeline.itos))
         target = root / direction
         if target.exists():
             shutil.rmtree(target)
@@ -114,11 +112,7 @@ def _run_summary(run: dict) -> dict:
 
 def _training_totals(facts: dict) -> dict:
     """Steps, epochs, tokens seen and training time summed over a direction's runs."""
-    runs = facts.get("runs")
-    if not runs:  # a manifest written before runs were recorded: the one run
-        train, effective = facts["training"], facts.get("effective_train") or {}
-        tokens = train["steps"] * effective.get("batch_size", 0) * effective.get("bptt", 0)
-        runs = [{**train, "tokens_seen": tokens}]
+    runs = facts["runs"]
     return {
         "steps": " + ".join(f"{run['steps']:,}" for run in runs),
         "epochs": round(sum(run["epochs"] for run in runs), 3),

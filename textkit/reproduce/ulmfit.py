@@ -416,9 +416,9 @@ def run_ulmfit(
 
     # the fastai peer starts now and runs beside textkit (its own process and threads), from the
     # same forward LM unless textkit pretrains here (then fastai pretrains on the same Brown text)
+    shipped = pretrained is not None and str(pretrained) in list_pretrained() and not Path(pretrained).exists()
     peer_lm = None
     if fastai_python and pretrained is not None:
-        shipped = str(pretrained) in list_pretrained() and not Path(pretrained).exists()
         peer_lm = pretrained_folder(str(pretrained)) if shipped else Path(pretrained) / "fwd"
     fastai_proc = _start_fastai(
         fastai_python,
@@ -439,7 +439,7 @@ def run_ulmfit(
         pretrain_metrics = pretrain_both(settings, pretrain_dir, device, log)
         timings["pretrain"] = time.perf_counter() - t
         sources = {"fwd": (pretrain_dir / "fwd", "forward"), "bwd": (pretrain_dir / "bwd", "backward")}
-    elif str(pretrained) in list_pretrained() and not Path(pretrained).exists():
+    elif shipped:
         pretrain_metrics = {
             "shipped": str(pretrained),
             "manifest": {

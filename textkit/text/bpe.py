@@ -184,6 +184,11 @@ class ByteBPETokenizer:
         return str(token)
 
     @property
+    def itos(self) -> list[str]:
+        """Every token in id order (the pipeline protocol's, as ``TextPipeline.itos``)."""
+        return [self.id_to_token(i) for i in range(len(self))]
+
+    @property
     def special_ids(self) -> dict[str, int]:
         """Ids of the special tokens the model names: among 'unk', 'pad', 'bos', 'eos'."""
         return dict(self._special_ids)

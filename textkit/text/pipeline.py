@@ -29,7 +29,7 @@ class TextPipeline:
 
     The protocol every model, trainer and recipe relies on (no caller needs to know which
     kind of tokenizer is inside): ``encode``/``decode``, ``encode_documents``, ``len()``,
-    ``token_to_id``/``id_to_token``, ``special_ids`` and ``pad_index``."""
+    ``token_to_id``/``id_to_token``, ``itos``, ``special_ids`` and ``pad_index``."""
 
     def __init__(self, tokenizer: Tokenizer | SubwordTokenizer, vocab: Vocab | None = None) -> None:
         if isinstance(tokenizer, Tokenizer) and vocab is None:
@@ -101,6 +101,11 @@ class TextPipeline:
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    @property
+    def itos(self) -> list[str]:
+        """Every token (or SentencePiece piece) in id order."""
+        return [self.id_to_token(i) for i in range(len(self))]
 
     def save(self, folder: str | Path) -> Path:
         folder = Path(folder)
