@@ -19,6 +19,7 @@ PACKAGE = Path(textkit.__file__).parent
 # rank of each top-level part; equal ranks are siblings and must not import each other
 LAYERS: dict[str, int] = {
     "_io": 0,
+    "_folders": 0,
     "_device": 0,
     "text": 1,
     "data": 2,

@@ -39,6 +39,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", encoding: str | None 
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a saved file gets the user's usual mode
         with os.fdopen(fd, mode, encoding=encoding) as handle:
             yield handle
             handle.flush()
@@ -99,22 +100,85 @@ def textkit_home() -> Path:
     return Path(os.environ.get("TEXTKIT_HOME", Path.home() / ".cache" / "textkit")).expanduser()
 
 
+def _umask() -> int:
+    try:  # Linux reports it without changing it (os.umask would, for every thread at once)
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False
+    where the system or file system cannot."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (38, 22, 95):  # ENOSYS, EINVAL, EOPNOTSUPP: no exchange here
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def replace_folder(staging: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Move the complete folder ``staging`` to ``target``, replacing any folder there so that
+    a reader always finds the old folder or the new one, never neither: the two are exchanged
+    atomically, then the old one is removed. Two writers racing both finish, and ``target``
+    is one writer's whole folder."""
+    staging, target = Path(staging), Path(target)
+    for _ in range(20):
+        try:
+            os.rename(staging, target)  # the common case: nothing there yet
+            return
+        except OSError as exc:
+            if exc.errno not in (17, 39) and not isinstance(exc, (FileExistsError, IsADirectoryError)):
+                raise  # 17 EEXIST, 39 ENOTEMPTY: a folder is there; exchange with it
+        if _exchange(staging, target):
+            shutil.rmtree(staging, ignore_errors=True)  # now the old folder
+            return
+        if not target.exists():
+            continue
+        # no exchange on this system: the fallback leaves a short window with no folder
+        old = target.with_name(f".{target.name}.{os.getpid()}.old")
+        os.rename(target, old)
+        os.rename(staging, target)
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    raise OSError(f"could not move {staging} to {target}: another process keeps replacing it")
+
+
 @contextlib.contextmanager
 def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
-    """Build a folder under a temporary sibling name; rename it to ``path`` on success.
+    """Build a folder under a temporary sibling name; move it to ``path`` on success.
 
     On any exception (including KeyboardInterrupt) the partial folder is removed and ``path``
     is untouched, so a cache keyed by folder name never holds the output of a failed run. An
-    existing ``path`` is replaced only once the new folder is complete.
+    existing ``path`` is replaced atomically (``replace_folder``) once the new folder is complete.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
     try:
+        os.chmod(staging, 0o777 & ~_umask())
         yield staging
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
+        replace_folder(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -41,8 +41,13 @@ TOP_LEVEL_COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("textkit.commands.models", "models by name: list, info (source, licence, sha256), get (fetch + verify)"),
     "classify": ("textkit.commands.classify", "classify your own texts: train, evaluate, predict from files"),
     "topics": ("textkit.commands.topics", "topic models (NMF or SVD) of your own documents"),
-    "translate": ("textkit.commands.translate", "translate a file with a trained translation model folder"),
+    "translate": (
+        "textkit.commands.translate",
+        "translate a file with a shipped model (transformer-es-en) or a model folder; `translate train` trains one",
+    ),
 }
+# `textkit translate train ...` has its own options: (command, first word) -> module
+SUBCOMMAND_MODULES: dict[tuple[str, str], str] = {("translate", "train"): "textkit.commands.translate_train"}
 
 
 def _add_module_command(subparsers, name: str, module_path: str, help_text: str, selected: bool) -> None:
@@ -123,8 +128,34 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     for name, (module_path, help_text) in REPRODUCE_COMMANDS.items():
         _add_module_command(experiments, name, module_path, help_text, selected=words[:2] == ["reproduce", name])
     for name, (module_path, help_text) in TOP_LEVEL_COMMANDS.items():
+        module_path = SUBCOMMAND_MODULES.get((name, words[1] if len(words) > 1 else ""), module_path)
         _add_module_command(commands, name, module_path, help_text, selected=words[:1] == [name])
     return parser
+
+
+# Failures textkit knows how to explain: their message is the whole story.
+KNOWN_ERRORS = (ValueError, FileNotFoundError, RuntimeError, OSError, LookupError)
+
+
+def _is_explained(exc: BaseException) -> bool:
+    if isinstance(exc, KeyError):  # a message names the problem; a bare key ('lang') is a bug
+        return bool(exc.args) and isinstance(exc.args[0], str) and " " in exc.args[0]
+    return isinstance(exc, KNOWN_ERRORS) and bool(str(exc).strip())
+
+
+def _log_internal_error(exc: BaseException) -> str:
+    """Write the traceback to a log file under $TEXTKIT_HOME/logs; return its path."""
+    import time
+    import traceback
+
+    from textkit._io import atomic_write_text, textkit_home
+
+    path = textkit_home() / "logs" / f"error-{time.strftime('%Y%m%d-%H%M%S')}-{id(exc) % 10000:04d}.log"
+    try:
+        atomic_write_text(path, "textkit " + " ".join(sys.argv[1:]) + "\n\n" + traceback.format_exc())
+    except OSError:
+        return "(the log could not be written)"
+    return str(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,9 +167,20 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(args, "_handler"):
             return args._handler(args)
         return importlib.import_module(args._module).run(args)
-    except (KeyError, ValueError, FileNotFoundError, RuntimeError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"textkit: error: {message}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("textkit: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place every failure is turned into a message
+        if _is_explained(exc):
+            message = exc.args[0] if isinstance(exc, KeyError) else exc
+            print(f"textkit: error: {message}", file=sys.stderr)
+            return 1
+        log = _log_internal_error(exc)
+        print(
+            f"textkit: internal error: {type(exc).__name__}: {exc}. This is a bug in textkit, not in your input; "
+            f"the traceback is in {log}. Please report it with that file.",
+            file=sys.stderr,
+        )
         return 1
 
 

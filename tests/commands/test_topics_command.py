@@ -87,8 +87,10 @@ def test_topics_command_nmf_recovers_themes_and_writes_every_output(tmp_path, ca
         assert " ".join(t["top_words"]) in printed and f"{t['coherence_npmi']:+.3f}" in printed
     assert "purity 1.000" in printed
 
-    # seeded: the same run again gives the same topics and weights
-    assert main(argv) == 0
+    # replacing the folder needs --overwrite; the seeded run again gives the same topics and weights
+    assert main(argv) == 1
+    assert "--overwrite" in capsys.readouterr().err
+    assert main([*argv, "--overwrite"]) == 0
     again = json.loads((out / "topics.json").read_text(encoding="utf-8"))
     assert again["topics"] == topics
     assert read_doc_topics(out / "doc_topics.csv")[1] == rows

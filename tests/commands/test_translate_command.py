@@ -66,12 +66,12 @@ def model_dir(tmp_path_factory):
 def direct(model_dir, texts: list[str], **options) -> list[str]:
     """What the recipe gives for the same sentences, decoded to text as the command does."""
     from textkit.nn import load_translation_model
-    from textkit.recipes.translation import translate
+    from textkit.recipes.translation import translate_ids
 
     model, source, target = load_translation_model(model_dir)
     specials = target.special_ids
     ids = source.encode_batch(texts)
-    hyps = translate(model, ids, bos_id=specials["bos"], eos_id=specials["eos"], pad_id=specials["pad"], **options)
+    hyps = translate_ids(model, ids, bos_id=specials["bos"], eos_id=specials["eos"], pad_id=specials["pad"], **options)
     return [" ".join(target.decode(h).split()) for h in hyps]
 
 

@@ -16,7 +16,7 @@ from textkit.nn.seq2seq import (
     scheduled_logits,
 )
 from textkit.nn.transformer import TransformerConfig, TransformerSeq2Seq
-from textkit.recipes.translation import translate
+from textkit.recipes.translation import translate_ids
 
 PAD = 3
 
@@ -124,7 +124,7 @@ def test_seq2seq_configs_round_trip_and_validate():
 
 def test_seq2seq_empty_source_translates_and_all_pad_row_raises():
     model = make("luong")
-    out = translate(model, [[], [5, 6]], bos_id=1, eos_id=2, pad_id=PAD, max_new_tokens=4, beam_size=2)
+    out = translate_ids(model, [[], [5, 6]], bos_id=1, eos_id=2, pad_id=PAD, max_new_tokens=4, beam_size=2)
     assert len(out) == 2 and all(len(o) <= 4 for o in out)
     with pytest.raises(ValueError, match="all padding"):
         model.encode(torch.full((1, 2), PAD))
@@ -155,7 +155,7 @@ def test_seq2seq_attention_learns_to_reverse_with_the_trainer():
     history = trainer.fit(epochs=12)
     assert history[-1]["valid_loss"] < 0.5 * history[0]["valid_loss"]
     sources = [p[0] for p in pairs[500:520]]
-    hyps = translate(model, sources, bos_id=1, eos_id=2, pad_id=PAD, beam_size=3)
+    hyps = translate_ids(model, sources, bos_id=1, eos_id=2, pad_id=PAD, beam_size=3)
     assert sum(h == s[::-1] for h, s in zip(hyps, sources, strict=True)) >= 15
 
 

@@ -11,7 +11,7 @@ from textkit import decode
 from textkit.nn.config import config_from_dict, config_to_dict
 from textkit.nn.seq2seq import count_parameters
 from textkit.nn.transformer import TransformerConfig, TransformerSeq2Seq
-from textkit.recipes.translation import translate
+from textkit.recipes.translation import translate_ids
 
 PAD = 3
 
@@ -115,13 +115,13 @@ def test_transformer_too_long_raises_and_translate_truncates_with_warning():
     with pytest.raises(ValueError, match="max_len"):
         model(torch.randint(4, 30, (1, 41)), torch.randint(4, 25, (1, 3)))
     with pytest.warns(UserWarning, match="truncated"):
-        out = translate(model, [list(range(4, 30)) * 3], bos_id=1, eos_id=2, pad_id=PAD, max_new_tokens=5)
+        out = translate_ids(model, [list(range(4, 30)) * 3], bos_id=1, eos_id=2, pad_id=PAD, max_new_tokens=5)
     assert len(out) == 1 and len(out[0]) <= 5
 
 
 def test_transformer_empty_source_has_a_defined_translation_and_all_pad_rows_raise():
     model = tiny()
-    out = translate(model, [[], [5, 6, 7]], bos_id=1, eos_id=2, pad_id=PAD, max_new_tokens=4)
+    out = translate_ids(model, [[], [5, 6, 7]], bos_id=1, eos_id=2, pad_id=PAD, max_new_tokens=4)
     assert len(out) == 2 and all(isinstance(t, list) and len(t) <= 4 for t in out)
     with pytest.raises(ValueError, match="all padding"):
         model.encode(torch.full((1, 3), PAD))
@@ -186,7 +186,7 @@ def test_transformer_learns_to_copy():
         loss.backward()
         opt.step()
     tests = torch.randint(4, 14, (8, 5), generator=gen).tolist()
-    assert translate(model, tests, bos_id=1, eos_id=2, pad_id=PAD, beam_size=3) == tests
+    assert translate_ids(model, tests, bos_id=1, eos_id=2, pad_id=PAD, beam_size=3) == tests
 
 
 @pytest.mark.gpu
@@ -200,6 +200,6 @@ def test_transformer_on_cuda_matches_cpu_and_runs_under_autocast():
         torch.testing.assert_close(gpu_model(src.cuda(), tgt.cuda()).cpu(), cpu, atol=1e-4, rtol=1e-4)
         with torch.autocast("cuda", dtype=torch.bfloat16):
             assert torch.isfinite(gpu_model(src.cuda(), tgt.cuda()).float()).all()
-    assert translate(
+    assert translate_ids(
         gpu_model, src.tolist(), bos_id=1, eos_id=2, pad_id=PAD, beam_size=2, max_new_tokens=5
-    ) == translate(model.cpu(), src.tolist(), bos_id=1, eos_id=2, pad_id=PAD, beam_size=2, max_new_tokens=5)
+    ) == translate_ids(model.cpu(), src.tolist(), bos_id=1, eos_id=2, pad_id=PAD, beam_size=2, max_new_tokens=5)

@@ -103,11 +103,11 @@ def test_reproduce_translation_quick_writes_consistent_outputs(tmp_path):
 
     # saved models load back and translate the same; a foreign tokenizer is refused
     from textkit.nn.seq2seq import load_translation_model
-    from textkit.recipes.translation import translate
+    from textkit.recipes.translation import translate_ids
 
     model, source, target = load_translation_model(out / "transformer" / "model")
     ids = source.encode("el perro rojo come el pan")
-    assert isinstance(translate(model, [ids], bos_id=1, eos_id=2, pad_id=3), list)
+    assert isinstance(translate_ids(model, [ids], bos_id=1, eos_id=2, pad_id=3), list)
     from textkit.text import SubwordTokenizer
 
     other = SubwordTokenizer.train(["completely different text here"] * 20, vocab_size=290)

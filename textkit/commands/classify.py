@@ -29,7 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train = actions.add_parser("train", help="train a classifier on a labelled file and save a model folder")
     add_data_arguments(train, data_help="labelled training data: CSV, TSV, JSON Lines, fastText lines or a folder")
     train.add_argument("--method", choices=["nb", "nbsvm", "lr", "ulmfit"], default="nbsvm")
-    train.add_argument("--out", required=True, help="model folder to write (replaced only once training succeeds)")
+    train.add_argument(
+        "--out", required=True, help="model folder to write (a new folder, or with --overwrite a classifier)"
+    )
+    train.add_argument("--overwrite", action="store_true", help="replace an existing classifier folder in --out")
     train.add_argument("--valid", default=None, help="a labelled file to score after training (same format options)")
     train.add_argument("--tune", action="store_true", help="choose hyper-parameters by inner cross-validation")
     train.add_argument("--cv", type=int, default=5, help="folds for --tune (default 5)")
@@ -52,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     predict.add_argument("model_dir")
     add_data_arguments(predict, data_help="texts to label", stdin=True)
     predict.add_argument("--out", default="-", help="output file (default stdout); written only when complete")
+    predict.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     predict.add_argument(
         "--output-format",
         choices=["jsonl", "csv"],
@@ -90,6 +94,11 @@ def _read(path: str, args: argparse.Namespace, labels: str, quiet: bool = False)
 def _train(args: argparse.Namespace) -> int:
     from textkit.recipes.classify import check_training_labels, save_classifier, train_classifier
 
+    from textkit._folders import check_output
+    from textkit.data.resolver import is_path
+
+    pretrained = args.pretrained if args.method == "ulmfit" and is_path(args.pretrained) else None
+    check_output(args.out, kind="classifier", inputs=[args.data, args.valid, pretrained], overwrite=args.overwrite)
     log = _log(args.quiet)
     table = _read(args.data, args, "required", args.quiet)
     check_training_labels(table.labels, table.where)
@@ -181,6 +190,10 @@ def _predict(args: argparse.Namespace) -> int:
     from textkit.data.tables import DataFileError, iter_table
     from textkit.recipes.classify import load_classifier
 
+    from textkit._folders import check_output
+
+    if args.out != "-":
+        check_output(args.out, kind=None, inputs=[args.data, args.model_dir], overwrite=args.overwrite)
     saved = load_classifier(args.model_dir, device=args.device)
     if args.proba and not saved.has_proba:
         raise ValueError(f"the {saved.method} model in {args.model_dir} gives no probabilities; drop --proba")

@@ -36,13 +36,14 @@ def human_bytes(n: int | None) -> str:
 def _size(entry: ModelEntry) -> str:
     if entry.kind == "recipe":
         return "-"
-    return human_bytes(entry.size_bytes) + (" download" if entry.kind == "llm" else "")
+    return human_bytes(entry.size_bytes) + (" download" if entry.kind in ("llm", "encoder") else "")
 
 
 def _status(entry: ModelEntry) -> str:
     if entry.kind == "pretrained":
-        return f"{entry.status} ({', '.join(entry.details['directions'])})"
-    if entry.kind == "llm":
+        directions = entry.details["directions"]
+        return f"{entry.status} ({', '.join(directions)})" if directions else entry.status
+    if entry.kind in ("llm", "encoder"):
         here = sum(f.bytes or 0 for f in entry.files if f.present) + entry.details.get("converted_bytes", 0)
         return entry.status + (f" ({human_bytes(here)} here)" if here else "")
     return entry.status
@@ -89,7 +90,7 @@ def _print_info(entry: ModelEntry) -> None:
         line("recipe", entry.recipe)
     for what, folder in entry.cache.items():
         line(f"cache ({what})", folder)
-    if entry.kind == "llm" and entry.details.get("converted_files"):
+    if entry.kind in ("llm", "encoder") and entry.details.get("converted_files"):
         converted = ", ".join(f"{name} ({human_bytes(n)})" for name, n in entry.details["converted_files"].items())
         line("converted", converted)
     print("files:")
@@ -133,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
             f"{entry.name}: already there (shipped with textkit); all {result.verified_files} files match "
             f"their recorded sha256 in {entry.location}"
         )
-    elif entry.kind == "llm":
+    elif entry.kind in ("llm", "encoder"):
         if result.already_present:
             state = "already there"
         elif result.previous_status == "fetched" and not args.force:

@@ -45,7 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--k", type=int, required=True, help="number of topics (at least 1, fewer than the documents)")
     parser.add_argument("--method", choices=["nmf", "svd"], default="nmf", help="NMF (default) or truncated SVD (LSA)")
-    parser.add_argument("--out", required=True, help="output folder (replaced only once the run succeeds)")
+    parser.add_argument(
+        "--out", required=True, help="output folder (a new folder, or with --overwrite a topics folder)"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing topics folder in --out")
     parser.add_argument("--top-words", type=int, default=10, help="words shown and scored per topic (default 10)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the factorization (default 0)")
     parser.add_argument(
@@ -71,11 +74,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--k must be at least 1, got {args.k}")
     if args.top_words < 2:
         raise ValueError(f"--top-words must be at least 2 (coherence scores word pairs), got {args.top_words}")
-    out = Path(args.out)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "topics.json").exists())):
-        raise ValueError(
-            f"--out {out} exists and is not a textkit topics folder; it would be replaced: choose a new folder"
-        )
+    from textkit._folders import check_output
+
+    out = check_output(args.out, kind="topics", inputs=[args.data], overwrite=args.overwrite)
     table = read_table(args.data, **table_options(args, "optional"))
     keep = [i for i, text in enumerate(table.texts) if text.strip()]
     n_empty = len(table) - len(keep)

@@ -1,8 +1,9 @@
-"""``textkit translate``: translate a file, one source sentence per line, with a trained
-translation model folder (``textkit reproduce translation`` writes ``OUT/<model>/model``).
+"""``textkit translate``: translate a file, one source sentence per line, with a shipped
+translation model by name (``transformer-es-en``) or a model folder (``textkit translate train``
+and ``textkit reproduce translation`` write them).
 
-    textkit translate runs/translation/transformer/model --data sources.txt --out hypotheses.txt
-    cat sources.txt | textkit translate MODEL_DIR --data - --beam 1
+    textkit translate transformer-es-en --data sources.txt --out hypotheses.txt
+    cat sources.txt | textkit translate ./runs/my-model/best --data - --beam 1
 
 The input is read and translated a chunk of lines at a time, so a large file is never held
 in memory; the output keeps the input's order, one line per input line. Thin wrapper over
@@ -24,7 +25,12 @@ STRUCTURED_SUFFIXES = (".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".json")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model_dir", help="a translation model folder (config.json, model.safetensors, tokenizers)")
+    parser.add_argument(
+        "model_dir",
+        metavar="MODEL",
+        help="a shipped model's name (transformer-es-en) or a translation model folder (a path, e.g. ./my-model); "
+        "`textkit translate train --help` trains one on your own parallel data",
+    )
     add_data_arguments(
         parser,
         data_help="source sentences: plain text, one per line (the default for any suffix but .csv/.tsv/.jsonl), "
@@ -34,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--beam", type=int, default=5, help="beam size (default 5; 1 decodes greedily)")
     parser.add_argument("--out", default="-", help="output file (default stdout); written only when complete")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     parser.add_argument("--batch-size", type=int, default=64, help="sentences decoded together (default 64)")
     parser.add_argument(
         "--max-new-tokens",
@@ -56,7 +63,12 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-    folder = Path(args.model_dir)
+    from textkit._folders import check_output
+    from textkit.data.resolver import is_path, resolve_model
+
+    if args.out != "-":
+        check_output(args.out, kind=None, inputs=[args.data, args.model_dir], overwrite=args.overwrite)
+    folder = resolve_model(args.model_dir) if not is_path(args.model_dir) else Path(args.model_dir)
     check_translation_folder(folder)
     bundle = load_translation_model(folder, device=resolve_device(args.device))
     options = table_options(args, "ignore")

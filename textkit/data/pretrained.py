@@ -46,26 +46,42 @@ def pretrained_manifest(name: str) -> dict:
     return read_json(models[name] / MANIFEST, f"manifest of pretrained model {name!r}")
 
 
-def pretrained_folder(name: str, direction: str = "forward", verify: bool = True) -> Path:
-    """The verified LM folder of a shipped model's ``direction`` ('forward' or 'backward')."""
+def pretrained_folder(name: str, direction: str | None = None, verify: bool = True) -> Path:
+    """The verified folder of a shipped model: for a two-direction LM, its ``direction``
+    ('forward', the default, or 'backward'); for a single-folder model (a translation model,
+    whose manifest lists ``files``), the model's own folder."""
     manifest = pretrained_manifest(name)
-    directions = manifest.get("directions", {})
-    if direction not in directions:
-        raise ValueError(f"pretrained model {name!r} has no {direction!r} direction; it has {sorted(directions)}")
-    folder = list_pretrained()[name] / direction
+    root = list_pretrained()[name]
+    if "files" in manifest:
+        if direction is not None:
+            raise ValueError(f"pretrained model {name!r} has one folder, no {direction!r} direction")
+        folder, files = root, manifest["files"]
+    else:
+        direction = direction or "forward"
+        directions = manifest.get("directions", {})
+        if direction not in directions:
+            raise ValueError(f"pretrained model {name!r} has no {direction!r} direction; it has {sorted(directions)}")
+        folder, files = root / direction, directions[direction]["files"]
     if verify:
-        for rel, expected in directions[direction]["files"].items():
-            path = folder / rel
-            if not path.is_file():
-                raise PretrainedChecksumError(
-                    f"{path} is missing from the shipped model {name!r} (expected sha256 {expected}); "
-                    "restore it from the repository (git checkout -- models/) or reinstall textkit"
-                )
-            actual = sha256_file(path)
-            if actual != expected:
-                raise PretrainedChecksumError(
-                    f"{path} does not match the shipped model {name!r}: sha256 {actual}, expected {expected} "
-                    f"({os.path.getsize(path):,} bytes; truncated or replaced?). Restore it from the repository "
-                    "(git checkout -- models/) or reinstall textkit"
-                )
+        verify_files(folder, files, name)
     return folder
+
+
+def verify_files(folder: Path, files: dict[str, str], name: str) -> None:
+    """Every file a manifest lists is inside ``folder`` and matches its sha256."""
+    from textkit._folders import confined
+
+    for rel, expected in files.items():
+        path = folder / rel
+        if not path.is_file():
+            raise PretrainedChecksumError(
+                f"{path} is missing from the shipped model {name!r} (expected sha256 {expected}); "
+                "restore it from the repository (git checkout -- models/) or reinstall textkit"
+            )
+        actual = sha256_file(confined(folder, rel))
+        if actual != expected:
+            raise PretrainedChecksumError(
+                f"{path} does not match the shipped model {name!r}: sha256 {actual}, expected {expected} "
+                f"({os.path.getsize(path):,} bytes; truncated or replaced?). Restore it from the repository "
+                "(git checkout -- models/) or reinstall textkit"
+            )

@@ -34,6 +34,7 @@ def config_from_dict(cls: type[C], raw: dict, *, where: str = "config") -> C:
         raise ValueError(f"{where} is missing required keys {missing} for {cls.__name__}")
     values = {}
     for name, value in raw.items():
+        _check_field(name, fields[name].type, value, where)
         default = fields[name].default
         if isinstance(default, tuple) and isinstance(value, list):
             value = tuple(value)
@@ -41,6 +42,30 @@ def config_from_dict(cls: type[C], raw: dict, *, where: str = "config") -> C:
             value = float(value)
         values[name] = value
     return cls(**values)
+
+
+# Bounds on integer fields before anything is built from an untrusted config: sizes are checked
+# again against the weight file's header, but counts that drive loops must be small up front.
+MAX_INT_FIELD = 10_000_000
+MAX_COUNT_FIELD = 256  # layers, heads
+
+
+def _check_field(name: str, annotation: object, value: object, where: str) -> None:
+    kind = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    if kind == "bool" and not isinstance(value, bool):
+        raise ValueError(f"{where}: field {name!r} must be true or false, got {value!r}")
+    if kind == "str" and not isinstance(value, str):
+        raise ValueError(f"{where}: field {name!r} must be a string, got {value!r}")
+    if kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise ValueError(f"{where}: field {name!r} must be a number, got {value!r}")
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{where}: field {name!r} must be an integer, got {value!r}")
+        if name.endswith("seed"):
+            return
+        high = MAX_COUNT_FIELD if ("layer" in name or "head" in name) else MAX_INT_FIELD
+        if not -1 <= value <= high:
+            raise ValueError(f"{where}: field {name!r} = {value:,} is outside [-1, {high:,}]")
 
 
 def save_config(config: Any, path: str | Path) -> Path:

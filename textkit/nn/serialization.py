@@ -23,11 +23,20 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
+from textkit._folders import (
+    FORMAT_VERSION,
+    FolderError,
+    check_format_version,
+    confined,
+    read_consistently,
+    safetensors_header,
+)
 from textkit._io import atomic_write_bytes, atomic_write_json, read_json
 from textkit.nn.registry import build_language_model, model_config_dict
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
+MAX_CONFIG_BYTES = 1 << 20  # a config.json is a few KB; anything past this is not one
 ASSIGN_ON_LOAD = frozenset({"llama"})  # architectures whose every tensor is a parameter or persistent buffer
 
 
@@ -118,6 +127,36 @@ def load_weights(model: torch.nn.Module, path: str | os.PathLike, *, assign: boo
     return model
 
 
+def read_folder_config(folder: Path, what: str) -> dict:
+    """``folder/config.json`` as an object, bounded in size, with its format_version checked."""
+    path = confined(folder, CONFIG_FILE, "config")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise FolderError(f"{path}: {path.stat().st_size:,} bytes is too large for a {what} config")
+    raw = read_json(path, f"{what} config")
+    if not isinstance(raw, dict):
+        raise FolderError(f"{path} must hold a JSON object")
+    check_format_version(raw, path)
+    return raw
+
+
+def check_weights_header(model: torch.nn.Module, path: Path) -> None:
+    """Compare the tensors a weight file declares with those ``model`` (built on the meta
+    device: no memory) expects, reading only the header: a config that does not match its
+    weights is refused before any real tensor is allocated."""
+    header = safetensors_header(path)
+    expected = _stored_shapes(model)
+    missing = sorted(set(expected) - set(header))
+    unexpected = sorted(set(header) - set(expected))
+    if missing or unexpected:
+        raise FolderError(f"{path} does not match its config: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    for name, (_, shape) in header.items():
+        if tuple(shape) != tuple(expected[name]):
+            raise FolderError(
+                f"{path}: {name} has shape {tuple(shape)} but config.json describes {tuple(expected[name])}; "
+                "the config and the weights do not belong together"
+            )
+
+
 @dataclass
 class LanguageModelBundle:
     """A language model with its text pipeline and config: what ``LanguageModelBundle.load``
@@ -157,7 +196,9 @@ def save_language_model(
     if not pipeline.has_own_vocab:  # keep the common layout: a vocab.json
         atomic_write_json(folder / "vocab.json", {"itos": pipeline.itos, "source": "sentencepiece"}, indent=None)
     save_weights(model, folder / WEIGHTS_FILE, dtype=dtype)
-    atomic_write_json(folder / CONFIG_FILE, {**model_config_dict(model), **(extra or {})})
+    atomic_write_json(
+        folder / CONFIG_FILE, {"format_version": FORMAT_VERSION, **model_config_dict(model), **(extra or {})}
+    )
     return folder
 
 
@@ -170,6 +211,10 @@ def load_language_model(
     ``model, pipeline = load_language_model(folder)``. ``dtype`` casts the weights (e.g.
     ``torch.bfloat16``)."""
     folder = _resolve_model_folder(folder)
+    return read_consistently(folder, lambda: _load_language_folder(folder, device, dtype))
+
+
+def _load_language_folder(folder: Path, device: str | torch.device, dtype: torch.dtype | None) -> LanguageModelBundle:
     if not folder.is_dir():
         raise FileNotFoundError(
             f"{folder} is not a folder; expected a textkit LM folder written by `textkit lm pretrain`"
@@ -177,9 +222,12 @@ def load_language_model(
         )
     if not (folder / CONFIG_FILE).exists():
         raise FileNotFoundError(f"{folder / CONFIG_FILE} is missing; is {folder} a textkit LM folder?")
-    config = read_json(folder / CONFIG_FILE, "model config")
-    if not isinstance(config, dict) or "arch" not in config or "model" not in config:
-        raise ValueError(f"{folder / CONFIG_FILE} must hold an object with 'arch' and 'model' keys")
+    config = read_folder_config(folder, "language model")
+    if "arch" not in config or "model" not in config:
+        raise FolderError(f"{folder / CONFIG_FILE} must hold an object with 'arch' and 'model' keys")
+    weights = confined(folder, WEIGHTS_FILE, "weight file")
+    with torch.device("meta"):
+        check_weights_header(build_language_model(config["arch"], config["model"]), weights)
     # A Llama (a pretrained LLM: the large case) is built on the meta device and takes the loaded
     # tensors as they are: no random init, no second copy of the weights while loading.
     assign = config["arch"] in ASSIGN_ON_LOAD
@@ -192,7 +240,7 @@ def load_language_model(
             f"{model.config.vocab_size}; "
             "the vocab and the checkpoint do not belong together"
         )
-    load_weights(model, folder / WEIGHTS_FILE, assign=assign)
+    load_weights(model, weights, assign=assign)
     model.to(device=device, dtype=dtype).eval()
     return LanguageModelBundle(model, pipeline, config)
 
@@ -204,14 +252,17 @@ def _llm_names() -> list[str]:
 
 
 def _resolve_model_folder(folder_or_name: str | os.PathLike) -> Path:
-    """An existing path as it is; otherwise a pretrained LLM's name -> its converted folder."""
-    folder = Path(folder_or_name)
-    if folder.exists() or os.sep in os.fspath(folder_or_name):
-        return folder
-    from textkit.data.llms import find_llm, pretrained_llm_folder
+    """A path as it is; a name (shipped model or pretrained LLM) -> its verified folder."""
+    from textkit.data.resolver import resolve_model
 
-    manifest = find_llm(os.fspath(folder_or_name))
-    return folder if manifest is None else pretrained_llm_folder(manifest, verbose=True)
+    return resolve_model(folder_or_name, verbose=True)
+
+
+def resolve_translation_folder(folder_or_name: str | os.PathLike) -> Path:
+    """A translation model folder path, or a shipped translation model's name."""
+    from textkit.data.resolver import resolve_model
+
+    return resolve_model(folder_or_name)
 
 
 def _load_tokenizer(folder: Path):
@@ -277,32 +328,47 @@ def save_translation_model(model: torch.nn.Module, folder, *, source_tokenizer, 
         target_tokenizer.save(folder / "target_tokenizer")
     atomic_write_json(
         folder / "config.json",
-        {"arch": arch, "model": config_to_dict(model.config), "joint_vocabulary": target_tokenizer is None},
+        {
+            "format_version": FORMAT_VERSION,
+            "arch": arch,
+            "model": config_to_dict(model.config),
+            "joint_vocabulary": target_tokenizer is None,
+        },
     )
     return folder
 
 
 def load_translation_model(folder, device: str | torch.device = "cpu") -> TranslationModelBundle:
     """A ``TranslationModelBundle`` (model in eval mode, source and target tokenizers; it
-    unpacks as that 3-tuple). Tokenizers whose size does not match the model's vocabularies
-    raise a ValueError naming both sizes."""
+    unpacks as that 3-tuple) from a folder or a shipped model's name. The folder is untrusted:
+    its config, files and weight shapes are checked before anything is built. Tokenizers whose
+    size does not match the model's vocabularies raise a ValueError naming both sizes."""
+    folder = resolve_translation_folder(folder)
+    return read_consistently(folder, lambda: _load_translation_folder(folder, device))
 
-    from textkit._io import read_json
+
+def _load_translation_folder(folder: Path, device: str | torch.device) -> TranslationModelBundle:
     from textkit.nn.config import config_from_dict
     from textkit.nn.registry import TRANSLATION_MODELS
     from textkit.text import SubwordTokenizer
 
-    folder = Path(folder)
-    meta = read_json(folder / "config.json", "translation model config")
+    meta = read_folder_config(folder, "translation model")
     archs = TRANSLATION_MODELS
     if meta.get("arch") not in archs:
-        raise ValueError(
-            f"{folder}: unknown translation architecture {meta.get('arch')!r}; choose one of {sorted(archs)}"
+        raise FolderError(
+            f"{folder / CONFIG_FILE}: unknown translation architecture {meta.get('arch')!r}; "
+            f"this textkit reads {sorted(archs)}"
         )
     config_cls, model_cls = archs[meta["arch"]]
     config = config_from_dict(config_cls, meta["model"], where=str(folder / "config.json"))
+    weights = confined(folder, WEIGHTS_FILE, "weight file")
+    with torch.device("meta"):
+        check_weights_header(model_cls(config), weights)
+    joint = meta.get("joint_vocabulary", True)
+    if not isinstance(joint, bool):
+        raise FolderError(f"{folder / CONFIG_FILE}: field 'joint_vocabulary' must be true or false, got {joint!r}")
     source = SubwordTokenizer.load(folder / "source_tokenizer")
-    target = source if meta.get("joint_vocabulary", True) else SubwordTokenizer.load(folder / "target_tokenizer")
+    target = source if joint else SubwordTokenizer.load(folder / "target_tokenizer")
     for side, tok, size in (("source", source, config.src_vocab_size), ("target", target, config.tgt_vocab_size)):
         if len(tok) != size:
             raise ValueError(
@@ -310,7 +376,7 @@ def load_translation_model(folder, device: str | torch.device = "cpu") -> Transl
                 "they were not trained together"
             )
     model = model_cls(config)
-    tensors = read_weights(folder / "model.safetensors")
+    tensors = read_weights(weights)
     expected = model_tensors(model)
     for name, tensor in tensors.items():
         if name not in expected or expected[name].shape != tensor.shape:

@@ -205,6 +205,9 @@ def _train_ulmfit(texts, labels, pretrained, seed, device, valid, overrides, qui
         train_classifier as train_ulmfit_classifier,
     )
 
+    from textkit._device import resolve_device
+
+    device = resolve_device(device)  # "auto" -> cuda or cpu, before anything builds a tensor
     overrides = overrides or {}
     finetune, classifier = settings_from_dict(
         {

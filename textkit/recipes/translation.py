@@ -7,6 +7,7 @@ this module batches the sources, truncates what does not fit, and picks the stra
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 
@@ -18,7 +19,7 @@ from textkit import decode
 from textkit.nn.modes import eval_mode
 
 
-def translate(
+def translate_ids(
     model: nn.Module,
     sources: Sequence[Sequence[int]],
     *,
@@ -115,7 +116,7 @@ def translate_texts(
     truncated = sum(len(x) > limit for x in ids)
     with warnings.catch_warnings():  # counted above and reported once, not per batch
         warnings.filterwarnings("ignore", message=r".*were truncated", category=UserWarning)
-        hypotheses = translate(
+        hypotheses = translate_ids(
             model,
             ids,
             bos_id=specials["bos"],
@@ -131,4 +132,32 @@ def translate_texts(
     return out, truncated
 
 
-__all__ = ["translate", "translate_texts"]
+def load_translator(model: str | os.PathLike, device: str | torch.device = "cpu"):
+    """A ``TranslationModelBundle`` from a shipped model's name (``"transformer-es-en"``,
+    sha256-verified) or a folder path, through the model-folder resolver."""
+    from textkit.nn.serialization import load_translation_model
+
+    return load_translation_model(model, device=device)
+
+
+def translate(
+    texts: Sequence[str],
+    model,
+    *,
+    beam_size: int = 5,
+    batch_size: int = 64,
+    max_new_tokens: int | None = None,
+    device: str | torch.device = "cpu",
+) -> list[str]:
+    """Translate ``texts`` with ``model``: a name (``"transformer-es-en"``), a folder, or a loaded
+    ``TranslationModelBundle``. One line per text, in input order; beam 5 by default."""
+    if isinstance(texts, str):
+        raise TypeError("translate takes a list of texts; wrap a single sentence in a list")
+    bundle = model if hasattr(model, "source_tokenizer") else load_translator(model, device=device)
+    hypotheses, _ = translate_texts(
+        bundle, list(texts), beam_size=beam_size, batch_size=batch_size, max_new_tokens=max_new_tokens
+    )
+    return hypotheses
+
+
+__all__ = ["load_translator", "translate", "translate_ids", "translate_texts"]

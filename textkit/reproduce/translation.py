@@ -320,7 +320,7 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, log=print) -> d
     from textkit.data.parallel_text import ParallelBatches, encode_pairs
     from textkit.evaluate import corpus_bleu, corpus_chrf, read_lines
     from textkit.nn.seq2seq import save_translation_model
-    from textkit.recipes.translation import translate
+    from textkit.recipes.translation import translate_ids
     from textkit.text import SubwordTokenizer
     from textkit.train import resolve_device, seed_everything
 
@@ -387,7 +387,7 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, log=print) -> d
         row = dict(facts)
         for label, beam in (("", 1), (f"_beam{config.beam}", config.beam)):
             t0 = time.perf_counter()
-            hyp_ids = translate(
+            hyp_ids = translate_ids(
                 model, test_sources, bos_id=bos_id, eos_id=eos_id, pad_id=pad_id, beam_size=beam, batch_size=64
             )
             seconds = time.perf_counter() - t0
@@ -495,6 +495,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="gru-attn's attention: bahdanau (additive, step by step; default) or luong (multiplicative)",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--pretrained",
+        default=None,
+        help="score a shipped model (transformer-es-en) or a model folder on the held-out LibreOffice pages and "
+        "Bible chapters beside Apertium and the copy baseline, instead of training",
+    )
+    parser.add_argument("--max-sentences", type=int, default=None, help="--pretrained: first N test sentences per set")
     parser.add_argument("--device", default="auto")
     parser.add_argument(
         "--clock", choices=["cpu", "wall"], default=None, help="what --minutes counts (default cpu; --quick: wall)"
@@ -523,6 +530,11 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.pretrained:
+        from textkit.reproduce.translation_pretrained import run_comparison
+
+        run_comparison(args.pretrained, args.out, max_sentences=args.max_sentences, beam=args.beam)
+        return 0
     config = config_from_args(args)
     run_experiment(config, args.out)
     return 0

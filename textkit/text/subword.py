@@ -22,6 +22,9 @@ _CONFIG_FILE = "tokenizer.json"
 _MODEL_FILE = "spm.model"
 
 
+_MAX_MODEL_BYTES = 256 << 20  # a SentencePiece model of a million pieces is ~20 MB
+
+
 class SubwordTokenizer:
     """A trained SentencePiece model plus textkit's normalization."""
 
@@ -155,11 +158,24 @@ class SubwordTokenizer:
 
     @classmethod
     def load(cls, folder: str | Path) -> SubwordTokenizer:
+        from textkit._folders import FolderError, check_int, confined
+
         folder = Path(folder)
-        config = read_json(folder / _CONFIG_FILE, "tokenizer config")
-        if config.get("type") != "subword":
-            raise ValueError(f"{folder} holds a {config.get('type')!r} tokenizer, not a subword one")
-        proto = (folder / config["model_file"]).read_bytes()
+        where = folder / _CONFIG_FILE
+        config = read_json(confined(folder, _CONFIG_FILE, "tokenizer config"), "tokenizer config")
+        if not isinstance(config, dict) or config.get("type") != "subword":
+            kind = config.get("type") if isinstance(config, dict) else type(config).__name__
+            raise FolderError(f"{where}: holds a {kind!r} tokenizer, not a subword one")
+        for key in ("model_file", "model_type", "lang"):
+            if not isinstance(config.get(key), str):
+                raise FolderError(f"{where}: field {key!r} must be a string, got {config.get(key)!r}")
+        check_int(config, "vocab_size", 1, 10_000_000, where, required=True)
+        model_path = confined(folder, config["model_file"], "SentencePiece model")
+        if model_path.stat().st_size > _MAX_MODEL_BYTES:
+            raise FolderError(
+                f"{model_path}: {model_path.stat().st_size:,} bytes is too large for a SentencePiece model"
+            )
+        proto = model_path.read_bytes()
         try:
             return cls(proto, model_type=config["model_type"], vocab_size=config["vocab_size"], lang=config["lang"])
         except RuntimeError as exc:
