@@ -195,7 +195,8 @@ def folder_kind(folder: str | os.PathLike) -> str | None:
     return next((kind for kind, test in KINDS.items() if test(folder)), None)
 
 
-def _same_or_inside(path: Path, other: Path) -> bool:
+def _same_or_ancestor(path: Path, other: Path) -> bool:
+    """Whether ``path`` is ``other`` or a folder holding it."""
     return path == other or path in other.parents
 
 
@@ -217,7 +218,7 @@ def check_output(
     path = Path(out).expanduser()
     resolved = path.resolve()
     cwd = Path.cwd().resolve()
-    if _same_or_inside(cwd, resolved) or resolved == Path.home().resolve():
+    if _same_or_ancestor(resolved, cwd) or resolved == Path.home().resolve():
         raise FolderError(
             f"{flag} {out} is the current directory, your home or one of their ancestors; name a new folder"
         )
@@ -225,7 +226,7 @@ def check_output(
         if given is None or str(given) == "-":
             continue
         source = Path(given).expanduser().resolve()
-        if _same_or_inside(source, resolved):
+        if _same_or_ancestor(resolved, source):
             raise FolderError(f"{flag} {out} is also an input ({given}); write somewhere else")
     existing = next((p for p in (resolved, *resolved.parents) if p.exists()), None)
     if existing is not None and not os.access(existing if existing.is_dir() else existing.parent, os.W_OK):

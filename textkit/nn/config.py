@@ -41,7 +41,10 @@ def config_from_dict(cls: type[C], raw: dict, *, where: str = "config") -> C:
         if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         values[name] = value
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ValueError as exc:  # the config's own checks (__post_init__), told where they failed
+        raise ValueError(f"{where}: {exc}") from exc
 
 
 # Bounds on integer fields before anything is built from an untrusted config: sizes are checked
