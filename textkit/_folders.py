@@ -90,7 +90,7 @@ def confined(folder: str | os.PathLike, name: str, what: str = "file") -> Path:
     if resolved != root and root not in resolved.parents:
         raise FolderError(f"{path}: {what} is a link to {resolved}, outside the folder {folder}; copy the file in")
     if not resolved.exists():
-        raise FolderError(f"{path}: {what} is missing from the folder")
+        raise FolderError(f"{path} is missing (the {what}); the folder is incomplete: copy it again or re-save it")
     if not resolved.is_file():
         raise FolderError(f"{path}: {what} is not a regular file")
     return path
@@ -107,10 +107,12 @@ def safetensors_header(path: str | os.PathLike) -> dict[str, tuple[str, tuple[in
     with open(path, "rb") as handle:
         head = handle.read(8)
         if len(head) < 8:
-            raise FolderError(f"{path}: not a safetensors file ({size} bytes; truncated?)")
+            raise FolderError(f"{path}: not a safetensors file ({size} bytes): corrupted or truncated")
         (length,) = struct.unpack("<Q", head)
         if length > min(MAX_SAFETENSORS_HEADER, size - 8):
-            raise FolderError(f"{path}: header of {length:,} bytes does not fit the {size:,}-byte file (truncated?)")
+            raise FolderError(
+                f"{path}: header of {length:,} bytes does not fit the {size:,}-byte file: corrupted or truncated"
+            )
         try:
             header = json.loads(handle.read(length))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -132,7 +134,7 @@ def safetensors_header(path: str | os.PathLike) -> dict[str, tuple[str, tuple[in
         if not ok:
             raise FolderError(
                 f"{path}: tensor {name!r} has a bad header entry or lies past the end of the "
-                f"{size:,}-byte file (truncated?); re-save the model"
+                f"{size:,}-byte file: corrupted or truncated; re-save the model"
             )
         out[name] = (dtype, shape)
     return out
@@ -150,17 +152,20 @@ def read_consistently(folder: str | os.PathLike, load: Callable[[], Any], attemp
     """``load()`` a folder that a writer may replace meanwhile (``textkit._io.replace_folder``
     swaps whole folders): when the folder was swapped during the read, read it again, so the
     result is all old folder or all new, never a mix of two saves."""
+    from textkit._io import folder_lock
+
     folder = Path(folder)
     for _ in range(attempts):
-        before = _identity(folder)
-        try:
-            result = load()
-        except (OSError, ValueError):
-            if _identity(folder) != before:
-                continue
-            raise
-        if _identity(folder) == before:
-            return result
+        with folder_lock(folder, shared=True):  # writers swap only while no reader holds it
+            before = _identity(folder)
+            try:
+                result = load()
+            except (OSError, ValueError):
+                if _identity(folder) != before:
+                    continue
+                raise
+            if _identity(folder) == before:
+                return result
     raise FolderError(f"{folder} kept being replaced while it was read ({attempts} tries); try again")
 
 
@@ -183,7 +188,8 @@ KINDS: dict[str, Callable[[Path], bool]] = {
     "pretrained": lambda f: (f / "manifest.json").is_file(),
     "translation_run": lambda f: (f / "run_config.json").is_file(),
     "translation": lambda f: "joint_vocabulary" in _config(f),
-    "language_model": lambda f: "arch" in _config(f),
+    # a finished LM folder, or a run that has checkpoints but no weights yet (interrupted)
+    "language_model": lambda f: "arch" in _config(f) or (f / "checkpoints" / "latest.json").is_file(),
 }
 
 

@@ -137,12 +137,40 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
+@contextlib.contextmanager
+def folder_lock(target: str | os.PathLike, *, shared: bool) -> Iterator[None]:
+    """A lock on a folder path, kept under ``$TEXTKIT_HOME/locks`` (nothing is written beside
+    the user's folder): readers hold it shared while they load, a writer exclusively while it
+    swaps a new folder in, so no load ever spans two saves. Where no lock can be had (a
+    read-only home), it is skipped and readers fall back on checking the folder's identity."""
+    import fcntl
+
+    key = hashlib.sha256(os.fsencode(Path(target).resolve())).hexdigest()[:32]
+    path = textkit_home() / "locks" / f"{key}.lock"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+b")  # noqa: SIM115 - held for the whole block
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()  # releases the lock
+
+
 def replace_folder(staging: str | os.PathLike, target: str | os.PathLike) -> None:
     """Move the complete folder ``staging`` to ``target``, replacing any folder there so that
     a reader always finds the old folder or the new one, never neither: the two are exchanged
     atomically, then the old one is removed. Two writers racing both finish, and ``target``
     is one writer's whole folder."""
     staging, target = Path(staging), Path(target)
+    with folder_lock(target, shared=False):
+        _replace_folder_unlocked(staging, target)
+
+
+def _replace_folder_unlocked(staging: Path, target: Path) -> None:
     for _ in range(20):
         try:
             os.rename(staging, target)  # the common case: nothing there yet

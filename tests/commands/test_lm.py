@@ -97,7 +97,7 @@ def test_lm_bad_folders_are_clear_errors(tiny_lm, tmp_path, capsys):
     no_weights = tmp_path / "no_weights"
     shutil.copytree(tiny_lm, no_weights)
     (no_weights / "model.safetensors").unlink()
-    with pytest.raises(FileNotFoundError, match="model.safetensors is missing"):
+    with pytest.raises(ValueError, match="model.safetensors is missing"):
         load_language_model(no_weights)
     assert main(["lm", "generate", str(no_weights), "--prompt", "x"]) == 1
     assert "model.safetensors is missing" in capsys.readouterr().err
@@ -220,8 +220,13 @@ def test_lm_pretrain_init_from_starts_from_the_folders_weights(tiny_lm, tmp_path
     assert "Started from:** `" + str(tiny_lm) in (out / "README.md").read_text()
 
     capsys.readouterr()
-    assert main([*args, "--max-steps", "1", "--backwards"]) == 1
+    assert main([*args, "--max-steps", "1", "--backwards"]) == 1  # the folder is there: replacing needs a flag
+    assert "--overwrite" in capsys.readouterr().err
+    before_refusal = (out / "model.safetensors").read_bytes()
+    assert main([*args, "--max-steps", "1", "--backwards", "--overwrite"]) == 1
     assert "is a forward LM" in capsys.readouterr().err
+    assert (out / "model.safetensors").read_bytes() == before_refusal  # a refused run leaves the old folder
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     other = tmp_path / "other.json"
     recipe = json.loads(TINY.read_text())
     other.write_text(json.dumps({**recipe, "model": {**recipe["model"], "hidden_size": 48}}))

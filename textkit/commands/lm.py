@@ -79,7 +79,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="a shipped recipe's name (e.g. awd_lstm-small; see models/) or a recipe JSON file",
     )
-    pre.add_argument("--out", required=True, help="output model folder")
+    pre.add_argument("--out", required=True, help="output model folder (a new folder; see --overwrite and --resume)")
+    pre.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing LM folder: the new run trains apart and is swapped in only once it is complete",
+    )
     pre.add_argument("--max-steps", type=int, default=None)
     pre.add_argument("--epochs", type=int, default=None)
     pre.add_argument("--seed", type=int, default=None)
@@ -186,18 +191,32 @@ def run(args: argparse.Namespace) -> int:
 
             pipeline = load_pipeline(args.pipeline)
         command = "textkit " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["lm"] else None
-        metrics = lm.pretrain_language_model(
-            recipe,
-            args.out,
-            epochs=args.epochs,
-            max_steps=args.max_steps,
-            resume=args.resume,
-            quiet=args.quiet,
-            command=command,
-            n_workers=args.workers,
-            pipeline=pipeline,
-            init_from=args.init_from,
-        )
+        from contextlib import nullcontext
+
+        from textkit._folders import check_output
+        from textkit._io import atomic_folder
+
+        out = Path(args.out)
+        replacing = False
+        if not args.resume:
+            inputs = [args.pipeline, args.init_from, *recipe.data.files]
+            check_output(out, kind="language_model", inputs=inputs, overwrite=args.overwrite)
+            # an existing model is replaced only by a complete run: an interrupted one leaves it untouched
+            replacing = out.is_dir() and any(out.iterdir())
+        target = atomic_folder(out) if replacing else nullcontext(out)
+        with target as folder:
+            metrics = lm.pretrain_language_model(
+                recipe,
+                folder,
+                epochs=args.epochs,
+                max_steps=args.max_steps,
+                resume=args.resume,
+                quiet=args.quiet,
+                command=command,
+                n_workers=args.workers,
+                pipeline=pipeline,
+                init_from=args.init_from,
+            )
         from textkit.train.distributed import current
 
         if not current().is_main:  # under torchrun only rank 0 reports
