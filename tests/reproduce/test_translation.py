@@ -102,7 +102,7 @@ def test_reproduce_translation_quick_writes_consistent_outputs(tmp_path):
         assert metrics["valid_perplexity"] < vocab / 5
 
     # saved models load back and translate the same; a foreign tokenizer is refused
-    from textkit.nn.seq2seq import load_translation_model
+    from textkit.nn.serialization import load_translation_model
     from textkit.recipes.translation import translate_ids
 
     model, source, target = load_translation_model(out / "transformer" / "model")

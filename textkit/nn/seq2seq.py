@@ -223,21 +223,3 @@ def scheduled_logits(
 def count_parameters(model: nn.Module) -> int:
     """Trainable parameters, counting tied/shared weights once."""
     return sum(p.numel() for p in {id(p): p for p in model.parameters() if p.requires_grad}.values())
-
-
-# -- saving and loading -----------------------------------------------------------------------
-
-
-def save_translation_model(model: nn.Module, folder, *, source_tokenizer, target_tokenizer=None) -> Path:
-    """Alias of ``TranslationModelBundle(model, source, target).save(folder)`` (textkit.nn.serialization)."""
-    from textkit.nn.serialization import save_translation_model as save
-
-    return save(model, folder, source_tokenizer=source_tokenizer, target_tokenizer=target_tokenizer)
-
-
-def load_translation_model(folder, device: str | torch.device = "cpu"):
-    """Alias of ``TranslationModelBundle.load(folder)`` (textkit.nn.serialization); unpacks as
-    ``model, source_tokenizer, target_tokenizer``."""
-    from textkit.nn.serialization import load_translation_model as load
-
-    return load(folder, device=device)

@@ -319,7 +319,7 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, log=print) -> d
     from textkit._io import atomic_write_json, atomic_write_text
     from textkit.data.parallel_text import ParallelBatches, encode_pairs
     from textkit.evaluate import corpus_bleu, corpus_chrf, read_lines
-    from textkit.nn.seq2seq import save_translation_model
+    from textkit.nn.serialization import save_translation_model
     from textkit.recipes.translation import translate_ids
     from textkit.text import SubwordTokenizer
     from textkit.train import resolve_device, seed_everything

@@ -40,7 +40,7 @@ from textkit.nn.llama import LlamaConfig, LlamaLanguageModel
 from textkit.nn.modes import eval_mode
 from textkit.nn.pooling import POOLINGS, pool_states
 from textkit.transfer.data import ClassificationBatches, LabelEncoder
-from textkit.transfer.text_classifier import CONFIG_FILE, FORMAT_VERSION, check_predict_request
+from textkit.transfer.requests import CONFIG_FILE, FORMAT_VERSION, check_predict_request
 
 WEIGHTS_FILE = "classifier.safetensors"
 ARCH = "llama"

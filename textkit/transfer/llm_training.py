@@ -305,7 +305,7 @@ def train_llm_classifier(
     features). ``head_init``: start the head from a fitted linear probe on the same pooled
     features (classes in sorted order) instead of at random. Returns ``(LLMTextClassifier, metrics)``."""
     from textkit.train.trainer import resolve_device, seed_everything
-    from textkit.transfer.text_classifier import check_texts
+    from textkit.transfer.requests import check_texts
 
     texts = check_texts(texts)
     labels = list(labels)
