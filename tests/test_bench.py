@@ -129,6 +129,18 @@ def check_llm_exactness(report: dict) -> None:
     assert (report["perplexity"]["hf"] is None) == (not report["peer"]["available"])
 
 
+def check_encoder_exactness(report: dict) -> None:
+    assert {"model", "peer", "seed", "config", "versions", "int8_cosine_to_fp32", "speed"} <= set(report)
+    assert report["quick"] is True
+    check_peer(report["peer"], "sentence-transformers")
+    assert 0.5 < report["int8_cosine_to_fp32"]["int8_per_channel (textkit precision='int8')"]["mean"] <= 1.0 + 1e-6
+    assert all(finite_positive(s["sentences_per_s_median"]) for s in report["speed"].values())
+    peer = report["peer"]["available"]
+    assert (report["embeddings_vs_sentence_transformers_encode"] is None) == (not peer)
+    if peer:
+        assert report["tokens_and_hidden_states_vs_transformers_BertModel"]["max_abs_diff_real_positions"] <= 1e-5
+
+
 def check_generate(report: dict) -> None:
     assert {"seed", "versions", "config", "peer", "cells", "load", "bandwidth"} <= set(report)
     assert report["config"]["quick"] is True
@@ -197,6 +209,20 @@ def check_ulmfit_classifier_search(report: dict) -> None:
         assert run["encoder"] == "scratch" and 0 <= run["inner_valid_accuracy"] <= 1 and run["stages"]
 
 
+def check_translation(report: dict) -> None:
+    assert {"metrics", "signatures", "peer", "versions", "config", "sentences"} <= set(report)
+    assert report["config"]["quick"] is True and report["threads"] == 1
+    check_peer(report["peer"], "apertium")
+    for name, rows in report["metrics"].items():
+        assert report["sentences"][name] == 8
+        systems = {"textkit greedy", "textkit beam 5", "copy source"}
+        systems |= {"apertium spa-eng"} if report["peer"]["available"] else set()
+        assert set(rows) == systems
+        for row in rows.values():
+            assert 0 <= row["bleu"] <= 100 and 0 <= row["chrf"] <= 100
+        assert finite_positive(rows["textkit greedy"]["sentences_per_s"])
+
+
 SLOW = pytest.mark.slow  # over ~10 s
 # script -> (extra arguments, check, seconds allowed, marks); "{tmp}" is the test's tmp_path
 BENCHES: dict[str, tuple[list[str], Callable[[dict], None], int, list]] = {
@@ -207,11 +233,13 @@ BENCHES: dict[str, tuple[list[str], Callable[[dict], None], int, list]] = {
     "tokenization": ([], check_tokenization, 300, [SLOW]),
     "llm_exactness": (["--threads", "1"], check_llm_exactness, 300, [SLOW]),
     "generate": (["--threads", "1"], check_generate, 300, [SLOW]),
+    "encoder_exactness": (["--threads", "1"], check_encoder_exactness, 300, [SLOW]),
     "ulmfit": (["--fastai-python", sys.executable], check_ulmfit, 120, []),
     "ulmfit_fastai": (["--work", "{tmp}/work"], check_ulmfit_fastai, 120, []),
     "ulmfit_classifier_search": (["--only", "two_epochs,drop_0.7,head_first"], check_ulmfit_classifier_search, 120, []),
     "classical": ([], check_classical, 300, [SLOW]),
     "bias": (["--peer-python", sys.executable], check_bias, 120, []),
+    "translation": ([], check_translation, 300, [SLOW]),
 }
 
 
