@@ -64,6 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     predict.add_argument("--proba", action="store_true", help="add each class's probability")
     predict.add_argument(
+        "--raw-csv", action="store_true", help="CSV output: keep cells starting with = + - @ as they are (no ' added)"
+    )
+    predict.add_argument(
         "--on-empty",
         choices=["predict", "error"],
         default="predict",
@@ -187,7 +190,7 @@ def _batches(rows: Iterator, size: int) -> Iterator[list]:
 
 def _predict(args: argparse.Namespace) -> int:
     from textkit._io import atomic_open
-    from textkit.data.tables import DataFileError, iter_table
+    from textkit.data.tables import DataFileError, iter_table, neutralize_csv_cell
     from textkit.recipes.classify import load_classifier
 
     from textkit._folders import check_output
@@ -198,6 +201,7 @@ def _predict(args: argparse.Namespace) -> int:
     if args.proba and not saved.has_proba:
         raise ValueError(f"the {saved.method} model in {args.model_dir} gives no probabilities; drop --proba")
     fmt = args.output_format or ("csv" if str(args.out).lower().endswith(".csv") else "jsonl")
+    cell = str if args.raw_csv else neutralize_csv_cell  # labels like =HYPERLINK(...) must not run in a spreadsheet
     rows = iter_table(args.data, **table_options(args, "optional"))
     # a file is written under a temporary name and renamed when complete; stdout streams
     target = nullcontext(sys.stdout) if args.out == "-" else atomic_open(args.out, "w", encoding="utf-8")
@@ -205,7 +209,7 @@ def _predict(args: argparse.Namespace) -> int:
     with target as handle:
         if fmt == "csv":
             csv.writer(handle, lineterminator="\n").writerow(
-                ["line", "label", "empty"] + ([f"p_{c}" for c in saved.classes] if args.proba else [])
+                ["line", "label", "empty"] + ([cell(f"p_{c}") for c in saved.classes] if args.proba else [])
             )
         for batch in _batches(rows, PREDICT_BATCH):
             texts = [row.text for row in batch]
@@ -223,7 +227,7 @@ def _predict(args: argparse.Namespace) -> int:
             for i, row in enumerate(batch):
                 if fmt == "csv":
                     extra = [f"{p:.6f}" for p in proba[i]] if args.proba else []
-                    table_writer.writerow([row.line, labels[i], int(empty[i]), *extra])
+                    table_writer.writerow([row.line, cell(labels[i]), int(empty[i]), *extra])
                 else:
                     record: dict = {"line": row.line, "label": labels[i]}
                     if args.proba:

@@ -1,5 +1,6 @@
 """The options every command that reads a user's data file shares (``--data``,
-``--format``, column names, encoding), and their translation into ``read_table`` options."""
+``--format``, column names, ``--no-header``, encoding, the line limit), and their translation
+into ``read_table`` options."""
 
 from __future__ import annotations
 
@@ -20,10 +21,25 @@ def add_data_arguments(
         help="file format (default: from the suffix: .csv .tsv .jsonl .txt; a folder of class subfolders; "
         "__label__ lines are recognised as fastText's)",
     )
-    parser.add_argument("--text-column", default=None, help="CSV/TSV column or JSON key holding the text")
+    parser.add_argument(
+        "--text-column", default=None, help="CSV/TSV column or JSON key holding the text (a number with --no-header)"
+    )
     if labels:
-        parser.add_argument("--label-column", default=None, help="CSV/TSV column or JSON key holding the label")
-    parser.add_argument("--encoding", default="utf-8", help="text encoding of the file (default utf-8)")
+        parser.add_argument(
+            "--label-column",
+            default=None,
+            help="CSV/TSV column or JSON key holding the label (a number with --no-header)",
+        )
+    parser.add_argument(
+        "--no-header",
+        action="store_true",
+        help="the CSV/TSV file has no header row: its first row is data, and columns are named by number (1, 2, ...)",
+    )
+    parser.add_argument(
+        "--encoding",
+        default="utf-8",
+        help="text encoding of the file (default utf-8; a UTF-8/16/32 byte-order mark is recognised by itself)",
+    )
     parser.add_argument(
         "--max-line-bytes",
         type=int,
@@ -33,6 +49,7 @@ def add_data_arguments(
 
 
 def table_options(args: argparse.Namespace, labels: str) -> dict:
+    """``iter_table``/``read_table`` keyword arguments from the parsed options."""
     return {
         "format": args.format,
         "text_column": args.text_column,
@@ -40,4 +57,5 @@ def table_options(args: argparse.Namespace, labels: str) -> dict:
         "labels": labels,
         "encoding": args.encoding,
         "max_line_bytes": args.max_line_bytes,
+        "no_header": getattr(args, "no_header", False),
     }

@@ -5,6 +5,10 @@ tarball, a .deb, an archive or a plain file); the wanted members are streamed ou
 a staging folder and verified against the manifest's sha256, and only a complete, verified
 staging folder is renamed into the cache. An interrupted fetch therefore never leaves a
 half-written corpus that a later run could take for a good one.
+
+Every path written or read here stays inside ``$TEXTKIT_HOME/corpora/<name>``: the name is one
+folder name, manifest paths and archive members are relative paths without ``..``, and
+``--force`` removes only that folder (a symbolic link there is unlinked, never followed).
 """
 
 from __future__ import annotations
@@ -26,10 +30,17 @@ from pathlib import Path
 from typing import IO
 
 from textkit._io import atomic_write_json, sha256_file, textkit_home
-from textkit.data.registry import Manifest, Source
+from textkit.data.registry import (
+    VERIFIED_STAMP,
+    Manifest,
+    Source,
+    check_corpus_name,
+    check_relative_path,
+    resolve_inside,
+)
 
 _CHUNK = 1 << 20
-_VERIFIED_STAMP = ".textkit-verified.json"
+_VERIFIED_STAMP = VERIFIED_STAMP
 
 
 class FetchError(RuntimeError):
@@ -41,7 +52,8 @@ class ChecksumError(ValueError):
 
 
 def corpus_dir(name: str) -> Path:
-    return textkit_home() / "corpora" / name
+    """``$TEXTKIT_HOME/corpora/<name>``; ValueError for a name that is not one folder name."""
+    return textkit_home() / "corpora" / check_corpus_name(name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,7 +144,9 @@ def _fetch_debian(source: Source, workdir: Path) -> Path:
 
 
 def _fetch_url(source: Source, workdir: Path) -> Path:
-    name = source.url.rstrip("/").rsplit("/", 1)[-1] or "download"
+    name = source.url.rstrip("/").rsplit("/", 1)[-1]
+    if not name or name.startswith(".") or "\\" in name or "\x00" in name:
+        name = "download"  # the artifact is only named after the URL; never let it leave workdir
     return download_url(source.url, workdir / name)
 
 
@@ -206,20 +220,28 @@ def iter_members(artifact: Path, source: Source) -> Iterator[tuple[str, IO[bytes
         return _iter_deb(artifact)
     if source.archive:
         raise FetchError(f"unknown archive type {source.archive!r} for {source.url}")
-    target = source.path or artifact.name
-    return iter([(target, open(artifact, "rb"))])
+    return _iter_plain(artifact, source.path or artifact.name)
+
+
+def _iter_plain(artifact: Path, target: str) -> Iterator[tuple[str, IO[bytes]]]:
+    with open(artifact, "rb") as handle:  # closed once read (it used to stay open until garbage collection)
+        yield target, handle
 
 
 def _relative(member: str, source: Source) -> str | None:
+    """The corpus path of an artifact member, or None for a member to skip (outside
+    members_root, or a name that would leave the corpus folder)."""
     root = source.members_root
     if source.type == "url" and not source.archive:
-        return member
-    if root and not member.startswith(root):
+        rel = member
+    elif root and not member.startswith(root):
         return None
-    rel = member[len(root) :]
-    if not rel or rel.startswith("/") or ".." in Path(rel).parts:
+    else:
+        rel = member[len(root) :]
+    try:
+        return check_relative_path(rel, "member")
+    except ValueError:
         return None  # never write outside the corpus folder
-    return rel
 
 
 def _copy_verified(stream: IO[bytes], dest: Path, expected: str, label: str) -> str:
@@ -261,13 +283,22 @@ def verify_cached(manifest: Manifest, folder: Path) -> None:
     hashes recorded when they were fetched). Raises ChecksumError naming the file."""
     stamp = folder / _VERIFIED_STAMP
     expected = dict(manifest.files)
+    again = f"Run `textkit corpora get {manifest.name} --force` to fetch it again."
     if not expected or not all(expected.values()):
         if not stamp.exists():
             raise ChecksumError(f"{folder} has no {_VERIFIED_STAMP}; the fetch was interrupted. Delete the folder.")
-        recorded = json.loads(stamp.read_text(encoding="utf-8"))
+        try:
+            recorded = json.loads(stamp.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ChecksumError(f"{stamp} is damaged ({exc}). {again}") from None
+        if not isinstance(recorded, dict) or not all(isinstance(v, str) for v in recorded.values()):
+            raise ChecksumError(f"{stamp} is damaged (not a table of path -> sha256). {again}")
         expected = {rel: expected.get(rel) or recorded.get(rel, "") for rel in recorded}
     for rel, digest in expected.items():
-        path = folder / rel
+        try:
+            path = resolve_inside(folder, rel, f"cached corpus {manifest.name!r}")
+        except ValueError as exc:
+            raise ChecksumError(str(exc)) from None
         if not path.is_file():
             raise ChecksumError(
                 f"cached corpus {manifest.name!r} lacks {rel}. "
@@ -357,7 +388,18 @@ def _fetch_unlocked(manifest: Manifest, folder: Path, verbose: bool) -> Path:
                 + "\n".join(errors)
             )
         atomic_write_json(staging / _VERIFIED_STAMP, written)
-        if folder.exists():
-            shutil.rmtree(folder)
+        _remove_cached(folder)
         os.replace(staging, folder)
     return folder
+
+
+def _remove_cached(folder: Path) -> None:
+    """Remove a cached corpus folder before it is replaced. Only the cache's own entry goes: a
+    symbolic link is unlinked (what it points at is kept), a folder is removed without
+    following links inside it (``shutil.rmtree`` never does)."""
+    if folder.parent.resolve() != (textkit_home() / "corpora").resolve():
+        raise FetchError(f"refusing to replace {folder}: it is not a folder of the corpus cache")
+    if folder.is_symlink() or folder.is_file():
+        folder.unlink()
+    elif folder.exists():
+        shutil.rmtree(folder)

@@ -2,7 +2,8 @@
 
 Each reader is a plain function ``reader(root, manifest, split) -> list[dict]`` registered by
 name in ``READERS``; a manifest names its reader. Readers parse the files themselves: textkit
-never imports the packages the data ships in (several pin old numpy or matplotlib).
+never imports the packages the data ships in (several pin old numpy or matplotlib). A file a
+manifest's options name is looked up with ``_option_path``, so it never leaves the corpus folder.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from textkit.data.registry import Manifest
+from textkit.data.gettext_pairs import read_gettext_parallel
+from textkit.data.registry import Manifest, resolve_inside
 
 Record = dict
 # (testament, book, chapter, verse, text) of one verse slot of a SWORD Bible module
@@ -32,6 +34,23 @@ def _check_split(manifest: Manifest, split: str | None) -> None:
             f"corpus {manifest.name!r} has no split {split!r}; its splits are {list(manifest.splits)} "
             "(or pass split=None for all records)"
         )
+
+
+def _option(manifest: Manifest, key: str) -> object:
+    """A reader option of the manifest; a clear error (not a bare KeyError) when it is missing."""
+    if key not in manifest.options:
+        raise ValueError(
+            f"corpus manifest {manifest.path}: reader {manifest.reader!r} needs options.{key}; add it under [options]"
+        )
+    return manifest.options[key]
+
+
+def _option_path(root: Path, manifest: Manifest, key: str, value: object = None, suffix: str = "") -> Path:
+    """``root / <option value><suffix>``, refused unless it stays inside the corpus folder."""
+    rel = _option(manifest, key) if value is None else value
+    if not isinstance(rel, str):
+        raise ValueError(f"corpus manifest {manifest.path}: options.{key} is a {type(rel).__name__}; give a file name")
+    return resolve_inside(root, rel + suffix, f"corpus manifest {manifest.path}: options.{key}")
 
 
 def decode_robustly(raw: bytes) -> tuple[str, str]:
@@ -170,7 +189,7 @@ def read_bible(root: Path, manifest: Manifest, split: str | None) -> list[Record
     versification slots absent from a text) are kept with ``text == ""`` so that the
     versification stays complete; ``textkit.data.load`` callers can filter them."""
     _check_split(manifest, split)
-    module = manifest.options["module"]
+    module = str(_option(manifest, "module"))
     return [
         {"text": text, "testament": testament, "book": book, "chapter": chapter, "verse": verse}
         for testament, book, chapter, verse, text in iter_bible_verses(root, module)
@@ -187,8 +206,8 @@ def read_bible_parallel(root: Path, manifest: Manifest, split: str | None) -> li
     """Verse-aligned source/target pairs from two modules sharing KJV versification. Pairs where
     either side is empty are dropped; ``textkit corpora info`` reports how many."""
     _check_split(manifest, split)
-    source = manifest.options["source_module"]
-    target = manifest.options["target_module"]
+    source = str(_option(manifest, "source_module"))
+    target = str(_option(manifest, "target_module"))
     src_verses = {(b, c, v): t for _, b, c, v, t in iter_bible_verses(root, source)}
     records = []
     for _, book, chapter, verse, target_text in iter_bible_verses(root, target):
@@ -341,7 +360,7 @@ def read_sword_commentary(root: Path, manifest: Manifest, split: str | None) -> 
     """One record per compressed block (a psalm, for the Treasury of David), markup stripped."""
     _check_split(manifest, split)
     records = []
-    for testament, block, markup in iter_zcom_blocks(root / manifest.options["module_dir"]):
+    for testament, block, markup in iter_zcom_blocks(_option_path(root, manifest, "module_dir")):
         text = clean_osis(markup)
         if text:
             records.append({"text": text, "file": f"{testament}/{block:04d}", "testament": testament, "block": block})
@@ -382,10 +401,13 @@ def read_wiki_summaries(root: Path, manifest: Manifest, split: str | None) -> li
     """One record per article (title, text, language); ``split`` is a language code."""
     _check_split(manifest, split)
     records = []
-    for language, name in manifest.options["files"].items():
+    files = _option(manifest, "files")
+    if not isinstance(files, dict):
+        raise ValueError(f"corpus manifest {manifest.path}: options.files must be a table of language = file")
+    for language, name in files.items():
         if split not in (None, language):
             continue
-        articles = json.loads((root / name).read_text(encoding="utf-8"))
+        articles = json.loads(_option_path(root, manifest, "files", name).read_text(encoding="utf-8"))
         for title, entry in articles.items():
             text = (entry.get("extract") or "").strip()
             if text:
@@ -414,7 +436,12 @@ def read_composite(root: Path, manifest: Manifest, split: str | None) -> list[Re
     _check_split(manifest, split)
     valid_fraction, test_fraction = manifest.options.get("held_out", [0.02, 0.02])
     records = []
-    for part in manifest.options["parts"]:
+    parts = _option(manifest, "parts")
+    if not isinstance(parts, list) or not all(isinstance(p, dict) and "corpus" in p and "document" in p for p in parts):
+        raise ValueError(
+            f"corpus manifest {manifest.path}: options.parts must be a list of tables with corpus and document"
+        )
+    for part in parts:
         name, weight = part["corpus"], float(part.get("weight", 1.0))
         if not 0 < weight <= 1:
             raise ValueError(
@@ -450,8 +477,8 @@ def read_news_articles(root: Path, manifest: Manifest, split: str | None) -> lis
     import zipfile
 
     _check_split(manifest, split)
-    path = root / manifest.options["archive"]
-    member = manifest.options["member"]
+    path = _option_path(root, manifest, "archive")
+    member = str(_option(manifest, "member"))
     try:
         with zipfile.ZipFile(path) as archive, archive.open(member) as handle:
             raw = handle.read()
@@ -615,9 +642,9 @@ def read_gcide(root: Path, manifest: Manifest, split: str | None) -> list[Record
     The four ``00-database-*`` blocks (licence and version notes) are not entries and are
     skipped; entries whose cleaned text is empty (only a header) are skipped too."""
     _check_split(manifest, split)
-    name = manifest.options["dictionary"]
+    index = _option_path(root, manifest, "dictionary", suffix=".index")
     records = []
-    for headwords, raw in iter_dictd_entries(root / f"{name}.index", root / f"{name}.dict.dz"):
+    for headwords, raw in iter_dictd_entries(index, _option_path(root, manifest, "dictionary", suffix=".dict.dz")):
         if headwords[0].startswith("00-database-"):
             continue
         decoded, encoding = decode_robustly(raw)
@@ -663,9 +690,9 @@ def read_wordnet_glosses(root: Path, manifest: Manifest, split: str | None) -> l
     ``00-database-*`` blocks (licence and version notes) are skipped. Synonyms share a
     synset's gloss, so the same gloss appears under each of its words, as in the dictionary."""
     _check_split(manifest, split)
-    name = manifest.options["dictionary"]
+    index = _option_path(root, manifest, "dictionary", suffix=".index")
     records = []
-    for headwords, raw in iter_dictd_entries(root / f"{name}.index", root / f"{name}.dict.dz"):
+    for headwords, raw in iter_dictd_entries(index, _option_path(root, manifest, "dictionary", suffix=".dict.dz")):
         if headwords[0].startswith("00-database-"):
             continue
         text, _ = decode_robustly(raw)
@@ -802,27 +829,41 @@ def read_help_parallel(root: Path, manifest: Manifest, split: str | None) -> lis
     """Paragraph-aligned LibreOffice help: ``{"source", "target", "page", "id", "split"}``,
     in the target language's page order. Splits hold out whole pages (``help_page_split``)."""
     _check_split(manifest, split)
-    records, _ = align_help_pages(root, manifest.options["source_language"], manifest.options["target_language"])
+    languages = [str(_option(manifest, key)) for key in ("source_language", "target_language")]
+    for key in ("source_language", "target_language"):
+        _option_path(root, manifest, key)  # a language folder inside the corpus folder, nothing else
+    records, _ = align_help_pages(root, languages[0], languages[1])
     return [r for r in records if split in (None, r["split"])]
 
 
-READERS: dict[str, Reader] = {
-    "rotten_tomatoes": read_rotten_tomatoes,
-    "bbc_news": read_bbc_news,
-    "brown": read_brown,
-    "bible": read_bible,
-    "bible_parallel": read_bible_parallel,
-    "files": read_files,
-    "imdb": read_imdb,
-    "newsgroups": read_newsgroups,
-    "wikitext": read_wikitext,
-    "giga_fren": read_giga_fren,
-    "sword_commentary": read_sword_commentary,
-    "sotu": read_sotu,
-    "wiki_summaries": read_wiki_summaries,
-    "composite": read_composite,
-    "news_articles": read_news_articles,
-    "gcide": read_gcide,
-    "wordnet_glosses": read_wordnet_glosses,
-    "help_parallel": read_help_parallel,
-}
+class _Readers(dict):
+    """The reader table; a name no reader has (a manifest's typo) is a clear error, not a bare
+    KeyError. (The registry cannot check names when it parses: readers import it.)"""
+
+    def __missing__(self, name: str) -> Reader:
+        raise ValueError(f"unknown corpus reader {name!r} in a manifest; a reader is one of {', '.join(sorted(self))}")
+
+
+READERS: dict[str, Reader] = _Readers(
+    {
+        "rotten_tomatoes": read_rotten_tomatoes,
+        "bbc_news": read_bbc_news,
+        "brown": read_brown,
+        "bible": read_bible,
+        "bible_parallel": read_bible_parallel,
+        "files": read_files,
+        "imdb": read_imdb,
+        "newsgroups": read_newsgroups,
+        "wikitext": read_wikitext,
+        "giga_fren": read_giga_fren,
+        "sword_commentary": read_sword_commentary,
+        "sotu": read_sotu,
+        "wiki_summaries": read_wiki_summaries,
+        "composite": read_composite,
+        "news_articles": read_news_articles,
+        "gcide": read_gcide,
+        "wordnet_glosses": read_wordnet_glosses,
+        "help_parallel": read_help_parallel,
+        "gettext_parallel": read_gettext_parallel,
+    }
+)
