@@ -37,9 +37,9 @@ def shipped_copy(tmp_path, monkeypatch) -> Path:
 def test_catalog_lists_shipped_weights_llms_and_recipes_with_their_kinds(isolated_home):
     entries = {e.name: e for e in list_models()}
     # the recipe behind the shipped weights is part of that entry, not a second row
-    assert set(entries) == {"awd_lstm-en", "smollm2-135m"} | set(list_recipes())
+    assert set(entries) == {"awd_lstm-en", "smollm2-135m", "minilm-l6"} | set(list_recipes())
     assert [e.kind for e in list_models()] == sorted(
-        (e.kind for e in list_models()), key=("pretrained", "llm", "recipe").index
+        (e.kind for e in list_models()), key=("pretrained", "llm", "encoder", "recipe").index
     )
 
     shipped = entries["awd_lstm-en"]

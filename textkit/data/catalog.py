@@ -7,6 +7,8 @@ Three kinds of name, each described by data that already exists:
   and size of every file; ``textkit.transfer.load_pretrained(name)`` loads them);
 - ``llm``: a pretrained LLM fetched by name (a corpus manifest whose ``[options]`` name it;
   ``textkit.nn.load_language_model(name)`` fetches, verifies and converts it once);
+- ``encoder``: a pretrained bidirectional encoder fetched by name the same way
+  (``textkit.data.encoders``; ``textkit.nn.encode(texts, model=name)`` embeds sentences);
 - ``recipe``: a trainable configuration ``models/<name>.json``, no weights
   (``textkit lm pretrain --config name``).
 
@@ -25,6 +27,7 @@ from typing import Any
 
 from textkit._io import read_json, sha256_file, textkit_home
 from textkit.data.cache import corpus_dir, verify_cached
+from textkit.data.encoders import is_current, list_encoders, pretrained_encoder_folder, verify_converted
 from textkit.data.llms import list_llms, pretrained_llm_folder
 from textkit.data.models import list_recipes
 from textkit.data.pretrained import MANIFEST, list_pretrained, pretrained_folder, pretrained_manifest
@@ -33,7 +36,7 @@ from textkit.data.registry import Manifest
 __all__ = ["KINDS", "GetResult", "ModelEntry", "ModelFile", "get_model", "list_models", "model_info"]
 
 # the kinds of name, in the order ``list_models`` gives them
-KINDS = ("pretrained", "llm", "recipe")
+KINDS = ("pretrained", "llm", "encoder", "recipe")
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,8 @@ def _size(path: Path) -> int | None:
 
 def _pretrained_entry(name: str, folder: Path, recipes: dict[str, Path]) -> ModelEntry:
     manifest = pretrained_manifest(name)
+    if "files" in manifest:  # a single-folder model (a translation model)
+        return _single_folder_entry(name, folder, manifest)
     directions = manifest.get("directions", {})
     files = []
     for direction, facts in directions.items():
@@ -152,6 +157,34 @@ def _pretrained_entry(name: str, folder: Path, recipes: dict[str, Path]) -> Mode
             f"textkit reproduce ulmfit --pretrained {name} --out runs/ulmfit",
         ),
         details=details,
+    )
+
+
+def _single_folder_entry(name: str, folder: Path, manifest: dict) -> ModelEntry:
+    sizes = manifest.get("sizes", {})
+    files = tuple(
+        ModelFile(rel, digest, sizes.get(rel, _size(folder / rel)), (folder / rel).is_file())
+        for rel, digest in manifest["files"].items()
+    )
+    missing = sum(not f.present for f in files)
+    card = folder.parent / manifest["card"] if manifest.get("card") else None
+    return ModelEntry(
+        name=name,
+        kind="pretrained",
+        arch=str(manifest.get("arch", "")),
+        description=str(manifest.get("description", "")),
+        source=f"shipped with textkit: {folder} ({MANIFEST} records every file's sha256)",
+        licence=manifest.get("licence"),
+        citation=manifest.get("citation"),
+        files=files,
+        size_bytes=sum(f.bytes or 0 for f in files),
+        status="shipped" if not missing else f"incomplete ({missing} of {len(files)} files missing)",
+        ready=not missing,
+        location=folder,
+        card=card if card is not None and card.is_file() else None,
+        recipe=None,
+        load=tuple(manifest.get("load", ())),
+        details={"directions": [], "task": manifest.get("task"), "metrics": manifest.get("metrics", {})},
     )
 
 
@@ -217,6 +250,60 @@ def _llm_entry(name: str, manifest: Manifest) -> ModelEntry:
     )
 
 
+def _encoder_entry(name: str, manifest: Manifest) -> ModelEntry:
+    """A pretrained encoder: every manifest file (weights first) and the converted folder."""
+    download = corpus_dir(manifest.name)
+    converted_folder = textkit_home() / "models" / name
+    weights = str(manifest.options["weights"])
+    order = sorted(manifest.files, key=lambda rel: rel != weights)
+    files = tuple(
+        ModelFile(rel, manifest.files[rel], _size(download / rel), (download / rel).is_file()) for rel in order
+    )
+    config = (
+        read_json(converted_folder / "config.json", "converted encoder config")
+        if is_current(converted_folder, manifest)
+        else None
+    )
+    size: int | None = sum(f.bytes or 0 for f in files) if all(f.present for f in files) else None
+    if size is None and config is not None:
+        size = config.get("source", {}).get("bytes")
+    status = "converted" if config is not None else "fetched" if all(f.present for f in files) else "not fetched"
+    converted_files = {}
+    if converted_folder.is_dir():
+        converted_files = {p.name: p.stat().st_size for p in sorted(converted_folder.iterdir()) if p.is_file()}
+    sources = [
+        source.describe() + (f", members {source.members_root}{{{', '.join(order)}}}" if source.type != "url" else "")
+        for source in manifest.sources
+    ]
+    return ModelEntry(
+        name=name,
+        kind="encoder",
+        arch=str(manifest.options.get("arch", "bert")),
+        description=manifest.description,
+        source="; or ".join(sources),
+        licence=manifest.licence,
+        citation=manifest.citation,
+        files=files,
+        size_bytes=size,
+        status=status,
+        ready=config is not None,
+        location=converted_folder,
+        cache={"download": download, "converted": converted_folder},
+        load=(
+            "from textkit.nn import encode",
+            f'encode(["A sentence to embed."], model="{name}")  # (1, dim) float32, L2-normalized',
+            f"textkit embed --data texts.txt --model {name} --out embeddings.npy",
+        ),
+        details={
+            "corpus_manifest": manifest.name,
+            "manifest": manifest.path,
+            "converted_files": converted_files,
+            "converted_bytes": sum(converted_files.values()),
+            **({"model": config.get("model"), "pooling": config.get("pooling")} if config else {}),
+        },
+    )
+
+
 def _recipe_entry(name: str, path: Path) -> ModelEntry:
     raw = read_json(path, f"recipe {name!r}")
     card = path.with_suffix(".md")
@@ -257,6 +344,8 @@ def _names() -> dict[str, tuple[str, Any]]:
         names[name] = ("pretrained", folder)
     for name, manifest in sorted(list_llms().items()):
         names.setdefault(name, ("llm", manifest))
+    for name, manifest in sorted(list_encoders().items()):
+        names.setdefault(name, ("encoder", manifest))
     for name, path in list_recipes().items():
         names.setdefault(name, ("recipe", path))
     return names
@@ -267,11 +356,13 @@ def _entry(name: str, kind: str, what: Any) -> ModelEntry:
         return _pretrained_entry(name, what, list_recipes())
     if kind == "llm":
         return _llm_entry(name, what)
+    if kind == "encoder":
+        return _encoder_entry(name, what)
     return _recipe_entry(name, what)
 
 
 def list_models() -> list[ModelEntry]:
-    """One entry per model name: shipped pretrained weights, pretrained LLMs, then recipes."""
+    """One entry per model name: shipped pretrained weights, pretrained LLMs, encoders, then recipes."""
     entries = [_entry(name, kind, what) for name, (kind, what) in _names().items()]
     return sorted(entries, key=lambda e: KINDS.index(e.kind))
 
@@ -296,13 +387,27 @@ def get_model(name: str, force: bool = False, verbose: bool = False) -> GetResul
     both hashes). An LLM: fetched, verified and converted once (``pretrained_llm_folder``); a
     second call finds it converted and only checks the cached download against its sha256
     (:class:`~textkit.data.cache.ChecksumError` on a mismatch; ``force`` fetches and converts
-    again). A recipe has no weights: nothing is fetched.
+    again). An encoder: the same, and a second call also checks the converted files against the
+    sha256 recorded at conversion (:class:`~textkit.data.encoders.ConvertedChecksumError`, which
+    says to use ``--force``). A recipe has no weights: nothing is fetched.
     """
     entry = model_info(name)
     if entry.kind == "pretrained":
-        for direction in entry.details["directions"]:
+        for direction in entry.details["directions"] or [None]:
             pretrained_folder(name, direction, verify=True)
         return GetResult(model_info(name), entry.status, already_present=True, verified_files=len(entry.files))
+    if entry.kind == "encoder":
+        already = entry.ready and not force
+        folder = pretrained_encoder_folder(name, force=force, verbose=verbose)  # fetches and verifies the download
+        if already:  # converted before: check the download while it is still cached
+            manifest = list_encoders()[name]
+            if all(f.present for f in entry.files):
+                verify_cached(manifest, corpus_dir(manifest.name))
+        verify_converted(folder)
+        after = model_info(name)
+        return GetResult(
+            after, entry.status, already_present=already, verified_files=sum(f.present for f in after.files)
+        )
     if entry.kind == "llm":
         already = entry.ready and not force
         if not already:

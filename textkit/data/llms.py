@@ -27,8 +27,10 @@ __all__ = ["find_llm", "list_llms", "llm_manifest", "pretrained_llm_folder"]
 
 
 def list_llms() -> dict[str, Manifest]:
-    """Model names -> the manifests that fetch them."""
-    return {str(m.options["model"]): m for m in list_manifests().values() if "model" in m.options}
+    """Model names -> the manifests that fetch them (a GGUF each; encoders: textkit.data.encoders)."""
+    return {
+        str(m.options["model"]): m for m in list_manifests().values() if "model" in m.options and "gguf" in m.options
+    }
 
 
 def find_llm(name: str) -> Manifest | None:

@@ -1,11 +1,13 @@
 """Neural models with explicit state: AWD-LSTM and GRU language models, GRU and attention
-seq2seq, and the Transformer.
+seq2seq, the Transformer, and pretrained encoders (BERT) with sentence embeddings
+(``encode(texts, model="minilm-l6")``).
 
 Importing this package imports torch; ``textkit``, ``textkit.text`` and ``textkit.data`` do not.
 """
 
 from textkit.nn.attention import AdditiveAttention, MultiHeadAttention, MultiplicativeAttention
 from textkit.nn.awd_lstm import AWDLSTM, AWDLSTMConfig, AWDLSTMLanguageModel
+from textkit.nn.bert import BertConfig, BertModel
 from textkit.nn.config import config_from_dict, config_to_dict, load_config, save_config
 from textkit.nn.dropout import LockedDropout, embedding_dropout, locked_dropout_mask, weight_drop
 from textkit.nn.generate import model_step
@@ -17,18 +19,19 @@ from textkit.nn.seq2seq import (
     Seq2SeqAttentionConfig,
     Seq2SeqGRU,
     Seq2SeqGRUConfig,
-    load_translation_model,
-    save_translation_model,
     sequence_loss,
 )
 from textkit.nn.serialization import (
     LanguageModelBundle,
     load_language_model,
+    load_translation_model,
     load_weights,
     read_weights,
     save_language_model,
+    save_translation_model,
     save_weights,
 )
+from textkit.nn.sentence import SentenceEncoder, encode, load_encoder
 from textkit.nn.transformer import TransformerConfig, TransformerSeq2Seq
 
 __all__ = [
@@ -37,12 +40,15 @@ __all__ = [
     "AWDLSTMConfig",
     "AWDLSTMLanguageModel",
     "AdditiveAttention",
+    "BertConfig",
+    "BertModel",
     "MultiHeadAttention",
     "MultiplicativeAttention",
     "Seq2SeqAttention",
     "Seq2SeqAttentionConfig",
     "Seq2SeqGRU",
     "Seq2SeqGRUConfig",
+    "SentenceEncoder",
     "TransformerConfig",
     "TransformerSeq2Seq",
     "load_translation_model",
@@ -60,7 +66,9 @@ __all__ = [
     "config_from_dict",
     "config_to_dict",
     "embedding_dropout",
+    "encode",
     "load_config",
+    "load_encoder",
     "load_language_model",
     "load_weights",
     "locked_dropout_mask",

@@ -2,7 +2,9 @@
 
 One table per task, because names are per task and saved ``config.json`` files hold them:
 ``"gru"`` is a GRU language model in :data:`LANGUAGE_MODELS` and a GRU encoder-decoder in
-:data:`TRANSLATION_MODELS`. :data:`ARCHITECTURES` is the language-model table (its older name).
+:data:`TRANSLATION_MODELS`; :data:`ENCODERS` holds bidirectional encoders (hidden states, no
+logits: ``textkit.nn.sentence`` loads them). :data:`ARCHITECTURES` is the language-model table
+(its older name).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from torch import nn
 
 from textkit.nn.awd_lstm import AWDLSTMConfig, AWDLSTMLanguageModel
+from textkit.nn.bert import BertConfig, BertModel
 from textkit.nn.config import config_from_dict, config_to_dict
 from textkit.nn.gru import GRUConfig, GRULanguageModel
 from textkit.nn.llama import LlamaConfig, LlamaLanguageModel
@@ -28,6 +31,10 @@ TRANSLATION_MODELS: Registry = {
     "gru": (Seq2SeqGRUConfig, Seq2SeqGRU),
     "gru-attn": (Seq2SeqAttentionConfig, Seq2SeqAttention),
     "transformer": (TransformerConfig, TransformerSeq2Seq),
+}
+
+ENCODERS: Registry = {
+    "bert": (BertConfig, BertModel),  # pretrained encoders (textkit.data.encoders); hidden states, not logits
 }
 
 ARCHITECTURES = LANGUAGE_MODELS
