@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 # name -> (module path, one-line help). Modules are imported only when their command runs,
@@ -40,6 +41,7 @@ TOP_LEVEL_COMMANDS: dict[str, tuple[str, str]] = {
     "lm": ("textkit.commands.lm", "language models: pretrain, generate, evaluate"),
     "models": ("textkit.commands.models", "models by name: list, info (source, licence, sha256), get (fetch + verify)"),
     "classify": ("textkit.commands.classify", "classify your own texts: train, evaluate, predict from files"),
+    "embed": ("textkit.commands.embed", "sentence embeddings of your texts with a pretrained encoder (minilm-l6)"),
     "topics": ("textkit.commands.topics", "topic models (NMF or SVD) of your own documents"),
     "translate": (
         "textkit.commands.translate",
@@ -67,15 +69,69 @@ def _add_module_command(subparsers, name: str, module_path: str, help_text: str,
     module.add_arguments(parser)
 
 
+# A full stop after one of these (or after a lone initial such as "C.") does not end a sentence.
+_ABBREVIATIONS = frozenset(
+    {"e.g.", "i.e.", "etc.", "vs.", "cf.", "al.", "approx.", "ca.", "no.", "mr.", "mrs.", "dr.", "st."}
+)
+_SENTENCE_END = re.compile(r"[.!?](?=\s+[\"'(\[A-Z0-9])")
+
+
+def _first_sentence(text: str) -> str:
+    """The first sentence of a description, on one line: a full stop ends it only when it is
+    followed by a capital (or a digit, quote or bracket), is outside brackets, and does not
+    close an initial ("C. H. Spurgeon") or an abbreviation ("e.g.")."""
+    text = " ".join(text.split())
+    for match in _SENTENCE_END.finditer(text):
+        before = text[: match.end()]
+        last_word = before.rsplit(" ", 1)[-1].lower()
+        if last_word in _ABBREVIATIONS or re.fullmatch(r"\W*\w\.", last_word):
+            continue
+        if before.count("(") != before.count(")") or before.count("[") != before.count("]"):
+            continue
+        return before
+    return text
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` cut at a word boundary to at most ``width`` characters, marked with "…"."""
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1].rsplit(" ", 1)[0] if " " in text[: width - 1] else text[: width - 1]
+    return cut.rstrip(" ,;:-(") + "…"
+
+
 def _corpora_command(args: argparse.Namespace) -> int:
     from textkit import data
 
     if args.corpora_action == "list":
+        import json
+        import shutil
+
+        rows = []
         for name in data.list_corpora():
             manifest = data.info(name)
-            cached = "cached" if data.corpus_dir(name).exists() else "-"
-            first_line = manifest.description.split(". ")[0].replace("\n", " ")
-            print(f"{name:18s} {manifest.kind:9s} {cached:7s} {first_line[:70]}")
+            rows.append(
+                {
+                    "name": name,
+                    "kind": manifest.kind,
+                    "cached": data.corpus_dir(name).exists(),
+                    "summary": _first_sentence(manifest.description),
+                    "description": " ".join(manifest.description.split()),
+                    "licence": manifest.licence,
+                    "splits": list(manifest.splits),
+                    "sources": [source.describe() for source in manifest.sources],
+                }
+            )
+        if args.json:
+            print(json.dumps(rows, indent=2, ensure_ascii=False))
+            return 0
+        table = [("NAME", "KIND", "LOCAL")] + [(r["name"], r["kind"], "cached" if r["cached"] else "-") for r in rows]
+        widths = [max(len(row[i]) for row in table) for i in range(3)]
+        indent = sum(widths) + 2 * len(widths)
+        room = max(30, shutil.get_terminal_size((120, 24)).columns - indent)
+        for row, summary in zip(table, ["DESCRIPTION"] + [r["summary"] for r in rows], strict=True):
+            cells = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+            print(f"{cells}  {_fit(summary, room)}")
         return 0
     manifest = data.info(args.name)
     if args.corpora_action == "info":
@@ -103,14 +159,37 @@ def _summary_command(args: argparse.Namespace) -> int:
     return 0
 
 
+class _OneLinePerCommand(argparse.HelpFormatter):
+    """``textkit --help``: one line per command, however long its help (never wrapped)."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=30, width=100_000)
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction):
+            # argparse measures the command names one indent short: without this, names as long as
+            # "reproduce" push their help onto a second line
+            self._action_max_length += self._indent_increment
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    from textkit import __version__
+
     words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
-    parser = argparse.ArgumentParser(prog="textkit", description="textkit: NLP from raw text to audited models")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="textkit",
+        description="textkit: NLP from raw text to audited models",
+        epilog="`textkit COMMAND --help` gives a command's options.",
+        formatter_class=_OneLinePerCommand,
+    )
+    parser.add_argument("--version", action="version", version=f"textkit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
 
     corpora = commands.add_parser("corpora", help="list, describe and fetch corpora")
     actions = corpora.add_subparsers(dest="corpora_action", required=True)
-    actions.add_parser("list", help="every corpus with a manifest")
+    listing = actions.add_parser("list", help="every corpus with a manifest: kind, whether cached, first sentence")
+    listing.add_argument("--json", action="store_true", help="print every corpus as JSON (full descriptions)")
     info = actions.add_parser("info", help="a corpus's manifest: sources, licence, citation")
     info.add_argument("name")
     get = actions.add_parser("get", help="fetch a corpus into the cache and verify it")
@@ -123,8 +202,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     summary.add_argument("--top", type=int, default=20)
     summary.set_defaults(_handler=_summary_command)
 
-    reproduce = commands.add_parser("reproduce", help="rerun a classic result on real data")
-    experiments = reproduce.add_subparsers(dest="experiment", required=True)
+    reproduce = commands.add_parser(
+        "reproduce", help="rerun a classic result on real data", formatter_class=_OneLinePerCommand
+    )
+    experiments = reproduce.add_subparsers(dest="experiment", required=True, title="experiments", metavar="EXPERIMENT")
     for name, (module_path, help_text) in REPRODUCE_COMMANDS.items():
         _add_module_command(experiments, name, module_path, help_text, selected=words[:2] == ["reproduce", name])
     for name, (module_path, help_text) in TOP_LEVEL_COMMANDS.items():

@@ -154,10 +154,61 @@ def test_debias_refuses_word_in_two_equalize_pairs(gendered):
 
 def test_debias_equalize_pairs_with_missing_words_are_named(gendered):
     pairs = EQUALIZE + [("duchess", "duke"), ("actress", "actor")]
-    with pytest.raises(KeyError, match=r"duchess/duke \(missing 'duchess', 'duke'\)"):
-        hard_debias(gendered, np.eye(gendered.dim)[0], [], [("duchess", "duke")] + EQUALIZE)
-    out = hard_debias(gendered, np.eye(gendered.dim)[0], [], pairs[:3], missing="skip")
-    assert out.info.skipped_pairs == [("duchess", "duke")]
+    for strict in ({"strict": True}, {"missing": "error"}):  # missing= is the older spelling of strict=
+        with pytest.raises(KeyError, match=r"duchess/duke \(missing 'duchess', 'duke'\)"):
+            hard_debias(gendered, np.eye(gendered.dim)[0], [], [("duchess", "duke")] + EQUALIZE, **strict)
+    for lenient in ({}, {"missing": "skip"}, {"strict": False}):
+        out = hard_debias(gendered, np.eye(gendered.dim)[0], [], pairs[:3], case_variants=False, **lenient)
+        assert out.info.skipped_pairs == [("duchess", "duke")] and out.info.unmatched_pairs == [("duchess", "duke")]
+    with pytest.raises(ValueError, match="contradict"):
+        hard_debias(gendered, np.eye(gendered.dim)[0], [], EQUALIZE, strict=True, missing="skip")
+
+
+def test_debias_hard_debias_takes_the_papers_equalize_file_with_missing_case_variants():
+    """Issue 29, item 12: Bolukbasi et al.'s equalize file lists pairs such as ("Dad", "Mom")
+    whose case forms are partly missing from word2vec; like the reference implementation,
+    hard_debias equalizes the lower, Title and UPPER forms that are present and reports the rest."""
+    rng = np.random.default_rng(0)
+    present = ["dad", "mom", "Dad", "he", "she", "He", "She", "HE", "SHE", "king", "queen", "Kings", "Queens"]
+    neutral = [nw(i) for i in range(12)]
+    M = rng.normal(size=(len(present) + len(neutral), 8))
+    emb = Embeddings(present + neutral, (M / np.linalg.norm(M, axis=1, keepdims=True)).astype(np.float32), name="t")
+    g = unit_direction(np.eye(8)[0])
+    file_pairs = [("Dad", "Mom"), ("he", "she"), ("fella", "granny"), ("dad", "mom"), ("king", "queen")]
+    # the caller built the neutral list from the file as written: "He"/"She" look neutral to it
+    out = hard_debias(emb, g, neutral + ["He", "She"], file_pairs)
+    info = out.info
+    assert info.equalized_pairs == [("dad", "mom"), ("he", "she"), ("He", "She"), ("HE", "SHE"), ("king", "queen")]
+    assert ("Dad", "Mom") in info.skipped_pairs and ("DAD", "MOM") in info.skipped_pairs
+    assert ("Kings", "Queens") not in info.equalized_pairs  # not a case form of ("king", "queen")
+    assert info.missing_words[:3] == ["Mom", "DAD", "MOM"] and {"fella", "granny"} <= set(info.missing_words)
+    assert info.unmatched_pairs == [("fella", "granny")]  # no form of it is in the vocabulary
+    assert info.equalized_not_neutralized == ["He", "She"] and info.n_neutralized == len(neutral)
+    report = info.to_dict()
+    assert report["unmatched_pairs"] == [["fella", "granny"]] and report["case_variants"] is True
+    assert ["Dad", "Mom"] in report["skipped_pairs"] and "Mom" in report["missing_words"]
+    for a, b in info.equalized_pairs:  # every kept form is equalized: opposite projections, unit length
+        assert out[a] @ g == pytest.approx(-(out[b] @ g), abs=1e-6) and abs(out[a] @ g) > 0
+        assert np.linalg.norm(out[a]) == pytest.approx(1, abs=1e-5)
+    assert np.abs(out.matrix(neutral) @ g).max() < 1e-6
+    assert np.array_equal(out["Dad"], emb["Dad"]) and np.array_equal(out["Kings"], emb["Kings"])
+    # strict: the missing words of the pairs as given are named; their added case forms stay optional
+    with pytest.raises(KeyError) as caught:
+        hard_debias(emb, g, neutral, file_pairs, strict=True)
+    message = str(caught.value)
+    assert "Dad/Mom (missing 'Mom')" in message and "fella/granny (missing 'fella', 'granny')" in message
+    assert "DAD" not in message and "2 equalize pairs" in message
+    strict_ok = hard_debias(emb, g, neutral, [("dad", "mom"), ("he", "she")], strict=True)
+    assert ("HE", "SHE") in strict_ok.info.equalized_pairs
+    assert strict_ok.info.skipped_pairs == [("Dad", "Mom"), ("DAD", "MOM")]
+
+
+def test_debias_case_forms_never_put_a_word_in_two_pairs():
+    emb = Embeddings(["us", "US", "them", "gal", "guy", "Gal", "Guy", "dude"], np.eye(8, dtype=np.float32))
+    out = hard_debias(emb, np.eye(8)[7], [], [("us", "US"), ("gal", "dude"), ("Gal", "Guy")])
+    # ("us", "us") and ("US", "US") are case forms of ("us", "US"); ("gal", "guy") would put "gal" in two pairs
+    assert out.info.equalized_pairs == [("us", "US"), ("gal", "dude"), ("Gal", "Guy")]
+    assert set(out.info.conflicting_variants) == {("us", "us"), ("US", "US"), ("gal", "guy")}
 
 
 def test_debias_direction_needs_two_pairs_present(gendered):

@@ -234,3 +234,54 @@ def test_lm_pretrain_init_from_starts_from_the_folders_weights(tiny_lm, tmp_path
         main(["lm", "pretrain", "--config", str(other), "--out", str(tmp_path / "o"), "--init-from", str(tiny_lm)]) == 1
     )
     assert "hidden_size" in capsys.readouterr().err
+
+
+# -- issue 29: generation reads as text; evaluation of a short file ----------------------------
+
+
+def test_lm_generate_from_a_word_level_model_prints_text_not_tokens(capsys):
+    """Issue 29, item 3: `lm generate awd_lstm-en` printed the tokenizer's spacing ("said , ")
+    and could print case markers; its output is now detokenized like the SmolLM2 path's."""
+    outputs = []
+    for seed in ("0", "1", "2"):
+        argv = ["lm", "generate", "awd_lstm-en", "--prompt", "The jury said", "--max-new-tokens", "40", "--seed", seed]
+        assert main(argv) == 0
+        outputs.append(capsys.readouterr().out.strip())
+    for text in outputs:
+        assert text.startswith("The jury said")
+        for artefact in (" ,", " .", " ;", " :", " !", " ?", " n't", " 's", "( ", " )", "xxmaj", "xxup", "xxbos"):
+            assert artefact not in text, (artefact, text)
+    assert any("," in t or "." in t for t in outputs)  # there was punctuation to join
+    # the prompt is kept as written, even its words outside the vocabulary (not "xxunk")
+    assert main(["lm", "generate", "awd_lstm-en", "--prompt", "Zorblax quoth", "--max-new-tokens", "5"]) == 0
+    assert capsys.readouterr().out.startswith("Zorblax quoth")
+
+
+def test_lm_evaluate_shrinks_the_batch_to_fit_a_short_file(tmp_path, capsys):
+    """Issue 29, item 4: a short file failed with "the batch is larger than the data ... use a
+    smaller batch_size"; the batch now shrinks to fit, with one line that says so."""
+    short = tmp_path / "short.txt"
+    short.write_text("The jury said it did.\nA short second line here.\n", encoding="utf-8")
+    assert main(["lm", "evaluate", "awd_lstm-en", "--data", str(short), "--json"]) == 0
+    captured = capsys.readouterr()
+    metrics = json.loads(captured.out)
+    assert metrics["batch_size"] == 1 and metrics["batch_size_requested"] == 16 and metrics["tokens"] == 14
+    assert captured.err.count("\n") == 1 and "too short for --batch-size 16" in captured.err
+    assert "evaluated with --batch-size 1" in captured.err
+    assert main(["lm", "evaluate", "awd_lstm-en", "--data", str(short), "--batch-size", "1", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["perplexity"] == pytest.approx(metrics["perplexity"]) and captured.err == ""
+    assert main(["lm", "evaluate", "awd_lstm-en", "--data", str(short), "--batch-size", "0"]) == 1
+    assert "--batch-size" in capsys.readouterr().err
+
+
+def test_lm_fit_batch_size_keeps_what_fits_and_names_the_option_when_it_refuses():
+    from textkit.recipes.language_model import fit_batch_size
+
+    assert fit_batch_size(16, 10_000) == 16  # fits: unchanged
+    assert fit_batch_size(16, 20) == 1  # short: one row, so no token is lost to short rows
+    assert fit_batch_size(16, 20, bptt=3) == 5  # rows of a whole sequence each
+    with pytest.raises(ValueError, match="even with --batch-size 1"):
+        fit_batch_size(16, 1, name="one.txt")
+    with pytest.raises(ValueError, match="--batch-size"):
+        fit_batch_size(0, 100)

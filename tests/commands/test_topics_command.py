@@ -168,7 +168,7 @@ def test_topics_command_will_not_replace_a_folder_it_did_not_write(tmp_path, cap
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me", encoding="utf-8")
     assert main(["topics", "--data", str(data), "--k", "2", "--out", str(precious)]) == 1
-    assert "is not a textkit topics folder" in capsys.readouterr().err
+    assert "not a topics folder; textkit will not replace it" in capsys.readouterr().err
     assert (precious / "notes.txt").read_text(encoding="utf-8") == "keep me"
 
 
@@ -180,3 +180,97 @@ def test_topics_command_missing_file_and_bad_column_name_the_file(tmp_path, caps
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "docs.csv: no text column 'body'" in err and "--text-column" in err
+
+
+# -- issue 29, item 5: topics in any language ---------------------------------------------------
+
+FRENCH_THEMES = {
+    "cuisine": "recette four farine beurre ail sauce pâtisserie oignon rôti poivre".split(),
+    "football": "football match arbitre attaquant championnat stade pénalty entraîneur saison gardien".split(),
+    "espace": "fusée orbite planète télescope galaxie astronaute nébuleuse comète lancement lunaire".split(),
+}
+FRENCH_FILLER = (
+    "il est qu que pas le la les ne un une des du au aux et mais ou donc car nous vous ils elle on ce cette "
+    "son sa ses sur dans pour avec sans très plus tout"
+).split()
+
+
+def french_documents(per_theme: int = 15, seed: int = 0) -> list[str]:
+    """Short French "reviews": five words of one theme among fourteen function words, so stop words
+    are most of the text but (unlike a fixed sentence frame) not in every document."""
+    rng = random.Random(seed)
+    docs = []
+    for _ in range(per_theme):
+        for words in FRENCH_THEMES.values():
+            doc = rng.sample(words, 5) + rng.choices(FRENCH_FILLER, k=14)
+            rng.shuffle(doc)
+            docs.append(" ".join(doc))
+    return docs
+
+
+def run_topics(tmp_path: Path, data: Path, name: str, *extra: str) -> tuple[dict, str]:
+    out = tmp_path / name
+    assert main(["topics", "--data", str(data), "--k", "3", "--out", str(out), "--top-words", "8", *extra]) == 0
+    return json.loads((out / "topics.json").read_text(encoding="utf-8")), out
+
+
+def test_topics_command_detects_french_and_drops_its_stop_words(tmp_path, capsys):
+    from spacy.lang.fr.stop_words import STOP_WORDS
+
+    data = tmp_path / "avis.txt"
+    data.write_text("\n".join(french_documents()) + "\n", encoding="utf-8")
+
+    # before: the English list left French function words among the top words
+    english, _ = run_topics(tmp_path, data, "english", "--stop-words", "english")
+    assert {w for t in english["topics"] for w in t["top_words"]} & STOP_WORDS
+    assert english["stop_words"]["source"] == "scikit-learn english"
+    capsys.readouterr()
+
+    summary, _ = run_topics(tmp_path, data, "detected")
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[0].startswith("language: fr (detected: ") and "spaCy's fr list" in printed
+    top = [w for t in summary["topics"] for w in t["top_words"]]
+    assert not set(top) & STOP_WORDS, top
+    assert sorted(theme_of_french_topic(t["top_words"]) for t in summary["topics"]) == sorted(FRENCH_THEMES)
+    record = summary["stop_words"]
+    assert record["detected"] == "fr" and record["source"] == "spacy fr" and record["words"] >= len(STOP_WORDS)
+    assert max(record["stop_word_shares"], key=record["stop_word_shares"].get) == "fr"
+
+    chosen, _ = run_topics(tmp_path, data, "lang", "--lang", "fr")
+    assert "language: fr (--lang)" in capsys.readouterr().out
+    assert [t["top_words"] for t in chosen["topics"]] == [t["top_words"] for t in summary["topics"]]
+
+
+def theme_of_french_topic(words: list[str]) -> str:
+    themes = {theme for theme, pool in FRENCH_THEMES.items() for w in words if w in pool}
+    assert len(themes) == 1, f"topic mixes themes: {words}"
+    return themes.pop()
+
+
+def test_topics_command_stop_words_none_file_and_english_detection(tmp_path, capsys):
+    english = write_csv(tmp_path / "docs.csv", themed_documents())
+    summary, _ = run_topics(tmp_path, english, "en")
+    assert capsys.readouterr().out.startswith("language: en (detected: ")
+    # English text keeps the reference setting: scikit-learn's list, recorded by name
+    assert summary["settings"]["vectorizer"]["stop_words"] == "english" and summary["stop_words"]["detected"] == "en"
+
+    french = tmp_path / "avis.txt"
+    french.write_text("\n".join(french_documents()) + "\n", encoding="utf-8")
+    kept, _ = run_topics(tmp_path, french, "none", "--stop-words", "none", "--min-df", "1", "--max-df", "1.0")
+    assert capsys.readouterr().out.startswith("stop words: none")
+    assert kept["stop_words"] == {"source": "none", "words": 0}
+    assert {w for t in kept["topics"] for w in t["top_words"]} & set(FRENCH_FILLER)  # nothing was dropped
+    words = tmp_path / "mots.txt"
+    words.write_text("# mes mots vides\nil est\nqu que pas le la les ne un une des du au aux et\n", encoding="utf-8")
+    mine, _ = run_topics(tmp_path, french, "file", "--stop-words", str(words))
+    assert f"stop words: 16 from {words}" in capsys.readouterr().out
+    assert not {"il", "est", "le"} & {w for t in mine["topics"] for w in t["top_words"]}
+
+    assert main(["topics", "--data", str(french), "--k", "3", "--out", str(tmp_path / "x"), "--lang", "xx"]) == 1
+    err = capsys.readouterr().err
+    assert "no stop words for --lang 'xx'" in err and " fr, " in err
+    argv = ["topics", "--data", str(french), "--k", "3", "--out", str(tmp_path / "y")]
+    assert main([*argv, "--stop-words", str(tmp_path / "missing.txt")]) == 1
+    assert "--stop-words" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # one source of stop words at a time
+        main([*argv, "--lang", "fr", "--stop-words", "none"])

@@ -58,3 +58,34 @@ def test_pipeline_unknown_type_is_rejected(tmp_path):
     (tmp_path / "tokenizer.json").write_text('{"type": "pickle"}')
     with pytest.raises(ValueError, match="unknown type"):
         load_pipeline(tmp_path)
+
+
+def test_pipeline_decode_text_reads_as_written_text(tiny_corpus):
+    """``decode`` keeps the tokenizer's spacing (lossless); ``decode_text`` is for people."""
+    tok = Tokenizer(add_bos=True)
+    pipeline = TextPipeline(tok, Vocab.build([tok.tokenize(t) for t in tiny_corpus], min_freq=1))
+    text = "Mr. Smith's U.S. debut: well-known, well-made."
+    ids = pipeline.encode(text).ids
+    assert pipeline.decode(ids) == "Mr . Smith 's U.S . debut : well - known , well - made ."
+    assert pipeline.decode_text(ids) == text
+    assert pipeline.decode_text(pipeline.encode("Don't waste your time... it's boring!!!").ids) == (
+        "Don't waste your time... it's boring!!!"
+    )
+
+
+@pytest.mark.parametrize(
+    ("pieces", "text"),
+    [
+        ('He said : " yes " , then ( quietly ) left .', 'He said: "yes", then (quietly) left.'),
+        ("it costs $ 5 , or 10 % less", "it costs $5, or 10% less"),
+        ("I ca n't , we 'll , they 're gon na", "I can't, we'll, they're gonna"),
+        ("the students ' books and ' quotes '", "the students' books and 'quotes'"),
+        ("and / or , e - mail , 3 - 2", "and/or, e-mail, 3-2"),
+        ("¿ Qué ? « oui »", "¿Qué? «oui»"),
+        ("", ""),
+    ],
+)
+def test_pipeline_join_words(pieces, text):
+    from textkit.text.pipeline import join_words
+
+    assert join_words(pieces.split(" ")) == text

@@ -6,8 +6,8 @@ generation and hard debiasing (neutralize + equalize).
     >>> lists = bolukbasi_lists()
     >>> g = gender_direction(emb, lists["definitional_pairs"])        # female words project positively
     >>> indirect_bias(emb, "softball", "receptionist", g)              # 0.67
-    >>> debiased = hard_debias(emb, g, neutral_words, lists["equalize_pairs"], missing="skip")
-    >>> debiased.info.normalized_input, debiased.info.skipped_pairs
+    >>> debiased = hard_debias(emb, g, neutral_words, lists["equalize_pairs"])  # the paper's file as it is
+    >>> debiased.info.normalized_input, debiased.info.skipped_pairs, debiased.info.unmatched_pairs
 
 Every function takes a direction as a :class:`~textkit.bias.metrics.DirectionResult` or a
 vector; :func:`direction_from_pairs` builds one from definitional pairs and refuses fewer than
@@ -242,7 +242,12 @@ def gender_analogies(
 class DebiasInfo:
     """What :func:`hard_debias` did. ``normalized_input``: the input rows were not unit length,
     so they were normalized first (every row of the result is unit length, words outside both
-    sets included). ``skipped_pairs``: equalize pairs dropped because a word was missing."""
+    sets included). ``equalized_pairs``: the pairs equalized, case variants included.
+    ``skipped_pairs``: equalize pairs (given or case variants) dropped because a word was
+    missing; ``missing_words``: those words. ``unmatched_pairs``: given pairs none of whose
+    case variants was equalized. ``conflicting_variants``: case variants dropped because one of
+    their words is in another pair. ``equalized_not_neutralized``: words of case variants that
+    were also in ``neutral_words``, equalized instead of neutralized."""
 
     method: str
     direction: list[float]
@@ -252,6 +257,11 @@ class DebiasInfo:
     skipped_pairs: list[tuple[str, str]]
     missing_neutral: list[str] = field(default_factory=list)
     source: str = ""
+    case_variants: bool = False
+    missing_words: list[str] = field(default_factory=list)
+    unmatched_pairs: list[tuple[str, str]] = field(default_factory=list)
+    conflicting_variants: list[tuple[str, str]] = field(default_factory=list)
+    equalized_not_neutralized: list[str] = field(default_factory=list)
 
     def to_dict(self, *, with_direction: bool = False) -> dict[str, Any]:
         out = {
@@ -261,6 +271,11 @@ class DebiasInfo:
             "n_equalized_pairs": len(self.equalized_pairs),
             "equalized_pairs": [list(p) for p in self.equalized_pairs],
             "skipped_pairs": [list(p) for p in self.skipped_pairs],
+            "case_variants": self.case_variants,
+            "missing_words": self.missing_words,
+            "unmatched_pairs": [list(p) for p in self.unmatched_pairs],
+            "conflicting_variants": [list(p) for p in self.conflicting_variants],
+            "equalized_not_neutralized": self.equalized_not_neutralized,
             "n_missing_neutral": len(self.missing_neutral),
             "missing_neutral": self.missing_neutral[:50],
             "source": self.source,
@@ -284,13 +299,88 @@ class DebiasedEmbeddings(Embeddings):
         return f"DebiasedEmbeddings(name={self.name!r}, words={len(self)}, dim={self.dim}, method={self.info.method!r})"
 
 
+def _given_pairs(emb: Embeddings, equalize_pairs: Sequence[Sequence[str]], strict: bool) -> list[tuple[str, str]]:
+    """The equalize pairs as given, checked: two different words each, no word in two pairs,
+    and with ``strict`` every word in the embeddings (a ``KeyError`` names the missing ones)."""
+    given: list[tuple[str, str]] = []
+    for pair in equalize_pairs:
+        if isinstance(pair, str) or len(pair) != 2:
+            raise ValueError(f"equalize pairs must be pairs of two words, got {pair!r}")
+        a, b = pair
+        if a == b:
+            raise ValueError(f"equalize pair {(a, b)} has the same word twice")
+        given.append((a, b))
+    given = list(dict.fromkeys(given))
+    seen: dict[str, tuple[str, str]] = {}
+    twice = []
+    for p in given:
+        for w in p:
+            if w in seen and seen[w] != p:
+                twice.append(f"{w!r} in {seen[w]} and {p}")
+            seen[w] = p
+    if twice:
+        raise ValueError(f"a word may be in only one equalize pair: {'; '.join(twice[:10])}")
+    if strict:
+        absent = [
+            f"{a}/{b} (missing {', '.join(repr(w) for w in (a, b) if w not in emb)})"
+            for a, b in given
+            if a not in emb or b not in emb
+        ]
+        if absent:
+            raise KeyError(
+                f"{len(absent)} equalize pairs have words not in embeddings {emb.name or emb.source!r}: "
+                f"{'; '.join(absent)}. Remove them, or leave strict=False to drop them (they are listed in "
+                "result.info.skipped_pairs)"
+            )
+    return given
+
+
+def _case_forms(pair: tuple[str, str], case_variants: bool) -> list[tuple[str, str]]:
+    """The pair, then (with ``case_variants``) its lower, Title and UPPER forms, once each."""
+    a, b = pair
+    forms = [pair] + ([(f(a), f(b)) for f in (str.lower, str.title, str.upper)] if case_variants else [])
+    return list(dict.fromkeys(forms))
+
+
+def _equalize_plan(emb: Embeddings, given: list[tuple[str, str]], case_variants: bool) -> dict[str, list]:
+    """Which pairs to equalize, in order: each given pair followed by its case forms, each once.
+    A pair with a word the embeddings lack is skipped; a case form with a word that another pair
+    already holds is a conflict (given pairs hold their words first)."""
+    given_set = set(given)
+    owner = {w: p for p in given if p[0] in emb and p[1] in emb for w in p}
+    candidates = list(dict.fromkeys(form for p in given for form in _case_forms(p, case_variants)))
+    pairs, skipped, conflicting = [], [], []
+    missing_words: dict[str, None] = {}
+    for form in candidates:
+        lost = [w for w in form if w not in emb]
+        if lost:
+            skipped.append(form)
+            missing_words.update(dict.fromkeys(lost))
+        elif form not in given_set and (form[0] == form[1] or any(owner.get(w, form) != form for w in form)):
+            conflicting.append(form)  # a case form that would put a word in two pairs ("us"/"US": in one twice)
+        else:
+            owner.update(dict.fromkeys(form, form))
+            pairs.append(form)
+    kept = set(pairs)
+    unmatched = [p for p in given if not kept.intersection(_case_forms(p, case_variants))]
+    return {
+        "pairs": pairs,
+        "skipped": skipped,
+        "conflicting": conflicting,
+        "missing_words": list(missing_words),
+        "unmatched": unmatched,
+    }
+
+
 def hard_debias(
     emb: Embeddings,
     direction: DirectionResult | np.ndarray,
     neutral_words: Iterable[str],
     equalize_pairs: Sequence[Sequence[str]],
     *,
-    missing: str = "error",
+    case_variants: bool = True,
+    strict: bool = False,
+    missing: str | None = None,
     inplace: bool = False,
 ) -> DebiasedEmbeddings:
     """Bolukbasi et al.'s hard debiasing, returning new embeddings (the input is never changed).
@@ -301,38 +391,50 @@ def hard_debias(
        ν ± √(1 − ‖ν‖²)·g, keeping the sign of (a − b)·g: opposite projections, unit length, and
        the same distance to every neutralized word.
 
+    Equalize pairs are read as the reference implementation reads the paper's file: with
+    ``case_variants=True`` (the default) each pair also stands for its lower, Title and UPPER
+    case forms (``("Dad", "Mom")``: ``dad/mom``, ``Dad/Mom``, ``DAD/MOM``), and the forms whose
+    two words are in the embeddings are equalized. The rest are dropped and reported in
+    ``result.info`` (``skipped_pairs``, ``missing_words``, and ``unmatched_pairs`` for the pairs
+    of which no form is left). ``strict=True`` refuses instead, with a ``KeyError`` naming every
+    missing word of the pairs as given (their added case forms stay optional). ``missing`` is
+    the older spelling: ``"error"`` is ``strict=True``, ``"skip"`` is ``strict=False``.
+
     Words in neither set keep their vectors. Rows that are not unit length are normalized first
     (``result.info.normalized_input`` says so, with a warning), as the method assumes unit
-    vectors. Refused: ``inplace=True``; neutral words that are also in an equalize pair; a word in
-    two equalize pairs; equalize pairs with missing words unless ``missing="skip"`` (then they
-    are listed in ``info.skipped_pairs``). Neutral words absent from the embeddings are listed in
-    ``info.missing_neutral``.
+    vectors. Refused: ``inplace=True``; neutral words that are also in a given equalize pair; a
+    word in two given equalize pairs. A case form that would put a word in two pairs is dropped
+    (``info.conflicting_variants``); a case form whose words are also neutral words is equalized,
+    not neutralized (``info.equalized_not_neutralized``). Neutral words absent from the
+    embeddings are listed in ``info.missing_neutral``.
     """
     if inplace:
         raise ValueError(
             "hard_debias does not modify embeddings in place: it returns new embeddings "
             "(assign the result, e.g. emb = hard_debias(emb, ...))"
         )
+    if missing is not None:
+        if missing not in ("error", "skip"):
+            raise ValueError(f"missing must be 'error' or 'skip', got {missing!r}")
+        if strict and missing == "skip":
+            raise ValueError("strict=True and missing='skip' contradict each other; give one of them")
+        strict = missing == "error"
     g = unit_direction(direction, emb.dim)
     neutral = list(dict.fromkeys(neutral_words))
-    pairs, skipped = _check_pairs(emb, list(equalize_pairs), "equalize pairs", missing)
-    seen: dict[str, tuple[str, str]] = {}
-    twice = []
-    for p in pairs:
-        for w in p:
-            if w in seen and seen[w] != p:
-                twice.append(f"{w!r} in {seen[w]} and {p}")
-            seen[w] = p
-        if p[0] == p[1]:
-            raise ValueError(f"equalize pair {p} has the same word twice")
-    if twice:
-        raise ValueError(f"a word may be in only one equalize pair: {'; '.join(twice[:10])}")
-    overlap = [w for w in neutral if w in seen]
+    given = _given_pairs(emb, equalize_pairs, strict)
+    plan = _equalize_plan(emb, given, case_variants)
+    pairs = plan["pairs"]
+    neutral_set = set(neutral)
+    overlap = [w for p in given for w in p if w in neutral_set and p in pairs]
     if overlap:
         raise ValueError(
             f"{len(overlap)} word(s) are both neutral and in equalize pairs: {overlap[:20]}. A word is either "
             "neutralized (no gender component) or equalized (a gendered pair): remove them from one of the sets"
         )
+    moved = [w for p in pairs for w in p if w in neutral_set]  # case forms the caller listed as neutral
+    if moved:
+        moved_set = set(moved)
+        neutral = [w for w in neutral if w not in moved_set]
     found, absent = emb.split_known(neutral)
 
     vectors = np.array(emb.vectors, dtype=np.float32, copy=True)  # (V, D), a copy: never the input's memory
@@ -381,9 +483,14 @@ def hard_debias(
         normalized_input,
         len(found),
         pairs,
-        skipped,
+        plan["skipped"],
         absent,
         emb.name or emb.source,
+        case_variants=case_variants,
+        missing_words=plan["missing_words"],
+        unmatched_pairs=plan["unmatched"],
+        conflicting_variants=plan["conflicting"],
+        equalized_not_neutralized=moved,
     )
     name = f"{emb.name or 'embeddings'}-hard-debiased"
     return DebiasedEmbeddings(list(emb.words), vectors, info=info, name=name, source=emb.source)

@@ -156,8 +156,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     _add_file_options(ev)
     ev.add_argument("--split", default="test", choices=["train", "valid", "test"])
-    ev.add_argument("--bptt", type=int, default=70)
-    ev.add_argument("--batch-size", type=int, default=16)
+    ev.add_argument("--bptt", type=int, default=70, help="tokens per sequence (default 70)")
+    ev.add_argument(
+        "--batch-size", type=int, default=16, help="sequences per batch (default 16; fewer when the text is short)"
+    )
     ev.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
 
@@ -272,6 +274,13 @@ def run(args: argparse.Namespace) -> int:
             files=_data_files(args.data) if args.data else None,
             file_options=file_options,
         )
+        if metrics.get("batch_size", args.batch_size) < args.batch_size:  # a short text: the batch shrank to fit
+            what = metrics["corpus"] + ("" if metrics["split"] == "all" else f" ({metrics['split']} split)")
+            print(
+                f"textkit: {what} is too short for --batch-size {args.batch_size} (each row of a batch needs at least "
+                f"2 of its tokens); evaluated with --batch-size {metrics['batch_size']}",
+                file=sys.stderr,
+            )
         if args.json:
             print(json.dumps(metrics))
         else:

@@ -4,7 +4,11 @@
     textkit topics --data corpus/ --k 5 --method svd --out topics/
 
 Features are the reference settings of ``textkit reproduce topics`` (scikit-learn's token
-pattern, English stop words, tf-idf, ``--min-df 2``, ``--max-df 0.95``). The output folder
+pattern, tf-idf, ``--min-df 2``, ``--max-df 0.95``) with the stop words of the documents'
+language: ``--lang LANG`` takes spaCy's list for that language, ``--stop-words`` takes none,
+scikit-learn's English list or a file, and by default the language is detected from the text
+(which candidate language's stop words make up most of its words; English keeps the reference
+setting, scikit-learn's list) and printed. The output folder
 holds ``topics.json`` (settings, top words, NPMI coherence, versions), ``doc_topics.csv``
 (one row per document) and ``top_words.png``; it is written under a temporary name and
 renamed only when complete. Thin wrapper over ``textkit.classical``.
@@ -15,12 +19,17 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from textkit.commands.data_options import add_data_arguments, table_options
 
 FORMAT = "textkit-topics"
 FORMAT_VERSION = 1
+DETECTED_LANGUAGES = ("en", "fr", "es", "de", "it", "pt", "nl")  # candidates when --lang is not given
+MIN_STOP_WORD_SHARE = 0.1  # below this share of stop words in every candidate, the language is unknown
+_LETTER_WORD = re.compile(r"[^\W\d_]+")
 
 
 def _df(value: str) -> int | float:
@@ -63,6 +72,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.95,
         help="drop terms in more than this fraction (a float) or number (an int) of documents; default 0.95",
     )
+    stop = parser.add_mutually_exclusive_group()
+    stop.add_argument(
+        "--lang",
+        default=None,
+        metavar="LANG",
+        help="the documents' language: drop spaCy's stop words for it (fr, es, de, ... any spaCy language); "
+        f"default: detected from the text among {', '.join(DETECTED_LANGUAGES)}",
+    )
+    stop.add_argument(
+        "--stop-words",
+        default=None,
+        metavar="none|english|FILE",
+        help="the stop words to drop instead: none, english (scikit-learn's list) or a UTF-8 file of words "
+        "(one or more a line; lines starting with # are comments)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
             "document(s); "
             + (f"ask for at most {len(texts) - 1} topics, or add documents" if len(texts) > 1 else "add documents")
         )
-    X, vectorizer = _features(texts, args.min_df, args.max_df, table.source)
+    stop_words, stop_record = choose_stop_words(texts, lang=args.lang, stop_words=args.stop_words)
+    print(stop_record["message"])
+    X, vectorizer = _features(texts, args.min_df, args.max_df, table.source, stop_words)
     vocab = [str(t) for t in vectorizer.get_feature_names_out()]
     has_terms = np.asarray(X.getnnz(axis=1) > 0)
     if args.k > len(vocab):
@@ -133,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
         "empty_rows_skipped": n_empty,
         "documents_without_terms": int((~has_terms).sum()),
         "vocabulary_size": len(vocab),
+        "stop_words": {key: value for key, value in stop_record.items() if key != "message"},
         "settings": {
             "vectorizer": _jsonable(vectorizer.get_params()),
             "model": _jsonable(model.get_params()),
@@ -174,11 +201,141 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _features(texts: list[str], min_df: int | float, max_df: int | float, source: str):
+def stop_words_of(lang: str) -> frozenset[str]:
+    """spaCy's stop words for ``lang`` (``spacy.lang.<lang>.stop_words``), lower-cased; an
+    error naming the languages that have a list for any other code."""
+    import importlib
+    import pkgutil
+
+    if not re.fullmatch(r"[a-z]{2,3}", lang or ""):
+        raise ValueError(f"--lang must be a language code such as fr, es or de, got {lang!r}")
+    try:
+        module = importlib.import_module(f"spacy.lang.{lang}.stop_words")
+    except ModuleNotFoundError as exc:
+        if exc.name == "spacy":
+            raise ValueError("--lang needs spaCy (pip install spacy), or give --stop-words none|english|FILE") from None
+        import spacy.lang
+
+        known = sorted(
+            info.name
+            for info in pkgutil.iter_modules(spacy.lang.__path__)
+            if info.ispkg and importlib.util.find_spec(f"spacy.lang.{info.name}.stop_words") is not None
+        )
+        raise ValueError(
+            f"spaCy has no stop words for --lang {lang!r}; languages with a list: {', '.join(known)}. "
+            "Or give your own list with --stop-words FILE"
+        ) from None
+    return frozenset(word.lower() for word in module.STOP_WORDS)
+
+
+def detect_language(texts: list[str], candidates: tuple[str, ...] = DETECTED_LANGUAGES) -> dict[str, float]:
+    """Each candidate language's share of the words of ``texts`` (their first 1,000 documents)
+    that are its stop words, largest first: a cheap language guess, since the most frequent words
+    of any text are its language's function words."""
+    from collections import Counter
+
+    counts: Counter[str] = Counter()
+    for text in texts[:1000]:
+        counts.update(_LETTER_WORD.findall(text.lower()))
+    total = sum(counts.values()) or 1
+    shares = {}
+    for lang in candidates:
+        stop = stop_words_of(lang)
+        shares[lang] = sum(n for word, n in counts.items() if word in stop) / total
+    return dict(sorted(shares.items(), key=lambda item: -item[1]))
+
+
+def _read_stop_words(path: str) -> list[str]:
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"--stop-words {path}: no such file; give none, english or a file of stop words")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"--stop-words {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    words = [w.lower() for line in text.splitlines() if not line.lstrip().startswith("#") for w in line.split()]
+    if not words:
+        raise ValueError(f"--stop-words {path} holds no words; for no stop words give --stop-words none")
+    return words
+
+
+def choose_stop_words(
+    texts: list[str], *, lang: str | None = None, stop_words: str | None = None
+) -> tuple[str | list[str] | None, dict]:
+    """The stop words for ``TextVectorizer`` (``"english"``, a sorted list or None) and a record
+    of where they came from, with a one-line ``message`` for the user. ``stop_words`` (none,
+    english or a file) wins; then ``lang``; else the language is detected (``detect_language``):
+    English keeps scikit-learn's list (the reference setting), another language gets spaCy's list,
+    and a text where no candidate's stop words reach ``MIN_STOP_WORD_SHARE`` of the words keeps
+    scikit-learn's English list and says so."""
+    if stop_words is not None:
+        if stop_words.lower() == "none":
+            return None, {"source": "none", "words": 0, "message": "stop words: none (--stop-words none)"}
+        if stop_words.lower() == "english":
+            return "english", _english("stop words: scikit-learn's English list (--stop-words english)")
+        words = _expand_stop_words(_read_stop_words(stop_words))
+        return words, {
+            "source": f"file {stop_words}",
+            "words": len(words),
+            "message": f"stop words: {len(words)} from {stop_words}",
+        }
+    if lang is not None:
+        words = _expand_stop_words(stop_words_of(lang))
+        return words, {
+            "source": f"spacy {lang}",
+            "language": lang,
+            "words": len(words),
+            "message": f"language: {lang} (--lang); stop words: spaCy's {lang} list ({len(words)} words)",
+        }
+    shares = detect_language(texts)
+    (best, share), *rest = shares.items()
+    rounded = {code: round(value, 4) for code, value in shares.items()}
+    runner_up = f"; next {rest[0][0]} {rest[0][1]:.0%}" if rest else ""
+    if share < MIN_STOP_WORD_SHARE:
+        message = (
+            f"language: not detected (the stop words of {', '.join(shares)} make at most {share:.0%} of the words); "
+            "stop words: scikit-learn's English list. Give --lang LANG or --stop-words none|FILE"
+        )
+        return "english", {**_english(message), "detected": None, "stop_word_shares": rounded}
+    detected = f"language: {best} (detected: {share:.0%} of the words are its stop words{runner_up}; --lang to choose)"
+    if best == "en":
+        message = f"{detected}; stop words: scikit-learn's English list"
+        return "english", {**_english(message), "language": "en", "detected": "en", "stop_word_shares": rounded}
+    words = _expand_stop_words(stop_words_of(best))
+    return words, {
+        "source": f"spacy {best}",
+        "language": best,
+        "words": len(words),
+        "detected": best,
+        "stop_word_shares": rounded,
+        "message": f"{detected}; stop words: spaCy's {best} list ({len(words)} words)",
+    }
+
+
+def _english(message: str) -> dict:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return {"source": "scikit-learn english", "words": len(ENGLISH_STOP_WORDS), "message": message}
+
+
+def _expand_stop_words(words: Iterable[str]) -> list[str]:
+    """The words, plus the pieces the feature tokenizer cuts them into ("aujourd'hui" ->
+    "aujourd", "hui"), so that each stop word matches the terms it becomes."""
+    from textkit.classical.vectorize import get_analyzer
+
+    words = list(words)
+    tokenize = get_analyzer("regex-words")
+    pieces = [piece for word in words for piece in tokenize(word)] if tokenize is not None else []
+    return sorted({*words, *pieces})
+
+
+def _features(
+    texts: list[str], min_df: int | float, max_df: int | float, source: str, stop_words: str | list[str] | None
+):
     from textkit.classical import TextVectorizer
 
     vectorizer = TextVectorizer(
-        analyzer="regex-words", stop_words="english", min_df=min_df, max_df=max_df, weighting="tfidf"
+        analyzer="regex-words", stop_words=stop_words, min_df=min_df, max_df=max_df, weighting="tfidf"
     )
     try:
         X = vectorizer.fit_transform(texts)
@@ -186,7 +343,7 @@ def _features(texts: list[str], min_df: int | float, max_df: int | float, source
         if "left no terms" in str(exc) or "empty vocabulary" in str(exc):
             raise ValueError(
                 f"{source}: no terms are left to model ({exc}). A term must occur in at least --min-df {min_df} "
-                f"and at most --max-df {max_df} of the {len(texts)} documents, and English stop words are dropped; "
+                f"and at most --max-df {max_df} of the {len(texts)} documents, and stop words are dropped; "
                 "for a small input try --min-df 1, or add documents"
             ) from None
         raise

@@ -2,8 +2,8 @@
 
 - A path is anything with a separator, or starting with ``.`` or ``~``: ``runs/lm``, ``./lm``.
 - A bare word is a name that ``textkit models list`` shows: a shipped pretrained model
-  (``awd_lstm-en``, ``transformer-es-en``; files checked against their sha256) or a pretrained
-  LLM fetched by name (``smollm2-135m``).
+  (``awd_lstm-en``, ``transformer-es-en``; files checked against their sha256), a pretrained
+  LLM (``smollm2-135m``) or encoder (``minilm-l6``) fetched by name and converted once.
 - A bare word that is both a name and a folder here is refused, with the two ways to say which:
   ``./NAME`` for the folder, ``name:NAME`` for the model.
 - A bare word that is only a folder here is that folder (nothing else could be meant).
@@ -30,12 +30,15 @@ def is_path(spec: str | os.PathLike) -> bool:
 
 
 def model_names() -> dict[str, str]:
-    """Every loadable name -> its kind ("pretrained" for shipped weights, "llm" for fetched ones)."""
+    """Every loadable name -> its kind: "pretrained" (shipped weights), "llm" or "encoder"
+    (fetched and converted once)."""
+    from textkit.data.encoders import list_encoders
     from textkit.data.llms import list_llms
     from textkit.data.pretrained import list_pretrained
 
     names = {name: "pretrained" for name in list_pretrained()}
     names.update({name: "llm" for name in list_llms()})
+    names.update({name: "encoder" for name in list_encoders()})
     return names
 
 
@@ -65,6 +68,10 @@ def resolve_model(spec: str | os.PathLike, *, direction: str | None = None, verb
         from textkit.data.llms import pretrained_llm_folder
 
         return pretrained_llm_folder(text, verbose=verbose)
+    if names[text] == "encoder":
+        from textkit.data.encoders import pretrained_encoder_folder
+
+        return pretrained_encoder_folder(text, verbose=verbose)
     from textkit.data.pretrained import pretrained_folder
 
     return pretrained_folder(text, direction)

@@ -604,7 +604,8 @@ def evaluate_language_model(
             "accuracy": scored["accuracy"],
         }
     docs = bundle.pipeline.encode_documents(texts)
-    stream = LMStream(docs, batch_size, bptt, shuffle=False, random_bptt=False, backwards=data.backwards)
+    fitted = fit_batch_size(batch_size, int(sum(len(d) for d in docs)), bptt, data_name(data))
+    stream = LMStream(docs, fitted, bptt, shuffle=False, random_bptt=False, backwards=data.backwards)
 
     metrics = evaluate(bundle.model, LanguageModelTask(), stream, next(bundle.model.parameters()).device)
     return {
@@ -614,7 +615,27 @@ def evaluate_language_model(
         "loss": metrics["valid_loss"],
         "perplexity": metrics["perplexity"],
         "accuracy": metrics["accuracy"],
+        "batch_size": fitted,
+        "batch_size_requested": batch_size,
     }
+
+
+def fit_batch_size(batch_size: int, n_tokens: int, bptt: int = 70, name: str = "the text") -> int:
+    """The batch size an evaluation of ``n_tokens`` tokens can use. ``batch_size`` when every
+    row of the batch gets at least two tokens (one read, one predicted); for a shorter text,
+    as many rows as hold a whole sequence of ``bptt`` tokens, at least one, so no token is lost
+    to short rows (``evaluate_language_model`` reports the size it used). Refuses a batch size
+    below 1 and a text of fewer than two tokens."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"the batch size (--batch-size) must be a positive whole number, got {batch_size!r}")
+    if n_tokens < 2:
+        raise ValueError(
+            f"{name} has {n_tokens} token(s): too short to evaluate even with --batch-size 1 (a row needs 2 tokens, "
+            "one read and one predicted); add text"
+        )
+    if n_tokens // batch_size >= 2:
+        return batch_size
+    return max(1, min(batch_size, n_tokens // (bptt + 1)))
 
 
 _FILE_OPTIONS = ("file_format", "text_column", "encoding", "max_line_bytes")
@@ -704,7 +725,12 @@ def generate_text(
     new = decode.generate(
         model_step(model), [ids], strategy, max_new_tokens, processors=processors, reorder=decode.reorder_dim1
     ).to_lists()[0]
-    return pipeline.decode(ids + new)
+    # text as it is written ("said, "), not the tokenizer's spacing ("said , "); the prompt is
+    # kept as the user wrote it (words outside the vocabulary included) where it reads back the same
+    text, prompt_text = pipeline.decode_text(ids + new), pipeline.decode_text(ids)
+    if text.startswith(prompt_text):
+        return prompt.rstrip() + text[len(prompt_text) :]
+    return text
 
 
 __all__ = [
@@ -716,6 +742,7 @@ __all__ = [
     "data_digest",
     "evaluate_language_model",
     "file_splits",
+    "fit_batch_size",
     "generate_text",
     "pretrain_language_model",
 ]

@@ -3,7 +3,8 @@ back identically in a fresh process. No pickle anywhere."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,9 +96,20 @@ class TextPipeline:
         return Encoded(self._word_vocab.encode(tokens), tokens)
 
     def decode(self, ids: list[int]) -> str:
+        """Ids -> the normalized text: a word pipeline undoes its markers (case, repeats) and
+        joins the words with single spaces (``"Hello , world !"``), which
+        ``encode`` reads back to the same ids."""
         if isinstance(self.tokenizer, SubwordTokenizer):
             return self.tokenizer.decode(ids)
         return self.tokenizer.detokenize(self._word_vocab.decode(ids))
+
+    def decode_text(self, ids: list[int]) -> str:
+        """Ids -> text as it is written, for people to read (``"Hello, world!"``): ``decode``,
+        then the spaces the word splitter put around punctuation, contractions, quotes and
+        hyphens removed (``join_words``). Subword pipelines already decode to text."""
+        if isinstance(self.tokenizer, SubwordTokenizer):
+            return self.tokenizer.decode(ids)
+        return join_words(self.decode(ids).split(" "))
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -117,6 +129,46 @@ class TextPipeline:
     @classmethod
     def load(cls, folder: str | Path) -> TextPipeline:
         return load_pipeline(folder)
+
+
+# Pieces written against the word before them ("said," "don't" "10%"), or after them ("(see" "$5").
+_ATTACH_LEFT = re.compile(r"[,.;:!?%)\]}»”’…]+|n['’]t|['’](?:s|m|d|ll|ve|re)", re.IGNORECASE)
+_ATTACH_RIGHT = frozenset("([{$£€¥#¿¡«“‘")
+_JOINERS = frozenset("-/")  # "well - known" -> "well-known" between two word pieces
+_SPLIT_WORDS = {("gon", "na"), ("got", "ta")}  # "gonna", "gotta" split in two by the splitter
+
+
+def join_words(pieces: Sequence[str]) -> str:
+    """Word pieces -> text with the spacing of written English: no space before closing
+    punctuation and contractions (``"do n't"`` -> ``"don't"``), none after opening brackets and
+    currency signs, straight quotes paired (opening, then closing), ``-`` and ``/`` joined between
+    two words, and ``"gon na"`` -> ``"gonna"``. The inverse of the word splitter for
+    ordinary prose, for display only: ``decode`` is the lossless form."""
+    pieces = [p for p in pieces if p]
+    out: list[str] = []
+    glue_next = False  # the previous piece opens: no space after it
+    open_quotes: set[str] = set()
+    for i, piece in enumerate(pieces):
+        prev = pieces[i - 1] if i else ""
+        nxt = pieces[i + 1] if i + 1 < len(pieces) else ""
+        attach = glue_next or not out
+        glue_next = False
+        if piece in ('"', "'"):
+            possessive = piece == "'" and piece not in open_quotes and prev[-1:] in ("s", "S") and prev.isalpha()
+            if possessive or piece in open_quotes:  # closing (or "the students' books")
+                open_quotes.discard(piece)
+                attach = True
+            else:
+                open_quotes.add(piece)
+                glue_next = True
+        elif piece in _JOINERS and prev[-1:].isalnum() and nxt[:1].isalnum():
+            attach = glue_next = True
+        elif _ATTACH_LEFT.fullmatch(piece) or (prev.lower(), piece.lower()) in _SPLIT_WORDS:
+            attach = True
+        elif piece in _ATTACH_RIGHT:
+            glue_next = True
+        out.append(piece if attach else " " + piece)
+    return "".join(out)
 
 
 def load_pipeline(folder: str | Path) -> TextPipeline:
