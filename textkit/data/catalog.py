@@ -29,6 +29,7 @@ from textkit._io import read_json, sha256_file, textkit_home
 from textkit.data.cache import corpus_dir, verify_cached
 from textkit.data.encoders import is_current, list_encoders, pretrained_encoder_folder, verify_converted
 from textkit.data.llms import list_llms, pretrained_llm_folder
+from textkit.data.llms import verify_converted as verify_llm_converted
 from textkit.data.models import list_recipes
 from textkit.data.pretrained import MANIFEST, list_pretrained, pretrained_folder, pretrained_manifest
 from textkit.data.registry import Manifest
@@ -416,8 +417,12 @@ def get_model(name: str, force: bool = False, verbose: bool = False) -> GetResul
             manifest = list_llms()[name]
             if all(f.present for f in entry.files):
                 verify_cached(manifest, corpus_dir(manifest.name))
+        converted = verify_llm_converted(textkit_home() / "models" / name, name)  # the weights the loader reads
         after = model_info(name)
         return GetResult(
-            after, entry.status, already_present=already, verified_files=sum(f.present for f in after.files)
+            after,
+            entry.status,
+            already_present=already,
+            verified_files=sum(f.present for f in after.files) + converted,
         )
     return GetResult(entry, entry.status, already_present=True, verified_files=0)

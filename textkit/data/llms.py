@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from textkit._io import read_json, textkit_home
-from textkit.data.cache import fetch, file_lock
+from textkit.data.cache import ChecksumError, fetch, file_lock
 from textkit.data.registry import Manifest, list_manifests
 
 __all__ = ["find_llm", "list_llms", "llm_manifest", "pretrained_llm_folder"]
@@ -46,11 +46,20 @@ def llm_manifest(name: str) -> Manifest:
     return models[name]
 
 
+CONVERTED_RECORD = "converted.json"  # the sha256 of every converted file, written right after conversion
+
+
+class ConvertedChecksumError(ChecksumError):
+    """A converted LLM file no longer matches the sha256 recorded when it was converted."""
+
+
 def _current(folder: Path, digest: str) -> bool:
     from textkit.data.gguf import CONVERSION_VERSION
 
     config_path = folder / "config.json"
     if not config_path.is_file() or not (folder / "model.safetensors").is_file():
+        return False
+    if not (folder / CONVERTED_RECORD).is_file():  # converted before the record existed: convert again once
         return False
     config = read_json(config_path, "converted model config")
     return config.get("source", {}).get("sha256") == digest and config.get("conversion_version") == CONVERSION_VERSION
@@ -75,7 +84,42 @@ def pretrained_llm_folder(name: str | Manifest, force: bool = False, verbose: bo
             return folder
         if verbose:
             print(f"converting {source.name} to {folder} (once)", file=sys.stderr)
-        return convert_gguf(source, folder, expected_sha256=digest or None, name=name)
+        converted = convert_gguf(source, folder, expected_sha256=digest or None, name=name)
+        record_converted(converted)
+        return converted
+
+
+def record_converted(folder: Path) -> dict[str, str]:
+    """Write the sha256 of every file of a converted folder (``converted.json``)."""
+    from textkit._io import atomic_write_json, sha256_file
+
+    files = {p.name: sha256_file(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name != CONVERTED_RECORD}
+    atomic_write_json(folder / CONVERTED_RECORD, {"files": files})
+    return files
+
+
+def verify_converted(folder: Path, name: str) -> int:
+    """Check a converted LLM folder against the sha256 recorded at conversion; returns the number
+    of files checked. A changed, truncated or missing file raises ``ConvertedChecksumError``
+    naming it, both hashes and the fix (``--force``)."""
+    from textkit._io import sha256_file
+
+    fix = f"Run `textkit models get {name} --force` to convert it again."
+    record = folder / CONVERTED_RECORD
+    raw = read_json(record, "converted-files record") if record.is_file() else None
+    if not isinstance(raw, dict) or not isinstance(raw.get("files"), dict):
+        raise ConvertedChecksumError(f"{record} is missing or damaged: the converted files cannot be checked. {fix}")
+    for rel, digest in raw["files"].items():
+        path = folder / str(rel)
+        if "/" in str(rel) or not path.is_file():
+            raise ConvertedChecksumError(f"converted folder {folder} lacks {rel}. {fix}")
+        actual = sha256_file(path)
+        if actual != digest:
+            raise ConvertedChecksumError(
+                f"converted file {path} has sha256 {actual}, but {digest} was recorded when it was converted "
+                f"({path.stat().st_size:,} bytes now: truncated or changed). {fix}"
+            )
+    return len(raw["files"])
 
 
 def _sha(path: Path) -> str:
