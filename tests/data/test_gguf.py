@@ -237,3 +237,131 @@ def test_gguf_missing_package_gives_an_install_hint(tiny_gguf, monkeypatch):
     monkeypatch.setitem(sys.modules, "gguf", None)
     with pytest.raises(ImportError, match="pip install gguf"):
         read_gguf(path)
+
+
+# -- Q4_1 and Q8_0 blocks kept as they are (precision="q4") -----------------------------------
+
+GGUF_NAMES = {
+    "embed.weight": "token_embd.weight",
+    "norm.weight": "output_norm.weight",
+    "attn_norm.weight": "attn_norm.weight",
+    "attn.q.weight": "attn_q.weight",
+    "attn.k.weight": "attn_k.weight",
+    "attn.v.weight": "attn_v.weight",
+    "attn.o.weight": "attn_output.weight",
+    "mlp_norm.weight": "ffn_norm.weight",
+    "mlp.gate.weight": "ffn_gate.weight",
+    "mlp.up.weight": "ffn_up.weight",
+    "mlp.down.weight": "ffn_down.weight",
+}
+
+
+def write_tiny_q4_llama_gguf(path: Path, seed: int = 0) -> dict[str, np.ndarray]:
+    """A tiny Llama GGUF laid out like SmolLM2-135M's: every Linear weight Q4_1, the tied token
+    embedding Q8_0, norms F32; q/k rows permuted as llama.cpp's converter does. Returns what
+    textkit should read back (float32, textkit's names, Hugging Face's q/k order)."""
+    types = gguf.GGMLQuantizationType
+    weights = tiny_weights(seed)
+    tokens, merges = tiny_vocab()
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_block_count(TINY["n_layers"])
+    writer.add_context_length(TINY["max_len"])
+    writer.add_embedding_length(TINY["d_model"])
+    writer.add_feed_forward_length(TINY["d_ff"])
+    writer.add_head_count(TINY["n_heads"])
+    writer.add_head_count_kv(TINY["n_kv_heads"])
+    writer.add_rope_freq_base(10000.0)
+    writer.add_layer_norm_rms_eps(1e-5)
+    writer.add_vocab_size(len(tokens))
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("smollm")
+    writer.add_token_list(tokens)
+    writer.add_token_types([3] * len(SPECIALS) + [1] * (len(tokens) - len(SPECIALS)))
+    writer.add_token_merges(merges)
+    writer.add_eos_token_id(2)
+    writer.add_chat_template(CHAT_TEMPLATE)
+    expected = {}
+    for name, array in weights.items():
+        layer, rest = name.split(".", 2)[1:] if name.startswith("blocks.") else (None, name)
+        gguf_name = GGUF_NAMES[rest] if layer is None else f"blk.{layer}.{GGUF_NAMES[rest]}"
+        heads = TINY["n_heads"] if rest == "attn.q.weight" else TINY["n_kv_heads"] if rest == "attn.k.weight" else 0
+        stored = permute_qk(array, heads) if heads else array
+        qtype = types.Q8_0 if name == "embed.weight" else types.Q4_1 if array.ndim == 2 else None
+        if qtype is None:
+            writer.add_tensor(gguf_name, stored)
+            expected[name] = array
+            continue
+        packed = gguf.quants.quantize(stored, qtype)
+        writer.add_tensor(gguf_name, packed, raw_dtype=qtype)
+        round_trip = gguf.quants.dequantize(packed, qtype).reshape(stored.shape).astype(np.float32)
+        expected[name] = unpermute_qk(round_trip, heads) if heads else round_trip
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return expected
+
+
+@pytest.mark.parametrize("qtype", ["Q4_1", "Q8_0"])
+def test_gguf_block_fields_rebuild_gguf_dequantize_bit_for_bit(qtype):
+    from textkit.data.gguf import BLOCK_BYTES, q4_1_fields, q8_0_fields
+
+    rng = np.random.default_rng(3)
+    weight = (rng.standard_normal((6, 96)) * rng.uniform(0.01, 3, size=(6, 1))).astype(np.float32)
+    weight[0, :32] = 0.25  # a constant block: d = 0
+    packed = gguf.quants.quantize(weight, gguf.GGMLQuantizationType[qtype])
+    reference = gguf.quants.dequantize(packed, gguf.GGMLQuantizationType[qtype]).reshape(weight.shape)
+    blocks = packed.reshape(6, 3, BLOCK_BYTES[qtype])
+    if qtype == "Q4_1":
+        d, m, codes = q4_1_fields(blocks)
+        assert codes.min() >= 0 and codes.max() <= 15
+        scale, low = np.repeat(d.astype(np.float32), 32, 1), np.repeat(m.astype(np.float32), 32, 1)
+        rebuilt = scale * codes.astype(np.float32) + low
+    else:
+        d, codes = q8_0_fields(blocks)
+        assert codes.dtype == np.int8
+        rebuilt = np.repeat(d.astype(np.float32), 32, 1) * codes.astype(np.float32)
+    assert rebuilt.dtype == np.float32 and np.array_equal(rebuilt, reference)
+    with pytest.raises(ValueError, match="blocks must be uint8"):
+        (q8_0_fields if qtype == "Q4_1" else q4_1_fields)(blocks)
+
+
+def test_gguf_convert_keeps_q4_1_and_q8_0_blocks_unpermuted(tmp_path):
+    from safetensors.numpy import load_file
+
+    from textkit.data.gguf import BLOCKS_FILE, q4_1_fields, q8_0_fields
+
+    path = tmp_path / "tiny-q4.gguf"
+    expected = write_tiny_q4_llama_gguf(path)
+    folder = convert_gguf(path, tmp_path / "converted", name="tiny-q4")
+    config = json.loads((folder / "config.json").read_text())
+    linears = [n for n, a in expected.items() if a.ndim == 2 and n != "embed.weight"]
+    assert config["gguf_blocks"] == {"file": BLOCKS_FILE, "types": {"Q4_1": len(linears), "Q8_0": 1}}
+    blocks = load_file(str(folder / BLOCKS_FILE))
+    assert set(blocks) == {f"{n}.q4_1" for n in linears} | {"embed.weight.q8_0"}
+    floats = load_file(str(folder / "model.safetensors"))
+    for key, stored in blocks.items():  # the blocks dequantize to the float32 weights, row for row
+        name = key.rsplit(".", 1)[0]
+        if key.endswith(".q4_1"):
+            d, m, codes = q4_1_fields(stored)
+            rebuilt = np.repeat(d.astype(np.float32), 32, 1) * codes + np.repeat(m.astype(np.float32), 32, 1)
+        else:
+            d, codes = q8_0_fields(stored)
+            rebuilt = np.repeat(d.astype(np.float32), 32, 1) * codes.astype(np.float32)
+        np.testing.assert_array_equal(rebuilt, floats[name], err_msg=key)
+        np.testing.assert_array_equal(rebuilt, expected[name], err_msg=key)
+
+
+def test_gguf_convert_records_the_block_types_of_a_mixed_file(tiny_gguf, tmp_path):
+    """The tiny GGUF above (a Q8_0 embedding, one Q4_1 projection, the rest F32) keeps just
+    those two tensors' blocks."""
+    from safetensors.numpy import load_file
+
+    path, _ = tiny_gguf
+    folder = convert_gguf(path, tmp_path / "converted")
+    config = json.loads((folder / "config.json").read_text())
+    assert config["gguf_blocks"]["types"] == {"Q4_1": 1, "Q8_0": 1}
+    assert sorted(load_file(str(folder / config["gguf_blocks"]["file"]))) == [
+        "blocks.0.attn.q.weight.q4_1",
+        "embed.weight.q8_0",
+    ]

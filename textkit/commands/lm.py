@@ -12,6 +12,7 @@ from pathlib import Path
 from textkit.data.tables import DEFAULT_MAX_LINE_BYTES, FORMATS
 
 FILE_OPTIONS = ("format", "text_column", "encoding", "max_line_bytes")
+LLM_PRECISIONS = ("fp32", "bf16", "int8", "q4")  # textkit.nn.quantize.PRECISIONS (not imported: no torch here)
 
 
 def _add_file_options(parser: argparse.ArgumentParser) -> None:
@@ -131,6 +132,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="beam search with this many beams (deterministic; ignores sampling options)",
     )
     gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument(
+        "--precision",
+        choices=LLM_PRECISIONS,
+        default=None,
+        help="pretrained LLMs on the CPU: fp32 (default), bf16, int8, or q4 (the GGUF's own 4-bit weights; fastest)",
+    )
 
     exp = actions.add_parser(
         "export", help="turn trained LM folders into a shipped pretrained model (bf16 weights, sha256 manifest)"
@@ -159,6 +166,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--bptt", type=int, default=70, help="tokens per sequence (default 70)")
     ev.add_argument(
         "--batch-size", type=int, default=16, help="sequences per batch (default 16; fewer when the text is short)"
+    )
+    ev.add_argument(
+        "--precision",
+        choices=LLM_PRECISIONS,
+        default=None,
+        help="pretrained LLMs on the CPU: fp32 (default), bf16, int8, or q4 (the GGUF's own 4-bit weights)",
     )
     ev.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
@@ -246,6 +259,7 @@ def run(args: argparse.Namespace) -> int:
                 no_repeat_ngram=args.no_repeat_ngram,
                 beam=args.beam,
                 chat=args.chat,
+                precision=args.precision,
             )
         )
         return 0
@@ -273,6 +287,7 @@ def run(args: argparse.Namespace) -> int:
             args.bptt,
             files=_data_files(args.data) if args.data else None,
             file_options=file_options,
+            precision=args.precision,
         )
         if metrics.get("batch_size", args.batch_size) < args.batch_size:  # a short text: the batch shrank to fit
             what = metrics["corpus"] + ("" if metrics["split"] == "all" else f" ({metrics['split']} split)")

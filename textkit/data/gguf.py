@@ -14,6 +14,16 @@ float32. Two things about GGUF are easy to get wrong, and only logits or perplex
 ``textkit.nn.llama.LlamaLanguageModel``) and ``tokenizer.json`` (a
 :class:`textkit.text.bpe.ByteBPETokenizer`) into one atomic folder: later loads memory-map
 safetensors instead of dequantizing again. This module needs numpy only, never torch.
+
+The Q4_1 and Q8_0 tensors are also kept as they are stored, in ``gguf_blocks.safetensors``
+(uint8 blocks ``(out, in / 32, bytes)`` under ``"<textkit name>.q4_1"`` or ``".q8_0"``, q/k rows
+unpermuted; ``config.json``'s ``"gguf_blocks"`` counts them), so ``load_language_model(...,
+precision="q4")`` runs the file's own 4-bit weights without requantizing them. Each block holds
+32 consecutive weights of one row (:func:`q4_1_fields`, :func:`q8_0_fields` split them):
+
+- Q4_1 (20 bytes): ``d`` and ``m`` (float16), then 16 bytes of 4-bit codes ``q`` (the low
+  nibbles are weights 0-15, the high nibbles 16-31); weight ``i`` is ``d * q[i] + m``;
+- Q8_0 (34 bytes): ``d`` (float16), then 32 int8 codes ``q``; weight ``i`` is ``d * q[i]``.
 """
 
 from __future__ import annotations
@@ -36,8 +46,11 @@ __all__ = [
     "GGUFFile",
     "convert_gguf",
     "llama_config_from_gguf",
+    "llama_blocks_from_gguf",
     "llama_tensors_from_gguf",
     "permute_qk",
+    "q4_1_fields",
+    "q8_0_fields",
     "read_gguf",
     "textkit_name",
     "tokenizer_from_gguf",
@@ -45,7 +58,11 @@ __all__ = [
 ]
 
 # bump when the converted folder's layout or numbers change, so old caches are rebuilt
-CONVERSION_VERSION = 1
+# (2: Q4_1 and Q8_0 tensors also kept as they are, in gguf_blocks.safetensors)
+CONVERSION_VERSION = 2
+BLOCKS_FILE = "gguf_blocks.safetensors"
+BLOCK = 32  # weights per Q4_1 or Q8_0 block
+BLOCK_BYTES = {"Q4_1": 20, "Q8_0": 34}  # Q4_1: d, m (float16), 16 bytes of nibbles; Q8_0: d (float16), 32 int8
 
 _READ_ERRORS = (ValueError, IndexError, KeyError, OSError, EOFError, struct.error, UnicodeDecodeError)
 
@@ -102,6 +119,24 @@ class GGUFFile:
             raise _corrupted(self.path, self.expected_sha256, exc) from exc
         except NotImplementedError as exc:
             raise GGUFError(f"{self.path}: tensor {name!r} uses a quantization gguf cannot dequantize: {exc}") from exc
+
+    def blocks(self, name: str) -> tuple[str, np.ndarray] | None:
+        """Tensor ``name``'s type (``"Q4_1"`` or ``"Q8_0"``) and its blocks as they are stored,
+        uint8 ``(out, in / 32, bytes per block)`` in PyTorch row order; None for other types."""
+        if name not in self.tensors:
+            raise KeyError(f"{self.path} has no tensor {name!r}")
+        tensor = self.tensors[name]
+        qtype = getattr(tensor.tensor_type, "name", "")
+        if qtype not in BLOCK_BYTES:
+            return None
+        shape = tuple(int(n) for n in reversed(tensor.shape))  # (out, in)
+        if len(shape) != 2 or shape[1] % BLOCK:
+            raise GGUFError(f"{self.path}: {qtype} tensor {name!r} has shape {shape}, not rows of 32-weight blocks")
+        try:
+            data = np.ascontiguousarray(tensor.data, dtype=np.uint8)
+            return qtype, data.reshape(shape[0], shape[1] // BLOCK, BLOCK_BYTES[qtype])
+        except _READ_ERRORS as exc:
+            raise _corrupted(self.path, self.expected_sha256, exc) from exc
 
     def field(self, key: str) -> Any:
         if key not in self.metadata:
@@ -225,6 +260,55 @@ def llama_tensors_from_gguf(model: GGUFFile, config: dict[str, Any] | None = Non
     return out
 
 
+def _check_blocks(blocks: np.ndarray, qtype: str) -> None:
+    size = BLOCK_BYTES[qtype]
+    if blocks.dtype != np.uint8 or blocks.ndim != 3 or blocks.shape[2] != size:
+        raise ValueError(f"{qtype} blocks must be uint8 (rows, n_blocks, {size}), got {blocks.dtype} {blocks.shape}")
+
+
+def q4_1_fields(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The parts of Q4_1 blocks ``(rows, n_blocks, 20)`` (uint8): scales ``d`` and minimums
+    ``m`` ``(rows, n_blocks)`` (float16) and the codes ``(rows, n_blocks * 32)`` (uint8, 0-15),
+    so that weight ``[r, 32 * b + i]`` is ``d[r, b] * codes[r, 32 * b + i] + m[r, b]``, which is
+    what ``gguf.quants.dequantize`` computes, in float32."""
+    _check_blocks(blocks, "Q4_1")
+    d = np.ascontiguousarray(blocks[..., 0:2]).view(np.float16)[..., 0]  # (R, B)
+    m = np.ascontiguousarray(blocks[..., 2:4]).view(np.float16)[..., 0]
+    packed = blocks[..., 4:]  # (R, B, 16): byte j holds weight j (low nibble) and weight j + 16 (high)
+    codes = np.concatenate([packed & 0x0F, packed >> 4], axis=-1)  # (R, B, 32)
+    return d, m, codes.reshape(blocks.shape[0], -1)
+
+
+def q8_0_fields(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The parts of Q8_0 blocks ``(rows, n_blocks, 34)`` (uint8): scales ``d`` ``(rows,
+    n_blocks)`` (float16) and the codes ``(rows, n_blocks * 32)`` (int8), so that weight ``[r,
+    32 * b + i]`` is ``d[r, b] * codes[r, 32 * b + i]``, as ``gguf.quants.dequantize`` computes."""
+    _check_blocks(blocks, "Q8_0")
+    d = np.ascontiguousarray(blocks[..., 0:2]).view(np.float16)[..., 0]  # (R, B)
+    codes = np.ascontiguousarray(blocks[..., 2:]).view(np.int8)  # (R, B, 32)
+    return d, codes.reshape(blocks.shape[0], -1)
+
+
+def llama_blocks_from_gguf(model: GGUFFile, config: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+    """The Q4_1 and Q8_0 tensors of a Llama GGUF as they are stored (:meth:`GGUFFile.blocks`),
+    under ``"<textkit name>.q4_1"`` or ``".q8_0"``, with the query and key rows (whole rows of
+    blocks) put back in Hugging Face's order. Tensors of other types are left out."""
+    config = config or llama_config_from_gguf(model)
+    out: dict[str, np.ndarray] = {}
+    for name in model.tensors:
+        target = textkit_name(name)
+        found = None if target is None else model.blocks(name)
+        if found is None:
+            continue
+        qtype, blocks = found
+        if name.endswith("attn_q.weight"):
+            blocks = unpermute_qk(blocks, config["n_heads"])
+        elif name.endswith("attn_k.weight"):
+            blocks = unpermute_qk(blocks, config["n_kv_heads"])
+        out[f"{target}.{qtype.lower()}"] = np.ascontiguousarray(blocks)
+    return out
+
+
 def tokenizer_from_gguf(model: GGUFFile) -> ByteBPETokenizer:
     """The byte-level BPE tokenizer recorded in a GGUF's metadata (``tokenizer.ggml.model`` =
     ``gpt2``): vocabulary, merges, control tokens (token type 3), special ids, and the
@@ -254,8 +338,10 @@ def convert_gguf(
     path: str | os.PathLike, folder: str | os.PathLike, *, expected_sha256: str | None = None, name: str = ""
 ) -> Path:
     """Convert a Llama GGUF into a textkit LM folder (atomically: an interrupted conversion
-    leaves nothing): ``config.json``, ``model.safetensors`` (float32) and ``tokenizer.json``.
-    ``config.json`` records the source file's sha256 so a cache can tell it is current."""
+    leaves nothing): ``config.json``, ``model.safetensors`` (float32), ``tokenizer.json`` and,
+    when the file has Q4_1 or Q8_0 tensors, ``gguf_blocks.safetensors`` (their blocks as they
+    are, for ``precision="q4"``). ``config.json`` records the source file's sha256 so a cache
+    can tell it is current."""
     from safetensors.numpy import save_file
 
     path = Path(path)
@@ -268,11 +354,14 @@ def convert_gguf(
     model = read_gguf(path, expected_sha256=expected_sha256 or digest)
     config = llama_config_from_gguf(model)
     tensors = llama_tensors_from_gguf(model, config)
+    blocks = llama_blocks_from_gguf(model, config)
     tokenizer = tokenizer_from_gguf(model)
     if len(tokenizer) != config["vocab_size"]:
         raise GGUFError(f"{path}: the tokenizer has {len(tokenizer)} tokens, the model {config['vocab_size']}")
     with atomic_folder(folder) as staging:
         save_file(tensors, str(staging / "model.safetensors"), metadata={"format": "pt"})
+        if blocks:
+            save_file(blocks, str(staging / BLOCKS_FILE), metadata={"format": "gguf-blocks"})
         tokenizer.save(staging)
         atomic_write_json(
             staging / "config.json",
@@ -283,8 +372,15 @@ def convert_gguf(
                 "source": {"file": path.name, "sha256": digest, "bytes": path.stat().st_size},
                 "conversion_version": CONVERSION_VERSION,
                 "dtype": "float32",
+                **({"gguf_blocks": {"file": BLOCKS_FILE, "types": _count_types(blocks)}} if blocks else {}),
                 "licence": str(model.metadata.get("general.license", "")),
                 "versions": versions(("gguf", "tokenizers", "safetensors")),
             },
         )
     return Path(folder)
+
+
+def _count_types(blocks: dict[str, np.ndarray]) -> dict[str, int]:
+    """``{"Q4_1": n, "Q8_0": m}``: how many tensors of each type ``gguf_blocks.safetensors`` holds."""
+    types = [key.rsplit(".", 1)[1].upper() for key in blocks]
+    return {qtype: types.count(qtype) for qtype in sorted(set(types))}

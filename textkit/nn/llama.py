@@ -10,6 +10,10 @@ the same logits.
 ``{"k": [(B, H_kv, S, Dh)] * n_layers, "v": [...], "pos": S}``, batch-first, so
 ``textkit.decode.generate(model.step, ...)`` extends it one token at a time and beam search
 reorders it with ``textkit.decode.index_state``. Nothing is cached on the module.
+
+``textkit.nn.quantize`` may fuse projections that share an input into one quantized matrix:
+``Attention.qkv`` (q, k and v side by side, in place of ``q``, ``k``, ``v``) and
+``SwiGLU.gate_up`` (gate then up); a model as built or loaded in float32 has neither.
 """
 
 from __future__ import annotations
@@ -89,12 +93,18 @@ class Attention(nn.Module):
         self.k = nn.Linear(c.d_model, c.n_kv_heads * c.head_dim, bias=False)
         self.v = nn.Linear(c.d_model, c.n_kv_heads * c.head_dim, bias=False)
         self.o = nn.Linear(c.n_heads * c.head_dim, c.d_model, bias=False)
+        self.qkv: nn.Module | None = None  # a fused q/k/v projection (textkit.nn.quantize), replacing q, k, v
 
     def forward(self, x, cos, sin, past, mask, is_causal):
         b, t, _ = x.shape  # x (B, T, D)
-        q = self.q(x).view(b, t, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, Dh)
-        k = self.k(x).view(b, t, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, Hkv, T, Dh)
-        v = self.v(x).view(b, t, self.n_kv_heads, self.head_dim).transpose(1, 2)
+        if self.qkv is None:
+            q, k, v = self.q(x), self.k(x), self.v(x)
+        else:
+            kv = self.n_kv_heads * self.head_dim
+            q, k, v = self.qkv(x).split([self.n_heads * self.head_dim, kv, kv], dim=-1)
+        q = q.view(b, t, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, Dh)
+        k = k.view(b, t, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, Hkv, T, Dh)
+        v = v.view(b, t, self.n_kv_heads, self.head_dim).transpose(1, 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if past is not None:
             k = torch.cat([past[0], k], dim=2)  # (B, Hkv, S + T, Dh)
@@ -113,9 +123,13 @@ class SwiGLU(nn.Module):
         self.gate = nn.Linear(config.d_model, config.d_ff, bias=False)
         self.up = nn.Linear(config.d_model, config.d_ff, bias=False)
         self.down = nn.Linear(config.d_ff, config.d_model, bias=False)
+        self.gate_up: nn.Module | None = None  # a fused gate/up projection (textkit.nn.quantize), replacing both
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down(F.silu(self.gate(x)) * self.up(x))
+        if self.gate_up is None:
+            return self.down(F.silu(self.gate(x)) * self.up(x))
+        gate, up = self.gate_up(x).chunk(2, dim=-1)  # (B, T, F) each
+        return self.down(F.silu(gate) * up)
 
 
 class Block(nn.Module):
@@ -168,7 +182,7 @@ class LlamaLanguageModel(nn.Module):
                 "shorten the prompt or generate fewer tokens"
             )
         x = self.embed(ids)  # (B, T, D)
-        cos, sin = rope_angles(self.config, start, t, ids.device)
+        cos, sin = (a.to(x.dtype) for a in rope_angles(self.config, start, t, ids.device))  # once, not per block
         if start == 0 or t == 1:  # no cache, or one new token that may see everything before it
             mask, is_causal = None, start == 0 and t > 1
         else:  # several new tokens after a cached prefix: causal with an offset

@@ -32,6 +32,7 @@ from textkit._folders import (
     safetensors_header,
 )
 from textkit._io import atomic_write_bytes, atomic_write_json, read_json
+from textkit.nn.quantize import apply_precision, check_precision
 from textkit.nn.registry import build_language_model, model_config_dict
 
 WEIGHTS_FILE = "model.safetensors"
@@ -203,18 +204,25 @@ def save_language_model(
 
 
 def load_language_model(
-    folder: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
+    folder: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | None = None,
+    precision: str | None = None,
 ) -> LanguageModelBundle:
     """Load a textkit LM folder, or a pretrained LLM by name (``"smollm2-135m"``: fetched,
     verified and converted once under ``$TEXTKIT_HOME``; an existing folder of that name
     wins). Returns ``LanguageModelBundle(model, pipeline, config)``, which also unpacks as
     ``model, pipeline = load_language_model(folder)``. ``dtype`` casts the weights (e.g.
-    ``torch.bfloat16``)."""
+    ``torch.bfloat16``). ``precision`` (``"fp32"`` by default, ``"bf16"``, ``"int8"`` or
+    ``"q4"``: the GGUF's own 4-bit weights; see :mod:`textkit.nn.quantize`) runs a pretrained
+    LLM quantized on the CPU; a precision the model or machine cannot run raises a ValueError."""
     folder = _resolve_model_folder(folder)
-    return read_consistently(folder, lambda: _load_language_folder(folder, device, dtype))
+    return read_consistently(folder, lambda: _load_language_folder(folder, device, dtype, precision))
 
 
-def _load_language_folder(folder: Path, device: str | torch.device, dtype: torch.dtype | None) -> LanguageModelBundle:
+def _load_language_folder(
+    folder: Path, device: str | torch.device, dtype: torch.dtype | None, precision: str | None = None
+) -> LanguageModelBundle:
     if not folder.is_dir():
         raise FileNotFoundError(
             f"{folder} is not a folder; expected a textkit LM folder written by `textkit lm pretrain`"
@@ -225,6 +233,7 @@ def _load_language_folder(folder: Path, device: str | torch.device, dtype: torch
     config = read_folder_config(folder, "language model")
     if "arch" not in config or "model" not in config:
         raise FolderError(f"{folder / CONFIG_FILE} must hold an object with 'arch' and 'model' keys")
+    check_precision(precision, config["arch"], config, folder, device, dtype)
     weights = confined(folder, WEIGHTS_FILE, "weight file")
     with torch.device("meta"):
         check_weights_header(build_language_model(config["arch"], config["model"]), weights)
@@ -242,6 +251,7 @@ def _load_language_folder(folder: Path, device: str | torch.device, dtype: torch
         )
     load_weights(model, weights, assign=assign)
     model.to(device=device, dtype=dtype).eval()
+    model = apply_precision(model, precision, folder, config)
     return LanguageModelBundle(model, pipeline, config)
 
 

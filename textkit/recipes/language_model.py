@@ -553,6 +553,7 @@ def evaluate_language_model(
     *,
     files: tuple[str, ...] | None = None,
     file_options: dict | None = None,
+    precision: str | None = None,
 ) -> dict:
     """Perplexity of a saved LM on a split of a corpus (the split recorded at training time).
 
@@ -567,7 +568,7 @@ def evaluate_language_model(
 
     if corpus and files:
         raise ValueError("give a corpus or files to evaluate on, not both")
-    bundle = load_language_model(folder, device=resolve_device(device))
+    bundle = load_language_model(folder, device=resolve_device(device), precision=precision)
     saved = bundle.config.get("data", {})
     saved_files = () if corpus else tuple(saved.get("files", ()))
     data = DataSettings(
@@ -672,6 +673,7 @@ def generate_text(
     no_repeat_ngram: int | None = None,
     beam: int | None = None,
     chat: bool = False,
+    precision: str | None = None,
 ) -> str:
     """Continue ``prompt`` with a saved LM, or a pretrained LLM by name (``"smollm2-135m"``),
     through ``textkit.decode``: seeded sampling, greedy (``temperature=0``) or beam search
@@ -682,7 +684,7 @@ def generate_text(
     from textkit.nn.llama import LlamaLanguageModel
     from textkit.nn.serialization import load_language_model
 
-    bundle = load_language_model(folder)
+    bundle = load_language_model(folder, precision=precision)
     model, pipeline = bundle
     if isinstance(model, LlamaLanguageModel):
         from textkit.recipes.pretrained_llm import generate_llm
