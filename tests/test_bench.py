@@ -223,6 +223,18 @@ def check_translation(report: dict) -> None:
         assert finite_positive(rows["textkit greedy"]["sentences_per_s"])
 
 
+def check_generate_quantized(report: dict) -> None:
+    assert {"seed", "versions", "config", "peer", "results", "bandwidth_gb_per_s"} <= set(report)
+    assert report["config"]["quick"] is True and report["config"]["threads"] == 1
+    check_peer(report["peer"], "llama-cpp-python")
+    assert set(report["results"]) == {"fp32", "bf16", "int8", "q4"}
+    for result in report["results"].values():
+        assert finite_positive(result["tokens_per_s"]["median"]) and finite_positive(result["perplexity"])
+        assert finite_positive(result["batch1_bound_tokens_per_s"])
+    # q4 runs the file's own weights: its perplexity stays within a few percent of fp32's
+    assert abs(report["results"]["q4"]["perplexity_vs_fp32"]) < 0.05
+
+
 SLOW = pytest.mark.slow  # over ~10 s
 # script -> (extra arguments, check, seconds allowed, marks); "{tmp}" is the test's tmp_path
 BENCHES: dict[str, tuple[list[str], Callable[[dict], None], int, list]] = {
@@ -240,6 +252,7 @@ BENCHES: dict[str, tuple[list[str], Callable[[dict], None], int, list]] = {
     "classical": ([], check_classical, 300, [SLOW]),
     "bias": (["--peer-python", sys.executable], check_bias, 120, []),
     "translation": ([], check_translation, 300, [SLOW]),
+    "generate_quantized": (["--threads", "1"], check_generate_quantized, 300, [SLOW]),
 }
 
 
