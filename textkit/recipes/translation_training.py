@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from textkit._io import atomic_write_json, read_json, versions
+from textkit._io import atomic_folder, atomic_write_json, read_json, versions
 
 RUN_CONFIG = "run_config.json"
 
@@ -134,16 +134,17 @@ def _keep_best_callback(folder: Path, tokenizer, log: Callable[[str], None]):
             loss = trainer.metrics.get("valid_loss", float("inf"))
             if loss < self.best:
                 self.best, self.best_step = loss, trainer.step
-                save_translation_model(trainer.unwrapped_model, folder, source_tokenizer=tokenizer)
-                atomic_write_json(
-                    folder / "training.json",
-                    {
-                        "step": trainer.step,
-                        "valid_loss": loss,
-                        "tokens_seen": trainer.tokens_seen,
-                        "train_seconds": round(trainer.train_time, 1),
-                    },
-                )
+                with atomic_folder(folder) as staging:  # a reader of best/ never sees half a save
+                    save_translation_model(trainer.unwrapped_model, staging, source_tokenizer=tokenizer)
+                    atomic_write_json(
+                        staging / "training.json",
+                        {
+                            "step": trainer.step,
+                            "valid_loss": loss,
+                            "tokens_seen": trainer.tokens_seen,
+                            "train_seconds": round(trainer.train_time, 1),
+                        },
+                    )
             log(
                 f"step {trainer.step}: valid loss {loss:.4f} (best {self.best:.4f} at {self.best_step}), "
                 f"{trainer.tokens_seen / max(trainer.train_time, 1e-9):.0f} tok/s, {trainer.train_time / 60:.1f} min"
