@@ -35,6 +35,12 @@ Formats read (``format=`` names in brackets; sniffed from the path when omitted)
 ``limit=`` keeps only the first N words (files are usually sorted by frequency). Binary and
 text files are streamed into one preallocated float32 array, and ``.npy`` is memory-mapped,
 so peak memory stays near the size of the kept vectors.
+
+Sizes a file declares are checked against the size of the file before anything is allocated:
+a word2vec or fastText header ``"N D"`` that promises more than the file can hold, an ``.npy``
+header whose shape outruns its data, and an array in a ``.kv`` pickle bigger than the pickle
+are refused with an :class:`EmbeddingsFormatError` (or ``pickle.UnpicklingError``) naming the
+file and the declared sizes. A ``.gz`` file can hold at most ``_GZIP_MAX_RATIO`` times its size.
 """
 
 from __future__ import annotations
@@ -220,6 +226,53 @@ def _limit_count(n: int, limit: int | None) -> int:
     return n if limit is None else min(n, limit)
 
 
+_GZIP_MAX_RATIO = 1032  # deflate's best case: 258 bytes from a 2-bit code, so no .gz expands more
+
+
+def _capacity(path: Path) -> int:
+    """The most bytes ``path`` can deliver: its size, or for ``.gz`` its size times deflate's
+    maximum expansion (the exact size would need a full decompression)."""
+    size = path.stat().st_size
+    return size * _GZIP_MAX_RATIO if path.suffix == ".gz" else size
+
+
+def _bytes(n: int) -> str:
+    """``n`` bytes in words: "1.07 PiB"."""
+    value = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024:
+            return f"{value:.3g} {unit}" if unit != "bytes" else f"{n:,} bytes"
+        value /= 1024
+    return f"{value:.3g} PiB"
+
+
+def _check_header_fits(path: Path, header: str, rows: int, min_row_bytes: int, what: str) -> None:
+    """Refuse a header that promises ``rows`` rows of at least ``min_row_bytes`` bytes each
+    when the file cannot hold them, before anything of that size is allocated."""
+    capacity = _capacity(path)
+    needed = rows * min_row_bytes
+    if needed > capacity:
+        holds = (
+            f"the file is {_bytes(path.stat().st_size)} compressed (at most {_bytes(capacity)} unpacked)"
+            if path.suffix == ".gz"
+            else f"the file holds only {_bytes(capacity)}"
+        )
+        raise EmbeddingsFormatError(
+            f"{path}: the header {header!r} promises {rows:,} {what}, at least {_bytes(needed)}, but {holds}; "
+            "the header is wrong or the file is truncated (download it again, or check its format)"
+        )
+
+
+def _grow(vectors: np.ndarray, at_least: int, most: int | None) -> np.ndarray:
+    """``vectors`` with room for ``at_least`` rows: doubled, never beyond ``most`` rows."""
+    rows = max(16, 2 * vectors.shape[0], at_least)
+    if most is not None:
+        rows = min(rows, max(most, at_least))
+    grown = np.empty((rows, vectors.shape[1]), dtype=vectors.dtype)
+    grown[: vectors.shape[0]] = vectors
+    return grown
+
+
 # ---------------------------------------------------------------------- word2vec binary
 def read_word2vec_binary(path: str | os.PathLike, *, limit: int | None = None, encoding: str = "utf-8") -> Embeddings:
     """Read the original word2vec ``.bin`` format, streaming into one float32 array."""
@@ -234,11 +287,23 @@ def read_word2vec_binary(path: str | os.PathLike, *, limit: int | None = None, e
                 f"{path} does not start with a word2vec binary header 'N D' (got {header[:60]!r}); "
                 "if it is a text file pass format='text'"
             ) from None
+        shown = header.decode("latin-1").strip()
+        if n_words < 0 or dim <= 0:
+            raise EmbeddingsFormatError(
+                f"{path}: the word2vec header {shown!r} must give N >= 0 words and D >= 1 dimensions"
+            )
         keep = _limit_count(n_words, limit)
-        vectors = np.empty((keep, dim), dtype=np.float32)
+        # each row is at least a space and D float32s: a header promising more than the file
+        # holds is refused before the (keep, dim) array is allocated
+        _check_header_fits(path, shown, keep, 4 * dim + 1, f"vectors of {dim:,} float32s")
+        # a plain file was checked to hold them all; a .gz only bounds them, so its array grows
+        most = keep
+        vectors = np.empty((keep if path.suffix != ".gz" else min(keep, 1 << 12), dim), dtype=np.float32)
         words: list[str] = []
         row_bytes = 4 * dim
         for i in range(keep):
+            if i == vectors.shape[0]:
+                vectors = _grow(vectors, i + 1, most)
             word_bytes = bytearray()
             while True:
                 ch = handle.read(1)
@@ -288,6 +353,12 @@ def read_word2vec_text(path: str | os.PathLike, *, limit: int | None = None, hea
                 expected_n, dim = int(parts[0]), int(parts[1])
             except ValueError:
                 raise EmbeddingsFormatError(f"{path}: header line {first[:60]!r} is not 'N D'") from None
+            if expected_n < 0:
+                raise EmbeddingsFormatError(f"{path}: the header {first.strip()[:60]!r} gives a negative word count")
+            # each line is at least D values and D separators
+            _check_header_fits(
+                path, first.strip()[:60], _limit_count(expected_n, limit), 2 * dim, f"lines of {dim:,} values"
+            )
             pending = None
         else:
             fields = first.split()
@@ -295,8 +366,13 @@ def read_word2vec_text(path: str | os.PathLike, *, limit: int | None = None, hea
             pending = first
         if dim <= 0:
             raise EmbeddingsFormatError(f"{path}: line 1 has no vector values")
-        cap = _limit_count(expected_n, limit) if expected_n is not None else (limit if limit is not None else 1 << 16)
-        vectors = np.empty((cap, dim), dtype=np.float32)
+        # Rows the file can hold at most (a line has at least 2 * dim bytes): neither the header
+        # nor a huge first line decides the allocation by itself.
+        most = _capacity(path) // (2 * dim) + 1
+        wanted = _limit_count(expected_n, limit) if expected_n is not None else limit
+        if wanted is not None:
+            most = min(most, wanted)
+        vectors = np.empty((min(most, 1 << 16), dim), dtype=np.float32)
         words: list[str] = []
         line_no = 1 if is_header else 0
 
@@ -328,7 +404,7 @@ def read_word2vec_text(path: str | os.PathLike, *, limit: int | None = None, hea
             except ValueError:
                 raise EmbeddingsFormatError(f"{path}: line {line_no} has a non-numeric vector value") from None
             if len(words) == vectors.shape[0]:
-                vectors = np.resize(vectors, (max(16, 2 * vectors.shape[0]), dim))
+                vectors = _grow(vectors, len(words) + 1, None)
             vectors[len(words)] = values
             words.append(word)
     if expected_n is not None and limit is None and len(words) != expected_n:
@@ -373,7 +449,7 @@ def read_npy(
             raise EmbeddingsFormatError(f"{vocab}: expected a JSON list of words")
     else:
         words = vocab.read_text(encoding="utf-8").splitlines()
-    matrix = np.load(path, mmap_mode="r", allow_pickle=False)
+    matrix = _load_npy(path)
     if matrix.ndim != 2:
         raise EmbeddingsFormatError(f"{path}: expected a 2-D array, got shape {matrix.shape}")
     if len(words) != matrix.shape[0]:
@@ -421,69 +497,170 @@ def _safe_dtype(*args: Any) -> np.dtype:
     return dt
 
 
-def _safe_reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
-    if subtype is not np.ndarray:
-        raise pickle.UnpicklingError(f"refusing to build array subtype {subtype!r}")
-    from numpy._core.multiarray import _reconstruct
-
-    return _reconstruct(np.ndarray, shape, dtype)
-
-
-def _safe_scalar(dtype: np.dtype, data: Any = None) -> Any:
-    if not isinstance(dtype, np.dtype) or dtype.hasobject:
-        raise pickle.UnpicklingError("refusing a numpy object scalar in an embeddings pickle")
-    from numpy._core.multiarray import scalar
-
-    return scalar(dtype, data)
-
-
-def _safe_frombuffer(buf: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:
-    dt = np.dtype(dtype)
-    if dt.hasobject:
-        raise pickle.UnpicklingError("refusing a numpy object array in an embeddings pickle")
-    from numpy._core.numeric import _frombuffer
-
-    return _frombuffer(buf, dt, shape, order)
-
-
-_NUMPY_ALLOWED = {
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): _safe_dtype,
-    ("numpy.core.multiarray", "_reconstruct"): _safe_reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _safe_reconstruct,
-    ("numpy.core.multiarray", "scalar"): _safe_scalar,
-    ("numpy._core.multiarray", "scalar"): _safe_scalar,
-    ("numpy.core.numeric", "_frombuffer"): _safe_frombuffer,  # pickle protocol 5
-    ("numpy._core.numeric", "_frombuffer"): _safe_frombuffer,
-    ("_codecs", "encode"): codecs.encode,  # protocol 2 writes bytes as encode(str, "latin1")
+_BUILTINS_ALLOWED = {
+    ("collections", "OrderedDict"),
+    ("builtins", "dict"),
+    ("builtins", "list"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("builtins", "tuple"),
 }
 
 
 class RestrictedUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only an allow-list of numpy constructors and gensim stand-ins."""
+    """Unpickler that resolves only an allow-list of numpy constructors and gensim stand-ins.
+
+    Every array constructor it allows is checked before it allocates: the declared shape times
+    the item size may not exceed ``max_bytes``, the size of the pickle (by default read from the
+    open file), since an array's data has to be in the pickle. So ``numpy.ndarray((10**5,
+    10**5))`` in a small file is refused instead of allocating 74.5 GiB. (An array's
+    ``__setstate__`` is checked by numpy itself: its shape must match the bytes it carries.)
+    ``source`` names the file in messages.
+    """
+
+    def __init__(self, file: Any, *, max_bytes: int | None = None, source: str | None = None) -> None:
+        super().__init__(file)
+        self.max_bytes = _stream_size(file) if max_bytes is None else max_bytes
+        self.source = source or str(getattr(file, "name", "") or "the pickle")
+        self._allowed: dict[tuple[str, str], Any] = {
+            ("numpy", "ndarray"): self._ndarray,
+            ("numpy", "dtype"): _safe_dtype,
+            ("numpy.core.multiarray", "_reconstruct"): self._reconstruct,
+            ("numpy._core.multiarray", "_reconstruct"): self._reconstruct,
+            ("numpy.core.multiarray", "scalar"): self._scalar,
+            ("numpy._core.multiarray", "scalar"): self._scalar,
+            ("numpy.core.numeric", "_frombuffer"): self._frombuffer,  # pickle protocol 5
+            ("numpy._core.numeric", "_frombuffer"): self._frombuffer,
+            ("_codecs", "encode"): self._latin1_encode,
+        }
 
     def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _NUMPY_ALLOWED:
-            return _NUMPY_ALLOWED[(module, name)]
+        if (module, name) in self._allowed:
+            return self._allowed[(module, name)]
         if module in _GENSIM_MODULES and name in _GENSIM_CLASSES:
             return type(name, (_GensimStandIn,), {"__module__": "textkit.bias.embeddings.gensim_stand_in"})
-        if (module, name) in {
-            ("collections", "OrderedDict"),
-            ("builtins", "dict"),
-            ("builtins", "list"),
-            ("builtins", "set"),
-            ("builtins", "frozenset"),
-            ("builtins", "tuple"),
-        }:
+        if (module, name) in _BUILTINS_ALLOWED:
             import builtins
             import collections
 
             return getattr(collections if module == "collections" else builtins, name)
         raise pickle.UnpicklingError(
-            f"refusing to load {module}.{name} from an embeddings pickle: only numpy arrays and gensim "
-            "KeyedVectors are allowed (a pickle can run arbitrary code; convert the file to word2vec "
+            f"refusing to load {module}.{name} from an embeddings pickle ({self.source}): only numpy arrays and "
+            "gensim KeyedVectors are allowed (a pickle can run arbitrary code; convert the file to word2vec "
             "format if it is legitimate)"
         )
+
+    def _latin1_encode(self, text: Any, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        # protocol 2 writes bytes as _codecs.encode(str, "latin1"); no other codec is needed
+        if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+            raise pickle.UnpicklingError(f"refusing _codecs.encode(..., {encoding!r}) in {self.source}")
+        return codecs.encode(text, encoding, errors)
+
+    # -- the array constructors, each checked before it allocates -----------------------------
+    def _check(self, shape: Any, dtype: Any, what: str) -> tuple[tuple[int, ...], np.dtype]:
+        dims = (shape,) if isinstance(shape, int) else shape
+        if not isinstance(dims, tuple) or not all(isinstance(d, int) and not isinstance(d, bool) for d in dims):
+            raise pickle.UnpicklingError(f"refusing {what} with shape {shape!r} in {self.source}: not a tuple of ints")
+        dt = _safe_dtype(dtype) if not isinstance(dtype, np.dtype) else dtype
+        if dt.hasobject:
+            raise pickle.UnpicklingError(f"refusing a numpy object array in {self.source}")
+        count = 1
+        for d in dims:
+            if d < 0:
+                raise pickle.UnpicklingError(f"refusing {what} with negative shape {dims} in {self.source}")
+            count *= d  # Python ints: no overflow
+        nbytes = count * dt.itemsize
+        if nbytes > self.max_bytes:
+            raise pickle.UnpicklingError(
+                f"refusing {what} of shape {dims} and dtype {dt} ({_bytes(nbytes)}) in {self.source}: the pickle "
+                f"holds only {_bytes(self.max_bytes)}, so that data cannot be in it (a corrupt or hostile file)"
+            )
+        return dims, dt
+
+    def _ndarray(
+        self,
+        shape: Any,
+        dtype: Any = float,
+        buffer: Any = None,
+        offset: int = 0,
+        strides: Any = None,
+        order: Any = None,
+    ) -> np.ndarray:
+        if buffer is None:  # numpy.ndarray(shape) allocates; with a buffer it is a checked view
+            shape, dtype = self._check(shape, dtype, "numpy.ndarray")
+        return np.ndarray(shape, _safe_dtype(dtype), buffer, offset, strides, order)
+
+    def _reconstruct(self, subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
+        if subtype != self._ndarray and subtype is not np.ndarray:
+            raise pickle.UnpicklingError(f"refusing to build array subtype {subtype!r}")
+        from numpy._core.multiarray import _reconstruct
+
+        # dtype is usually the typecode b"b"; np.dtype reads bytes as a type string
+        self._check(shape, dtype if not isinstance(dtype, bytes) else dtype.decode("latin-1"), "an array")
+        return _reconstruct(np.ndarray, shape, dtype)
+
+    def _scalar(self, dtype: np.dtype, data: Any = None) -> Any:
+        if not isinstance(dtype, np.dtype) or dtype.hasobject:
+            raise pickle.UnpicklingError(f"refusing a numpy object scalar in {self.source}")
+        self._check((), dtype, "a numpy scalar")
+        from numpy._core.multiarray import scalar
+
+        return scalar(dtype, data)
+
+    def _frombuffer(self, buf: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:
+        shape, dt = self._check(shape, dtype, "an array")
+        from numpy._core.numeric import _frombuffer
+
+        return _frombuffer(buf, dt, shape, order)
+
+
+def _stream_size(file: Any) -> int:
+    """Bytes in an open binary file or buffer (what a pickle in it can hold)."""
+    try:
+        return os.fstat(file.fileno()).st_size
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        pass
+    if isinstance(file, io.BytesIO):
+        return file.getbuffer().nbytes
+    try:
+        here = file.tell()
+        end = file.seek(0, io.SEEK_END)
+        file.seek(here)
+        return int(end)
+    except (AttributeError, OSError, io.UnsupportedOperation) as exc:
+        raise ValueError(
+            "RestrictedUnpickler cannot tell the size of this stream; pass max_bytes= (the pickle's size)"
+        ) from exc
+
+
+def _load_npy(path: Path, *, mmap: bool = True) -> np.ndarray:
+    """``np.load`` (memory-mapped unless ``mmap=False``) after checking the header's shape and
+    dtype against the file size, so a header that outruns the data is named, not mapped."""
+    try:
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+            else:  # (3, 0): the same header in UTF-8; numpy has no public reader for it
+                shape, _, dtype = np.lib.format._read_array_header(handle, version)
+            offset = handle.tell()
+    except (ValueError, EOFError) as exc:
+        raise EmbeddingsFormatError(f"{path} is not a readable .npy file ({exc})") from exc
+    if dtype.hasobject:
+        raise EmbeddingsFormatError(f"{path} holds Python objects (dtype {dtype}); embeddings must be numbers")
+    count = 1
+    for d in shape:
+        count *= int(d)
+    nbytes = count * dtype.itemsize
+    present = path.stat().st_size - offset
+    if nbytes > present:
+        raise EmbeddingsFormatError(
+            f"{path}: the .npy header declares shape {tuple(shape)} of {dtype} ({_bytes(nbytes)}) but the file "
+            f"holds only {_bytes(present)} of data; it is truncated or its header is wrong"
+        )
+    return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
 
 
 def read_gensim_kv(path: str | os.PathLike, *, limit: int | None = None) -> Embeddings:
@@ -491,7 +668,7 @@ def read_gensim_kv(path: str | os.PathLike, *, limit: int | None = None) -> Embe
     path = Path(path)
     with open(path, "rb") as handle:
         try:
-            obj = RestrictedUnpickler(handle).load()
+            obj = RestrictedUnpickler(handle, source=str(path)).load()
         except pickle.UnpicklingError:
             raise
         except (EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
@@ -506,7 +683,7 @@ def read_gensim_kv(path: str | os.PathLike, *, limit: int | None = None) -> Embe
         side = Path(str(path) + ".vectors.npy")
         if not side.exists():
             raise FileNotFoundError(f"{path} keeps its vectors in {side.name}, which is missing")
-        vectors = np.load(side, mmap_mode="r", allow_pickle=False)
+        vectors = _load_npy(side)
     if not isinstance(vectors, np.ndarray):
         raise EmbeddingsFormatError(f"{path}: no 'vectors' array in the KeyedVectors object")
     if "index_to_key" in state:  # gensim 4
@@ -985,7 +1162,7 @@ def read_npy_parquet(
         build,
     )
     words = _read_vocab(folder / "vocab.json")
-    matrix = np.load(path, mmap_mode="r", allow_pickle=False)
+    matrix = _load_npy(path)
     if matrix.ndim != 2:
         raise EmbeddingsFormatError(f"{path}: expected a 2-D array, got shape {matrix.shape}")
     if len(words) != matrix.shape[0]:
@@ -1179,11 +1356,11 @@ def read_spacy_vocab(
         None if cache_root is None else Path(cache_root),
         build,
     )
-    data = np.load(folder / "vectors", mmap_mode="r", allow_pickle=False)
+    data = _load_npy(folder / "vectors")
     if data.ndim != 2:
         raise EmbeddingsFormatError(f"{folder / 'vectors'}: expected a 2-D array, got shape {data.shape}")
     words = _read_vocab(converted / ("vocab.json" if all_keys else "owners.json"))
-    rows = np.load(converted / ("rows.npy" if all_keys else "owner_rows.npy"), allow_pickle=False)
+    rows = _load_npy(converted / ("rows.npy" if all_keys else "owner_rows.npy"), mmap=False)
     if len(rows) != len(words) or (len(rows) and int(rows.max()) >= data.shape[0]):
         raise EmbeddingsFormatError(f"{folder}: key2row points past the {data.shape[0]} rows of 'vectors'")
     keep = _limit_count(len(words), limit)

@@ -25,20 +25,24 @@ from textkit.decode.processors import (
     top_p_filter,
 )
 from textkit.decode.search import (
+    MEMORY_BUDGET,
     BeamOutput,
     FinishedHypotheses,
     Generation,
     beam_search,
+    decoding_memory,
     generate,
     greedy,
     index_state,
     length_penalty_factor,
     reorder_dim1,
     sample,
+    state_bytes,
 )
 from textkit.decode.strategies import Beam, Greedy, Sample, Strategy
 
 __all__ = [
+    "MEMORY_BUDGET",
     "BanTokens",
     "Beam",
     "BeamOutput",
@@ -58,6 +62,7 @@ __all__ = [
     "apply_temperature",
     "beam_search",
     "build_processors",
+    "decoding_memory",
     "distinct_n",
     "ends_in_repetition",
     "generate",
@@ -73,6 +78,7 @@ __all__ = [
     "sample",
     "self_bleu",
     "sentence_bleu",
+    "state_bytes",
     "top_k_filter",
     "top_p_filter",
 ]

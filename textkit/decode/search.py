@@ -13,6 +13,15 @@ machinery.
 Beam search reorders the state with ``reorder(state, index)``; the default selects rows of
 every tensor in a (nested) tuple/list/dict along dimension 0, so step functions keep their
 state batch-first (or pass their own ``reorder``).
+
+Options are checked against a memory budget before they are allocated:
+:func:`decoding_memory` estimates what one call holds at once (per-step scores of every row
+and beam over the vocabulary, the generated tokens, beam search's finished hypotheses and its
+copies of the state), and a call whose estimate exceeds ``memory_budget`` bytes (default
+:data:`MEMORY_BUDGET`, 4 GiB) raises a ValueError naming the options, before the beams are
+expanded. The vocabulary size comes from the first step's logits and the state size from the
+state it returns; ``max_new_tokens`` and the beam size are also checked before the first step.
+The step function's own memory (weights, activations, a growing KV cache) is not estimated.
 """
 
 from __future__ import annotations
@@ -142,6 +151,93 @@ def _pad_value(pad_id: int | None, eos_id: int | None) -> int:
     return pad_id if pad_id is not None else (eos_id if eos_id is not None else 0)
 
 
+# -- the memory budget --------------------------------------------------------------------------
+
+MEMORY_BUDGET = 4 * 1024**3
+"""Bytes one :func:`generate` call may plan to hold at once (4 GiB); ``generate(memory_budget=)``
+overrides it per call. ``lm generate --beam 20000`` planned ~10 GiB and is refused."""
+
+_STEP_OVERHEAD = 200  # bytes per step per kept tensor beyond its data (greedy keeps one per step)
+
+
+def state_bytes(state: object) -> int:
+    """Bytes held by the tensors of a (nested) tuple/list/dict state."""
+    if isinstance(state, torch.Tensor):
+        return state.numel() * state.element_size()
+    if isinstance(state, (tuple, list)):
+        return sum(state_bytes(s) for s in state)
+    if isinstance(state, dict):
+        return sum(state_bytes(v) for v in state.values())
+    return 0
+
+
+def decoding_memory(
+    batch: int,
+    prompt_len: int,
+    max_new_tokens: int,
+    *,
+    vocab: int = 0,
+    beam: int = 1,
+    state: int = 0,
+    processors: int = 0,
+) -> dict[str, int]:
+    """Estimated bytes :func:`generate` holds at once, by part: ``scores`` (float32 rows x
+    vocabulary, in about ``4 + processors`` copies per step: logits, processed, normalized,
+    the next step's logits), ``tokens`` (the prompt and generated ids of every row, with a
+    reordered copy), ``finished`` (beam search's kept hypotheses, or greedy's per-step
+    outputs) and ``state`` (the step state copied to every beam, twice while reordering).
+    ``rows`` is ``batch * beam``; ``vocab`` and ``state`` (bytes for ``batch`` rows) come from the
+    first step."""
+    rows = batch * beam
+    # beam: FinishedHypotheses (B, K, max_new) and its merge of K + 2K candidates; else one (B,) tensor per step
+    beam_kept = rows * max_new_tokens * 8 * 3
+    step_kept = max_new_tokens * (batch * 8 + _STEP_OVERHEAD)
+    finished = beam_kept if beam > 1 else step_kept
+    return {
+        "scores": rows * vocab * 4 * (4 + processors),
+        "tokens": rows * (prompt_len + max_new_tokens) * 8 * 3,
+        "finished": finished,
+        "state": 2 * beam * state if beam > 1 else 0,
+    }
+
+
+def _options(strategy: Strategy, batch: int, prompt_len: int, max_new_tokens: int) -> str:
+    return (
+        f"{strategy!r} on a batch of {batch:,} prompt(s) of {prompt_len:,} token(s), max_new_tokens={max_new_tokens:,}"
+    )
+
+
+def _check_budget(parts: dict[str, int], budget: int, options: str) -> None:
+    """Raise a ValueError naming ``options`` when the estimate ``parts`` exceeds ``budget``."""
+    total = sum(parts.values())
+    if total <= budget:
+        return
+    largest = max(parts, key=lambda k: parts[k])
+    fix = {
+        "scores": "a smaller beam size or batch",
+        "tokens": "fewer or shorter prompts per batch, or a smaller max_new_tokens",
+        "finished": "a smaller max_new_tokens (or beam size)",
+        "state": "a smaller beam size or batch (every beam copies the model state)",
+    }[largest]
+    shown = ", ".join(f"{k} {_gib(v)}" for k, v in parts.items() if v)
+    raise ValueError(
+        f"decoding with {options} would hold about {_gib(total)} ({shown}), over the memory budget of "
+        f"{_gib(budget)} (textkit.decode.MEMORY_BUDGET; generate(memory_budget=...) changes it). Use {fix}"
+    )
+
+
+def _gib(n: int) -> str:
+    return f"{n / 1024**3:.3g} GiB" if n >= 1024**3 else f"{n / 1024**2:.3g} MiB"
+
+
+def _resolve_budget(memory_budget: int | None) -> int:
+    if memory_budget is None:
+        return MEMORY_BUDGET
+    if isinstance(memory_budget, bool) or not isinstance(memory_budget, int) or memory_budget < 1:
+        raise ValueError(f"memory_budget must be a number of bytes >= 1 or None, got {memory_budget!r}")
+    return memory_budget
+
+
 # -- greedy and sampling: one token per row per step ------------------------------------------
 
 
@@ -169,12 +265,19 @@ def _run(
     processors: Sequence[LogitsProcessor],
     choose: Callable[[torch.Tensor], torch.Tensor],
     device: str | torch.device | None,
+    strategy: Strategy,
+    budget: int,
 ) -> Generation:
     _check_max_new(max_new_tokens)
     history = _as_prompt(prompt, device)  # (B, T)
-    batch = history.size(0)
+    batch, prompt_len = history.shape
+    options = _options(strategy, batch, prompt_len, max_new_tokens)
+    _check_budget(decoding_memory(batch, prompt_len, max_new_tokens, processors=len(processors)), budget, options)
     pad = _pad_value(pad_id, eos_id)
     logits, state = step(history, state)
+    vocab = logits.size(-1)
+    parts = decoding_memory(batch, prompt_len, max_new_tokens, vocab=vocab, processors=len(processors))
+    _check_budget(parts, budget, f"{options}, vocabulary {vocab:,}")
     finished = torch.zeros(batch, dtype=torch.bool, device=history.device)
     lengths = torch.zeros(batch, dtype=torch.long, device=history.device)
     scores = torch.zeros(batch, dtype=torch.float32, device=history.device)
@@ -275,6 +378,7 @@ def _beam(
     processors: Sequence[LogitsProcessor],
     reorder: ReorderFn,
     device: str | torch.device | None,
+    budget: int,
 ) -> BeamOutput:
     """Each step scores ``size * V`` continuations per row and keeps the ``2 * size`` best;
     those ending in ``eos_id`` among the best ``size`` finish, the best ``size`` others
@@ -283,12 +387,22 @@ def _beam(
     _check_max_new(max_new_tokens)
     history = _as_prompt(prompt, device)  # (B, T)
     dev = history.device
-    batch, k = history.size(0), beam.size
+    (batch, prompt_len), k = history.shape, beam.size
+    # the beam and max_new_tokens alone can outrun the budget: refuse before the first step
+    options = _options(beam, batch, prompt_len, max_new_tokens)
+    _check_budget(
+        decoding_memory(batch, prompt_len, max_new_tokens, beam=k, processors=len(processors)), budget, options
+    )
     logits, state = step(history, state)
     last = _last(logits)  # (B, V)
     vocab = last.size(-1)
     if k > vocab:
         raise ValueError(f"beam_size {k} is larger than the vocabulary ({vocab} tokens)")
+    # before the state and scores are copied to every beam
+    parts = decoding_memory(
+        batch, prompt_len, max_new_tokens, vocab=vocab, beam=k, state=state_bytes(state), processors=len(processors)
+    )
+    _check_budget(parts, budget, f"{options}, vocabulary {vocab:,}")
     expand = torch.arange(batch, device=dev).repeat_interleave(k)  # (B*K,)
     state = reorder(state, expand)
     last, history = last[expand], history[expand]
@@ -361,6 +475,7 @@ def generate(
     generator: torch.Generator | None = None,
     reorder: ReorderFn = index_state,
     device: str | torch.device | None = None,
+    memory_budget: int | None = None,
 ) -> Generation:
     """Continue a batch of equal-length prompts ``prompt_ids`` (B, T) with ``strategy``:
     ``Greedy()``, ``Sample(...)`` or ``Beam(...)``.
@@ -371,20 +486,28 @@ def generate(
     top-k, ... of ``Sample``), so bans and penalties compose with any strategy. Sampling
     draws from ``generator`` or a fresh ``torch.Generator().manual_seed(strategy.seed)``;
     beam search reorders ``state`` with ``reorder``. Returns a :class:`Generation`; with
-    ``Beam`` its ``hypotheses`` hold the ``num_return`` best per row."""
+    ``Beam`` its ``hypotheses`` hold the ``num_return`` best per row.
+
+    ``memory_budget``: bytes this call may plan to hold at once (default :data:`MEMORY_BUDGET`,
+    4 GiB). Options whose :func:`decoding_memory` estimate exceeds it (a beam of 20000 over a
+    30k vocabulary, a billion new tokens) raise a ValueError that names them, before the
+    memory is allocated."""
     if not isinstance(strategy, (Greedy, Sample, Beam)):
         raise TypeError(f"strategy must be Greedy(), Sample(...) or Beam(...) from textkit.decode, got {strategy!r}")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(
             f"generator must be a torch.Generator, e.g. torch.Generator().manual_seed(0), got {generator!r}"
         )
+    budget = _resolve_budget(memory_budget)
     processors = list(processors) + strategy.warpers()
     if isinstance(strategy, Beam):
         return _beam(
-            step, prompt_ids, max_new_tokens, strategy, state, eos_id, pad_id, processors, reorder, device
+            step, prompt_ids, max_new_tokens, strategy, state, eos_id, pad_id, processors, reorder, device, budget
         ).best()
     if isinstance(strategy, Greedy):
-        return _run(step, prompt_ids, max_new_tokens, state, eos_id, pad_id, processors, _argmax, device)
+        return _run(
+            step, prompt_ids, max_new_tokens, state, eos_id, pad_id, processors, _argmax, device, strategy, budget
+        )
     if generator is None and strategy.seed is None:
         raise ValueError(
             "sampling needs a seed: Sample(..., seed=0), or generate(..., generator=torch.Generator().manual_seed(0))"
@@ -394,7 +517,19 @@ def generate(
     if generator is None:
         assert strategy.seed is not None  # checked above
         generator = torch.Generator().manual_seed(strategy.seed)
-    return _run(step, prompt_ids, max_new_tokens, state, eos_id, pad_id, processors, _drawer(generator), device)
+    return _run(
+        step,
+        prompt_ids,
+        max_new_tokens,
+        state,
+        eos_id,
+        pad_id,
+        processors,
+        _drawer(generator),
+        device,
+        strategy,
+        budget,
+    )
 
 
 # -- keyword forms (the same machinery) ------------------------------------------------------

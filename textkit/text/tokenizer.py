@@ -28,38 +28,62 @@ from textkit.text.splitters import SPLITTERS
 
 _CONFIG_FILE = "tokenizer.json"
 _STRUCTURAL = {BOS, EOS, PAD, FLD}
+_MARKERS = _STRUCTURAL | {ESC, MAJ, UP, REP, WREP}
 
 
 def _decode_unit(tokens: Sequence[str], i: int) -> tuple[str | None, int]:
     """Decode the text unit starting at ``tokens[i]``. Returns (text or None, next index).
 
-    Malformed markers (a marker at the very end, a non-numeric count) are skipped: decoding
-    model output must never crash, and a well-formed encoding never contains them.
+    Malformed markers (a marker at the very end, a count that is not ASCII digits, a repeat
+    inside ``xxwrep``) are skipped: decoding model output must never crash, and a well-formed
+    encoding never contains them. Iterative, so a long chain of ``xxmaj`` cannot exhaust the
+    stack.
     """
-    token = tokens[i]
+    start, n = i, len(tokens)
+    wrappers: list[str | int] = []  # MAJ / UP, or a WREP count, outermost first
+    while True:
+        token = tokens[i]
+        if token in (MAJ, UP):
+            if i + 1 >= n:
+                return None, i + 1
+            wrappers.append(token)
+            i += 1
+        elif token == WREP and i + 2 < n and _is_count(tokens[i + 1]):
+            if any(isinstance(w, int) for w in wrappers):  # the encoder never nests repeats
+                return None, start + 1
+            wrappers.append(int(tokens[i + 1]))
+            i += 2
+        else:
+            break
+    text: str | None
     if token == ESC:
-        return (tokens[i + 1], i + 2) if i + 1 < len(tokens) else (None, i + 1)
-    if token in (MAJ, UP):
-        if i + 1 >= len(tokens):
-            return None, i + 1
-        inner, nxt = _decode_unit(tokens, i + 1)
-        if inner is None:
-            return None, nxt
-        return (text_rules.capitalize_first(inner) if token == MAJ else inner.upper()), nxt
-    if token == REP:
-        if i + 2 < len(tokens) and tokens[i + 1].isdigit():
-            return tokens[i + 2] * int(tokens[i + 1]), i + 3
-        return None, i + 1
-    if token == WREP:
-        if i + 2 < len(tokens) and tokens[i + 1].isdigit():
-            inner, nxt = _decode_unit(tokens, i + 2)
-            if inner is None:
-                return None, nxt
-            return " ".join([inner] * int(tokens[i + 1])), nxt
-        return None, i + 1
-    if token in _STRUCTURAL:
-        return None, i + 1
-    return token, i + 1
+        text, nxt = (tokens[i + 1], i + 2) if i + 1 < n else (None, i + 1)
+    elif token == REP:
+        if i + 2 < n and _is_count(tokens[i + 1]):
+            if any(isinstance(w, int) for w in wrappers):
+                return None, start + 1
+            text, nxt = tokens[i + 2] * int(tokens[i + 1]), i + 3
+        else:
+            text, nxt = None, i + 1
+    elif token == WREP or token in _STRUCTURAL:
+        text, nxt = None, i + 1
+    else:
+        text, nxt = token, i + 1
+    if text is None:
+        return None, nxt
+    for wrapper in reversed(wrappers):
+        if wrapper == MAJ:
+            text = text_rules.capitalize_first(text)
+        elif wrapper == UP:
+            text = text.upper()
+        else:
+            text = " ".join([text] * int(wrapper))
+    return text, nxt
+
+
+def _is_count(token: str) -> bool:
+    # ASCII digits only: "²".isdigit() is true but int("²") fails
+    return token.isascii() and token.isdigit()
 
 
 def decode_markers(tokens: Sequence[str]) -> str:
@@ -69,8 +93,13 @@ def decode_markers(tokens: Sequence[str]) -> str:
     (what it stood for is gone).
     """
     out: list[str] = []
-    i = 0
-    while i < len(tokens):
+    i, n = 0, len(tokens)
+    while i < n:
+        token = tokens[i]
+        if token not in _MARKERS:  # most tokens: plain text
+            out.append(token)
+            i += 1
+            continue
         text, i = _decode_unit(tokens, i)
         if text is not None:
             out.append(text)
