@@ -14,11 +14,14 @@ subtracting their log-sum-exp, so a review of 10,000 words, whose likelihood und
 
 Documents with no known word (every feature zero, e.g. only unseen words after vectorizing)
 score ``log P(c)``: the prediction is the majority class and ``predict_proba`` is the prior.
+
+Out of core: the model is a function of per-class sums of counts, so ``partial_fit`` over
+chunks adds those sums and gives exactly the model ``fit`` gives on all the chunks at once.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from numbers import Real
 
@@ -35,6 +38,9 @@ if TYPE_CHECKING:
     from sklearn.utils import Tags
 
 __all__ = ["NaiveBayesClassifier", "class_feature_counts", "log_count_ratio"]
+
+# Whole counts summed in float64 stay exact up to 2**53 per feature and class, so partial fits
+# over chunks, in any order and merged across machines, reproduce the one-shot fit bit for bit.
 
 
 def _check_non_negative(X: np.ndarray | sp.spmatrix, who: str) -> None:
@@ -55,6 +61,48 @@ def _check_classes(y: np.ndarray, who: str) -> tuple[np.ndarray, np.ndarray]:
             f"({classes[0]!r} for all {len(y)} samples); check the labels or the data split"
         )
     return classes, y_index
+
+
+def _first_partial_fit(estimator: Any, classes: object, who: str) -> bool:
+    """scikit-learn's ``partial_fit`` convention: ``classes`` (every label the stream will hold)
+    on the first call, where it sets ``classes_``; later calls may repeat it, unchanged."""
+    known = getattr(estimator, "classes_", None)
+    if classes is None:
+        if known is None:
+            raise ValueError(
+                f"{who}.partial_fit needs classes= on its first call: every label the data stream holds "
+                "(e.g. classes=np.unique(all_labels)), since the first chunk need not show them all"
+            )
+        return False
+    given = np.asarray(classes)
+    check_classification_targets(given)
+    unique = np.unique(given)
+    if known is not None:
+        if not np.array_equal(known, unique):
+            raise ValueError(
+                f"classes={unique.tolist()!r} is not the same as on the first call to {who}.partial_fit "
+                f"({np.asarray(known).tolist()!r}); pass the same classes, or call fit to start again"
+            )
+        return False
+    if len(unique) < 2:
+        raise ValueError(f"{who}.partial_fit needs at least two classes, got classes={unique.tolist()!r}")
+    estimator.classes_ = unique
+    return True
+
+
+def _class_index(y: np.ndarray, classes: np.ndarray, who: str) -> np.ndarray:
+    """Each label's position in ``classes``; labels outside ``classes`` are an error naming them."""
+    check_classification_targets(y)
+    labels, inverse = np.unique(y, return_inverse=True)
+    position = {label: i for i, label in enumerate(classes.tolist())}
+    unknown = [label for label in labels.tolist() if label not in position]
+    if unknown:
+        raise ValueError(
+            f"{who}.partial_fit got labels {unknown[:5]!r} that are not among classes={classes.tolist()!r} "
+            "given on the first call; pass every label the stream holds as classes= on the first call"
+        )
+    lookup = np.array([position[label] for label in labels.tolist()], dtype=np.int64)
+    return lookup[inverse.ravel()]
 
 
 def _check_weights(sample_weight: np.ndarray | None, n_samples: int) -> np.ndarray | None:
@@ -158,15 +206,18 @@ class NaiveBayesClassifier(ClassifierMixin, BaseEstimator):
                 X = (X > 0).astype(np.float64)
         return X
 
-    def fit(
-        self, X: np.ndarray | sp.spmatrix, y: np.ndarray, sample_weight: np.ndarray | None = None
-    ) -> NaiveBayesClassifier:
-        """Count features per class and turn the smoothed counts into log probabilities."""
+    def _check_alpha(self) -> None:
         if not (isinstance(self.alpha, Real) and self.alpha > 0):
             raise ValueError(
                 "alpha must be a positive number (alpha=0 gives log(0) for words unseen in a class), "
                 f"got {self.alpha!r}"
             )
+
+    def fit(
+        self, X: np.ndarray | sp.spmatrix, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> NaiveBayesClassifier:
+        """Count features per class and turn the smoothed counts into log probabilities."""
+        self._check_alpha()
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32], reset=True)
         _check_non_negative(X, type(self).__name__)
         self.classes_, y_index = _check_classes(y, type(self).__name__)
@@ -174,6 +225,47 @@ class NaiveBayesClassifier(ClassifierMixin, BaseEstimator):
         self.feature_count_, self.class_count_ = class_feature_counts(
             self._prepare(X), y_index, len(self.classes_), sample_weight
         )
+        self._update_log_probabilities()
+        return self
+
+    def partial_fit(
+        self,
+        X: np.ndarray | sp.spmatrix,
+        y: np.ndarray,
+        classes: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
+    ) -> NaiveBayesClassifier:
+        """Add one chunk of documents to the model (out-of-core training).
+
+        ``classes`` is required on the first call (every label the stream holds; scikit-learn's
+        convention) and may be repeated, unchanged, later. A fitted model keeps learning: ``fit``
+        and then ``partial_fit`` counts both. The model depends only on summed counts, so any
+        split of the data into chunks, in any order, gives exactly ``fit`` on all of it (to the
+        last bit for whole-number counts; to float64 rounding for fractional weights or tf-idf).
+        """
+        who = type(self).__name__
+        first = _first_partial_fit(self, classes, who)
+        try:
+            self._check_alpha()
+            X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32], reset=first)
+            _check_non_negative(X, who)
+            y_index = _class_index(y, self.classes_, who)
+            sample_weight = _check_weights(sample_weight, X.shape[0])
+        except ValueError:
+            if first:  # a refused first chunk leaves the estimator unfitted, so classes= is asked again
+                del self.classes_
+            raise
+        feature_count, class_count = class_feature_counts(self._prepare(X), y_index, len(self.classes_), sample_weight)
+        if first or not hasattr(self, "feature_count_"):
+            self.feature_count_, self.class_count_ = feature_count, class_count
+        else:
+            self.feature_count_ = self.feature_count_ + feature_count
+            self.class_count_ = self.class_count_ + class_count
+        self._update_log_probabilities()
+        return self
+
+    def _update_log_probabilities(self) -> None:
+        """``feature_log_prob_``, ``class_log_prior_`` (and the log-count ratio) from the counts."""
         smoothed = self.feature_count_ + self.alpha
         self.feature_log_prob_ = np.log(smoothed) - np.log(smoothed.sum(axis=1, keepdims=True))
         if self.fit_prior:
@@ -183,7 +275,6 @@ class NaiveBayesClassifier(ClassifierMixin, BaseEstimator):
             self.class_log_prior_ = np.full(len(self.classes_), -np.log(len(self.classes_)))
         if len(self.classes_) == 2:
             self.log_count_ratio_ = self.feature_log_prob_[1] - self.feature_log_prob_[0]
-        return self
 
     def _joint_log_likelihood(self, X: np.ndarray | sp.spmatrix) -> np.ndarray:
         check_is_fitted(self, "feature_log_prob_")

@@ -389,20 +389,39 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
         self.vocabulary_ = dict(zip(terms.tolist(), range(len(terms)), strict=True))
         self.n_documents_ = n_docs
         if self.weighting == "tfidf":
-            df = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
-            smooth = 1.0 if self.smooth_idf else 0.0
-            self.idf_ = np.log((n_docs + smooth) / (df + smooth)) + 1.0
+            self.idf_ = self._idf(np.bincount(X.indices, minlength=X.shape[1]), n_docs)
         return self._weight(X)
 
+    def _idf(self, df: np.ndarray, n_docs: int) -> np.ndarray:
+        """scikit-learn's (smoothed) idf from document frequencies."""
+        smooth = 1.0 if self.smooth_idf else 0.0
+        return np.log((n_docs + smooth) / (df.astype(np.float64) + smooth)) + 1.0
+
     def _select_features(self, X: sp.csr_matrix, n_docs: int) -> np.ndarray | None:
-        min_df = self.min_df if isinstance(self.min_df, (int, np.integer)) else self.min_df * n_docs
-        max_df = self.max_df if isinstance(self.max_df, (int, np.integer)) else self.max_df * n_docs
-        if min_df <= 1 and max_df >= n_docs and self.max_features is None:
+        if not self._selects(n_docs):
             return None
         df = np.bincount(X.indices, minlength=X.shape[1])
+        totals = np.bincount(X.indices, weights=X.data, minlength=X.shape[1]) if self.max_features else None
+        return self._keep_terms(df, totals, n_docs)
+
+    def _df_bounds(self, n_docs: int) -> tuple[float, float]:
+        min_df = self.min_df if isinstance(self.min_df, (int, np.integer)) else self.min_df * n_docs
+        max_df = self.max_df if isinstance(self.max_df, (int, np.integer)) else self.max_df * n_docs
+        return min_df, max_df
+
+    def _selects(self, n_docs: int) -> bool:
+        """Whether min_df, max_df or max_features can drop any term of ``n_docs`` documents."""
+        min_df, max_df = self._df_bounds(n_docs)
+        return not (min_df <= 1 and max_df >= n_docs and self.max_features is None)
+
+    def _keep_terms(self, df: np.ndarray, totals: np.ndarray | None, n_docs: int) -> np.ndarray:
+        """The terms min_df / max_df / max_features keep, from document frequencies and total
+        counts of terms in alphabetical order (the streaming path calls it with counts summed
+        over chunks, so both paths select the same terms)."""
+        min_df, max_df = self._df_bounds(n_docs)
         keep = (df >= min_df) & (df <= max_df)
         if self.max_features is not None and keep.sum() > self.max_features:
-            totals = np.bincount(X.indices, weights=X.data, minlength=X.shape[1])
+            assert totals is not None  # computed whenever max_features is set
             candidates = np.flatnonzero(keep)
             # most frequent first; columns are alphabetical, so a stable sort breaks ties alphabetically
             best = candidates[np.argsort(-totals[candidates], kind="stable")[: self.max_features]]

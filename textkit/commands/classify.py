@@ -13,6 +13,9 @@ import argparse
 import csv
 import io
 import json
+import os
+import re
+import stat
 import sys
 from collections.abc import Iterator
 from contextlib import nullcontext
@@ -21,6 +24,51 @@ from pathlib import Path
 from textkit.commands.data_options import add_data_arguments, table_options
 
 PREDICT_BATCH = 2048  # rows per prediction batch: memory stays flat however long the input
+# `classify train` streams (two passes over chunks, the table never in memory) when the data file,
+# or a folder's files together, is larger than this; --memory-budget changes it for one run.
+MEMORY_BUDGET = "512MB"
+_SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_SIZE_UNITS.update({"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40})
+
+
+def parse_memory_budget(text: str) -> int:
+    """Bytes in a size such as ``512MB``, ``2GB``, ``1.5GiB`` or ``0`` (KB/MB/GB are powers of
+    1000, KiB/MiB/GiB powers of 1024, a bare number is bytes)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]*)\s*", str(text))
+    unit = match.group(2).upper() if match else ""
+    if match is None or unit not in _SIZE_UNITS:
+        raise argparse.ArgumentTypeError(
+            f"invalid memory budget {text!r}: write a size such as 512MB, 2GB or 1.5GiB (0 always streams)"
+        )
+    return int(float(match.group(1)) * _SIZE_UNITS[unit])
+
+
+def _megabytes(n_bytes: int) -> str:
+    """``1.5 GB``, ``512.0 MB``, ``12.3 KB``, ``800 bytes``: the units ``--memory-budget`` takes."""
+    for unit, size in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+        if n_bytes >= size:
+            return f"{n_bytes / size:,.1f} {unit}"
+    return f"{n_bytes:,} bytes"
+
+
+def _data_bytes(path: str) -> int | None:
+    """The size of a data file, or of a folder's files together; None for stdin, FIFOs and the unreadable."""
+    if path == "-":
+        return None
+    try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISREG(mode):
+            return os.stat(path).st_size
+        if not stat.S_ISDIR(mode):
+            return None
+        total = 0
+        for folder, _dirs, files in os.walk(path):  # links are not followed (the reader refuses them anyway)
+            for name in files:
+                entry = os.lstat(os.path.join(folder, name))
+                total += entry.st_size if stat.S_ISREG(entry.st_mode) else 0
+        return total
+    except OSError:
+        return None  # the reader names the problem
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +89,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pretrained", default="awd_lstm-en", help="ULMFiT: a shipped LM name or an LM folder (default awd_lstm-en)"
     )
     train.add_argument("--device", default="auto", help="ULMFiT: auto (default), cpu or cuda")
+    train.add_argument(
+        "--memory-budget",
+        type=parse_memory_budget,
+        default=MEMORY_BUDGET,
+        help=f"nb, nbsvm, lr: a data file larger than this (default {MEMORY_BUDGET}; KB/MB/GB or KiB/MiB/GiB) is "
+        "streamed: read twice in chunks, never loaded whole, into the same model",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bars or step lines")
 
     evaluate = actions.add_parser("evaluate", help="score a model folder on a labelled file")
@@ -103,6 +158,26 @@ def _train(args: argparse.Namespace) -> int:
     pretrained = args.pretrained if args.method == "ulmfit" and is_path(args.pretrained) else None
     check_output(args.out, kind="classifier", inputs=[args.data, args.valid, pretrained], overwrite=args.overwrite)
     log = _log(args.quiet)
+    size = _data_bytes(args.data)
+    if size is not None and size > args.memory_budget:
+        over = f"{args.data} is {_megabytes(size)}, over the memory budget of {_megabytes(args.memory_budget)}"
+        if args.method == "ulmfit":
+            print(f"{over}; ulmfit trains in memory (streaming is for nb, nbsvm and lr)", file=sys.stderr, flush=True)
+        elif args.tune:
+            raise ValueError(
+                f"{over}, and --tune cross-validates in memory: drop --tune to train by streaming, or raise "
+                "--memory-budget to train in memory"
+            )
+        else:
+            from textkit.classical import streaming
+
+            print(
+                f"{over} (--memory-budget): training by streaming, two passes over {streaming.CHUNK_ROWS:,}-row "
+                "chunks, without loading the table",
+                file=sys.stderr,
+                flush=True,
+            )
+            return _train_streaming(args, log)
     table = _read(args.data, args, "required", args.quiet)
     check_training_labels(table.labels, table.where)
     valid = None
@@ -132,6 +207,33 @@ def _train(args: argparse.Namespace) -> int:
     shown = f", valid accuracy {saved.info['valid_accuracy']:.4f}" if "valid_accuracy" in saved.info else ""
     print(
         f"{args.method}: {len(table):,} texts, {len(saved.classes)} classes, "
+        f"{saved.info['train_seconds']:.1f} s{shown} -> {args.out}"
+    )
+    return 0
+
+
+def _train_streaming(args: argparse.Namespace, log) -> int:
+    """``_train`` for data over the memory budget: ``train_classifier_streaming`` reads it in chunks."""
+    from textkit.recipes.classify import save_classifier, train_classifier_streaming
+
+    valid = valid_where = None
+    if args.valid:
+        valid_table = _read(args.valid, args, "required", args.quiet)
+        valid, valid_where = (valid_table.texts, valid_table.labels), valid_table.where
+    saved = train_classifier_streaming(
+        args.data,
+        args.method,
+        table_options=table_options(args, "required"),
+        seed=args.seed,
+        valid=valid,  # type: ignore[arg-type]
+        valid_where=valid_where,
+        log=log,
+    )
+    saved.info["data"] = str(args.data)
+    save_classifier(saved, args.out)
+    shown = f", valid accuracy {saved.info['valid_accuracy']:.4f}" if "valid_accuracy" in saved.info else ""
+    print(
+        f"{args.method}: {saved.info['train_rows']:,} texts (streamed), {len(saved.classes)} classes, "
         f"{saved.info['train_seconds']:.1f} s{shown} -> {args.out}"
     )
     return 0

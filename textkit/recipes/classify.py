@@ -177,6 +177,103 @@ def train_classifier(
     return saved
 
 
+STREAMING_METHODS = ("nb", "nbsvm", "lr")
+
+
+def train_classifier_streaming(
+    path: str | os.PathLike,
+    method: str,
+    *,
+    table_options: dict | None = None,
+    seed: int = 0,
+    valid: tuple[Sequence[str], Sequence[str]] | None = None,
+    valid_where: Callable[[int], str] | None = None,
+    chunk_rows: int | None = None,
+    log: Callable[[str], None] = print,
+) -> SavedClassifier:
+    """``train_classifier`` for a data file larger than memory: the table is never loaded.
+
+    Rows come from ``iter_table`` in chunks of ``chunk_rows`` (default
+    ``textkit.classical.streaming.CHUNK_ROWS``), twice: pass 1 counts n-grams into the vocabulary
+    and checks the labels (two classes at least, no number spelled two ways, ``valid``'s labels
+    known), pass 2 builds count matrices (``fit_streaming``). The model equals
+    ``train_classifier``'s on the same rows: naive Bayes holds only counts, NBSVM and logistic
+    regression hold the sparse features (their solvers need every row at once), never the texts.
+    """
+    from textkit.classical import streaming
+    from textkit.data.tables import Row, iter_table
+
+    if method not in STREAMING_METHODS:
+        raise ValueError(f"streaming training is for {', '.join(STREAMING_METHODS)}; {method} trains in memory")
+    if str(path) == "-":
+        raise ValueError("streaming training reads the data twice, so it needs a file, not stdin")
+    chunk_rows = chunk_rows or streaming.CHUNK_ROWS
+    options = {**(table_options or {}), "labels": "required"}
+    name = str(path)
+    first: dict[str, Row] = {}  # each label's first row, for the checks and their messages
+    passes: list[int] = []  # one entry per pass begun
+
+    def chunks():
+        passes.append(1)
+        n_rows = 0
+        for rows in streaming.chunked(iter_table(path, **options), chunk_rows):
+            if len(passes) == 1:
+                for row in rows:
+                    first.setdefault(str(row.label), row)
+            n_rows += len(rows)
+            yield [row.text for row in rows], [str(row.label) for row in rows]
+        if len(passes) == 1:
+            _check_streamed_labels(name, n_rows, first, valid, valid_where)
+            log(f"pass 1: {n_rows:,} rows, {len(first)} classes; pass 2: counts")
+
+    started = time.perf_counter()
+    log(f"fitting {method} by streaming {name} in {chunk_rows:,}-row chunks (two passes)")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*did not converge.*")
+        model = streaming.fit_streaming(classical_pipeline(method, seed), chunks)
+    classes = sorted(first)
+    n_train = int(model.named_steps["vectorizer"].n_documents_)
+    info: dict[str, Any] = {
+        "method": method,
+        "train_rows": n_train,
+        "seed": seed,
+        "streaming": {"chunk_rows": chunk_rows, "passes": 2},
+        "features": len(model.named_steps["vectorizer"].vocabulary_),
+    }
+    saved = SavedClassifier("classical", method, classes, model, info)
+    info["train_seconds"] = round(time.perf_counter() - started, 2)
+    if valid is not None:
+        predicted = saved.predict(valid[0])
+        info["valid_accuracy"] = float(np.mean(predicted == np.asarray(valid[1], dtype=object)))
+        info["valid_rows"] = len(valid[0])
+    return saved
+
+
+def _check_streamed_labels(name, n_rows, first, valid, valid_where) -> None:
+    """The label checks ``read_table`` and ``check_training_labels`` make, from each label's first row."""
+    from textkit.data.tables import DataFileError, Table, _check_label_spellings
+
+    if n_rows == 0:
+        raise DataFileError(f"{name} holds no rows (an empty file, or only a header); nothing to read")
+    rows = list(first.values())
+    folder = any(row.line == 0 for row in rows)
+    table = Table(
+        source=name,
+        texts=[""] * len(rows),
+        labels=list(first),
+        lines=[row.line for row in rows],
+        files=[row.source for row in rows] if folder else [],
+    )
+    if len(first) < 2:
+        raise ValueError(
+            f"the training data has only one class ({next(iter(first))!r}, {n_rows:,} rows); a classifier needs at "
+            "least two. Check --label-column, or add examples of the other classes"
+        )
+    _check_label_spellings(table)  # 1 and 1.0 would be two classes: read_table refuses them too
+    if valid is not None:
+        check_known_labels(valid[1], sorted(first), valid_where or (lambda i: f"row {i + 1}"))
+
+
 def _tune(model, method: str, texts: list[str], labels: list[str], cv: int, seed: int, log):
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
