@@ -134,7 +134,7 @@ def fasttext_files(work: Path, name: str) -> float:
 def step_textkit_train(train: str, model: str) -> dict:
     from textkit.cli import main
 
-    code = main(["classify", "train", "--data", train, "--method", "nbsvm", "--out", model, "--quiet"])
+    code = main(["classify", "train", "--data", train, "--method", "nbsvm", "--out", model, "--quiet", "--overwrite"])
     if code:
         raise SystemExit(code)
     return {}
@@ -143,7 +143,7 @@ def step_textkit_train(train: str, model: str) -> dict:
 def step_textkit_predict(model: str, data_file: str, out: str) -> dict:
     from textkit.cli import main
 
-    code = main(["classify", "predict", model, "--data", data_file, "--out", out])
+    code = main(["classify", "predict", model, "--data", data_file, "--out", out, "--overwrite"])
     if code:
         raise SystemExit(code)
     return {}
