@@ -61,7 +61,8 @@ def main() -> None:
     history = read_json(args.run / "history.json", "history") if (args.run / "history.json").exists() else None
     data = [{**row, "pairs": len(clean_pairs(load_parallel(row["corpus"], "train"))[0])} for row in DATA]
     training = {
-        "steps": f"{best['step']:,} (best validation loss of the run; it ran on to the session's end)",
+        "steps": f"{best['step']:,} (the weights with the best validation loss; validation every "
+        f"{run_config['config']['eval_every']} steps)",
         "target_tokens_seen": f"{best['tokens_seen']:,}",
         "train_time": f"{best['train_seconds'] / 3600:.2f} h of training steps",
         "hardware": args.hardware,
