@@ -93,7 +93,12 @@ def test_folders_translation_config_refused_before_building(tmp_path, translatio
 def test_folders_huge_config_is_refused_within_a_small_memory_budget(tmp_path, translation_folder):
     """hidden sizes of 8,000 once allocated 1.2 GB before a shape error: now only the header is read."""
     folder = copy_folder(translation_folder, tmp_path / "m")
-    edit_config(folder, lambda c: c["model"].update(d_model=8192, d_ff=65536, n_heads=8, src_vocab_size=200_000, tgt_vocab_size=200_000))
+    edit_config(
+        folder,
+        lambda c: c["model"].update(
+            d_model=8192, d_ff=65536, n_heads=8, src_vocab_size=200_000, tgt_vocab_size=200_000
+        ),
+    )
     code = (
         "import sys\n"
         "from textkit.nn.serialization import load_translation_model\n"
@@ -102,7 +107,8 @@ def test_folders_huge_config_is_refused_within_a_small_memory_budget(tmp_path, t
         "except ValueError as exc:\n"
         "    print('refused:', exc)\n"
         # VmHWM is this process's own peak: ru_maxrss would carry over the parent's peak across exec
-        "print('maxrss_kb', [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])\n"
+        "peak = [line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')][0]\n"
+        "print('maxrss_kb', peak)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert "refused:" in done.stdout and "config.json describes" in done.stdout

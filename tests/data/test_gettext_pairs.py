@@ -16,11 +16,11 @@ def write_mo(path, pairs, big_endian=False):
     originals, translations = 28, 28 + 8 * n
     at = translations + 8 * n
     blob, table_o, table_t = b"", b"", b""
-    for msgid, msgstr in pairs:
+    for msgid, _ in pairs:
         raw = msgid.encode()
         table_o += struct.pack(order + "2I", len(raw), at + len(blob))
         blob += raw + b"\0"
-    for msgid, msgstr in pairs:
+    for _, msgstr in pairs:
         raw = msgstr.encode()
         table_t += struct.pack(order + "2I", len(raw), at + len(blob))
         blob += raw + b"\0"

@@ -17,7 +17,6 @@ Sources end with EOS (an empty sentence is ``[EOS]``), targets are ``[BOS] ... [
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
