@@ -256,9 +256,3 @@ def check_output(
         if not overwrite:
             raise FolderError(f"{flag} {out} already holds a {kind.replace('_', ' ')}; pass --overwrite to replace it")
     return path
-
-
-def describe(value: Any) -> str:
-    """A short, safe rendering of an untrusted value for a message."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

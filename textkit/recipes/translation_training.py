@@ -183,6 +183,8 @@ def train_translation(
     if threads is not None:
         torch.set_num_threads(threads)
     if resume:
+        if not (out / RUN_CONFIG).is_file():
+            raise FileNotFoundError(f"--resume: {out} holds no translation run ({RUN_CONFIG}); start without --resume")
         saved = read_json(out / RUN_CONFIG, "translation run config")
         if saved.get("config") != config.as_dict():
             raise ValueError(
