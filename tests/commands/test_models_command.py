@@ -24,8 +24,10 @@ def test_models_list_prints_one_row_per_name(isolated_home, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["NAME", "KIND", "ARCH", "SIZE", "LOCAL", "LICENCE"]
     rows = {line.split()[0]: line for line in lines[1:]}
-    assert set(rows) == {"awd_lstm-en", "smollm2-135m", "minilm-l6"} | set(list_recipes())
+    assert set(rows) == {"awd_lstm-en", "transformer-es-en", "smollm2-135m", "minilm-l6"} | set(list_recipes())
     assert rows["awd_lstm-en"].split()[1:5] == ["pretrained", "awd_lstm", "23.9", "MB"]
+    assert rows["transformer-es-en"].split()[1:5] == ["pretrained", "transformer", "15.3", "MB"]
+    assert "shipped" in rows["transformer-es-en"]
     assert "shipped (forward, backward)" in rows["awd_lstm-en"]
     assert rows["smollm2-135m"].split()[1:3] == ["llm", "llama"]
     assert "not fetched" in rows["smollm2-135m"] and SMOLLM2["licence"] in rows["smollm2-135m"]

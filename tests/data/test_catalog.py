@@ -37,7 +37,7 @@ def shipped_copy(tmp_path, monkeypatch) -> Path:
 def test_catalog_lists_shipped_weights_llms_and_recipes_with_their_kinds(isolated_home):
     entries = {e.name: e for e in list_models()}
     # the recipe behind the shipped weights is part of that entry, not a second row
-    assert set(entries) == {"awd_lstm-en", "smollm2-135m", "minilm-l6"} | set(list_recipes())
+    assert set(entries) == {"awd_lstm-en", "transformer-es-en", "smollm2-135m", "minilm-l6"} | set(list_recipes())
     assert [e.kind for e in list_models()] == sorted(
         (e.kind for e in list_models()), key=("pretrained", "llm", "encoder", "recipe").index
     )
@@ -49,6 +49,11 @@ def test_catalog_lists_shipped_weights_llms_and_recipes_with_their_kinds(isolate
     assert len(shipped.files) == 8 and all(f.present for f in shipped.files)
     assert shipped.card == ROOT / "models" / "awd_lstm-en.md"
     assert shipped.recipe == ROOT / "models" / "awd_lstm-en.json"
+
+    translator = entries["transformer-es-en"]  # a single-folder shipped model, every file hashed
+    assert (translator.kind, translator.arch, translator.ready) == ("pretrained", "transformer", True)
+    assert len(translator.files) == 4 and all(f.present for f in translator.files)
+    assert translator.card == ROOT / "models" / "transformer-es-en.md"
 
     llm = entries["smollm2-135m"]  # an empty TEXTKIT_HOME: known, not fetched, size unknown until it is
     assert (llm.kind, llm.status, llm.ready, llm.size_bytes) == ("llm", "not fetched", False, None)
