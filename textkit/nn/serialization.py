@@ -210,8 +210,10 @@ def load_language_model(
     precision: str | None = None,
 ) -> LanguageModelBundle:
     """Load a textkit LM folder, or a pretrained LLM by name (``"smollm2-135m"``: fetched,
-    verified and converted once under ``$TEXTKIT_HOME``; an existing folder of that name
-    wins). Returns ``LanguageModelBundle(model, pipeline, config)``, which also unpacks as
+    verified and converted once under ``$TEXTKIT_HOME``), or a shipped model's name
+    (``"awd_lstm-en"``: its forward direction); a bare word that is also a folder here is refused
+    (``textkit.data.resolver``). The folder is untrusted: its config, files and weight shapes are
+    checked before anything is built. Returns ``LanguageModelBundle(model, pipeline, config)``, which also unpacks as
     ``model, pipeline = load_language_model(folder)``. ``dtype`` casts the weights (e.g.
     ``torch.bfloat16``). ``precision`` (``"fp32"`` by default, ``"bf16"``, ``"int8"`` or
     ``"q4"``: the GGUF's own 4-bit weights; see :mod:`textkit.nn.quantize`) runs a pretrained
