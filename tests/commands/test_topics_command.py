@@ -274,3 +274,16 @@ def test_topics_command_stop_words_none_file_and_english_detection(tmp_path, cap
     assert "--stop-words" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # one source of stop words at a time
         main([*argv, "--lang", "fr", "--stop-words", "none"])
+
+
+def test_topics_command_file_names_never_become_spreadsheet_formulas(tmp_path, capsys):
+    docs = themed_documents(per_theme=4)
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i, (text, _) in enumerate(docs):
+        (folder / f"{'=' if i == 0 else ''}doc{i}.txt").write_text(text, encoding="utf-8")
+    out = tmp_path / "topics"
+    assert main(["topics", "--data", str(folder), "--k", "2", "--out", str(out), "--stop-words", "english"]) == 0
+    header, rows = read_doc_topics(out / "doc_topics.csv")
+    names = [row[0] for row in rows]
+    assert "'=doc0.txt" in names and not any(name.startswith("=") for name in names)

@@ -183,6 +183,8 @@ def run(args: argparse.Namespace) -> int:
     from textkit.classical.plots import plot_top_words
 
     summary["versions"] = versions()
+    from textkit.data.tables import neutralize_csv_cell
+
     with atomic_folder(out) as staging:
         atomic_write_json(staging / "topics.json", summary)
         with atomic_open(staging / "doc_topics.csv", "w", encoding="utf-8") as handle:
@@ -190,7 +192,8 @@ def run(args: argparse.Namespace) -> int:
             by_file = bool(table.files)
             writer.writerow(["file" if by_file else "line", "dominant_topic", *(f"topic_{t}" for t in range(args.k))])
             for j, i in enumerate(keep):
-                where = _relative(table.files[i], args.data) if by_file else table.lines[i]
+                # a file name such as "=cmd.txt" must not become a spreadsheet formula
+                where = neutralize_csv_cell(_relative(table.files[i], args.data)) if by_file else table.lines[i]
                 topic = int(dominant[j]) if has_terms[j] else ""
                 writer.writerow([where, topic, *(f"{w:.6g}" for w in doc_topic[j])])
         plot_top_words(
