@@ -64,11 +64,11 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
     from textkit._folders import check_output
-    from textkit.data.resolver import is_path, resolve_model
+    from textkit.data.resolver import resolve_model
 
     if args.out != "-":
         check_output(args.out, kind=None, inputs=[args.data, args.model_dir], overwrite=args.overwrite)
-    folder = resolve_model(args.model_dir) if not is_path(args.model_dir) else Path(args.model_dir)
+    folder = resolve_model(args.model_dir)  # a path stays a path; a name becomes its verified folder
     check_translation_folder(folder)
     bundle = load_translation_model(folder, device=resolve_device(args.device))
     options = table_options(args, "ignore")
