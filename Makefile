@@ -2,8 +2,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# The CPU wheel: a looser torch requirement can pull a multi-GB CUDA build.
+# The CPU wheel: a looser torch requirement can pull a multi-GB CUDA build. tools/install_torch.py
+# takes it from PyTorch's CPU index (TORCH_INDEX) when that answers, else from pip's default index.
 TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 STAMP := $(VENV)/.textkit-installed
 PYTEST_WORKERS ?= 2
 
@@ -14,7 +16,7 @@ $(PY):
 
 $(STAMP): pyproject.toml setup.py | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) tools/install_torch.py --quiet --index "$(TORCH_INDEX)" "$(TORCH_SPEC)"
 	$(PY) -m pip install --quiet -e ".[dev]"
 	$(PY) -m spacy info >/dev/null
 	touch $(STAMP)
@@ -49,7 +51,7 @@ bench-classical: $(STAMP)
 
 bench-tokenization-env:
 	$(PYTHON) -m venv .venv-bench
-	.venv-bench/bin/pip install --quiet "$(TORCH_SPEC)"
+	.venv-bench/bin/python tools/install_torch.py --quiet --index "$(TORCH_INDEX)" "$(TORCH_SPEC)"
 	.venv-bench/bin/pip install --quiet -r bench/requirements-tokenize.txt
 	.venv-bench/bin/pip install --quiet --no-deps "fastai==2.8.12"
 	.venv-bench/bin/pip install --quiet --no-deps -e .

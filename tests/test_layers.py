@@ -21,6 +21,7 @@ LAYERS: dict[str, float] = {
     "_io": 0,
     "_folders": 0.5,  # the model-folder protocol: above _io, below text
     "_device": 0,
+    "_progress": 0,  # progress bars and stage lines on stderr
     "text": 1,
     "data": 2,
     "classical": 3,

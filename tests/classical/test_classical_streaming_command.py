@@ -71,8 +71,7 @@ def test_classify_train_streams_over_the_budget_into_the_in_memory_model(
     assert (streamed / "estimators.safetensors").read_bytes() == (in_memory / "estimators.safetensors").read_bytes()
     texts, _ = make_corpus(n=120, seed=7, n_classes=3)
     np.testing.assert_array_equal(a.predict(texts), b.predict(texts))
-    if b.has_proba:
-        np.testing.assert_array_equal(a.predict_proba(texts), b.predict_proba(texts))
+    np.testing.assert_array_equal(a.predict_proba(texts), b.predict_proba(texts))
 
 
 def test_classify_train_streaming_scores_valid_and_respects_the_budget_option(corpus_csv, tmp_path, capsys):

@@ -176,9 +176,16 @@ def test_ulmfit_from_a_pretrained_lm_folder(tmp_path):
     save_language_model(AWDLSTMLanguageModel(config), pipeline, tmp_path / "lm")
     model = tmp_path / "clf"
     args = ["classify", "train", "--data", str(data_file), "--method", "ulmfit", "--pretrained", str(tmp_path / "lm")]
-    assert main([*args, "--out", str(model), "--device", "cpu", "--quiet"]) == 0
+    assert main([*args, "--out", str(model), "--lm-out", str(model), "--quiet"]) == 1  # the same folder twice
+    assert not model.exists()
+    assert main([*args, "--out", str(model), "--lm-out", str(tmp_path / "tuned-lm"), "--quiet"]) == 0  # device auto
     loaded = load_classifier(model)
-    assert loaded.kind == "ulmfit" and loaded.classes == ["neg", "pos"]
+    assert loaded.method == "ulmfit" and loaded.classes == ["neg", "pos"]
+    assert loaded.info["recipe"] == "ulmfit" and len(loaded.info["settings"]["classifier"]["stages"]) == 3
+    from textkit.nn import load_language_model
+
+    tuned = load_language_model(tmp_path / "tuned-lm")
+    assert tuned.model.config.vocab_size == loaded.model.members["forward"].encoder_config.vocab_size
     proba = loaded.predict_proba(["a lovely film", ""])
     assert proba.shape == (2, 2) and np.allclose(proba.sum(1), 1.0)
 
@@ -237,5 +244,5 @@ def test_folders_of_another_kind_or_a_newer_format_are_refused(review_files, tmp
     assert main(["classify", "train", "--data", str(train), "--method", "nb", "--out", str(model), "--quiet"]) == 0
     config = json.loads((model / "classifier.json").read_text())
     (model / "classifier.json").write_text(json.dumps({**config, "format_version": 99}))
-    _fails(["classify", "predict", str(model), "--data", str(test)], capsys, "format version 99, newer than")
+    _fails(["classify", "predict", str(model), "--data", str(test)], capsys, "format_version 99 is newer than")
     _fails(["classify", "predict", str(tmp_path / "missing"), "--data", str(test)], capsys, "does not exist")

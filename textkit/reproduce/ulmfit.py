@@ -31,6 +31,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from textkit.transfer.recipes import recipe_settings
+
 CORPUS = "rotten-tomatoes"
 N_FOLDS = 10
 
@@ -57,37 +59,13 @@ FULL_SETTINGS = {
         "wd": 0.01,
         "clip": 0.4,
     },
-    "finetune": {
-        "epochs_frozen": 1,
-        "lr_frozen": 0.02,
-        "epochs": 1,
-        "lr": 0.002,
-        "batch_size": 32,
-        "bptt": 70,
-        "drop_mult": 0.5,
-        "valid_fraction": 0.1,
-    },
-    # The pretrained and the from-scratch classifiers train on one schedule, so the ablation
-    # isolates the pretrained weights: every group from the first step, one rate, one-cycle.
+    # LM fine-tuning and the classifier schedule: the shipped recipe models/transfer/ulmfit.json,
+    # the one `textkit classify train --method ulmfit` uses. The pretrained and the from-scratch
+    # classifiers train on its one schedule, so the ablation isolates the pretrained weights.
     # fastai's gradual unfreezing (bench/ulmfit_gradual_unfreezing_settings.json) under-trained on
-    # these 20-word snippets: 3 epochs left the training loss at 0.57 and the ensemble at 69.3%
-    # (3 seeds) against 77.8% from scratch (docs/transfer.md, bench/results/ulmfit_awd_lstm_en_*.json).
-    # A third epoch at 1e-3 was chosen on an inner split of the training fold (pretrained encoder,
-    # seeds 0 and 1: +1.0 point; bench/results/ulmfit_classifier_search.json).
-    "classifier": {
-        "batch_size": 64,
-        "bptt": 70,
-        "max_len": 1400,
-        "drop_mult": 0.5,
-        "lr_factor": 1.0,
-        "schedule": "one_cycle",
-        "moms": [0.8, 0.7, 0.8],
-        "stages": [
-            {"groups": "all", "epochs": 1, "lr": 0.005},
-            {"groups": "all", "epochs": 1, "lr": 0.002},
-            {"groups": "all", "epochs": 1, "lr": 0.001},
-        ],
-    },
+    # these 20-word snippets (docs/transfer.md); the third epoch was chosen on an inner split of
+    # the training fold (bench/results/ulmfit_classifier_search.json).
+    **recipe_settings("ulmfit"),
     # no "no_pretrain_classifier": the ablation's random encoder uses "classifier" above, the
     # schedule chosen for it on an inner split (bench/results/ulmfit_recipe_audit.json)
 }
@@ -109,36 +87,7 @@ QUICK_SETTINGS = {
         "clip": 0.4,
         "max_docs": 12,
     },
-    "finetune": {
-        "epochs_frozen": 1,
-        "lr_frozen": 0.02,
-        "epochs": 1,
-        "lr": 0.004,
-        "batch_size": 16,
-        "bptt": 30,
-        "drop_mult": 0.3,
-        "valid_fraction": 0.1,
-    },
-    "classifier": {
-        "batch_size": 32,
-        "bptt": 30,
-        "max_len": 200,
-        "drop_mult": 0.3,
-        "lr_factor": 2.6,
-        "schedule": "one_cycle",
-        "moms": [0.8, 0.7, 0.8],
-        "stages": [{"groups": 1, "epochs": 1, "lr": 0.02}, {"groups": "all", "epochs": 1, "lr": 0.004}],
-    },
-    "no_pretrain_classifier": {
-        "batch_size": 32,
-        "bptt": 30,
-        "max_len": 200,
-        "drop_mult": 0.3,
-        "lr_factor": 1.0,
-        "schedule": "one_cycle",
-        "moms": [0.8, 0.7, 0.8],
-        "stages": [{"groups": "all", "epochs": 2, "lr": 0.005}],
-    },
+    **recipe_settings("ulmfit-quick"),  # models/transfer/ulmfit-quick.json
     "max_train_docs": 1500,
     "max_test_docs": 400,
 }
@@ -230,7 +179,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--backbone",
         default=None,
         help="a pretrained Transformer (smollm2-135m) or its folder: the classifier over it, a frozen probe and "
-        "NBSVM-bi on fold 0 (textkit.reproduce.ulmfit_llm) instead of the AWD-LSTM recipe",
+        "NBSVM-bi on fold 0 (textkit.reproduce.ulmfit_llm) instead of the AWD-LSTM recipe; a pretrained encoder "
+        "(minilm-l6) fine-tunes it beside its frozen-embedding probe (textkit.reproduce.ulmfit_encoder)",
     )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
@@ -772,8 +722,10 @@ def run(args: argparse.Namespace) -> int:
 
         settings = read_json(args.settings, "ulmfit settings")
     if args.backbone:
-        from textkit.reproduce import ulmfit_llm
+        from textkit.reproduce import ulmfit_encoder, ulmfit_llm
 
+        if ulmfit_encoder.is_encoder(args.backbone):  # minilm-l6: textkit.reproduce.ulmfit_encoder
+            return ulmfit_encoder.run_from_args(args)
         return ulmfit_llm.run_from_args(args)
     if args.lang == "es":
         from textkit.reproduce import ulmfit_es
