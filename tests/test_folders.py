@@ -234,7 +234,7 @@ def test_folders_same_kind_needs_overwrite(user_files):
     with pytest.raises(FolderError, match="--overwrite"):
         check_output("model", kind="topics")
     assert check_output("model", kind="topics", overwrite=True) == Path("model")
-    with pytest.raises(FolderError, match="topics folder, not a classifier"):
+    with pytest.raises(FolderError, match="topic-model report, not a classifier"):
         check_output("model", kind="classifier", overwrite=True)
     assert check_output("new-folder", kind="classifier") == Path("new-folder")
 
@@ -370,3 +370,24 @@ def test_folders_lm_verbs_take_a_shipped_name(capsys):
 
     assert main(["lm", "generate", "awd_lstm-en", "--prompt", "The jury said", "--max-new-tokens", "5"]) == 0
     assert capsys.readouterr().out.strip()
+
+
+def test_folders_every_kind_is_recognised_and_loads_through_its_own_loader(tmp_path, translation_folder):
+    from textkit._folders import KINDS, describe_folder, folder_kind, load_folder
+    from textkit.recipes.classify import SavedClassifier, save_classifier, train_classifier
+
+    saved = train_classifier(["good fun", "bad mess"] * 4, ["pos", "neg"] * 4, "nb", log=lambda _m: None)
+    save_classifier(saved, tmp_path / "clf")
+    loaded = load_folder(tmp_path / "clf")
+    assert isinstance(loaded, SavedClassifier) and loaded.classes == ["neg", "pos"]
+    assert folder_kind(translation_folder) == "translation"
+    assert load_folder(translation_folder).model.config.d_model == 16
+    assert describe_folder(tmp_path / "clf") == "a classifier (written by textkit classify train)"
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "topics.json").write_text("{}")
+    with pytest.raises(FolderError, match="is a topic-model report, written by textkit topics; it holds no model"):
+        load_folder(tmp_path / "report")
+    (tmp_path / "other").mkdir()
+    with pytest.raises(FolderError, match="not a textkit folder"):
+        load_folder(tmp_path / "other")
+    assert {"classifier", "translation", "language_model", "encoder", "topics"} <= set(KINDS)

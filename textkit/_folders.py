@@ -25,6 +25,7 @@ import math
 import os
 import struct
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +35,17 @@ MAX_SAFETENSORS_HEADER = 100 << 20  # bytes; safetensors itself caps the header 
 __all__ = [
     "FORMAT_VERSION",
     "FolderError",
+    "FolderKind",
+    "KINDS",
     "check_format_version",
     "check_int",
     "check_output",
     "confined",
+    "describe_folder",
     "folder_kind",
+    "load_folder",
     "read_consistently",
+    "register_kind",
     "safetensors_header",
 ]
 
@@ -181,16 +187,77 @@ def _config(folder: Path) -> dict:
     return raw if isinstance(raw, dict) else {}
 
 
-# The one table that tells a folder's kind from its files (first match wins).
-KINDS: dict[str, Callable[[Path], bool]] = {
-    "classifier": lambda f: (f / "classifier.json").is_file(),
-    "topics": lambda f: (f / "topics.json").is_file(),
-    "pretrained": lambda f: (f / "manifest.json").is_file(),
-    "translation_run": lambda f: (f / "run_config.json").is_file(),
-    "translation": lambda f: "joint_vocabulary" in _config(f),
+@dataclass(frozen=True)
+class FolderKind:
+    """One kind of folder textkit writes: how to recognise it, what writes it, what loads it.
+
+    ``loader`` is ``"module:function"``, imported only when a folder of this kind is loaded, so
+    this lowest layer names the upper layers' loaders without importing them. Each loader checks
+    its own files as untrusted input (config fields, shapes from the safetensors header, paths)."""
+
+    name: str
+    what: str  # "a classifier": the phrase refusals use
+    detect: Callable[[Path], bool]
+    written_by: str
+    loader: str | None = None  # None: a report or a run, nothing to load as a model
+
+
+KINDS: dict[str, FolderKind] = {}
+
+
+def register_kind(kind: FolderKind) -> FolderKind:
+    """Add a kind; the order of registration is the order of detection (first match wins)."""
+    if kind.name in KINDS:
+        raise ValueError(f"a folder kind named {kind.name!r} is registered already")
+    KINDS[kind.name] = kind
+    return kind
+
+
+for _kind in (
+    FolderKind(
+        "classifier",
+        "a classifier",
+        lambda f: (f / "classifier.json").is_file(),
+        "textkit classify train",
+        "textkit.recipes.classify:load_classifier",
+    ),
+    FolderKind("topics", "a topic-model report", lambda f: (f / "topics.json").is_file(), "textkit topics"),
+    FolderKind(
+        "translation_run",
+        "a translation training run",
+        lambda f: (f / "run_config.json").is_file(),
+        "textkit translate train (resume it with --resume)",
+    ),
+    FolderKind(
+        "translation",
+        "a translation model",
+        lambda f: "joint_vocabulary" in _config(f),
+        "textkit translate train",
+        "textkit.recipes.translation:load_translator",
+    ),
+    FolderKind(
+        "pretrained",
+        "a shipped two-direction language model",
+        lambda f: (f / "manifest.json").is_file(),
+        "textkit's release (load it by its name, e.g. awd_lstm-en)",
+    ),
+    FolderKind(
+        "encoder",
+        "a sentence encoder",
+        lambda f: _config(f).get("arch") == "bert",
+        "textkit models get NAME (converted once)",
+        "textkit.nn.sentence:load_encoder",
+    ),
     # a finished LM folder, or a run that has checkpoints but no weights yet (interrupted)
-    "language_model": lambda f: "arch" in _config(f) or (f / "checkpoints" / "latest.json").is_file(),
-}
+    FolderKind(
+        "language_model",
+        "a language model",
+        lambda f: "arch" in _config(f) or (f / "checkpoints" / "latest.json").is_file(),
+        "textkit lm pretrain",
+        "textkit.nn.serialization:load_language_model",
+    ),
+):
+    register_kind(_kind)
 
 
 def folder_kind(folder: str | os.PathLike) -> str | None:
@@ -198,7 +265,33 @@ def folder_kind(folder: str | os.PathLike) -> str | None:
     folder = Path(folder)
     if not folder.is_dir():
         return None
-    return next((kind for kind, test in KINDS.items() if test(folder)), None)
+    return next((name for name, kind in KINDS.items() if kind.detect(folder)), None)
+
+
+def describe_folder(folder: str | os.PathLike) -> str:
+    """``"a classifier (written by textkit classify train)"``, or ``"not a textkit folder"``."""
+    found = folder_kind(folder)
+    if found is None:
+        return "not a textkit folder"
+    return f"{KINDS[found].what} (written by {KINDS[found].written_by})"
+
+
+def load_folder(folder: str | os.PathLike, **options: Any) -> Any:
+    """Load any textkit model folder with its kind's own loader (``options`` go to it, e.g.
+    ``device="cpu"``): one entry point for a folder whose kind the caller does not know."""
+    import importlib
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FolderError(f"{folder} is not a folder")
+    found = folder_kind(folder)
+    if found is None:
+        raise FolderError(f"{folder} is not a textkit folder: none of {', '.join(KINDS)} matches its files")
+    kind = KINDS[found]
+    if kind.loader is None:
+        raise FolderError(f"{folder} is {kind.what}, written by {kind.written_by}; it holds no model to load")
+    module, function = kind.loader.split(":")
+    return getattr(importlib.import_module(module), function)(folder, **options)
 
 
 def _same_or_ancestor(path: Path, other: Path) -> bool:
@@ -247,12 +340,10 @@ def check_output(
         raise FolderError(f"{flag} {out} is a file, not a folder; name a new folder")
     if path.is_dir() and any(path.iterdir()):
         found = folder_kind(path)
+        wanted = KINDS[kind].what if kind in KINDS else f"a {kind.replace('_', ' ')}"
         if found != kind:
-            what = f"a textkit {found.replace('_', ' ')} folder" if found else "a folder that is not textkit's"
-            raise FolderError(
-                f"{flag} {out} is {what}, not a {kind.replace('_', ' ')} folder; textkit will not replace it. "
-                "Name a new folder"
-            )
+            what = f"a textkit folder holding {KINDS[found].what}" if found else "a folder that is not textkit's"
+            raise FolderError(f"{flag} {out} is {what}, not {wanted}; textkit will not replace it. Name a new folder")
         if not overwrite:
-            raise FolderError(f"{flag} {out} already holds a {kind.replace('_', ' ')}; pass --overwrite to replace it")
+            raise FolderError(f"{flag} {out} already holds {wanted}; pass --overwrite to replace it")
     return path

@@ -81,7 +81,7 @@ def test_embed_unknown_model_exits_1_listing_the_encoders(tiny_encoder, tmp_path
     data = _write(tmp_path / "texts.txt", TEXTS)
     assert main(["embed", "--data", data, "--model", "minilm-l7", "--out", str(tmp_path / "v.npy")]) == 1
     err = capsys.readouterr().err
-    assert "unknown encoder 'minilm-l7'" in err and "minilm-l6" in err and "tiny-bert" in err
+    assert "'minilm-l7' is neither a model name" in err and "minilm-l6" in err and "tiny-bert" in err
     assert "Traceback" not in err and not (tmp_path / "v.npy").exists()
 
 

@@ -168,7 +168,7 @@ def test_topics_command_will_not_replace_a_folder_it_did_not_write(tmp_path, cap
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me", encoding="utf-8")
     assert main(["topics", "--data", str(data), "--k", "2", "--out", str(precious)]) == 1
-    assert "not a topics folder; textkit will not replace it" in capsys.readouterr().err
+    assert "not a topic-model report; textkit will not replace it" in capsys.readouterr().err
     assert (precious / "notes.txt").read_text(encoding="utf-8") == "keep me"
 
 

@@ -255,7 +255,7 @@ def test_sentence_encode_refuses_empty_texts_and_warns_on_long_ones(tiny_encoder
 
 
 def test_sentence_load_encoder_unknown_name_and_bad_folders(tiny_encoder, tmp_path):
-    with pytest.raises(KeyError, match="unknown encoder 'tiny-brt'.*tiny-bert"):
+    with pytest.raises(ValueError, match="'tiny-brt' is neither a model name.*tiny-bert"):
         load_encoder("tiny-brt")
     with pytest.raises(FileNotFoundError, match="is not an encoder folder"):
         load_encoder(tmp_path / "nowhere")

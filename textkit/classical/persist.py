@@ -133,18 +133,60 @@ def save_estimators(estimators: dict[str, Any], folder: str | os.PathLike, stem:
     return {"weights": f"{stem}.safetensors", "estimators": described}
 
 
+MAX_NGRAM = 10  # n-gram lengths beyond this are no model textkit writes, and would stall predict
+
+
+def _check_params(cls: type, params: object, where: str) -> dict:
+    """Constructor settings from an untrusted folder: known names only, loop bounds bounded."""
+    from textkit._folders import FolderError
+
+    if not isinstance(params, dict):
+        raise FolderError(f"{where}: 'params' must be an object of settings, got {type(params).__name__}")
+    known = set(cls().get_params(deep=False))
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise FolderError(f"{where}: {cls.__name__} has no setting {unknown[0]!r}; the folder is damaged or foreign")
+    ngrams = params.get("ngram_range")
+    if ngrams is not None:
+        ok = isinstance(ngrams, list) and len(ngrams) == 2 and all(type(n) is int for n in ngrams)
+        if not ok or not 1 <= ngrams[0] <= ngrams[1] <= MAX_NGRAM:
+            raise FolderError(
+                f"{where}: field 'ngram_range' = {ngrams!r} must be two integers 1 <= low <= high <= {MAX_NGRAM}"
+            )
+    return params
+
+
 def load_estimators(folder: str | os.PathLike, description: dict, where: str) -> dict[str, Any]:
-    """The estimators of ``save_estimators``'s description, read from ``folder``."""
+    """The estimators of ``save_estimators``'s description, read from ``folder`` as untrusted input:
+    the weights file stays inside the folder, its header is checked against the file before the
+    data is read, settings are known names with bounded values, and every array that spans the
+    vocabulary has the vocabulary's length."""
     from safetensors.numpy import load_file
 
-    weights = Path(folder) / description.get("weights", "estimators.safetensors")
-    if not weights.exists():
-        raise FileNotFoundError(f"{where}: the weights file {weights} is missing")
+    from textkit._folders import FolderError, confined, safetensors_header
+
+    weights = confined(folder, description.get("weights", "estimators.safetensors"), "weights file")
+    header = safetensors_header(weights)
+    estimators = description.get("estimators", {})
+    if not isinstance(estimators, dict):
+        raise FolderError(f"{where}: 'estimators' must be an object")
+    for name, spec in estimators.items():
+        if not isinstance(spec, dict):
+            raise FolderError(f"{where}: estimator {name!r} must be an object")
+        cls = ESTIMATORS.get(spec.get("class"))  # type: ignore[arg-type]
+        if cls is not None:
+            _check_params(cls, spec.get("params", {}), f"{where}: {name!r}")
+    terms = ((estimators.get("vectorizer") or {}).get("attributes") or {}).get("vocabulary_", {}).get("terms")
+    if isinstance(terms, list):
+        for tensor, (_dtype, shape) in header.items():
+            spans = tensor.endswith(".idf_") or (len(shape) == 2 and not tensor.startswith("vectorizer."))
+            if spans and shape[-1] != len(terms):
+                raise FolderError(
+                    f"{weights}: tensor {tensor!r} has shape {list(shape)} but the vocabulary in {where} has "
+                    f"{len(terms):,} terms; the two files come from different models"
+                )
     arrays = load_file(str(weights))
-    return {
-        name: estimator_from_state(spec, arrays, f"{where}: {name!r}")
-        for name, spec in description.get("estimators", {}).items()
-    }
+    return {name: estimator_from_state(spec, arrays, f"{where}: {name!r}") for name, spec in estimators.items()}
 
 
 def read_description(path: str | os.PathLike) -> dict:

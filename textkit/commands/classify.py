@@ -196,12 +196,17 @@ def _train(args: argparse.Namespace) -> int:
     from textkit.recipes.classify import check_training_labels, save_classifier, train_classifier
 
     from textkit._folders import check_output
-    from textkit.data.resolver import is_path
+    from textkit.data.resolver import check_model_kind, is_path
 
     for option in ("epochs", "batch_size"):
         value = getattr(args, option)
         if value is not None and value < 1:
             raise ValueError(f"--{option.replace('_', '-')} must be at least 1, got {value}")
+    method = CLASSIFIERS[args.method]
+    if args.pretrained:
+        if method.pretrained_kind is None:
+            raise ValueError(f"--pretrained is for transfer methods; {args.method} trains from the data alone")
+        check_model_kind(args.pretrained, (method.pretrained_kind,), f"classify train --method {args.method}")
     pretrained = args.pretrained if args.pretrained and is_path(args.pretrained) else None
     check_output(
         args.out, kind="classifier", inputs=[args.data, args.valid, pretrained, args.lm_out], overwrite=args.overwrite

@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out != "-":
         check_output(args.out, kind=None, inputs=[args.data, args.model_dir], overwrite=args.overwrite)
-    folder = resolve_model(args.model_dir)  # a path stays a path; a name becomes its verified folder
+    # a path stays a path; a name becomes its verified folder; another kind is refused
+    folder = resolve_model(args.model_dir, expects=("translation",), verb="textkit translate")
     check_translation_folder(folder)
     bundle = load_translation_model(folder, device=resolve_device(args.device))
     options = table_options(args, "ignore")

@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from textkit.data.encoders import FORMAT_VERSION, find_encoder, pretrained_encoder_folder, verify_converted
+from textkit.data.encoders import FORMAT_VERSION, verify_converted
 from textkit.nn.config import config_from_dict
 from textkit.nn.pooling import pool_states
 from textkit.nn.registry import ENCODERS
@@ -177,24 +177,12 @@ def _progress(total: int | None, progress: bool) -> Any:
 
 def _resolve(model: str | os.PathLike) -> Path:
     """A pretrained encoder's name -> its converted folder (fetched and converted once); a path
-    -> that folder. A bare word that is both a name and a folder here is refused."""
-    text = os.fspath(model)
-    is_path = isinstance(model, os.PathLike) or os.sep in text or text.startswith(".")
-    manifest = None if is_path else find_encoder(text)
-    if manifest is not None:
-        if Path(text).exists():
-            raise ValueError(
-                f"{text!r} is both a pretrained encoder's name and a folder here: write ./{text} for the folder, "
-                "or run from another directory for the pretrained encoder"
-            )
-        return pretrained_encoder_folder(manifest, verbose=True)
-    folder = Path(text)
-    if not folder.is_dir():
-        from textkit.data.encoders import encoder_manifest
+    -> that folder; another kind of model is refused (``textkit.data.resolver``)."""
+    from textkit.data.resolver import resolve_model
 
-        if is_path:
-            raise FileNotFoundError(f"{folder} is not an encoder folder (no such folder)")
-        encoder_manifest(text)  # raises the KeyError listing the known names
+    folder = resolve_model(model, verbose=True, expects=("encoder",), verb="textkit embed")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not an encoder folder (no such folder)")
     return folder
 
 

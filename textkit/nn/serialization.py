@@ -267,14 +267,14 @@ def _resolve_model_folder(folder_or_name: str | os.PathLike) -> Path:
     """A path as it is; a name (shipped model or pretrained LLM) -> its verified folder."""
     from textkit.data.resolver import resolve_model
 
-    return resolve_model(folder_or_name, verbose=True)
+    return resolve_model(folder_or_name, verbose=True, expects=("language_model",), verb="load_language_model")
 
 
 def resolve_translation_folder(folder_or_name: str | os.PathLike) -> Path:
     """A translation model folder path, or a shipped translation model's name."""
     from textkit.data.resolver import resolve_model
 
-    return resolve_model(folder_or_name)
+    return resolve_model(folder_or_name, expects=("translation",), verb="textkit translate")
 
 
 def _load_tokenizer(folder: Path):

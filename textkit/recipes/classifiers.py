@@ -68,6 +68,7 @@ class ClassifierMethod:
     tuning_grid: dict[str, list] = field(default_factory=dict)
     streams: bool = False  # trains from a file larger than memory (textkit.classical.streaming)
     default_pretrained: str | None = None
+    pretrained_kind: str | None = None  # what --pretrained must name (textkit.data.resolver.MODEL_KINDS)
 
     @property
     def tunable(self) -> bool:
@@ -380,6 +381,7 @@ register(
         load=_ulmfit_load,
         owns=lambda raw: raw.get("format") == "textkit-text-classifier" and raw.get("arch", "awd_lstm") == "awd_lstm",
         default_pretrained="awd_lstm-en",
+        pretrained_kind="language_model",
     )
 )
 
@@ -441,6 +443,7 @@ register(
         load=_llm_load,
         owns=lambda raw: raw.get("format") == "textkit-text-classifier" and raw.get("arch") == "llama",
         default_pretrained="smollm2-135m",
+        pretrained_kind="language_model",
     )
 )
 
@@ -485,5 +488,6 @@ register(
         load=_encoder_load,
         owns=lambda raw: raw.get("format") == "textkit-encoder-classifier",
         default_pretrained="minilm-l6",
+        pretrained_kind="encoder",
     )
 )

@@ -320,18 +320,9 @@ def load_classifier(folder: str | os.PathLike, device: str = "cpu") -> SavedClas
 
 
 def _describe_other_folder(folder: Path) -> str:
-    config = folder / "config.json"
-    if config.exists():
-        try:
-            raw = read_json(config, "config")
-        except ValueError:
-            return ""
-        if isinstance(raw, dict) and "arch" in raw:
-            kind = "translation model" if "joint_vocabulary" in raw else "language model"
-            return f": it holds a textkit {raw['arch']} {kind}, not a classifier"
-    if (folder / "topics.json").exists():
-        return ": it holds a topic model (`textkit topics`)"
-    return ""
+    from textkit._folders import describe_folder, folder_kind
+
+    return f": it holds {describe_folder(folder)}" if folder_kind(folder) else ""
 
 
 # -- evaluation ------------------------------------------------------------------------------

@@ -47,12 +47,12 @@ def load_pretrained(folder: str | Path, device: str | torch.device = "cpu", dire
     ``direction`` picks its forward or backward LM; every file is checked against the sha256 in
     its manifest first). Any other architecture is refused with the reason."""
     from textkit._io import read_json
-    from textkit.data.pretrained import list_pretrained, pretrained_folder
+    from textkit.data.pretrained import list_pretrained
     from textkit.nn.serialization import CONFIG_FILE, load_language_model
 
-    folder = Path(folder)
-    if not folder.exists() and str(folder) in list_pretrained():
-        folder = pretrained_folder(str(folder), direction)
+    from textkit.data.resolver import resolve_model
+
+    folder = resolve_model(folder, direction=direction, expects=("language_model",), verb="ULMFiT (--pretrained)")
     config_path = folder / CONFIG_FILE
     if not config_path.exists():
         shipped = ", ".join(list_pretrained()) or "none"
