@@ -38,6 +38,8 @@ import sys
 import tempfile
 import threading
 import time
+
+from textkit._io import versions
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -67,31 +69,6 @@ class LoadSampler:
         self.samples.append(os.getloadavg()[0])
         s = self.samples
         return {"start": s[0], "end": s[-1], "mean": round(sum(s) / len(s), 2), "max": max(s), "samples": len(s)}
-
-
-def git_state() -> dict:
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    dirty = git("status", "--porcelain", "--", "textkit", "models")
-    return {"commit": git("rev-parse", "HEAD"), "uncommitted_in_textkit_or_models": dirty.splitlines()}
-
-
-def versions() -> dict:
-    import numpy
-    import torch
-
-    import textkit
-
-    return {
-        "textkit": textkit.__version__,
-        "torch": torch.__version__,
-        "numpy": numpy.__version__,
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-    }
 
 
 def recipe_path(name: str, quick: bool, tmp: Path) -> Path:
@@ -204,8 +181,7 @@ def main() -> int:
         "seed": args.seed,
         "threads_per_run": args.threads,
         "concurrent_runs": args.jobs,
-        "versions": versions(),
-        "git": git_state(),
+        "versions": {**versions(git=True), "machine": platform.machine(), "cpus": os.cpu_count()},
         "load_average_at_start": list(os.getloadavg()),
         "runs": {},
         "complete": False,

@@ -876,12 +876,9 @@ def versions() -> dict:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             out[pkg] = None
-    try:
-        out["textkit_git"] = subprocess.run(
-            ["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True, text=True
-        ).stdout.strip()
-    except OSError:
-        out["textkit_git"] = None
+    from textkit._io import git_state
+
+    out.update(git_state())  # the one provenance key textkit's results use: "commit" and "dirty"
     try:
         with open("/proc/cpuinfo") as f:
             out["cpu"] = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), None)
@@ -989,7 +986,8 @@ def render_markdown(report: dict) -> str:
     out.append(
         f"Corpus: {c['docs']:,} documents, {c['mb']:.2f} MB ({c['how']}). "
         f"{cfg['workers']} worker processes unless marked [1p]; best of {cfg.get('repeats', 1)} interleaved round(s). "
-        f"Machine: {v.get('cpu')}, {v.get('cpus')} CPUs; Python {v['python']}, textkit {v.get('textkit_git')}, "
+        f"Machine: {v.get('cpu')}, {v.get('cpus')} CPUs; Python {v['python']}, "
+        f"textkit {v.get('commit')}{' (dirty)' if v.get('dirty') else ''}, "
         f"fastai {v.get('fastai')}, spaCy {v.get('spacy')}, tokenizers {v.get('tokenizers')}."
     )
     out.append("")

@@ -171,7 +171,7 @@ def main(argv=None) -> int:
             "finetuning": finetuning,
             "quick": args.quick,
             "threads": args.threads,
-            "versions": versions(),
+            "versions": versions(git=True),
         }
     )
     for name in names:

@@ -96,7 +96,7 @@ def main() -> int:
         "wall_seconds": round(wall, 1),
         "cpu_seconds": round(cpu, 1),
         "load_average_at_end": os.getloadavg(),
-        "versions": versions(),
+        "versions": versions(git=True),
     }
     from textkit._io import atomic_write_json
 

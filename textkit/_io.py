@@ -215,36 +215,39 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
 _PROVENANCE_PACKAGES = ("textkit", "numpy", "scipy", "scikit-learn", "torch")
 
 
-def versions(packages: tuple[str, ...] = (), *, git: bool = False) -> dict[str, str]:
+def versions(packages: tuple[str, ...] = (), *, git: bool = False) -> dict[str, Any]:
     """The one provenance record written beside results and artifacts: Python and package
-    versions read from installed metadata (nothing is imported), plus ``extra`` packages.
-    ``git=True`` adds the checkout's short commit (results depend on exact tokenizer rules);
-    saving a model never shells out to git."""
+    versions read from installed metadata (nothing is imported), plus ``packages``.
+    ``git=True`` (every results JSON) adds ``"commit"``, the checkout's full commit, and
+    ``"dirty"``, whether code or models differed from it (``git status`` of ``textkit/``,
+    ``models/`` and ``bench/``); saving a model never shells out to git."""
     import platform
     from importlib import metadata
 
-    out = {"python": platform.python_version()}
+    out: dict[str, Any] = {"python": platform.python_version()}
     for package in (*_PROVENANCE_PACKAGES, *packages):
         try:
             out[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             out[package] = "not installed"
     if git:
-        out["textkit_git_commit"] = _git_commit()
+        out.update(git_state())
     return out
 
 
-def _git_commit() -> str:
+def git_state() -> dict[str, Any]:
+    """``{"commit": sha or "unknown", "dirty": bool or None}`` of the checkout textkit runs from."""
     import subprocess
 
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return done.stdout.strip() if done.returncode == 0 else "unknown"
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--", "../textkit", "../models", "../bench") if commit else None
+    return {"commit": commit or "unknown", "dirty": None if status is None else bool(status)}

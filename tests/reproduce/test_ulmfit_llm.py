@@ -42,7 +42,7 @@ def test_ulmfit_llm_quick_run_writes_every_method(quick_run):
         assert 0.0 <= results["metrics"][key]["accuracy"] <= 1.0
     assert results["config"]["n_train"] == QUICK_SETTINGS["max_train_docs"]
     assert results["config"]["backbone"]["source"] == str(backbone)
-    assert results["seed"] == 0 and "textkit_git_commit" in results["versions"]
+    assert results["seed"] == 0 and "commit" in results["versions"] and "dirty" in results["versions"]
     assert results["timings_s"]["cpu"]["total"] > 0 and results["cpu_minutes"] >= 0
     assert all("[quick run" in goal for goal in results["goals"])
     assert results["details"]["frozen_pass"]["cache_boundary_block"] == 2  # the tiny model's 4 blocks, top 2 train
