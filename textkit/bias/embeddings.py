@@ -11,8 +11,9 @@ Formats read (``format=`` names in brackets; sniffed from the path when omitted)
   ``<stem>.txt`` or ``<stem>.json``.
 - numpy + parquet word index (``"npy-parquet"``, an ``.npy`` with exactly one ``*.parquet``
   beside it and no vocabulary file): the matrix is memory-mapped (C or Fortran order), the
-  parquet's one string column names the rows. textkit reads the parquet itself (no pyarrow:
-  PLAIN/dictionary pages, uncompressed, snappy or gzip) once and caches the word list.
+  parquet's one string column names the rows. The parquet is read once with pyarrow (any
+  encoding and codec it supports, its footer checked against the file's size first) and the
+  word list is cached.
 - wink-nlp embeddings JSON (``"wink-json"``, a ``.json`` with ``"wordIndex"``): ``{"words":
   [...], "vectors": {word: [d values, L2 norm, row]}, ...}``. Parsed once (every vector checked
   against its stored norm) into a float32 ``.npy`` + vocabulary JSON, memory-mapped afterwards.
@@ -773,276 +774,149 @@ def from_spacy(nlp_or_vocab: Any, *, limit: int | None = None) -> Embeddings:
 
 
 # ---------------------------------------------------------------------- parquet word index
-# A minimal reader for one string column of a parquet file: enough for a word index written by
-# pyarrow (PLAIN or dictionary-encoded BYTE_ARRAY, data pages v1 or v2, uncompressed, snappy or
-# gzip), so textkit needs no pyarrow. It runs once per source file: the words are cached.
-_PARQUET_CODECS = {0: "UNCOMPRESSED", 1: "SNAPPY", 2: "GZIP", 3: "LZO", 4: "BROTLI", 5: "LZ4", 6: "ZSTD", 7: "LZ4_RAW"}
+# One string column of a parquet file, read with pyarrow. The file is treated as untrusted: its
+# footer's row count and the column's decompressed size are checked against the file's size before
+# any page is read, only that column is read, dictionary-encoded so that repeated values are not
+# expanded, and pyarrow's errors come back as one EmbeddingsFormatError naming the file. It runs
+# once per source file: the words are cached.
+_PARQUET_MAX_ROWS_PER_BYTE = 16  # a word index of distinct words stores well under 3 per byte (zstd)
+_PARQUET_MAX_EXPANSION = 256  # the column's pages decompress to at most this many times the file's size
 
 
-def _varint(buf: bytes, i: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = buf[i]
-        i += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return result, i
+def _parquet_error(path: Path, exc: BaseException) -> EmbeddingsFormatError:
+    """pyarrow's complaint about ``path`` in one line, without its traceback."""
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    return EmbeddingsFormatError(
+        f"{path} is not a readable parquet file ({reason[:300]}); it may be truncated or corrupted: download it again"
+    )
 
 
-def _thrift_value(buf: bytes, i: int, ttype: int) -> tuple[Any, int]:
-    """One value of the thrift compact protocol (the encoding of parquet metadata)."""
-    if ttype in (1, 2):  # bool inside a struct: the type is the value
-        return ttype == 1, i
-    if ttype == 3:
-        return int.from_bytes(buf[i : i + 1], "little", signed=True), i + 1
-    if ttype in (4, 5, 6):
-        raw, i = _varint(buf, i)
-        return (raw >> 1) ^ -(raw & 1), i
-    if ttype == 7:
-        return float(np.frombuffer(buf, "<f8", 1, i)[0]), i + 8
-    if ttype == 8:
-        size, i = _varint(buf, i)
-        return bytes(buf[i : i + size]), i + size
-    if ttype in (9, 10):  # list, set
-        head = buf[i]
-        i += 1
-        size, etype = head >> 4, head & 0x0F
-        if size == 15:
-            size, i = _varint(buf, i)
-        items = []
-        for _ in range(size):
-            if etype in (1, 2):  # bools inside a list are one byte each
-                items.append(buf[i] == 1)
-                i += 1
-            else:
-                item, i = _thrift_value(buf, i, etype)
-                items.append(item)
-        return items, i
-    if ttype == 11:  # map
-        size, i = _varint(buf, i)
-        if size == 0:
-            return {}, i
-        kv = buf[i]
-        i += 1
-        out = {}
-        for _ in range(size):
-            key, i = _thrift_value(buf, i, kv >> 4)
-            out[key], i = _thrift_value(buf, i, kv & 0x0F)
-        return out, i
-    if ttype == 12:
-        return _thrift_struct(buf, i)
-    raise EmbeddingsFormatError(f"unknown thrift type {ttype} in parquet metadata (a corrupted file?)")
+def _parquet_string_type(arrow_type: Any) -> bool:
+    """Whether a column of ``arrow_type`` holds one string (or UTF-8 bytes) per row."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    return bool(
+        pa.types.is_string(arrow_type)
+        or pa.types.is_large_string(arrow_type)
+        or pa.types.is_binary(arrow_type)
+        or pa.types.is_large_binary(arrow_type)
+    )
 
 
-def _thrift_struct(buf: bytes, i: int) -> tuple[dict[int, Any], int]:
-    out: dict[int, Any] = {}
-    field = 0
-    while True:
-        head = buf[i]
-        i += 1
-        if head == 0:
-            return out, i
-        delta, ttype = head >> 4, head & 0x0F
-        if delta:
-            field += delta
-        else:
-            raw, i = _varint(buf, i)
-            field = (raw >> 1) ^ -(raw & 1)
-        out[field], i = _thrift_value(buf, i, ttype)
+def _parquet_list_type(arrow_type: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(
+        pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type) or pa.types.is_fixed_size_list(arrow_type)
+    )
 
 
-def _snappy_decompress(buf: bytes) -> bytes:
-    """Raw snappy (the block format parquet uses), in pure Python."""
-    size, i = _varint(buf, 0)
-    out = bytearray()
-    end = len(buf)
-    while i < end:
-        tag = buf[i]
-        i += 1
-        kind = tag & 3
-        if kind == 0:  # literal
-            length = tag >> 2
-            if length >= 60:
-                extra = length - 59
-                length = int.from_bytes(buf[i : i + extra], "little")
-                i += extra
-            length += 1
-            out += buf[i : i + length]
-            i += length
-            continue
-        if kind == 1:
-            length = ((tag >> 2) & 7) + 4
-            offset = ((tag >> 5) << 8) | buf[i]
-            i += 1
-        elif kind == 2:
-            length = (tag >> 2) + 1
-            offset = int.from_bytes(buf[i : i + 2], "little")
-            i += 2
-        else:
-            length = (tag >> 2) + 1
-            offset = int.from_bytes(buf[i : i + 4], "little")
-            i += 4
-        if offset == 0 or offset > len(out):
-            raise EmbeddingsFormatError("corrupt snappy data in parquet page (copy before the start)")
-        start = len(out) - offset
-        if offset >= length:
-            out += out[start : start + length]
-        else:  # an overlapping copy repeats the last `offset` bytes
-            pattern = bytes(out[start:])
-            out += (pattern * (length // offset + 1))[:length]
-    if len(out) != size:
-        raise EmbeddingsFormatError(f"corrupt snappy data in parquet page: {len(out)} bytes, header says {size}")
-    return bytes(out)
-
-
-def _rle_bitpacked(buf: bytes, i: int, end: int, bit_width: int, count: int) -> np.ndarray:
-    """Parquet's RLE / bit-packed hybrid: ``count`` unsigned ints from ``buf[i:end]``."""
-    out = np.empty(count, dtype=np.int64)
-    filled = 0
-    byte_width = (bit_width + 7) // 8
-    weights = (1 << np.arange(bit_width, dtype=np.int64)) if bit_width else None
-    while filled < count and i < end:
-        header, i = _varint(buf, i)
-        if header & 1:  # bit-packed groups of 8 values
-            n = (header >> 1) * 8
-            nbytes = (header >> 1) * bit_width
-            bits = np.unpackbits(np.frombuffer(buf, np.uint8, nbytes, i), bitorder="little")
-            i += nbytes
-            values = bits.reshape(n, bit_width).astype(np.int64) @ weights if bit_width else np.zeros(n, np.int64)
-            take = min(n, count - filled)
-            out[filled : filled + take] = values[:take]
-        else:
-            n = header >> 1
-            value = int.from_bytes(buf[i : i + byte_width], "little")
-            i += byte_width
-            take = min(n, count - filled)
-            out[filled : filled + take] = value
-        filled += take
-    if filled < count:
-        raise EmbeddingsFormatError(f"parquet page ends after {filled} of {count} encoded values (truncated?)")
-    return out
-
-
-def _plain_byte_arrays(buf: bytes, i: int, count: int) -> tuple[list[bytes], int]:
-    out = []
-    for _ in range(count):
-        size = int.from_bytes(buf[i : i + 4], "little")
-        i += 4
-        out.append(buf[i : i + size])
-        i += size
-    if i > len(buf):
-        raise EmbeddingsFormatError("parquet page ends inside a value (truncated?)")
-    return out, i
+_PARQUET_CODECS = {"UNCOMPRESSED", "SNAPPY", "GZIP"}  # snappy expands at most ~21x, gzip ~1,032x
 
 
 def read_parquet_strings(path: str | os.PathLike, column: str | None = None) -> list[str]:
-    """The values of one UTF-8 string column of a parquet file, in row order, without pyarrow.
+    """The values of one UTF-8 string column of a parquet file, in row order (read with pyarrow).
 
-    Supports what pyarrow writes for a plain string column: PLAIN and dictionary encodings,
-    data pages v1 and v2, uncompressed, snappy or gzip pages. Null values are an error (a word
-    index has none). ``column`` defaults to the file's only string column.
+    ``column`` defaults to the file's only string column. Null values, a list column and
+    values that are not UTF-8 are errors (a word index has one word per row). Before reading,
+    the footer's row count and the column's decompressed size are checked against the size of
+    the file (at most ``_PARQUET_MAX_ROWS_PER_BYTE`` rows and ``_PARQUET_MAX_EXPANSION`` times its
+    bytes). Values are read dictionary-encoded, so memory is about the decompressed pages plus
+    one pointer per row. A footer that understates its pages is not caught by those checks, so
+    only codecs whose expansion is bounded are read (uncompressed, snappy at most ~21x, gzip at
+    most ~1,032x the file); zstd, brotli and lz4 are refused with a way to rewrite the file. Every
+    problem is an :class:`EmbeddingsFormatError` naming the file.
     """
-    import zlib
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     path = Path(path)
-    data = path.read_bytes()
-    if len(data) < 12 or data[:4] != b"PAR1" or data[-4:] != b"PAR1":
-        raise EmbeddingsFormatError(f"{path} is not a parquet file (no PAR1 magic at both ends); it may be truncated")
-    meta_len = int.from_bytes(data[-8:-4], "little")
+    size = path.stat().st_size  # a missing file stays FileNotFoundError
     try:
-        meta, _ = _thrift_struct(data, len(data) - 8 - meta_len)
-    except (IndexError, ValueError) as exc:
-        raise EmbeddingsFormatError(f"{path}: unreadable parquet footer ({exc}); the file may be corrupted") from exc
-    leaves = [s for s in meta.get(2, [])[1:] if 5 not in s]  # schema elements without children
-    names = [s.get(4, b"").decode("utf-8") for s in leaves]
-    strings = [n for n, s in zip(names, leaves, strict=True) if s.get(1) == 6]  # BYTE_ARRAY
+        schema = pq.ParquetFile(path).schema_arrow
+    except (pa.ArrowException, OSError) as exc:
+        if "magic bytes" in str(exc) or size < 12:
+            raise EmbeddingsFormatError(
+                f"{path} is not a parquet file (no PAR1 magic at both ends); it may be truncated: download it again"
+            ) from None
+        raise _parquet_error(path, exc) from None
+    names = list(schema.names)
+    strings = [f.name for f in schema if _parquet_string_type(f.type)]
     if column is None:
-        if len(strings) != 1:
+        if not strings:
+            lists = [f.name for f in schema if _parquet_list_type(f.type)]
+            raise EmbeddingsFormatError(
+                f"{path} has no string column (columns: {names}"
+                + (f"; list columns {lists} hold several strings per row" if lists else "")
+                + "); a word index needs one column with one string per row"
+            )
+        if len(strings) > 1:
             raise EmbeddingsFormatError(f"{path} has string columns {strings}; pass column= to choose one")
         column = strings[0]
+    if names.count(column) != 1:
+        raise EmbeddingsFormatError(
+            f"{path} has {'no' if column not in names else 'several'} column {column!r} "
+            f"(columns: {names}, string columns: {strings})"
+        )
+    arrow_type = schema.field(column).type
+    if _parquet_list_type(arrow_type):
+        raise EmbeddingsFormatError(
+            f"{path}: column {column!r} is a list column ({arrow_type}), not one string per row; "
+            "a word index needs one word per row"
+        )
     if column not in strings:
-        raise EmbeddingsFormatError(f"{path} has no string column {column!r} (string columns: {strings})")
-    position = names.index(column)
-    repetition = leaves[position].get(3, 0)
-    if repetition == 2:
-        raise EmbeddingsFormatError(f"{path}: column {column!r} is a repeated (list) column, not one string per row")
-    max_def = 1 if repetition == 1 else 0
+        raise EmbeddingsFormatError(
+            f"{path} has no string column {column!r}: it holds {arrow_type} (string columns: {strings})"
+        )
+    try:
+        handle = pq.ParquetFile(path, read_dictionary=[column])
+        meta = handle.metadata
+        leaf = next(i for i in range(len(handle.schema)) if handle.schema.column(i).path == column)
+        groups = [meta.row_group(g) for g in range(meta.num_row_groups)]
+        rows = max([meta.num_rows, sum(g.num_rows for g in groups)])
+        unpacked = sum(g.column(leaf).total_uncompressed_size for g in groups)
+        codecs = {str(g.column(leaf).compression).upper() for g in groups}
+    except (pa.ArrowException, OSError, StopIteration) as exc:
+        raise _parquet_error(path, exc) from None
+    if not codecs <= _PARQUET_CODECS:
+        # pages trust their own decompressed size; only these codecs bound it by the file's size
+        raise EmbeddingsFormatError(
+            f"{path}: column {column!r} uses {', '.join(sorted(codecs - _PARQUET_CODECS))} compression; textkit reads "
+            "uncompressed, snappy or gzip word indexes (their expansion is bounded). Rewrite it with "
+            "pyarrow.parquet.write_table(table, path, compression='snappy')"
+        )
+    if rows > _PARQUET_MAX_ROWS_PER_BYTE * size or unpacked > _PARQUET_MAX_EXPANSION * max(size, 1024):
+        raise EmbeddingsFormatError(
+            f"{path}: the parquet footer declares {rows:,} rows and {_bytes(unpacked)} of pages for column "
+            f"{column!r} in a file of {_bytes(size)} (at most {_PARQUET_MAX_ROWS_PER_BYTE} rows per byte and "
+            f"{_PARQUET_MAX_EXPANSION} times its size are accepted); the file is corrupted or not a word index"
+        )
     words: list[str] = []
-    for group in meta.get(4, []):
-        chunk = group[1][position][3]  # ColumnChunk.meta_data
-        codec = chunk.get(4, 0)
-        if codec not in (0, 1, 2):
+    try:
+        table = handle.read(columns=[column])
+        if table.num_rows != rows:
+            raise EmbeddingsFormatError(f"{path}: read {table.num_rows:,} rows, the footer says {rows:,}")
+        values = table.column(0)
+        if values.null_count:
             raise EmbeddingsFormatError(
-                f"{path}: column {column!r} uses {_PARQUET_CODECS.get(codec, codec)} compression; textkit's "
-                "parquet reader handles uncompressed, snappy and gzip (install pyarrow to convert the file)"
+                f"{path}: column {column!r} has {values.null_count:,} null values; a word index must have none"
             )
-
-        def inflate(raw: bytes, codec: int = codec) -> bytes:
-            if codec == 1:
-                return _snappy_decompress(raw)
-            if codec == 2:
-                return zlib.decompress(raw, 31)
-            return raw
-
-        n_values = chunk[5]
-        offset = min(o for o in (chunk.get(11), chunk.get(9)) if o is not None and o > 0)
-        dictionary: list[bytes] | None = None
-        got: list[bytes] = []
-        while len(got) < n_values:
-            header, offset = _thrift_struct(data, offset)
-            page_type, compressed = header[1], header[3]
-            raw = data[offset : offset + compressed]
-            offset += compressed
-            if len(raw) != compressed:
-                raise EmbeddingsFormatError(f"{path}: a parquet page runs past the end of the file (truncated?)")
-            if page_type == 2:  # dictionary page
-                page = inflate(raw)
-                dictionary, _ = _plain_byte_arrays(page, 0, header[7][1])
-                continue
-            if page_type == 0:  # data page v1: levels and values compressed together
-                info = header[5]
-                count, encoding = info[1], info[2]
-                page = inflate(raw)
-                i = 0
-                defined = count
-                if max_def:
-                    size = int.from_bytes(page[:4], "little")
-                    levels = _rle_bitpacked(page, 4, 4 + size, 1, count)
-                    defined = int(levels.sum())
-                    i = 4 + size
-            elif page_type == 3:  # data page v2: levels stored uncompressed before the values
-                info = header[8]
-                count, encoding = info[1], info[4]
-                def_len, rep_len = info.get(5, 0), info.get(6, 0)
-                defined = count - info.get(2, 0)
-                values = raw[def_len + rep_len :]
-                page = inflate(values) if info.get(7, True) else values
-                i = 0
+        for chunk in values.chunks:
+            if pa.types.is_dictionary(chunk.type):  # each distinct word becomes one Python str, shared
+                dictionary = chunk.dictionary.cast(pa.string())  # binary -> string checks UTF-8
+                dictionary.validate(full=True)  # string: checks UTF-8
+                lookup = np.asarray(dictionary.to_pylist(), dtype=object)
+                words.extend(lookup[chunk.indices.to_numpy(zero_copy_only=False)].tolist())
             else:
-                continue  # index pages
-            if defined != count:
-                raise EmbeddingsFormatError(f"{path}: column {column!r} has null values; a word index must have none")
-            if encoding == 0:
-                values, _ = _plain_byte_arrays(page, i, count)
-            elif encoding in (2, 8):  # PLAIN_DICTIONARY, RLE_DICTIONARY
-                if dictionary is None:
-                    raise EmbeddingsFormatError(f"{path}: a dictionary-encoded page comes without a dictionary")
-                indices = _rle_bitpacked(page, i + 1, len(page), page[i], count)
-                if count and int(indices.max()) >= len(dictionary):
-                    raise EmbeddingsFormatError(f"{path}: dictionary index out of range (a corrupted file?)")
-                values = [dictionary[k] for k in indices.tolist()]
-            else:
-                raise EmbeddingsFormatError(f"{path}: parquet value encoding {encoding} is not supported")
-            got.extend(values)
-        if len(got) != n_values:
-            raise EmbeddingsFormatError(f"{path}: column chunk holds {len(got)} values, its metadata says {n_values}")
-        try:
-            words.extend(b.decode("utf-8") for b in got)
-        except UnicodeDecodeError as exc:
-            raise EmbeddingsFormatError(f"{path}: column {column!r} is not valid UTF-8 ({exc})") from exc
-    if len(words) != meta.get(3, len(words)):
-        raise EmbeddingsFormatError(f"{path}: read {len(words)} rows, the footer says {meta.get(3)}")
+                chunk = chunk.cast(pa.string())
+                chunk.validate(full=True)
+                words.extend(chunk.to_pylist())
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        if "utf8" in str(exc).lower() or isinstance(exc, UnicodeDecodeError):
+            raise EmbeddingsFormatError(f"{path}: column {column!r} is not valid UTF-8 ({exc})") from None
+        raise _parquet_error(path, exc) from None
     return words
 
 
@@ -1145,7 +1019,7 @@ def read_npy_parquet(
     """A memory-mapped ``.npy`` matrix with a parquet word index (row i names row i).
 
     The index is the only ``*.parquet`` beside the matrix unless ``index`` names it. Its words
-    are read once (by :func:`read_parquet_strings`, no pyarrow) and cached as a vocabulary
+    are read once (by :func:`read_parquet_strings`, with pyarrow) and cached as a vocabulary
     JSON; the matrix is never copied (it may be Fortran-ordered: numpy maps it either way).
     """
     path = Path(path)
