@@ -4,7 +4,10 @@ Writes rotten-tomatoes fold 0 (the split `reproduce ulmfit` uses) as CSV files, 
 user would run on them, and records its accuracy beside the forward model of
 `bench/results/ulmfit_awd_lstm_en_retrained.json` (mean of 3 seeds, and its seed 0).
 
-    python bench/ulmfit_cli.py [--out runs/ulmfit-cli] [--threads 2]
+    python bench/ulmfit_cli.py [--work runs/ulmfit-cli] [--threads 2] [--out bench/results/ulmfit_cli.json]
+
+``--quick`` (the smoke test): 300 training and 100 test rows, the `ulmfit-quick` recipe, one
+classifier epoch; its accuracy means nothing, the plumbing is what it checks.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ RESULTS = ROOT / "bench" / "results"
 REFERENCE = RESULTS / "ulmfit_awd_lstm_en_retrained.json"
 
 
-def write_split(folder: Path) -> tuple[Path, Path, int]:
+def write_split(folder: Path, quick: bool) -> tuple[Path, Path, int]:
     from textkit.reproduce.ulmfit import FULL_SETTINGS, fold_zero_split
 
-    split = fold_zero_split(FULL_SETTINGS["seed"], FULL_SETTINGS)
+    limits = {"max_train_docs": 300, "max_test_docs": 100} if quick else {}
+    split = fold_zero_split(FULL_SETTINGS["seed"], {**FULL_SETTINGS, **limits})
     paths = []
     for name, texts, labels in (
         ("train", split.train_texts, split.train_labels),
@@ -44,13 +48,15 @@ def write_split(folder: Path) -> tuple[Path, Path, int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="runs/ulmfit-cli")
+    parser.add_argument("--work", default="runs/ulmfit-cli", help="folder for the CSV files and the model")
+    parser.add_argument("--out", default=str(RESULTS / "ulmfit_cli.json"))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    train, test, n_test = write_split(out)
-    model = out / "model"
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    train, test, n_test = write_split(work, args.quick)
+    model = work / "model"
     command = [
         "textkit",
         "classify",
@@ -64,6 +70,7 @@ def main() -> int:
         "--out",
         str(model),
         "--overwrite",
+        *(["--recipe", "ulmfit-quick", "--epochs", "1"] if args.quick else []),
     ]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
     started, cpu_before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -92,6 +99,7 @@ def main() -> int:
         "recipe": training.get("recipe"),
         "settings": training.get("settings"),
         "seed": training.get("seed"),
+        "quick": args.quick,
         "threads": args.threads,
         "wall_seconds": round(wall, 1),
         "cpu_seconds": round(cpu, 1),
@@ -100,7 +108,7 @@ def main() -> int:
     }
     from textkit._io import atomic_write_json
 
-    atomic_write_json(RESULTS / "ulmfit_cli.json", result)
+    atomic_write_json(Path(args.out), result)
     print(json.dumps({k: result[k] for k in ("accuracy", "reference", "goal_met", "wall_seconds")}, indent=2))
     return 0
 

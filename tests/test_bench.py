@@ -141,6 +141,15 @@ def check_encoder_exactness(report: dict) -> None:
         assert report["tokens_and_hidden_states_vs_transformers_BertModel"]["max_abs_diff_real_positions"] <= 1e-5
 
 
+def check_encoder_finetune(report: dict) -> None:
+    assert {"peer", "settings", "seed", "command", "versions", "speed"} <= set(report)
+    assert report["quick"] is True and report["settings"]["threads"] == 1
+    check_peer(report["peer"], "transformers")
+    assert finite_positive(report["speed"]["textkit_median"])
+    peer = report["peer"]["available"]
+    assert (report["speed"]["peer_median"] is None) == (not peer) and ("peer_accuracy" in report) == peer
+
+
 def check_generate(report: dict) -> None:
     assert {"seed", "versions", "config", "peer", "cells", "load", "bandwidth"} <= set(report)
     assert report["config"]["quick"] is True
@@ -223,6 +232,13 @@ def check_translation(report: dict) -> None:
         assert finite_positive(rows["textkit greedy"]["sentences_per_s"])
 
 
+def check_ulmfit_cli(report: dict) -> None:
+    assert {"command", "accuracy", "majority_baseline", "reference", "goal_met", "settings", "versions"} <= set(report)
+    assert report["quick"] is True and report["recipe"] == "ulmfit-quick" and "--method ulmfit" in report["command"]
+    assert 0.0 <= report["accuracy"] <= 1.0 and report["reference"]["ulmfit_fwd_mean_3_seeds"] > 0.79
+    assert len(report["settings"]["classifier"]["stages"]) == 1  # --epochs 1 applied
+
+
 def check_generate_quantized(report: dict) -> None:
     assert {"seed", "versions", "config", "peer", "results", "bandwidth_gb_per_s"} <= set(report)
     assert report["config"]["quick"] is True and report["config"]["threads"] == 1
@@ -246,6 +262,7 @@ BENCHES: dict[str, tuple[list[str], Callable[[dict], None], int, list]] = {
     "llm_exactness": (["--threads", "1"], check_llm_exactness, 300, [SLOW]),
     "generate": (["--threads", "1"], check_generate, 300, [SLOW]),
     "encoder_exactness": (["--threads", "1"], check_encoder_exactness, 300, [SLOW]),
+    "encoder_finetune": (["--threads", "1"], check_encoder_finetune, 300, [SLOW]),
     "ulmfit": (["--fastai-python", sys.executable], check_ulmfit, 120, []),
     "ulmfit_fastai": (["--work", "{tmp}/work"], check_ulmfit_fastai, 120, []),
     "ulmfit_classifier_search": (["--only", "two_epochs,drop_0.7,head_first"], check_ulmfit_classifier_search, 120, []),
@@ -253,6 +270,7 @@ BENCHES: dict[str, tuple[list[str], Callable[[dict], None], int, list]] = {
     "bias": (["--peer-python", sys.executable], check_bias, 120, []),
     "translation": ([], check_translation, 300, [SLOW]),
     "generate_quantized": (["--threads", "1"], check_generate_quantized, 300, [SLOW]),
+    "ulmfit_cli": (["--work", "{tmp}/work", "--threads", "1"], check_ulmfit_cli, 300, [SLOW]),
 }
 
 

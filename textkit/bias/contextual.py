@@ -36,18 +36,27 @@ from typing import Any, cast
 import numpy as np
 import torch
 
-from textkit.bias.weat import DEFAULT_EXACT_LIMIT, SEAT_TEMPLATES, seat
+from textkit.bias.weat import (
+    DEFAULT_EXACT_LIMIT,
+    DEFAULT_MC_PERMUTATIONS,
+    SEAT_TEMPLATES,
+    count_partitions,
+    permutation_p_value,
+    seat,
+)
 from textkit.bias.wordsets import InsufficientWordsError, WeatTest, prepare_sets
 from textkit.nn.modes import eval_mode
 from textkit.nn.pooling import pool_states
 
 __all__ = [
     "POOLINGS",
+    "EncoderSentences",
     "SeatReport",
     "SentenceEncoder",
     "encode_sentences",
     "pool_hidden",
     "seat_audit",
+    "word_level_p_value",
     "write_seat_report",
 ]
 
@@ -149,6 +158,69 @@ class SentenceEncoder:
         return np.stack([self._cache[s] for s in sentences])
 
 
+class EncoderSentences:
+    """``encode(list[str]) -> ndarray (n, D)`` over a pretrained bidirectional encoder (a loaded
+    :class:`textkit.nn.sentence.SentenceEncoder`, e.g. ``minilm-l6``): its own sentence
+    embedding (the mean over the sentence's word pieces for all-MiniLM-L6-v2), cached per
+    distinct sentence like :class:`SentenceEncoder`."""
+
+    def __init__(self, encoder: Any, *, batch_size: int = 32) -> None:
+        self.encoder, self.batch_size = encoder, batch_size
+        self._cache: dict[str, np.ndarray] = {}
+
+    @property
+    def pooling(self) -> str:
+        return str(self.encoder.pooling)
+
+    @property
+    def cache_size(self) -> int:
+        return len(self._cache)
+
+    def __call__(self, sentences: list[str]) -> np.ndarray:
+        if not sentences:
+            raise ValueError("no sentences to encode")
+        new = list(dict.fromkeys(s for s in sentences if s not in self._cache))
+        if new:
+            vectors = self.encoder.encode(new, batch_size=self.batch_size, normalize=False)
+            self._cache.update(zip(new, vectors, strict=True))
+        return np.stack([self._cache[s] for s in sentences])
+
+
+def word_level_p_value(
+    scores_x: np.ndarray,
+    scores_y: np.ndarray,
+    n_templates: int,
+    *,
+    n_permutations: int | None = None,
+    exact_limit: int = DEFAULT_EXACT_LIMIT,
+    seed: int = 0,
+) -> tuple[float | None, str, int, int]:
+    """SEAT's p-value with **whole words** permuted, as in the WEAT test it extends.
+
+    ``scores_x`` and ``scores_y`` are the sentences' associations ``s(w, A, B)``, word-major
+    (each word's ``n_templates`` sentences together, as :func:`textkit.bias.weat.seat` builds
+    them). A word's unit is the sum of its sentences' scores, so the test statistic is the
+    sentence-level one exactly; only the null distribution changes: the partitions are of the
+    target *words* (``C(|X| + |Y|, |X|)``, usually few enough to count exactly) instead of their
+    sentences, which treats the sentences of one word as the one draw they are. Returns
+    ``(p, method, n, n_partitions)``; ``n_permutations=0`` gives no p-value."""
+    sx, sy = np.asarray(scores_x, dtype=np.float64), np.asarray(scores_y, dtype=np.float64)
+    if n_templates < 1 or sx.size % n_templates or sy.size % n_templates:
+        raise ValueError(f"{sx.size} and {sy.size} sentence scores are not whole words of {n_templates} templates")
+    words_x, words_y = sx.reshape(-1, n_templates).sum(1), sy.reshape(-1, n_templates).sum(1)
+    n_partitions = count_partitions(len(words_x), len(words_y))
+    if n_permutations == 0:
+        return None, "none", 0, n_partitions
+    p, method, n = permutation_p_value(
+        np.concatenate([words_x, words_y]),
+        len(words_x),
+        n_permutations=DEFAULT_MC_PERMUTATIONS if n_permutations is None else n_permutations,
+        exact_limit=exact_limit,
+        seed=np.random.default_rng([seed, 1]),
+    )
+    return p, method, n, n_partitions
+
+
 class _EveryWord:
     """A vocabulary that holds every word: a sentence encoder reads any text, so SEAT never
     misses a word, but the word sets still go through :func:`prepare_sets` (duplicates, sizes)."""
@@ -176,8 +248,10 @@ def seat_audit(
 
     Word sets are de-duplicated as in WEAT (:func:`textkit.bias.wordsets.prepare_sets`); each
     word gives ``len(templates)`` sentences and each sentence is one unit of the permutation
-    test and of the bootstrap, as in May et al. ``scores`` maps each target word to the mean
-    association of its sentences.
+    test and of the bootstrap, as in May et al. (``p_value``: the paper's). Each row also has
+    ``p_value_words``: the same statistic with whole words permuted (:func:`word_level_p_value`),
+    as in the WEAT test SEAT extends; it is the honest one when a word's sentences are not
+    independent draws. ``scores`` maps each target word to the mean association of its sentences.
     """
     rows: list[dict[str, Any]] = []
     caught: list[str] = []
@@ -211,6 +285,14 @@ def seat_audit(
                     std_ddof=std_ddof,
                 )
                 per_word = np.concatenate([stats.scores_x, stats.scores_y]).reshape(-1, n_templates).mean(1)
+                p_words, method_words, n_words, partitions_words = word_level_p_value(
+                    stats.scores_x,
+                    stats.scores_y,
+                    n_templates,
+                    n_permutations=n_permutations,
+                    exact_limit=exact_limit,
+                    seed=seed,
+                )
                 scores = {w: float(v) for w, v in zip(x + y, per_word, strict=True)}
                 row: dict[str, Any] = {
                     "name": test.name,
@@ -221,6 +303,11 @@ def seat_audit(
                     "p_value_method": stats.p_value_method,
                     "n_permutations": stats.n_permutations,
                     "n_partitions": stats.n_partitions,
+                    "p_value_unit": "sentence",  # May et al.'s: every sentence one unit
+                    "p_value_words": p_words,  # whole words permuted, as in WEAT
+                    "p_value_words_method": method_words,
+                    "n_permutations_words": n_words,
+                    "n_partitions_words": partitions_words,
                     "ci": list(stats.ci) if stats.ci else None,
                     "ci_level": stats.ci_level,
                     "n_bootstrap": stats.n_bootstrap,
@@ -264,11 +351,18 @@ class SeatReport:
         return render_seat_markdown(self, title or f"SEAT bias audit: {self.model.get('name', 'model')}")
 
 
-def _p_text(row: dict[str, Any]) -> str:
+def _p_text(row: dict[str, Any], words: bool = False) -> str:
     from textkit.bias.report import format_p
 
-    n = row["n_permutations"] if row["p_value_method"] == "monte-carlo" else 0
-    return format_p(row["p_value"], "", n)
+    suffix = "_words" if words else ""
+    if words and "p_value_words" not in row:
+        return "–"
+    n = (
+        row[f"n_permutations{suffix}"]
+        if row[f"p_value{suffix}_method" if words else "p_value_method"] == "monte-carlo"
+        else 0
+    )
+    return format_p(row[f"p_value{suffix}"], "", n)
 
 
 def render_seat_markdown(report: SeatReport, title: str) -> str:
@@ -276,7 +370,9 @@ def render_seat_markdown(report: SeatReport, title: str) -> str:
     pooling_text = {
         "mean": "the mean of the final-layer hidden states (after the final norm) over the sentence's tokens",
         "last": "the final-layer hidden state (after the final norm) of the sentence's last token",
+        "cls": "the final-layer hidden state of the [CLS] token",
     }[enc["pooling"]]
+    bidirectional = enc.get("attention") == "bidirectional"
     templates = enc.get("templates")
     n_templates = 1 if templates is None else len(templates)
     perms = cfg["n_permutations"] or "exact when <= 1e6 partitions, else 100,000 Monte-Carlo"
@@ -284,15 +380,24 @@ def render_seat_markdown(report: SeatReport, title: str) -> str:
     converted = f", converted from `{source['file']}` (sha256 `{source.get('sha256')}`)" if source.get("file") else ""
     bos = "A BOS token starts each sentence." if enc.get("bos") else "No BOS token is added (the tokenizer adds none)."
     theirs = "this run does too." if enc["pooling"] == "last" else "this run uses the mean (`--pooling last`: theirs)."
+    if bidirectional:
+        reading = (
+            "right-padded with a padding mask (a sentence's states are those it has alone), no gradients, eval mode. "
+            "May et al. (2019) used BERT's [CLS] state; this run uses the encoder's own sentence embedding "
+            f"({enc['pooling']} pooling, the pooling it was trained with)."
+        )
+    else:
+        reading = (
+            "right-padded (causal attention never reads the padding), no gradients, eval mode. "
+            f"{bos} May et al. (2019) used the last token's representation for GPT; {theirs}"
+        )
     lines = [
         f"# {title}",
         "",
         f"Model: `{m.get('name')}` ({m.get('arch')}, {m.get('n_layers')} layers x {m.get('d_model')}, "
         f"{m.get('dtype')}), weights sha256 `{m.get('weights_sha256')}`{converted}.",
         "",
-        f"Sentence encoding: **{enc['pooling']} pooling**, {pooling_text}; batches of {enc['batch_size']}, "
-        f"right-padded (causal attention never reads the padding), no gradients, eval mode. "
-        f"{bos} May et al. (2019) used the last token's representation for GPT; {theirs}",
+        f"Sentence encoding: **{enc['pooling']} pooling**, {pooling_text}; batches of {enc['batch_size']}, " + reading,
         "",
         f"Templates ({n_templates}, each word in each; every sentence is one unit of the test): "
         + (", ".join(f"`{t}`" for t in templates) if templates else "none (the sets are sentences)")
@@ -301,14 +406,15 @@ def render_seat_markdown(report: SeatReport, title: str) -> str:
         f"Settings: test set `{cfg.get('test_set')}`, permutations {perms}, bootstrap {cfg['n_bootstrap']}, "
         f"seed {cfg['seed']}, unequal sizes: {cfg['unequal']}, std ddof {cfg['std_ddof']}.",
         "",
-        "| test | d | 95% CI | p (one-sided) | method | words X/Y/A/B | sentences | WEAT d, GloVe (Caliskan 2017) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| test | d | 95% CI | p, sentences permuted (May et al.) | method | p, words permuted | words X/Y/A/B "
+        "| sentences | WEAT d, GloVe (Caliskan 2017) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report.tests:
         glove = row.get("reference", {}).get("paper_effect_size_glove")
         glove_s = f"{glove:.2f}" if glove is not None else "–"
         if row.get("error"):
-            lines.append(f"| {row['name']} | refused | – | – | – | – | – | {glove_s} |")
+            lines.append(f"| {row['name']} | refused | – | – | – | – | – | – | {glove_s} |")
             continue
         d = row["effect_size"]
         d_s = f"{d:.3f}" if d is not None and math.isfinite(d) else "nan"
@@ -317,7 +423,8 @@ def render_seat_markdown(report: SeatReport, title: str) -> str:
         sizes = "/".join(str(v) for v in row["sizes"].values())
         sentences = "/".join(str(v) for v in row["sentences"].values())
         lines.append(
-            f"| {row['name']} | {d_s} | {ci_s} | {_p_text(row)} | {row['p_value_method']} | {sizes} | "
+            f"| {row['name']} | {d_s} | {ci_s} | {_p_text(row)} | {row['p_value_method']} | "
+            f"{_p_text(row, words=True)} | {sizes} | "
             f"{sentences} | {glove_s} |"
         )
     refused = [r for r in report.tests if r.get("error")]
@@ -329,8 +436,9 @@ def render_seat_markdown(report: SeatReport, title: str) -> str:
         "",
         "## Published numbers",
         "",
-        "No published SEAT figures for GPT (May et al. 2019) are recorded in textkit's reference file, so "
-        "none are printed here; nothing is quoted from memory. The last column is Caliskan et al.'s WEAT "
+        "No published SEAT figures for this model are recorded in textkit's reference file (May et al. 2019 "
+        "measured older encoders, ELMo, GPT and BERT), so none are printed here; nothing is quoted from memory. "
+        "The last column is Caliskan et al.'s WEAT "
         "effect size on GloVe word vectors for the same word lists, for orientation only: a different "
         "method (single words, not sentences), a different model and different training data.",
         "",
@@ -340,9 +448,11 @@ def render_seat_markdown(report: SeatReport, title: str) -> str:
         "of mean cosine associations of the X and Y sentences with the A and B sentences, over the pooled "
         "sample standard deviation. p is the share of equal-size re-partitions of the target sentences whose "
         "statistic is at least the observed one (exact, or Monte-Carlo over seeded true permutations). "
-        "Each word appears in every template and each sentence counts as one unit, as in May et al.; "
-        "sentences of one word are not independent, so p-values and CIs are optimistic. The CI is a "
-        "percentile bootstrap over sentences of all four sets.",
+        "Each word appears in every template and each sentence counts as one unit, as in May et al. (the "
+        "paper's p-value, 'sentences permuted'); sentences of one word are not independent, so that p-value "
+        "and the CI are optimistic. 'Words permuted' re-partitions whole target words (all of a word's "
+        "sentences move together), as the WEAT test SEAT extends does: same statistic, an honest null. The CI "
+        "is a percentile bootstrap over sentences of all four sets.",
         "",
         "SEAT measures association between chosen word lists in one model's sentence representations "
         "under one pooling. It depends on the lists, the templates and the pooling, says nothing direct "

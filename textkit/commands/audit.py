@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument(
         "--model",
         default=None,
-        help="a pretrained LLM's name (smollm2-135m) or a textkit LM folder: SEAT on its sentence representations",
+        help="a pretrained LLM's name (smollm2-135m), a textkit LM folder, or a pretrained encoder (minilm-l6): "
+        "SEAT on its sentence representations",
     )
     parser.add_argument(
         "--format", default=None, help="word2vec-binary, text, glove, npy, kv, textkit-lm or spacy (default: sniffed)"

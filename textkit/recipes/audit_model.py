@@ -1,4 +1,5 @@
-"""Bias of a contextual model: SEAT on a pretrained causal LM's sentence representations.
+"""Bias of a contextual model: SEAT on a pretrained causal LM's sentence representations, or on a
+pretrained encoder's sentence embeddings (``minilm-l6``: SEAT's home, a sentence encoder).
 
     >>> report = audit_model("smollm2-135m", pooling="mean", n_permutations=10_000)
     >>> textkit.bias.contextual.write_seat_report(report, "runs/seat")     # report.md, results.json, effect_sizes.png
@@ -78,6 +79,20 @@ def audit_model(
     if pooling not in POOLINGS:
         raise ValueError(f"unknown pooling {pooling!r}; use one of {POOLINGS}")
     test_list = load_test_set(tests) if isinstance(tests, str) else list(tests)
+    if _is_encoder(model):
+        return _audit_encoder(
+            model,
+            test_list,
+            tests if isinstance(tests, str) else "custom",
+            pooling=pooling,
+            templates=templates,
+            n_permutations=n_permutations,
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+            unequal=unequal,
+            batch_size=batch_size,
+            device=device,
+        )
     folder = resolve_model_folder(model)
     bundle = load_language_model(folder, device=device, dtype=dtype)
     net, tokenizer, config = bundle.model, bundle.pipeline, bundle.config
@@ -123,6 +138,98 @@ def audit_model(
     }
     run_config = {
         "test_set": tests if isinstance(tests, str) else "custom",
+        "n_permutations": n_permutations,
+        "n_bootstrap": n_bootstrap,
+        "seed": seed,
+        "unequal": unequal,
+        "std_ddof": 1,
+        "seconds": round(seconds, 2),
+        "torch_threads": torch.get_num_threads(),
+        "versions": versions(("tokenizers",), git=True),
+    }
+    return SeatReport(model_info, encoder_info, rows, run_config, caught)
+
+
+def _is_encoder(model: str | os.PathLike) -> bool:
+    """A pretrained encoder's name (``minilm-l6``) or a converted encoder folder (arch ``bert``)."""
+    from textkit.data.encoders import find_encoder
+
+    text = os.fspath(model)
+    if find_encoder(text) is not None and not Path(text).exists():
+        return True
+    config = Path(text) / "config.json"
+    if not config.is_file():
+        return False
+    from textkit._io import read_json
+
+    raw = read_json(config, "model config")
+    return isinstance(raw, dict) and raw.get("arch") == "bert"
+
+
+def _audit_encoder(
+    model: str | os.PathLike,
+    test_list: list[WeatTest],
+    test_set: str,
+    *,
+    pooling: str,
+    templates: Sequence[str] | None,
+    n_permutations: int | None,
+    n_bootstrap: int,
+    seed: int,
+    unequal: str,
+    batch_size: int,
+    device: str | torch.device,
+) -> SeatReport:
+    """SEAT on a pretrained bidirectional encoder's own sentence embeddings (SEAT's home: May et
+    al. designed it for sentence encoders). The pooling is the encoder's (mean for minilm-l6)."""
+    from textkit.bias.contextual import EncoderSentences
+    from textkit.nn.sentence import load_encoder
+
+    encoder = load_encoder(model, device=device)
+    if pooling != encoder.pooling:
+        raise ValueError(
+            f"{os.fspath(model)} is a sentence encoder that pools by {encoder.pooling!r}; --pooling {pooling!r} "
+            f"applies to decoders (leave it out, or pass --pooling {encoder.pooling})"
+        )
+    encode = EncoderSentences(encoder, batch_size=batch_size)
+    started = time.perf_counter()
+    rows, caught = seat_audit(
+        encode,
+        test_list,
+        templates=templates,
+        n_permutations=n_permutations,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        unequal=unequal,
+    )
+    seconds = time.perf_counter() - started
+    cfg: Any = encoder.model.config
+    files = encoder.config.get("files") or {}
+    model_info = {
+        "name": encoder.name or os.fspath(model),
+        "given_as": os.fspath(model),
+        "arch": encoder.config.get("arch"),
+        "n_layers": cfg.n_layers,
+        "d_model": cfg.d_model,
+        "vocab_size": cfg.vocab_size,
+        "dtype": "float32",
+        "weights_file": "model.safetensors",
+        "weights_sha256": files.get("model.safetensors"),
+        "source": encoder.config.get("source"),
+        "licence": encoder.config.get("licence"),
+    }
+    encoder_info = {
+        "pooling": encoder.pooling,
+        "attention": "bidirectional",
+        "layer": "final hidden states (the encoder's sentence embedding, before normalization)",
+        "templates": list(templates) if templates is not None else None,
+        "batch_size": batch_size,
+        "bos": False,
+        "device": str(device),
+        "sentences_encoded": encode.cache_size,
+    }
+    run_config = {
+        "test_set": test_set,
         "n_permutations": n_permutations,
         "n_bootstrap": n_bootstrap,
         "seed": seed,

@@ -11,9 +11,10 @@
    fastai 2.8's ULMFiT at the same settings when ``--fastai-python`` names an interpreter
    with fastai (``bench/ulmfit_fastai.py`` runs there, on the same texts).
 
-Writes ``OUT/results.json`` (``{"metrics": {method: {"accuracy": ...}}}``), ``OUT/settings.json``,
-the pretrained and fine-tuned LMs (``OUT/pretrained/{fwd,bwd}``, ``OUT/finetuned/{fwd,bwd}``),
-the exported ensemble in ``OUT/classifier`` and prints a table.
+Writes ``OUT/results.json`` (``{"metrics": {method: {"accuracy": ...}}}``), ``OUT/accuracy.png``
+(``accuracy_figure``), ``OUT/settings.json``, the pretrained and fine-tuned LMs
+(``OUT/pretrained/{fwd,bwd}``, ``OUT/finetuned/{fwd,bwd}``), the exported ensemble in
+``OUT/classifier`` and prints a table.
 
 ``--lang es`` runs the Spanish demonstration instead (``textkit.reproduce.ulmfit_es``).
 """
@@ -27,11 +28,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from textkit.transfer.recipes import recipe_settings
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 CORPUS = "rotten-tomatoes"
 N_FOLDS = 10
@@ -323,6 +327,7 @@ def run_ulmfit(
     reuse_finetuned: str | Path | None = None,
 ) -> dict:
     from textkit._io import atomic_write_json
+    from textkit.classical.plots import save_figure
     from textkit.reproduce.experiments import sentiment_train_test, versions
     from textkit.nn.serialization import save_language_model
     from textkit.train.trainer import resolve_device
@@ -539,6 +544,8 @@ def run_ulmfit(
             "seeds": seeds,
             "n_train": len(train_texts),
             "n_test": len(test_texts),
+            # the share of the commonest label in the test texts: accuracy.png's baseline line
+            "majority_class_accuracy": max(test_labels.count(c) for c in set(test_labels)) / len(test_labels),
             "device": device,
             "quick": quick,
             "lm_finetune_texts": "training fold only (test texts never seen)",
@@ -548,8 +555,9 @@ def run_ulmfit(
         "versions": versions(),
     }
     atomic_write_json(out / "results.json", results)
+    save_figure(accuracy_figure(results), out / "accuracy.png")
     log(format_table(results))
-    log(f"wrote {out / 'results.json'} and the exported ensemble {out / 'classifier'}")
+    log(f"wrote {out / 'results.json'}, {out / 'accuracy.png'} and the exported ensemble {out / 'classifier'}")
     return results
 
 
@@ -558,6 +566,7 @@ def combine_results(folders: list[str | Path], out: str | Path, log=print) -> di
     cores at once, with one ``finetune_seed`` and ``--finetuned`` reuse) into one results.json:
     the per-seed accuracies are pooled and summarized again; everything else must agree."""
     from textkit._io import atomic_write_json, read_json
+    from textkit.classical.plots import save_figure
 
     runs = [read_json(Path(f) / "results.json", "ulmfit results") for f in folders]
     first = runs[0]
@@ -589,8 +598,25 @@ def combine_results(folders: list[str | Path], out: str | Path, log=print) -> di
     merged["goals"] = _goals(merged["metrics"], bool(first["config"].get("quick")))
     Path(out).mkdir(parents=True, exist_ok=True)
     atomic_write_json(Path(out) / "results.json", merged)
+    save_figure(accuracy_figure(merged), Path(out) / "accuracy.png")
     log(format_table(merged))
     return merged
+
+
+def accuracy_figure(results: dict) -> Figure:
+    """accuracy.png: each method's accuracy on fold 0 (ULMFiT rows: mean and spread over seeds;
+    methods that did not run are left out), on an axis from 0, with the majority class of the
+    test texts as a dashed line. The published IMDb figures are not drawn: another dataset."""
+    from textkit.classical import plots
+
+    ran = {key: m for key, m in results["metrics"].items() if m["accuracy"] is not None}
+    config = results["config"]
+    return plots.accuracy_figure(
+        ran,
+        baseline=config.get("majority_class_accuracy"),
+        title=f"ULMFiT and baselines: {CORPUS} fold 0, {config['n_test']:,} test snippets"
+        + (" (quick)" if config.get("quick") else ""),
+    )
 
 
 def seed_summary(values: list[float], seeds: list[int]) -> dict:

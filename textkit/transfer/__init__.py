@@ -8,6 +8,7 @@ Importing this package imports torch.
 
 from textkit.transfer.classifier import AWDLSTMClassifier, ClassifierConfig, PoolingHead
 from textkit.transfer.data import ClassificationBatches, LabelEncoder
+from textkit.transfer.encoder_classifier import EncoderClassifier, train_encoder_classifier
 from textkit.transfer.llm_classifier import LlamaClassifier, LLMClassifierConfig, LLMTextClassifier
 from textkit.transfer.text_classifier import TextClassifier
 from textkit.transfer.training import (
@@ -23,6 +24,7 @@ from textkit.transfer.training import (
 from textkit.transfer.vocabulary import VocabularyTransfer, adapt_to_texts, load_pretrained, transfer_vocabulary
 
 __all__ = [
+    "EncoderClassifier",
     "LLMClassifierConfig",
     "LLMTextClassifier",
     "LlamaClassifier",
@@ -43,5 +45,6 @@ __all__ = [
     "load_pretrained",
     "settings_from_dict",
     "train_classifier",
+    "train_encoder_classifier",
     "transfer_vocabulary",
 ]

@@ -137,6 +137,7 @@ def stage_trainer(
         valid,
         lr=_lrs(stage.lr, len(trainable), settings.lr_factor),
         param_groups=trainable,
+        optimizer=getattr(settings, "optimizer", "adamw"),
         weight_decay=settings.weight_decay,
         schedule=_schedule(settings.schedule, settings.moms),
         callbacks=[cb.ProgressBar(quiet=quiet), cb.GradientClipping(settings.clip)],
