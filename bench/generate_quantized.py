@@ -18,9 +18,8 @@ Also recorded: the load time of each precision, the bytes of weights a generated
 the read bandwidth (best of 5 float32 sums over 1 GiB, 256 MiB with ``--quick``) and the batch-1
 bound it implies, and the load average around every round.
 
-The peer, llama.cpp (``llama-cpp-python``), is not run here: it is a source package that builds
-in about 26 minutes on this 2-core machine. Issue 27 measured it at 74.4 tokens/s on the same
-GGUF, prompt length, new tokens and thread count on a quiet machine.
+The peer, llama.cpp (``llama-cpp-python``), is not run here: ``bench/generate_llamacpp.py``
+runs it side by side with textkit's precisions and Hugging Face (``generate_llamacpp.json``).
 
 Run (from the repository root)::
 

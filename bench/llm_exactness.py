@@ -54,7 +54,7 @@ from textkit import data, decode
 from textkit._io import atomic_write_json, textkit_home, versions
 from textkit.data.llms import llm_manifest, pretrained_llm_folder
 from textkit.nn import load_language_model
-from textkit.nn.generate import model_step
+
 from textkit.text.bpe import chatml_prompt
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,7 +187,7 @@ def main() -> None:
     for kind, prompt in PROMPTS:
         text = chatml_prompt(prompt) if kind == "chat" else prompt
         ids = tokenizer.encode(text).ids
-        ours_new = decode.generate(model_step(ours), [ids], decode.Greedy(), 32, eos_id=eos).to_lists()[0]
+        ours_new = decode.generate(ours.step, [ids], decode.Greedy(), 32, eos_id=eos).to_lists()[0]
         row = {"prompt": text, "identical": None, "textkit": tokenizer.decode(ours_new), "textkit_ids": ours_new}
         if hf is not None:
             with torch.no_grad():

@@ -232,6 +232,23 @@ def check_translation(report: dict) -> None:
         assert finite_positive(rows["textkit greedy"]["sentences_per_s"])
 
 
+def check_generate_llamacpp(report: dict) -> None:
+    assert {"seed", "versions", "config", "peers", "rows", "perplexity", "goals"} <= set(report)
+    for name in ("hf", "llama.cpp"):
+        assert isinstance(report["peers"][name]["available"], bool)
+    textkit = [row for row in report["rows"] if row["system"].startswith("textkit")]
+    assert {row["precision"] for row in textkit} >= {"q4", "fp32"}
+    for row in report["rows"]:
+        assert finite_positive(row["tokens_per_s"]["median"]) and row["threads"] in (1, 2)
+
+
+def check_tokenize_scaling_model(report: dict) -> None:
+    assert report["quick"] is True and len(report["results"]) == 1
+    for result in report["results"].values():
+        assert result["passes"] == 1 and result["batches"] >= 1
+        assert all(0 < v <= 2.0 for v in result["modelled_speedup_2_processes"].values())
+
+
 def check_ulmfit_cli(report: dict) -> None:
     assert {"command", "accuracy", "majority_baseline", "reference", "goal_met", "settings", "versions"} <= set(report)
     assert report["quick"] is True and report["recipe"] == "ulmfit-quick" and "--method ulmfit" in report["command"]
@@ -270,6 +287,8 @@ BENCHES: dict[str, tuple[list[str], Callable[[dict], None], int, list]] = {
     "bias": (["--peer-python", sys.executable], check_bias, 120, []),
     "translation": ([], check_translation, 300, [SLOW]),
     "generate_quantized": (["--threads", "1"], check_generate_quantized, 300, [SLOW]),
+    "generate_llamacpp": (["--threads", "1"], check_generate_llamacpp, 300, [SLOW]),
+    "tokenize_scaling_model": ([], check_tokenize_scaling_model, 300, [SLOW]),
     "ulmfit_cli": (["--work", "{tmp}/work", "--threads", "1"], check_ulmfit_cli, 300, [SLOW]),
 }
 

@@ -9,6 +9,10 @@ Documented exceptions (checks whose premise does not hold for these models):
 - ``check_decision_proba_consistency``: draws its test points from ``randn(...) + 4``,
   which can be negative, ignoring the ``positive_only`` tag; the models rightly refuse
   negative counts (tested in the bad-input tests).
+- ``check_sample_weight_equivalence_on_{dense,sparse}_data`` (NBSVM, ``classifier="svm"``): weights and repeated rows
+  give liblinear the same objective, but it stops within ``tol`` of the optimum, not at it, so
+  the two fits agree to about 1e-4, not 1e-7; scikit-learn lists its own ``LinearSVC`` and
+  liblinear ``LogisticRegression`` as failing these checks for the same reason.
 
 ``TextVectorizer`` takes raw strings (tags ``string=True``, ``two_d_array=False``), for which
 scikit-learn runs only ``check_estimator_cloneable``; its estimator contract (clone, pickle,
@@ -23,13 +27,19 @@ from textkit.classical import NaiveBayesClassifier, NBSVMClassifier, NMFTopics, 
 
 NOT_BLOBS = "multinomial model of counts; scikit-learn exempts MultinomialNB from this check by name"
 NEGATIVE_TEST_DATA = "the check's test points can be negative despite the positive_only tag"
+LIBLINEAR_TOL = "liblinear stops within tol of the optimum: weights and repeated rows agree to ~1e-4"
 
 EXPECTED_FAILURES = {
     "NaiveBayesClassifier": {
         "check_classifiers_train": NOT_BLOBS,
         "check_decision_proba_consistency": NEGATIVE_TEST_DATA,
     },
-    "NBSVMClassifier": {"check_classifiers_train": NOT_BLOBS, "check_decision_proba_consistency": NEGATIVE_TEST_DATA},
+    "NBSVMClassifier": {
+        "check_classifiers_train": NOT_BLOBS,
+        "check_decision_proba_consistency": NEGATIVE_TEST_DATA,
+        "check_sample_weight_equivalence_on_dense_data": LIBLINEAR_TOL,
+        "check_sample_weight_equivalence_on_sparse_data": LIBLINEAR_TOL,
+    },
 }
 
 
@@ -37,6 +47,9 @@ def _expected_failed_checks(estimator: object) -> dict[str, str]:
     expected = dict(EXPECTED_FAILURES.get(type(estimator).__name__, {}))
     if not hasattr(estimator, "predict_proba"):  # NBSVM with classifier="svm": the check has nothing to compare
         expected.pop("check_decision_proba_consistency", None)
+    if getattr(estimator, "classifier", None) == "logistic":  # the primal Newton solver converges tightly
+        expected.pop("check_sample_weight_equivalence_on_dense_data", None)
+        expected.pop("check_sample_weight_equivalence_on_sparse_data", None)
     return expected
 
 

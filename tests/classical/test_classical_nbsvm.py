@@ -38,7 +38,7 @@ def test_nbsvm_beta_one_is_the_linear_model_on_scaled_features(features, classif
     if classifier == "svm":
         ref = LinearSVC(C=0.5, dual="auto", random_state=0).fit(scaled, y)
     else:
-        ref = LogisticRegression(C=0.5, solver="liblinear", dual=True, random_state=0).fit(scaled, y)
+        ref = LogisticRegression(C=0.5, solver="liblinear", dual=False, random_state=0).fit(scaled, y)
     np.testing.assert_allclose(model.coef_[0], model.r_[0] * ref.coef_[0], rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(model.decision_function(X), ref.decision_function(scaled), rtol=1e-6, atol=1e-9)
 

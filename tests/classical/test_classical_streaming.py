@@ -307,3 +307,70 @@ def test_nbsvm_partial_fit_convention_and_resume(binary_split, tmp_path):
     np.testing.assert_array_equal(fitted.feature_count_, NBSVMClassifier().fit(X[:600], y[:600]).feature_count_)
     fitted.partial_fit(X[600:], y[600:])
     np.testing.assert_array_equal(fitted.r_, NBSVMClassifier().fit(X, y).r_)
+
+
+# -- repeated lines: fitted once each, weighted by their copies -------------------------------
+
+
+@pytest.fixture
+def repeated_corpus(make_corpus):
+    """A corpus whose lines repeat (a few times each, interleaved), as big files built from
+    boilerplate, retweets or a repeated bench corpus do; one line repeats under two labels."""
+    texts, labels = make_corpus(n=120, n_classes=3)
+    order = np.random.default_rng(3).integers(0, len(texts), size=600)
+    texts, labels = [texts[i] for i in order], [labels[i] for i in order]
+    texts[7], labels[7] = texts[0], ("pos" if labels[0] != "pos" else "neg")
+    return texts, labels
+
+
+@pytest.mark.parametrize("classifier", ["svm", "logistic"])
+@pytest.mark.parametrize("binarize", [True, False])
+def test_fit_streaming_nbsvm_on_repeated_lines_is_bit_identical_and_holds_only_distinct_rows(
+    repeated_corpus, monkeypatch, classifier, binarize
+):
+    texts, labels = repeated_corpus
+    pipeline = Pipeline(
+        [("v", TextVectorizer(ngram_range=(1, 2))), ("c", NBSVMClassifier(classifier=classifier, binarize=binarize))]
+    )
+    reference = clone(pipeline).fit(texts, np.asarray(labels, dtype=object))
+    with monkeypatch.context() as patch:
+        patch.setattr(sp, "vstack", lambda *a, **k: pytest.fail("NBSVM must hold only the distinct rows"))
+        streamed = fit_streaming(pipeline, _chunks(texts, labels, 41))
+    model, expected = streamed.named_steps["c"], reference.named_steps["c"]
+    assert _max_difference(model, expected) == 0.0
+    np.testing.assert_array_equal(model.coef_, expected.coef_)
+
+
+def test_nbsvm_fit_on_repeated_rows_is_the_weighted_fit_of_the_distinct_ones(repeated_corpus):
+    from textkit.classical.nbsvm import distinct_rows
+
+    texts, labels = repeated_corpus
+    X = TextVectorizer(ngram_range=(1, 2)).fit_transform(texts)
+    y = np.asarray(labels, dtype=object)
+    _, y_index = np.unique(y, return_inverse=True)
+    rows, group = distinct_rows(X, y_index)
+    assert len(rows) < X.shape[0] and np.all(np.diff(rows) > 0)
+    for i in range(X.shape[0]):  # each row equals its group's first row, with the same label
+        assert (X[i] != X[rows[group[i]]]).nnz == 0 and y_index[i] == y_index[rows[group[i]]]
+    assert len({(X[r].indices.tobytes(), y_index[r]) for r in rows}) == len(rows)  # and the groups are distinct
+    repeated = NBSVMClassifier(classifier="logistic", tol=1e-10).fit(X, y)
+    weighted = NBSVMClassifier(classifier="logistic", tol=1e-10).fit(
+        X[rows], y[rows], sample_weight=np.bincount(group).astype(float)
+    )
+    np.testing.assert_array_equal(repeated.coef_, weighted.coef_)  # the very same liblinear input
+    np.testing.assert_array_equal(repeated.feature_count_, NBSVMClassifier().fit(X, y).feature_count_)
+    assert repeated.class_count_.sum() == X.shape[0]
+
+
+def test_vectorizer_reuses_repeated_documents_exactly(repeated_corpus, monkeypatch):
+    import textkit.classical.vectorize as vectorize
+
+    texts, _ = repeated_corpus
+    memoized = TextVectorizer(ngram_range=(1, 3))
+    X = memoized.fit_transform(texts)
+    monkeypatch.setattr(vectorize, "MEMO_DOCUMENTS", 0)  # nothing remembered: every document analyzed
+    plain = TextVectorizer(ngram_range=(1, 3))
+    X_plain = plain.fit_transform(texts)
+    assert memoized.vocabulary_ == plain.vocabulary_ and list(memoized.vocabulary_) == list(plain.vocabulary_)
+    assert (X_plain != X).nnz == 0 and X.dtype == X_plain.dtype
+    assert (memoized.transform(texts) != plain.transform(texts)).nnz == 0

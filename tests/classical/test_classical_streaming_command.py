@@ -125,7 +125,7 @@ def test_classify_train_streaming_refuses_tune_and_unknown_valid_labels(corpus_c
 )
 def test_parse_memory_budget_reads_decimal_and_binary_units(text, expected):
     assert parse_memory_budget(text) == expected
-    assert parse_memory_budget(MEMORY_BUDGET) == 512 * 10**6
+    assert parse_memory_budget(MEMORY_BUDGET) == 100 * 10**6
 
 
 @pytest.mark.parametrize("text", ["", "lots", "-1GB", "5 parsecs", "1e9"])

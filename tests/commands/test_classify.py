@@ -239,7 +239,11 @@ def test_folders_of_another_kind_or_a_newer_format_are_refused(review_files, tmp
     lm = tmp_path / "lm"
     lm.mkdir()
     (lm / "config.json").write_text(json.dumps({"arch": "awd_lstm", "model": {}}))
-    _fails(["classify", "predict", str(lm), "--data", str(test)], capsys, "it holds a language model (written by textkit lm pretrain)")
+    _fails(
+        ["classify", "predict", str(lm), "--data", str(test)],
+        capsys,
+        "it holds a language model (written by textkit lm pretrain)",
+    )
     model = tmp_path / "model"
     assert main(["classify", "train", "--data", str(train), "--method", "nb", "--out", str(model), "--quiet"]) == 0
     config = json.loads((model / "classifier.json").read_text())

@@ -56,10 +56,10 @@ def test_lm_pretrain_writes_a_self_contained_folder(tiny_lm, capsys):
 @pytest.mark.slow
 def test_lm_folder_loads_in_a_fresh_process_and_generation_is_seeded(tiny_lm):
     code = (
-        "import sys, torch; from textkit import decode; from textkit.nn import load_language_model, model_step\n"
+        "import sys, torch; from textkit import decode; from textkit.nn import load_language_model\n"
         f"model, pipe = load_language_model({str(tiny_lm)!r})\n"
         "ids = pipe.encode('The jury said').ids\n"
-        "new = decode.sample(model_step(model), [ids], 8, generator=torch.Generator().manual_seed(3)).to_lists()[0]\n"
+        "new = decode.sample(model.step, [ids], 8, generator=torch.Generator().manual_seed(3)).to_lists()[0]\n"
         "import json; print(json.dumps([type(model).__name__, len(pipe), new]))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -68,12 +68,12 @@ def test_lm_folder_loads_in_a_fresh_process_and_generation_is_seeded(tiny_lm):
     import torch
 
     from textkit import decode
-    from textkit.nn import load_language_model, model_step
+    from textkit.nn import load_language_model
 
     model, pipe = load_language_model(tiny_lm)
     assert len(pipe) == n_vocab and not model.training
     again = decode.sample(
-        model_step(model), [pipe.encode("The jury said").ids], 8, generator=torch.Generator().manual_seed(3)
+        model.step, [pipe.encode("The jury said").ids], 8, generator=torch.Generator().manual_seed(3)
     ).to_lists()[0]
     assert again == new
 

@@ -10,7 +10,6 @@ import torch
 
 from textkit import decode
 from textkit.nn.config import config_from_dict, config_to_dict
-from textkit.nn.generate import model_step
 from textkit.nn.llama import LlamaConfig, LlamaLanguageModel, apply_rope, rope_angles
 from textkit.nn.registry import build_language_model
 
@@ -36,7 +35,9 @@ def test_llama_shapes_and_state():
     logits, state = model(ids(3, 7))
     assert logits.shape == (3, 7, TINY.vocab_size)
     assert state["pos"] == 7 and len(state["k"]) == TINY.n_layers
-    assert state["k"][0].shape == (3, TINY.n_kv_heads, 7, TINY.head_dim)
+    # preallocated buffers: capacity a multiple of CACHE_CHUNK, capped at the context length
+    assert state["k"][0].shape == (3, TINY.n_kv_heads, TINY.max_len, TINY.head_dim)
+    assert state["filled"] == [7]
     assert model.head.weight is model.embed.weight  # tied
 
 
@@ -129,7 +130,7 @@ def test_llama_config_round_trips_and_builds_by_name():
 def test_llama_greedy_through_decode_equals_argmax_without_cache():
     model = tiny_model()
     prompt = ids(1, 4)
-    out = decode.generate(model_step(model), prompt, decode.Greedy(), 8).tokens[0].tolist()
+    out = decode.generate(model.step, prompt, decode.Greedy(), 8).tokens[0].tolist()
     history = prompt[0].tolist()
     with torch.no_grad():
         for _ in range(8):  # recompute everything each step: no cache involved
@@ -140,7 +141,7 @@ def test_llama_greedy_through_decode_equals_argmax_without_cache():
 def test_llama_beam_and_sampling_through_decode():
     model = tiny_model()
     prompt = ids(2, 3)
-    step = model_step(model)
+    step = model.step
     greedy = decode.generate(step, prompt, decode.Greedy(), 6)
     beam1 = decode.generate(step, prompt, decode.Beam(1), 6)
     assert beam1.tokens.tolist() == greedy.tokens.tolist()  # beam 1 = greedy
@@ -161,5 +162,92 @@ def test_llama_step_returns_the_last_positions_logits_and_decodes_like_forward()
     torch.testing.assert_close(logits, full[:, -1], atol=1e-6, rtol=1e-6)
     for strategy in (decode.Greedy(), decode.Beam(3)):
         own = decode.generate(model.step, x, strategy, 5).tokens
-        wrapped = decode.generate(model_step(model), x, strategy, 5).tokens
+        wrapped = decode.generate(_full_forward_step(model), x, strategy, 5).tokens
         assert torch.equal(own, wrapped)
+
+
+def _full_forward_step(model):
+    """A step that projects every position (the step textkit had before models owned ``step``)."""
+
+    def step(tokens, state):
+        with torch.no_grad():
+            return model(tokens, state)
+
+    return step
+
+
+def _greedy_without_cache(model: LlamaLanguageModel, prompt: torch.Tensor, n: int) -> list[list[int]]:
+    """Greedy tokens recomputed from the whole history at every step: no KV cache involved."""
+    history = prompt.tolist()
+    with torch.no_grad():
+        for _ in range(n):
+            last = model(torch.tensor(history))[0][:, -1]  # (B, V)
+            for row, token in zip(history, last.argmax(-1).tolist(), strict=True):
+                row.append(token)
+    return [row[prompt.size(1) :] for row in history]
+
+
+def test_llama_preallocated_cache_grows_past_a_chunk_with_the_same_greedy_tokens():
+    """The buffers start at one CACHE_CHUNK and grow (one copy) when a step needs more room;
+    greedy tokens stay those of recomputing the whole history, batch 2."""
+    from textkit.nn.llama import CACHE_CHUNK
+
+    config = dataclasses.replace(TINY, max_len=CACHE_CHUNK + 32)
+    model = tiny_model(config)
+    prompt = torch.randint(0, TINY.vocab_size, (2, CACHE_CHUNK - 3), generator=torch.Generator().manual_seed(5))
+    out = decode.generate(model.step, prompt, decode.Greedy(), 8, eos_id=None).tokens
+    assert out.tolist() == _greedy_without_cache(model, prompt, 8)
+    _, state = model.step(torch.cat([prompt, out], dim=1), None)
+    assert state["k"][0].shape == (2, TINY.n_kv_heads, config.max_len, TINY.head_dim)  # capped at max_len
+
+
+def test_llama_cache_writes_in_place_and_a_second_continuation_forks():
+    """One-token steps reuse the buffers (no allocation); a state continued twice (its buffers
+    already written past its pos by the first continuation) is copied, so both continuations
+    equal fresh runs and the first one's state is left intact."""
+    model = tiny_model()
+    prefix, a, b = ids(1, 5), torch.tensor([[3]]), torch.tensor([[7]])
+    with torch.no_grad():
+        _, state = model(prefix)
+        logits_a, state_a = model(a, state)
+        assert state_a["k"][0] is state["k"][0] and state_a["filled"] == [6]
+        logits_b, state_b = model(b, state)  # the same prefix again: forks
+        assert state_b["k"][0] is not state["k"][0]
+        next_a, _ = model(torch.tensor([[1]]), state_a)  # state_a still holds token a
+        torch.testing.assert_close(logits_a, model(torch.cat([prefix, a], 1))[0][:, -1:], atol=1e-6, rtol=1e-6)
+        torch.testing.assert_close(logits_b, model(torch.cat([prefix, b], 1))[0][:, -1:], atol=1e-6, rtol=1e-6)
+        fresh = model(torch.cat([prefix, a, torch.tensor([[1]])], 1))[0][:, -1:]
+        torch.testing.assert_close(next_a, fresh, atol=1e-6, rtol=1e-6)
+
+
+def test_llama_compile_decoding_falls_back_to_eager_when_compiling_fails(monkeypatch):
+    model = tiny_model()
+    prompt = ids(1, 4)
+    expected = decode.generate(model.step, prompt, decode.Greedy(), 6).tokens
+
+    def broken(fn, **options):
+        def run(*args):
+            raise RuntimeError("no C++ compiler here")
+
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken)
+    with pytest.warns(UserWarning, match="no C\\+\\+ compiler here.*stays eager"):
+        assert model.compile_decoding() is model
+    assert model._decode_blocks is None
+    assert torch.equal(decode.generate(model.step, prompt, decode.Greedy(), 6).tokens, expected)
+
+
+@pytest.mark.slow
+def test_llama_compile_decoding_gives_the_eager_greedy_tokens():
+    """One-token steps through torch.compile (dynamic cache length): the same greedy tokens and
+    logits within float32 rounding; prompts stay eager."""
+    model = tiny_model()
+    prompt = ids(2, 5)
+    expected = decode.generate(model.step, prompt, decode.Greedy(), 10)
+    model.compile_decoding()
+    if model._decode_blocks is None:
+        pytest.skip("torch.compile cannot run here")
+    out = decode.generate(model.step, prompt, decode.Greedy(), 10)
+    assert torch.equal(out.tokens, expected.tokens)
+    torch.testing.assert_close(out.scores, expected.scores, atol=1e-4, rtol=1e-4)

@@ -235,3 +235,15 @@ def test_quantize_cli_precisions_are_the_library_s():
     from textkit.nn.quantize import PRECISIONS
 
     assert LLM_PRECISIONS == PRECISIONS
+
+
+def test_quantize_default_generation_precision_is_named_by_the_manifest():
+    """smollm2-135m generates in q4 on the CPU by default (its manifest's generate_precision),
+    and `textkit models info` says so; a name that is not a pretrained LLM has no default."""
+    from textkit.data.catalog import model_info
+    from textkit.data.llms import generation_precision
+
+    assert generation_precision("smollm2-135m") == "q4"
+    assert generation_precision("not-a-model") is None
+    entry = model_info("smollm2-135m")
+    assert entry.details["default precision"].startswith("q4 for CPU generation")

@@ -198,3 +198,24 @@ def test_gru_language_model_fused_and_scratch_agree(tiny_gru_config):
     c, s = fused(x[:, :4])
     d, _ = fused(x[:, 4:], s)
     torch.testing.assert_close(torch.cat([c, d], 1), a)
+
+
+@pytest.mark.parametrize("arch", ["awd_lstm", "gru"])
+def test_every_lm_offers_step_with_the_last_positions_logits(arch):
+    """``model.step`` is the decoders' one seam (``LanguageModelStep``): last-position logits,
+    the state carried, equal to forward's."""
+    from textkit.nn.generate import LanguageModelStep
+    from textkit.nn.registry import build_language_model
+
+    torch.manual_seed(0)
+    model = build_language_model(
+        arch, {"vocab_size": 30, "emb_size": 8, "hidden_size": 16, "n_layers": 2, "pad_index": 0}
+    ).eval()
+    assert isinstance(model, LanguageModelStep)
+    x = torch.randint(0, 30, (2, 5))
+    with torch.no_grad():
+        full, _ = model(x)
+    first, state = model.step(x[:, :3], None)
+    second, _ = model.step(x[:, 3:], state)
+    torch.testing.assert_close(first, full[:, 2], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(second, full[:, -1], atol=1e-5, rtol=1e-5)

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("gguf")
 
 from textkit.cli import main
-from textkit.reproduce.decoding import METHODS, zipf_coefficient
+from textkit.reproduce.decoding import HOLTZMAN_GPT2_LARGE, METHODS, metrics_figure, zipf_coefficient
 
 
 def test_zipf_coefficient_recovers_the_exponent():
@@ -38,8 +38,35 @@ def test_reproduce_decoding_quick_on_a_tiny_model(tiny_llm, tmp_path, capsys):
     assert "claims" in results and results["seed"] == 0
     printed = capsys.readouterr().out
     assert "nucleus-0.95" in printed and "paper" in printed
+    png = (out / "metrics.png").read_bytes()
+    assert len(png) > 1000 and png.startswith(b"\x89PNG\r\n\x1a\n")
     # seeded: a second run gives the same numbers
     assert main([*args[:4], "--out", str(tmp_path / "again"), "--quick", "--batch-size", "4"]) == 0
     again = json.loads((tmp_path / "again" / "results.json").read_text())["metrics"]
     for name in metrics:
         assert np.isclose(again[name]["perplexity"], metrics[name]["perplexity"], rtol=1e-6), name
+
+
+def test_decoding_metrics_figure_panels_start_at_their_floor():
+    """One panel per column of the paper's table: Self-BLEU4 and repetition from 0, perplexity on a
+    log axis from 1 (its minimum); the human text is the dashed line, the paper's figures markers."""
+    rng = np.random.default_rng(0)
+    names = ["human", *METHODS]
+    metrics = {
+        m: {"perplexity": float(rng.uniform(1.5, 40)), "self_bleu4": 0.3, "repetition_pct": float(rng.uniform(0, 60))}
+        for m in names
+    }
+    results = {
+        "metrics": metrics,
+        "model": "tiny-llama",
+        "reference": {"values": HOLTZMAN_GPT2_LARGE},
+        "config": {"prompts": 8, "prompt_tokens": 16, "new_tokens": 16},
+    }
+    ppl, bleu, repetition = metrics_figure(results).axes
+    assert ppl.get_xscale() == "log" and ppl.get_xlim()[0] == 1.0
+    assert bleu.get_xlim()[0] == 0.0 and repetition.get_xlim()[0] == 0.0
+    for ax, key in ((ppl, "perplexity"), (bleu, "self_bleu4"), (repetition, "repetition_pct")):
+        (line,) = ax.get_lines()
+        assert line.get_xdata()[0] == pytest.approx(metrics["human"][key])
+        # the paper's markers: one per method it reports (min-p is newer than the paper)
+        assert len(ax.collections[0].get_offsets()) == len(HOLTZMAN_GPT2_LARGE)

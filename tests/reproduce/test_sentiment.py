@@ -57,6 +57,17 @@ def _check_results(path):
     return results
 
 
+def test_sentiment_accuracy_chart_axis_starts_at_zero():
+    """Issue 29: accuracy.png's axis started near 70%, which exaggerated the gaps; it starts at 0."""
+    from textkit.classical.plots import accuracy_figure
+    from textkit.reproduce.experiments import SENTIMENT_REFERENCES
+
+    metrics = {key: {"accuracy": 0.75 + 0.005 * i, "std": 0.01} for i, key in enumerate(sorted(SENTIMENT_KEYS))}
+    fig = accuracy_figure(metrics, references=SENTIMENT_REFERENCES["rotten-tomatoes"]["accuracy"])
+    ax = fig.axes[0]
+    assert ax.get_xlim() == (0.0, 100.0) and "axis from 0" in ax.get_xlabel()
+
+
 @pytest.mark.slow
 def test_reproduce_sentiment_quick_rotten_tomatoes(tmp_path, capsys):
     assert main(["reproduce", "sentiment", "--quick", "--jobs", "1", "--out", str(tmp_path)]) == 0

@@ -7,7 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from textkit.reproduce.ulmfit import METHODS, QUICK_SETTINGS, fold_zero, run_ulmfit
+from textkit.reproduce.ulmfit import METHODS, QUICK_SETTINGS, accuracy_figure, fold_zero, run_ulmfit
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path):
+    data = path.read_bytes()
+    assert len(data) > 1000 and data.startswith(PNG_SIGNATURE), path
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +52,8 @@ def test_quick_run_writes_every_method_and_a_loadable_ensemble(quick_run):
         assert sorted(row["per_seed"]) == ["0", "1"] and row["std"] is not None
         assert row["accuracy"] == pytest.approx(np.mean(list(row["per_seed"].values())))
     assert saved["config"]["seeds"] == [0, 1] and len(saved["details"]["classifier_fwd"]) == 2
+    assert saved["config"]["majority_class_accuracy"] == pytest.approx(0.578, abs=0.05)  # fresh 7,403 of 12,808
+    assert_png(out / "accuracy.png")
     clf = TextClassifier.load(out / "classifier")
     assert sorted(clf.members) == ["backward", "forward"]
     records = data.load("rotten-tomatoes")[:5]
@@ -73,6 +82,25 @@ def test_pretrained_folder_is_reused_and_checked(quick_run, tmp_path):
     assert again["metrics"]["ulmfit-fwd"]["accuracy"] == first["metrics"]["ulmfit-fwd"]["accuracy"]
     with pytest.raises(FileNotFoundError, match="fwd/ and bwd/"):
         run_ulmfit(tmp_path / "bad", quick=True, pretrained=tmp_path, device="cpu", log=lambda *_: None)
+
+
+def test_ulmfit_accuracy_figure_starts_at_zero_with_the_majority_class_line():
+    """Issue 29: an axis from ~70% exaggerated the gaps. The bars start at 0 and the majority
+    class is a dashed line; a method that did not run (fastai without --fastai-python) is left out."""
+    metrics = {key: {"accuracy": 0.7 + 0.01 * i, "std": None} for i, key in enumerate(METHODS)}
+    metrics["fastai-ulmfit"] = {"accuracy": None}
+    results = {"metrics": metrics, "config": {"n_test": 400, "quick": True, "majority_class_accuracy": 0.578}}
+    fig = accuracy_figure(results)
+    ax = fig.axes[0]
+    assert ax.get_xlim() == (0.0, 100.0)  # horizontal bars: x is the accuracy axis
+    assert [t.get_text() for t in ax.get_yticklabels()] == [k for k in METHODS if k != "fastai-ulmfit"]
+    (line,) = ax.get_lines()
+    assert list(line.get_xdata()) == pytest.approx([57.8, 57.8]) and line.get_linestyle() == "--"
+    assert "axis from 0" in ax.get_xlabel() and "majority class" in ax.get_xlabel()
+    # an older results.json without the baseline still plots, from 0
+    del results["config"]["majority_class_accuracy"]
+    ax = accuracy_figure(results).axes[0]
+    assert ax.get_xlim()[0] == 0.0 and not ax.get_lines()
 
 
 def test_fold_zero_is_the_sentiment_commands_first_fold():
@@ -117,6 +145,7 @@ def test_runs_on_other_seeds_reuse_the_finetuned_lms_and_combine(quick_run, tmp_
     }
     assert fwd["accuracy"] == pytest.approx(np.mean(list(fwd["per_seed"].values())))
     assert json.loads((tmp_path / "all" / "results.json").read_text())["metrics"]["ulmfit-fwd"] == fwd
+    assert_png(tmp_path / "all" / "accuracy.png")
     with pytest.raises(ValueError, match="repeat seeds"):
         combine_results([out, out], tmp_path / "twice", log=lambda *_: None)
 

@@ -16,6 +16,10 @@ So the fitted model equals the single-process one (``fit_streaming``, or ``Pipel
 rows in partition order). ``read_bag`` makes one partition per data file, read where the
 partition runs by ``textkit.data.tables.iter_table``: a bad row raises the reader's error, which
 names the partition's file and line. Workers must see the files at the same paths.
+
+``map_in_order`` is the client-side alternative for prediction (``textkit classify predict
+--dask``): the client reads the file in batches, the workers label them, the results come back
+in input order; only the batches' texts and the model travel, so workers need no shared files.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import os
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -46,9 +50,10 @@ from textkit.classical.vectorize import TextVectorizer
 if TYPE_CHECKING:
     import dask.bag
 
-__all__ = ["fit_bag", "predict_bag", "read_bag"]
+__all__ = ["connect", "fit_bag", "map_in_order", "predict_bag", "read_bag"]
 
 SPLIT_EVERY = 8  # partitions merged per step of the tree reductions
+T = TypeVar("T")
 
 
 def _dask_bag() -> Any:
@@ -235,3 +240,68 @@ def predict_bag(model: Pipeline, bag: dask.bag.Bag, *, chunk_rows: int = CHUNK_R
     return bag.map_partitions(
         _predict_partition, dask.delayed(model, name=f"textkit-model-{uuid.uuid4().hex}"), chunk_rows
     )
+
+
+# -- prediction over a dask.distributed cluster, batch by batch ------------------------------
+
+
+def connect(address: str, *, timeout: float = 30.0) -> Any:
+    """A ``dask.distributed.Client`` of the scheduler at ``address`` (``tcp://host:8786``), not
+    made the default client; close it when done. Errors say what to install or start."""
+    try:
+        import distributed
+    except ImportError:
+        raise ImportError(
+            "--dask needs Dask's distributed scheduler: pip install 'textkit[dask]' (or pip install "
+            "'dask[distributed]') on the client and on every worker"
+        ) from None
+    try:
+        return distributed.Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise ConnectionError(
+            f"no Dask scheduler answered at {address} within {timeout:.0f} s ({exc}); start one with "
+            "`dask scheduler` and its workers with `dask worker ADDRESS`, then pass the address it prints"
+        ) from None
+
+
+def _apply(function: Any, item: Any) -> Any:
+    return function(item)
+
+
+def map_in_order(
+    client: Any,
+    function: Any,
+    items: Iterable[T],
+    *,
+    project: Any = None,
+    in_flight: int | None = None,
+) -> Iterator[tuple[T, Any]]:
+    """``(item, function(project(item)))`` for each item, computed on ``client``'s workers and
+    yielded in input order.
+
+    ``function`` is sent to the workers once (scattered, so a model travels once per worker, not
+    once per item); ``project`` picks what of each item travels (default: the item). At most
+    ``in_flight`` items (default: two per worker thread) are out at once, so the client holds a
+    bounded number of items and results however long the input. An error in a task is raised
+    here, the remaining tasks are cancelled, and nothing after the failed item is yielded.
+    """
+    from collections import deque
+
+    if in_flight is None:
+        in_flight = 2 * max(1, sum(client.nthreads().values()))
+    shipped = client.scatter(function, broadcast=True, hash=False)
+    pending: deque[tuple[T, Any]] = deque()
+    try:
+        for item in items:
+            payload = item if project is None else project(item)
+            pending.append((item, client.submit(_apply, shipped, payload, pure=False)))
+            if len(pending) >= in_flight:
+                done, future = pending.popleft()
+                yield done, future.result()
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
+    finally:
+        for _, future in pending:
+            future.cancel()
+        shipped.cancel()

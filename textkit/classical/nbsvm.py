@@ -56,14 +56,46 @@ if TYPE_CHECKING:
 from textkit.classical.naive_bayes import (
     _check_classes,
     _check_non_negative,
+    _check_weights,
     _class_index,
     _first_partial_fit,
     class_feature_counts,
 )
 
-__all__ = ["NBSVMClassifier"]
+__all__ = ["NBSVMClassifier", "distinct_rows"]
 
 CLASSIFIERS = ("svm", "logistic")
+
+
+def distinct_rows(X: sp.csr_matrix, y_index: np.ndarray, *, values: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The first row of each distinct (row, label) pair of a CSR matrix, and each row's group.
+
+    Returns ``(rows, group)``: ``rows`` in increasing order (the order of first sight), and
+    ``group[i] = k`` where row ``i`` equals row ``rows[k]`` and has its label. Rows are
+    compared by their column indices (sorted first, when they are not), and by their values
+    too unless ``values=False``. Text corpora repeat lines (boilerplate, retweets, a bench file
+    built by repeating sentences); a solver that takes weights then sees each line once.
+    """
+    if not X.has_sorted_indices:
+        X = X.sorted_indices()
+    bounds = X.indptr.tolist()
+    labels = np.asarray(y_index).tolist()
+    columns = np.ascontiguousarray(X.indices).data.cast("B")
+    width = X.indices.itemsize
+    data = np.ascontiguousarray(X.data).data.cast("B") if values else None
+    size = X.data.itemsize
+    first: dict[tuple, int] = {}
+    group = np.empty(X.shape[0], dtype=np.int64)
+    setdefault = first.setdefault
+    for i, label in enumerate(labels):
+        a, b = bounds[i], bounds[i + 1]
+        if data is None:
+            key: tuple = (label, bytes(columns[a * width : b * width]))
+        else:
+            key = (label, bytes(columns[a * width : b * width]), bytes(data[a * size : b * size]))
+        group[i] = setdefault(key, len(first))
+    _, rows = np.unique(group, return_index=True)  # groups are numbered in order of first sight
+    return rows, group
 
 
 def _has_probabilities(estimator: NBSVMClassifier) -> bool:
@@ -151,10 +183,12 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
                 tol=self.tol,
                 random_state=self.random_state,
             )
+        # liblinear's primal trust-region Newton (its default for logistic loss, -s 0): on 100k BBC
+        # sentence lines (32,040 distinct) it took 11 iterations and 2.3 s where the dual solver took 672 and 15 s
         return LogisticRegression(
             C=self.C,
             solver="liblinear",
-            dual=n_features > n_samples,
+            dual=False,
             max_iter=self.max_iter,
             tol=self.tol,
             random_state=self.random_state,
@@ -189,15 +223,36 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
                 self.r_[t] = np.log(p / p.sum()) - np.log(q / q.sum())
                 self.log_prior_[t] = np.log(class_count[c]) - np.log(n_samples - class_count[c])
 
-    def fit(self, X: np.ndarray | sp.spmatrix, y: np.ndarray) -> NBSVMClassifier:
-        """Compute ``r`` per task, fit the linear model on ``X @ diag(r)``, interpolate."""
+    def fit(
+        self, X: np.ndarray | sp.spmatrix, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> NBSVMClassifier:
+        """Compute ``r`` per task, fit the linear model on ``X @ diag(r)``, interpolate.
+
+        Identical documents (the same features and label) are fitted once, weighted by how many
+        there are (see ``distinct_rows``): liblinear minimizes ``C * sum_i w_i loss_i + |w|^2 / 2``,
+        the same objective as with the copies, so the optimum is the same; only the solver's
+        path to it (and so the last digits within ``tol``) can differ.
+        """
         self._check_params()
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32], reset=True)
         _check_non_negative(X, type(self).__name__)
         self.classes_, y_index = _check_classes(y, type(self).__name__)
-        Xb = self._prepare(X)
+        weights = _check_weights(sample_weight, X.shape[0])
+        X = sp.csr_matrix(X) if not issparse(X) else X.tocsr()
+        if self.binarize and X.nnz and X.data.min() > 0:  # binarized rows are equal when their columns are
+            rows, group = distinct_rows(X, y_index, values=False)
+            Xb = self._prepare(X[rows]) if len(rows) < X.shape[0] else self._prepare(X)
+        else:
+            Xb = self._prepare(X)
+            rows, group = distinct_rows(Xb, y_index, values=True)
+            Xb = Xb[rows] if len(rows) < Xb.shape[0] else Xb
+        n_rows = X.shape[0]
+        del X
+        y_index = y_index[rows]
+        if len(rows) < n_rows or weights is not None:  # copies of a row: one row, the sum of their weights
+            weights = np.bincount(group, weights=weights, minlength=len(rows))
         n_samples, n_features = Xb.shape
-        self.feature_count_, self.class_count_ = class_feature_counts(Xb, y_index, len(self.classes_))
+        self.feature_count_, self.class_count_ = class_feature_counts(Xb, y_index, len(self.classes_), weights)
         self._update_ratios()
         if hasattr(self, "_sgd"):  # a later partial_fit starts SGD from liblinear's weights
             del self._sgd
@@ -207,7 +262,8 @@ class NBSVMClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_ = np.empty(len(tasks), dtype=np.int64)
         for t, c in enumerate(tasks):
             target = (y_index == c).astype(np.int64)
-            model = self._linear_model(n_samples, n_features).fit(Xb @ sp.diags(self.r_[t]), target)
+            model = self._linear_model(n_samples, n_features)
+            model.fit(Xb @ sp.diags(self.r_[t]), target, sample_weight=weights)
             self.linear_coef_[t] = model.coef_.ravel()
             self.linear_intercept_[t] = model.intercept_[0]
             self.n_iter_[t] = int(np.max(model.n_iter_))

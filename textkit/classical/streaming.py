@@ -3,22 +3,33 @@
 The in-memory path holds every text, every token list and every n-gram's column at once. The
 streaming path reads the documents twice, one chunk at a time, and holds only counts:
 
-1. **Vocabulary** (``count_terms`` per chunk, summed in ``TermCounts``; ``fit_vocabulary``):
-   each chunk's n-grams are counted, and their document frequencies and total counts are added
-   to running sums. ``min_df``, ``max_df`` and ``max_features`` then select terms exactly as
-   ``TextVectorizer.fit`` does, from the same numbers, so the vocabulary, the columns' order and
-   the idf are the ones ``fit`` learns on all the documents at once.
+1. **Vocabulary** (``fit_vocabulary`` from a ``TermCounts``): each chunk's n-grams are counted
+   into one vocabulary grown over all chunks, and their document frequencies and total counts
+   are added to running sums (``count_terms`` per chunk, summed with ``TermCounts.add``, gives
+   the same sums; ``textkit.classical.dask`` merges those). ``min_df``, ``max_df`` and
+   ``max_features`` then select terms exactly as ``TextVectorizer.fit`` does, from the same
+   numbers, so the vocabulary, the columns' order and the idf are the ones ``fit`` learns on all
+   the documents at once.
 2. **Counts** (``transform_chunks``): each chunk becomes a CSR count matrix over that
    vocabulary, row for row the matrix ``fit_transform`` returns.
+
+In both passes a document met again anywhere in the stream copies its first occurrence's term
+ids instead of being tokenized again (up to ``MEMO_DOCUMENTS`` documents remembered, in
+``textkit.classical.vectorize``): streams that repeat lines pay for their distinct lines.
 
 What is exact (``fit_streaming``):
 
 - ``NaiveBayesClassifier``: learned by ``partial_fit`` from per-class sums of counts: the model
   equals ``fit``'s (to the last bit for counts and binary features), and memory holds only the
   vocabulary and the (n_classes, n_features) counts.
-- ``NBSVMClassifier``, scikit-learn's ``LogisticRegression`` and other estimators: their solvers
-  (liblinear, lbfgs) need every row at once, so the chunks' sparse matrices are stacked and fitted
-  in one call. The model equals ``fit``'s; memory holds the sparse features, never the text.
+- ``NBSVMClassifier``: liblinear needs every row at once, but ``fit`` solves for each distinct
+  (row, label) once, weighted by its copies; pass 2 keeps only the distinct rows and their
+  counts (``DistinctRows``) and fits them in one call: the same input ``fit`` hands liblinear, so
+  the same model, bit for bit. Memory holds the distinct rows, never the text (a corpus that
+  repeats its lines costs only its distinct ones).
+- scikit-learn's ``LogisticRegression`` and other estimators: their solvers need every row at
+  once, so the chunks' sparse matrices are stacked and fitted in one call. The model equals
+  ``fit``'s; memory holds the sparse features, never the text.
   (``NBSVMClassifier.partial_fit`` bounds memory by fitting the linear step with SGD instead:
   exact counts and log-count ratios, approximate weights; see ``textkit.classical.nbsvm``.)
 
@@ -38,10 +49,12 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from textkit.classical.naive_bayes import NaiveBayesClassifier
-from textkit.classical.vectorize import TextVectorizer
+from textkit.classical.nbsvm import NBSVMClassifier
+from textkit.classical.vectorize import TextVectorizer, growing_vocabulary
 
 __all__ = [
     "CHUNK_ROWS",
+    "DistinctRows",
     "TermCounts",
     "chunked",
     "count_terms",
@@ -207,17 +220,28 @@ def fit_streaming(
     """
     vec_name, vectorizer, clf_name, classifier = _check_pipeline(pipeline)
     vectorizer, classifier = clone(vectorizer), clone(classifier)
-    counts = TermCounts()
+    vectorizer._check_params()
+    # pass 1 grows one vocabulary over all chunks (the sum of count_terms' per-chunk counts, with
+    # no merging), and a document repeated anywhere in the stream is analyzed once (memo)
+    terms = growing_vocabulary()
+    df, totals = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    memo: dict = {}
     seen: set[Any] = set()
     n_rows = 0
     for texts, labels in chunks():
         if len(texts) != len(labels):
             raise ValueError(f"a chunk holds {len(texts)} texts but {len(labels)} labels")
-        counts.add(count_terms(vectorizer, texts))
+        X, _ = vectorizer._count(vectorizer._check_documents(texts), terms, grow=True, memo=memo)
+        if len(terms) > len(df):  # grow geometrically: many chunks stay linear
+            extra = max(len(terms), 2 * len(df)) - len(df)
+            df, totals = np.concatenate([df, np.zeros(extra, np.int64)]), np.concatenate([totals, np.zeros(extra)])
+        df[: X.shape[1]] += np.bincount(X.indices, minlength=X.shape[1])  # rows list a column once
+        totals[: X.shape[1]] += np.bincount(X.indices, weights=X.data, minlength=X.shape[1])
         seen.update(labels)
         n_rows += len(texts)
-    fit_vocabulary(vectorizer, counts)
-    del counts
+    memo.clear()
+    fit_vocabulary(vectorizer, TermCounts(dict(terms), df[: len(terms)], totals[: len(terms)], n_rows))
+    del terms, df, totals
     known = np.asarray(sorted(seen if classes is None else classes), dtype=object)
     if len(known) < 2:
         raise ValueError(
@@ -225,29 +249,92 @@ def fit_streaming(
             f"{known.tolist()!r}; check the labels"
         )
     incremental = isinstance(classifier, NaiveBayesClassifier)  # exact by sums of counts
+    # NBSVM fits each distinct (row, label) once, weighted by its copies: hold only those rows
+    distinct = None if incremental or not isinstance(classifier, NBSVMClassifier) else DistinctRows(classifier.binarize)
     blocks: list[sp.csr_matrix] = []
     codes: list[np.ndarray] = []
     position = {label: i for i, label in enumerate(known.tolist())}
     n_second = 0
-    for texts, labels in chunks():
-        X = vectorizer.transform(texts)
+    for texts, labels in chunks():  # vectorizer.transform, remembering repeated documents across chunks
+        X = vectorizer._weight(
+            vectorizer._count(vectorizer._check_documents(texts), vectorizer.vocabulary_, memo=memo)[0]
+        )
         n_second += X.shape[0]
         y = np.asarray(labels, dtype=object)
         if incremental:
             classifier.partial_fit(X, y, classes=known)
+            continue
+        unknown = sorted({str(label) for label in labels if label not in position})
+        if unknown:
+            raise ValueError(f"labels {unknown[:5]} are not among classes={known.tolist()!r}")
+        chunk_codes = np.fromiter((position[label] for label in labels), dtype=np.int64, count=len(labels))
+        if distinct is not None:
+            distinct.add(X, chunk_codes)
         else:
-            unknown = sorted({str(label) for label in labels if label not in position})
-            if unknown:
-                raise ValueError(f"labels {unknown[:5]} are not among classes={known.tolist()!r}")
             blocks.append(X)
-            codes.append(np.fromiter((position[label] for label in labels), dtype=np.int64, count=len(labels)))
+            codes.append(chunk_codes)
     if n_second != n_rows:
         raise ValueError(
             f"the second pass read {n_second:,} documents, the first {n_rows:,}: the data changed while it was "
             "read; both passes must see the same documents"
         )
-    if not incremental:
+    if distinct is not None:
+        X, y_codes, weights = distinct.arrays(len(vectorizer.vocabulary_))
+        del distinct
+        classifier.fit(X, known[y_codes], sample_weight=weights)
+    elif not incremental:
         X = sp.vstack(blocks, format="csr") if len(blocks) > 1 else blocks[0]
         blocks.clear()
         classifier.fit(X, known[np.concatenate(codes)])
     return Pipeline([(vec_name, vectorizer), (clf_name, classifier)])
+
+
+class DistinctRows:
+    """The distinct (row, label) pairs of chunks of a CSR matrix, in order of first sight, and
+    how many times each occurs: what ``NBSVMClassifier.fit`` reduces its input to (see
+    ``textkit.classical.nbsvm.distinct_rows``), gathered chunk by chunk so that only the
+    distinct rows are ever held. ``binary=True`` compares rows by their columns alone (the
+    classifier binarizes; the rows come back with values 1).
+    """
+
+    def __init__(self, binary: bool) -> None:
+        self.binary = binary
+        self.index: dict[tuple, int] = {}
+        self.counts: list[int] = []
+
+    def add(self, X: sp.csr_matrix, codes: np.ndarray) -> None:
+        X = X if X.has_sorted_indices else X.sorted_indices()
+        bounds = X.indptr.tolist()
+        columns = np.ascontiguousarray(X.indices, dtype=np.int64).data.cast("B")
+        data = None if self.binary else np.ascontiguousarray(X.data, dtype=np.float64).data.cast("B")
+        index, counts = self.index, self.counts
+        for i, code in enumerate(codes.tolist()):
+            a, b = bounds[i], bounds[i + 1]
+            if data is None:
+                key: tuple = (code, bytes(columns[8 * a : 8 * b]))
+            else:
+                key = (code, bytes(columns[8 * a : 8 * b]), bytes(data[8 * a : 8 * b]))
+            k = index.setdefault(key, len(counts))
+            if k == len(counts):
+                counts.append(1)
+            else:
+                counts[k] += 1
+
+    def arrays(self, n_features: int) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray | None]:
+        """``(X, codes, weights)``: the distinct rows, their labels' codes, and their counts
+        (``None`` when every row is distinct, so the fit is the unweighted one)."""
+        keys = list(self.index)  # dicts keep insertion order: the order of first sight
+        indices = np.frombuffer(b"".join(key[1] for key in keys), dtype=np.int64)
+        lengths = np.fromiter((len(key[1]) // 8 for key in keys), dtype=np.int64, count=len(keys))
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        if self.binary:
+            data = np.ones(len(indices))
+        else:
+            data = np.frombuffer(b"".join(key[2] for key in keys), dtype=np.float64)
+        index_dtype = np.int32 if max(len(indices), n_features) < np.iinfo(np.int32).max else np.int64
+        X = sp.csr_matrix(
+            (data, indices.astype(index_dtype), indptr.astype(index_dtype)), shape=(len(keys), n_features)
+        )
+        codes = np.fromiter((key[0] for key in keys), dtype=np.int64, count=len(keys))
+        weights = np.asarray(self.counts, dtype=np.float64)
+        return X, codes, (None if weights.max(initial=1.0) == 1.0 else weights)

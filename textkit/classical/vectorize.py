@@ -24,6 +24,7 @@ n-grams) and ``"emoticons"`` (taken out of the text and added as unigram tokens 
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from array import array
 from collections import defaultdict
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
 __all__ = ["ANALYZERS", "REGEX_EXTRACTORS", "TextVectorizer", "get_analyzer"]
 
 WEIGHTINGS = ("count", "binary", "tfidf")
+# documents remembered per call to reuse their term ids when they occur again: ~100 bytes each
+MEMO_DOCUMENTS = 100_000
+REMAP_BLOCK = 1 << 22  # column ids renumbered per block in fit_transform
 
 
 # --- analyzers --------------------------------------------------------------------------------
@@ -146,6 +150,14 @@ def _resolve_stop_words(stop_words: str | Iterable[str] | None) -> frozenset[str
 
         return frozenset(ENGLISH_STOP_WORDS)
     return frozenset(stop_words)
+
+
+def growing_vocabulary() -> defaultdict[str, int]:
+    """An empty term -> id dict that gives each new term the next id on first lookup, for
+    ``TextVectorizer._count(..., grow=True)`` (the streaming path's one vocabulary for all chunks)."""
+    vocabulary: defaultdict[str, int] = defaultdict()
+    vocabulary.default_factory = vocabulary.__len__
+    return vocabulary
 
 
 # --- the vectorizer -----------------------------------------------------------------------------
@@ -302,34 +314,67 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
     # -- counting --------------------------------------------------------------------------------
 
     def _count(
-        self, raw_documents: Iterable, vocabulary: dict[str, int] | None
+        self,
+        raw_documents: Iterable,
+        vocabulary: dict[str, int] | None,
+        *,
+        grow: bool = False,
+        memo: dict[str, array] | None = None,
     ) -> tuple[sp.csr_matrix, dict[str, int]]:
-        """Count terms. With ``vocabulary=None`` a new one grows (ids in order of first sight)."""
+        """Count terms. With ``vocabulary=None`` a new one grows (ids in order of first sight);
+        with ``grow=True`` the given ``vocabulary`` grows in place; otherwise it is fixed and
+        unknown terms are dropped.
+
+        A document seen before copies its first occurrence's term ids instead of being analyzed
+        again. The ids are remembered for at most ``MEMO_DOCUMENTS`` documents: within this call,
+        or across calls in ``memo`` (a dict the caller keeps, valid while ids do not change: for
+        one fixed or growing vocabulary), so memory stays bounded.
+        """
         analyze = self.build_analyzer()
-        ids = array("q")
+        ids = array("i")  # int32 column ids: the CSR indices, shared without a copy
         indptr = array("q", [0])
         pretokenized = self.analyzer == "pretokenized"
-        if vocabulary is None:
-            growing: defaultdict[str, int] = defaultdict()
-            growing.default_factory = growing.__len__
+        if vocabulary is None or grow:
+            growing = growing_vocabulary() if vocabulary is None else vocabulary
+            if not (isinstance(growing, defaultdict) and growing.default_factory == growing.__len__):
+                raise TypeError("grow=True takes a vocabulary made by growing_vocabulary()")
             lookup = growing.__getitem__
-            for i, doc in enumerate(raw_documents):
-                self._check_doc(doc, i, pretokenized)
-                ids.extend(map(lookup, analyze(doc)))
-                indptr.append(len(ids))
-            vocabulary = dict(growing)
-        else:
+
+            def term_ids(doc: str | Sequence[str]) -> Iterable[int]:
+                return map(lookup, analyze(doc))
+        else:  # unknown terms become -1 here (a C-level map, no Python loop) and are dropped below
             get = vocabulary.get
-            for i, doc in enumerate(raw_documents):
-                self._check_doc(doc, i, pretokenized)
-                ids.extend([j for j in map(get, analyze(doc)) if j is not None])
-                indptr.append(len(ids))
+            unknown = itertools.repeat(-1)
+
+            def term_ids(doc: str | Sequence[str]) -> Iterable[int]:
+                return map(get, analyze(doc), unknown)
+
+        seen: dict[str, array] = {} if memo is None else memo
+        for i, doc in enumerate(raw_documents):
+            self._check_doc(doc, i, pretokenized)
+            known = None if pretokenized else seen.get(doc)
+            if known is not None:
+                ids.extend(known)
+            else:
+                start = len(ids)
+                ids.extend(term_ids(doc))
+                if not pretokenized and len(seen) < MEMO_DOCUMENTS:
+                    seen[doc] = ids[start:]
+            indptr.append(len(ids))
+        del seen
+        fixed = not (vocabulary is None or grow)
+        if vocabulary is None:
+            vocabulary = dict(growing)
         n_docs = len(indptr) - 1
-        col = np.frombuffer(ids, dtype=np.int64) if len(ids) else np.zeros(0, dtype=np.int64)
+        col = np.frombuffer(ids, dtype=np.int32) if len(ids) else np.zeros(0, dtype=np.int32)
         row_ptr = np.frombuffer(indptr, dtype=np.int64)
-        index_dtype = np.int32 if max(len(ids), len(vocabulary)) < np.iinfo(np.int32).max else np.int64
+        if fixed and len(col) and col.min() < 0:  # drop the unknown terms
+            kept = col >= 0
+            row_ptr = np.concatenate([[0], np.cumsum(kept)])[row_ptr]
+            col = col[kept]
+        index_dtype = np.int32 if len(ids) < np.iinfo(np.int32).max else np.int64
         X = sp.csr_matrix(
-            (np.ones(len(col), dtype=self.dtype), col.astype(index_dtype), row_ptr.astype(index_dtype)),
+            (np.ones(len(col), dtype=self.dtype), col.astype(index_dtype, copy=False), row_ptr.astype(index_dtype)),
             shape=(n_docs, len(vocabulary)),
         )
         X.sum_duplicates()  # sorts indices and adds repeated terms, in C
@@ -372,7 +417,9 @@ class TextVectorizer(TransformerMixin, BaseEstimator):
         order = np.argsort(terms, kind="stable")
         remap = np.empty(len(order), dtype=X.indices.dtype)
         remap[order] = np.arange(len(order), dtype=X.indices.dtype)
-        X.indices = remap[X.indices]
+        for start in range(0, X.nnz, REMAP_BLOCK):  # in place, a block at a time: no second index array
+            block = X.indices[start : start + REMAP_BLOCK]
+            block[:] = remap[block]
         X.has_sorted_indices = False
         X.sort_indices()
         terms = terms[order]

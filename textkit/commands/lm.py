@@ -136,7 +136,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--precision",
         choices=LLM_PRECISIONS,
         default=None,
-        help="pretrained LLMs on the CPU: fp32 (default), bf16, int8, or q4 (the GGUF's own 4-bit weights; fastest)",
+        help="pretrained LLMs on the CPU: fp32, bf16, int8, or q4 (the GGUF's own 4-bit weights; fastest); default: "
+        "the model's generation precision (`textkit models info NAME`; q4 for smollm2-135m)",
     )
 
     exp = actions.add_parser(

@@ -240,9 +240,12 @@ def _llm_entry(name: str, manifest: Manifest) -> ModelEntry:
         load=(
             "from textkit.nn import load_language_model",
             f'load_language_model("{name}")',
+            f'load_language_model("{name}", precision="{manifest.options.get("generate_precision", "fp32")}")',
             f'textkit lm generate {name} --prompt "What is the capital of France?" --chat --temperature 0',
         ),
         details={
+            "default precision": str(manifest.options.get("generate_precision", "fp32"))
+            + " for CPU generation (`textkit lm generate --precision` overrides it)",
             "corpus_manifest": manifest.name,
             "manifest": manifest.path,
             "converted_files": converted_files,
@@ -296,6 +299,8 @@ def _encoder_entry(name: str, manifest: Manifest) -> ModelEntry:
             f"textkit embed --data texts.txt --model {name} --out embeddings.npy",
         ),
         details={
+            "default precision": str(manifest.options.get("generate_precision", "fp32"))
+            + " for CPU generation (`textkit lm generate --precision` overrides it)",
             "corpus_manifest": manifest.name,
             "manifest": manifest.path,
             "converted_files": converted_files,

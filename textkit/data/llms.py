@@ -23,7 +23,7 @@ from textkit._io import read_json, textkit_home
 from textkit.data.cache import ChecksumError, fetch, file_lock
 from textkit.data.registry import Manifest, list_manifests
 
-__all__ = ["find_llm", "list_llms", "llm_manifest", "pretrained_llm_folder"]
+__all__ = ["find_llm", "generation_precision", "list_llms", "llm_manifest", "pretrained_llm_folder"]
 
 
 def list_llms() -> dict[str, Manifest]:
@@ -44,6 +44,17 @@ def llm_manifest(name: str) -> Manifest:
         known = ", ".join(sorted(models)) or "(none found)"
         raise KeyError(f"unknown pretrained model {name!r}. Known pretrained LLMs: {known}")
     return models[name]
+
+
+def generation_precision(name: str) -> str | None:
+    """The precision CPU generation uses for pretrained LLM ``name`` when none is given: its
+    manifest's ``generate_precision`` option (the fastest that keeps perplexity within 1% of
+    fp32's; ``"q4"`` for smollm2-135m), ``"fp32"`` when the manifest names none, None when
+    ``name`` is not a pretrained LLM (a folder, a textkit model)."""
+    manifest = find_llm(name)
+    if manifest is None:
+        return None
+    return str(manifest.options.get("generate_precision", "fp32"))
 
 
 CONVERTED_RECORD = "converted.json"  # the sha256 of every converted file, written right after conversion

@@ -10,7 +10,7 @@ from textkit.nn.awd_lstm import AWDLSTM, AWDLSTMConfig, AWDLSTMLanguageModel
 from textkit.nn.bert import BertConfig, BertModel
 from textkit.nn.config import config_from_dict, config_to_dict, load_config, save_config
 from textkit.nn.dropout import LockedDropout, embedding_dropout, locked_dropout_mask, weight_drop
-from textkit.nn.generate import model_step
+from textkit.nn.generate import LanguageModelStep
 from textkit.nn.gru import GRUCell, GRUConfig, GRULanguageModel, ScratchGRU
 from textkit.nn.llama import LlamaConfig, LlamaLanguageModel
 from textkit.nn.registry import ARCHITECTURES, build_language_model, model_config_dict
@@ -35,6 +35,7 @@ from textkit.nn.sentence import SentenceEncoder, encode, load_encoder
 from textkit.nn.transformer import TransformerConfig, TransformerSeq2Seq
 
 __all__ = [
+    "LanguageModelStep",
     "ARCHITECTURES",
     "AWDLSTM",
     "AWDLSTMConfig",
@@ -73,7 +74,6 @@ __all__ = [
     "load_weights",
     "locked_dropout_mask",
     "model_config_dict",
-    "model_step",
     "read_weights",
     "save_config",
     "save_language_model",

@@ -153,6 +153,13 @@ class AWDLSTMLanguageModel(nn.Module):
             return logits, state, (raw, dropped)
         return logits, state
 
+    def step(self, tokens: torch.Tensor, state: LSTMState | None) -> tuple[torch.Tensor, LSTMState]:
+        """The ``textkit.decode`` step function: logits (B, V) of the last position only, no
+        gradients, the recurrent state carried."""
+        with torch.no_grad():
+            raw, h, state = self.encoder(tokens, state)
+            return self.decoder(self.output_dropout(h[:, -1:]))[:, 0], state
+
     def layer_groups(self) -> list[list[nn.Parameter]]:
         """Parameter groups from the input side up (for discriminative learning rates):
         one per LSTM layer, then embedding + decoder (tied, so they go together last)."""

@@ -162,6 +162,12 @@ class GRULanguageModel(nn.Module):
             return logits, state, (raw, dropped)
         return logits, state
 
+    def step(self, tokens: torch.Tensor, state: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``textkit.decode`` step function: logits (B, V) of the last position, no gradients."""
+        with torch.no_grad():
+            logits, state = self(tokens, state)
+            return logits[:, -1], state
+
     def layer_groups(self) -> list[list[nn.Parameter]]:
         head = [self.embedding.weight, self.decoder.bias, *self.proj.parameters()]
         return [list(self.rnn.parameters()), head]

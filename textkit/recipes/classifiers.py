@@ -468,7 +468,8 @@ def _encoder_fit(texts: list[str], labels: list[str], request: FitRequest):
         quiet=request.quiet,
         log=request.log,
     )
-    return classifier, {"pretrained": request.pretrained or "minilm-l6", "classifier": classifier.info}
+    # the encoder's own training report stays in classifier.info (saved beside these details)
+    return classifier, {"pretrained": request.pretrained or "minilm-l6"}
 
 
 def _encoder_load(folder: Path, raw: dict, device: str):

@@ -680,10 +680,16 @@ def generate_text(
     (``beam=N``). Padding, unknown and BOS ids are never generated. ``chat=True`` (pretrained
     LLMs only) wraps the prompt in the model's chat template and returns only the answer."""
     from textkit import decode
-    from textkit.nn.generate import model_step
     from textkit.nn.llama import LlamaLanguageModel
     from textkit.nn.serialization import load_language_model
 
+    if precision is None:  # a pretrained LLM by name: its manifest's CPU generation precision (q4 for SmolLM2)
+        from textkit.data.llms import generation_precision
+        from textkit.nn.quantize import int4_kernel_missing
+
+        precision = generation_precision(str(folder))
+        if precision == "q4" and int4_kernel_missing():  # a torch without the int4 kernel: the exact weights
+            precision = "fp32"
     bundle = load_language_model(folder, precision=precision)
     model, pipeline = bundle
     if isinstance(model, LlamaLanguageModel):
@@ -725,7 +731,7 @@ def generate_text(
     else:
         strategy = decode.Sample(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, seed=seed)
     new = decode.generate(
-        model_step(model), [ids], strategy, max_new_tokens, processors=processors, reorder=decode.reorder_dim1
+        model.step, [ids], strategy, max_new_tokens, processors=processors, reorder=decode.reorder_dim1
     ).to_lists()[0]
     # text as it is written ("said, "), not the tokenizer's spacing ("said , "); the prompt is
     # kept as the user wrote it (words outside the vocabulary included) where it reads back the same

@@ -10,6 +10,9 @@ frequencies. Printed beside GPT-2 Large's figures; the data, the model and the l
 (the paper: 5,000 WebText continuations of 200 tokens), so the claim tested is the ordering:
 greedy and beam repetitive, pure sampling incoherent (perplexity far above the human text's),
 nucleus closest to human.
+
+Writes ``OUT/results.json`` and ``OUT/metrics.png`` (``metrics_figure``: the three columns of the
+paper's table, one panel each, beside the paper's figures).
 """
 
 from __future__ import annotations
@@ -18,8 +21,12 @@ import argparse
 import math
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 HOLTZMAN_GPT2_LARGE = {  # ../shared/REFERENCES.md: perplexity, Self-BLEU4, repetition %
     "human": (12.38, 0.31, 0.28),
@@ -50,14 +57,20 @@ def strategy_for(method: str, seed: int):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="smollm2-135m", help="a pretrained LLM's name or an LM folder")
-    parser.add_argument("--out", required=True, help="folder for results.json")
+    parser.add_argument("--out", required=True, help="folder for results.json and metrics.png")
     parser.add_argument("--prompts", type=int, default=32, help="number of prompts (documents)")
     parser.add_argument("--prompt-tokens", type=int, default=40)
     parser.add_argument("--new-tokens", type=int, default=96)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {', '.join(METHODS)}")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="8 prompts, 16 + 16 tokens (smoke run)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's; --quick: 1, which on a busy machine is many times faster)",
+    )
+    parser.add_argument("--quick", action="store_true", help="8 prompts, 16 + 16 tokens, one thread (smoke run)")
 
 
 def select_prompts(tokenizer, n: int, prompt_tokens: int, new_tokens: int, seed: int) -> list[dict]:
@@ -137,10 +150,8 @@ def generate_all(model, prompts: list[list[int]], method: str, new_tokens: int, 
     import torch
 
     from textkit import decode
-    from textkit.nn.generate import model_step
 
-    # a Llama's own step projects only the last position; other LMs through the generic wrapper
-    step = model.step if hasattr(model, "step") else model_step(model)
+    step = model.step  # every textkit LM's step projects only the last position
     out: list[list[int]] = []
     device = next(model.parameters()).device
     for b, start in enumerate(range(0, len(prompts), batch_size)):
@@ -187,6 +198,7 @@ def run_decoding(
     import torch
 
     from textkit._io import atomic_write_json, versions
+    from textkit.classical.plots import save_figure
     from textkit.nn import load_language_model
 
     unknown = [m for m in methods if m not in METHODS]
@@ -244,9 +256,61 @@ def run_decoding(
     }
     out = Path(out)
     atomic_write_json(out / "results.json", results)
+    save_figure(metrics_figure(results), out / "metrics.png")
     log(format_table(results))
-    log(f"wrote {out / 'results.json'}")
+    log(f"wrote {out / 'results.json'} and {out / 'metrics.png'}")
     return results
+
+
+PANELS = (  # results key, axis label, label format, reference column in HOLTZMAN_GPT2_LARGE
+    ("perplexity", "perplexity (log scale from 1, its minimum)", "{:.2f}", 0),
+    ("self_bleu4", "Self-BLEU4 (axis from 0)", "{:.3f}", 1),
+    ("repetition_pct", "repetition (% of continuations; axis from 0)", "{:.1f}", 2),
+)
+
+
+def metrics_figure(results: dict) -> Figure:
+    """metrics.png: perplexity, Self-BLEU4 and repetition per method (one panel each, the human
+    continuation as the grey bar and the dashed line), with Holtzman et al.'s GPT-2 Large
+    figures as red diamonds where the paper has the method."""
+    from textkit.classical.plots import barh_panel, pyplot
+
+    plt = pyplot()
+    metrics = results["metrics"]
+    names = list(metrics)
+    paper = results["reference"]["values"]
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(13, 0.36 * len(names) + 1.8), sharey=True)
+    for ax, (key, label, fmt, column) in zip(axes, PANELS, strict=True):
+        values = [float(metrics[m][key]) for m in names]
+        references = {m: float(paper[m][column]) for m in names if m in paper}
+        barh_panel(
+            ax,
+            names,
+            values,
+            colors=["tab:gray" if m == "human" else "tab:blue" for m in names],
+            references=references,
+            reference_label="Holtzman et al. 2019, GPT-2 Large",
+            baseline=float(metrics["human"][key]) if "human" in metrics else None,
+            baseline_label="human continuation (here)",
+            fmt=fmt,
+            legend=False,
+        )
+        top = max([*values, *references.values()])
+        if key == "perplexity":
+            ax.set_xscale("log")
+            ax.set_xlim(1.0, top * 3)
+        else:
+            ax.set_xlim(0.0, top * 1.25 or 1.0)
+        ax.set_xlabel(label, fontsize=9)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    config = results["config"]
+    fig.suptitle(
+        f"Decoding strategies on {results['model']}: {config['prompts']} prompts of {config['prompt_tokens']} "
+        f"tokens, {config['new_tokens']} new tokens each"
+    )
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
 
 
 def format_table(results: dict) -> str:
@@ -272,8 +336,13 @@ def format_table(results: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     if args.quick:
         args.prompts, args.prompt_tokens, args.new_tokens = 8, 16, 16
+    threads = args.threads or (1 if args.quick else None)
+    if threads:
+        torch.set_num_threads(threads)
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     run_decoding(
         args.model,
