@@ -25,3 +25,17 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if resolved.type not in ("cpu", "cuda"):
         raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
     return resolved
+
+
+def autocast(precision: str, device: torch.device):
+    """The one autocast helper of textkit's inference and training loops: ``"bf16"`` runs the
+    block under bfloat16 autocast on ``device``, ``"fp32"`` as it is."""
+    import contextlib
+
+    import torch
+
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()

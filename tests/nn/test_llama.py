@@ -251,3 +251,14 @@ def test_llama_compile_decoding_gives_the_eager_greedy_tokens():
     out = decode.generate(model.step, prompt, decode.Greedy(), 10)
     assert torch.equal(out.tokens, expected.tokens)
     torch.testing.assert_close(out.scores, expected.scores, atol=1e-4, rtol=1e-4)
+
+
+def test_llama_trains_after_predicting_under_inference_mode():
+    """The rotary table is cached on the module: one first built under torch.inference_mode (a
+    prediction) must not break a later training step."""
+    model = tiny_model()
+    with torch.inference_mode():
+        model(ids(1, 4))
+    logits, _ = model(ids(1, 4))
+    logits.sum().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)

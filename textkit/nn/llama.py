@@ -233,10 +233,13 @@ class LlamaLanguageModel(nn.Module):
         in float32 (its rows are bit for bit what a call for those positions gives)."""
         key = (device, dtype)
         if key not in self._rope_table:
-            cos, sin = rope_angles(self.config, 0, self.config.max_len, device)  # (max_len, Dh)
-            half = self.config.head_dim // 2
-            signed = torch.cat([-sin[:, :half], sin[:, half:]], dim=-1)
-            self._rope_table[key] = (cos.to(dtype)[:, None], signed.to(dtype)[:, None])
+            # built outside inference mode: a table first made under torch.inference_mode (a
+            # prediction) must still serve training afterwards, which autograd refuses otherwise
+            with torch.inference_mode(False):
+                cos, sin = rope_angles(self.config, 0, self.config.max_len, device)  # (max_len, Dh)
+                half = self.config.head_dim // 2
+                signed = torch.cat([-sin[:, :half], sin[:, half:]], dim=-1)
+                self._rope_table[key] = (cos.to(dtype)[:, None], signed.to(dtype)[:, None])
         cos, sin = self._rope_table[key]
         return cos[start : start + length], sin[start : start + length]
 

@@ -171,3 +171,36 @@ def check_label_types(labels: Sequence, where: str) -> None:
 
 
 __all__ = ["ClassBatch", "ClassificationBatches", "LabelEncoder", "check_label_types", "pad_batch"]
+
+
+def predict_docs(
+    model,
+    docs: list[np.ndarray],
+    pad_index: int,
+    batch_size: int = 64,
+    precision: str = "fp32",
+    progress: bool = False,
+) -> np.ndarray:
+    """Softmax probabilities (N, n_classes) of id documents in input order, for every transfer
+    classifier (AWD-LSTM, Llama, BERT: ``model(x, lengths) -> logits`` with ``config.n_classes``):
+    batches sorted by length, ``torch.inference_mode``, bf16 autocast with ``precision="bf16"``."""
+    import time
+
+    import torch
+
+    from textkit._device import autocast
+    from textkit.nn.modes import eval_mode
+
+    device = next(model.parameters()).device
+    batches = ClassificationBatches(docs, None, batch_size, pad_index, shuffle=False)
+    out = np.zeros((len(docs), model.config.n_classes), dtype=np.float64)
+    started = time.perf_counter()
+    with eval_mode(model), torch.inference_mode(), autocast(precision, device):
+        for i, batch in enumerate(batches.batches(0)):
+            x = torch.from_numpy(batch.x).to(device)
+            lengths = torch.from_numpy(batch.lengths).to(device)
+            out[batch.rows] = torch.softmax(model(x, lengths).float(), dim=-1).double().cpu().numpy()
+            if progress and i % 20 == 0:
+                done = min((i + 1) * batch_size, len(docs))
+                print(f"  predicted {done}/{len(docs)} ({time.perf_counter() - started:.1f} s)", flush=True)
+    return out

@@ -51,7 +51,7 @@ from textkit.nn.bert import BertConfig, BertModel
 from textkit.nn.config import config_from_dict, config_to_dict
 from textkit.nn.modes import eval_mode
 from textkit.nn.pooling import pool_states
-from textkit.transfer.data import ClassificationBatches, LabelEncoder
+from textkit.transfer.data import ClassificationBatches, LabelEncoder, predict_docs
 from textkit.transfer.training import ClassificationTask, UnfreezeStage, stage_trainer
 
 __all__ = [
@@ -260,12 +260,6 @@ def encode_texts(tokenizer, texts: Sequence[str], max_length: int, *, where: str
     return docs
 
 
-def _autocast(precision: str, device: torch.device):
-    if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 def resolve_encoder_precision(precision: str, device: torch.device) -> str:
     from textkit.transfer.llm_training import resolve_llm_precision
 
@@ -453,21 +447,6 @@ class EncoderClassifier:
             f"EncoderClassifier(classes={self.classes}, layers={c.n_layers}, d_model={c.d_model}, "
             f"pooling={list(self.model.config.pooling)}, mode={self.info.get('mode')!r})"
         )
-
-
-def predict_docs(
-    model: BertClassifier, docs: list[np.ndarray], pad_index: int, batch_size: int = 64, precision: str = "fp32"
-) -> np.ndarray:
-    """Softmax probabilities (N, n_classes) of id documents, in input order (batches by length)."""
-    device = next(model.parameters()).device
-    batches = ClassificationBatches(docs, None, batch_size, pad_index, shuffle=False)
-    out = np.zeros((len(docs), model.config.n_classes), dtype=np.float64)
-    with eval_mode(model), torch.inference_mode(), _autocast(precision, device):
-        for batch in batches.batches(0):
-            x = torch.from_numpy(batch.x).to(device)
-            lengths = torch.from_numpy(batch.lengths).to(device)
-            out[batch.rows] = torch.softmax(model(x, lengths).float(), dim=-1).double().cpu().numpy()
-    return out
 
 
 # -- training -------------------------------------------------------------------------------------

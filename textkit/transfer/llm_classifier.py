@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,9 +36,8 @@ from torch import nn
 from textkit._io import atomic_write_json, read_json, sha256_file, versions
 from textkit.nn.config import config_from_dict, config_to_dict
 from textkit.nn.llama import LlamaConfig, LlamaLanguageModel
-from textkit.nn.modes import eval_mode
 from textkit.nn.pooling import POOLINGS, pool_states
-from textkit.transfer.data import ClassificationBatches, LabelEncoder
+from textkit.transfer.data import LabelEncoder, predict_docs
 from textkit.transfer.requests import CONFIG_FILE, FORMAT_VERSION, check_predict_request
 
 WEIGHTS_FILE = "classifier.safetensors"
@@ -183,44 +181,12 @@ def pad_id(tokenizer) -> int:
     return int(tokenizer.special_ids.get("pad", tokenizer.special_ids.get("eos", 0)))
 
 
-def autocast_context(precision: str, device: torch.device):
-    if precision not in ("fp32", "bf16"):
-        raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
-    if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 def cpu_supports_bf16() -> bool:
     """Whether this CPU has bfloat16 instructions (AVX512-BF16 or AMX), where bf16 autocast pays."""
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):  # older or oneDNN-less builds
         return False
-
-
-def predict_llm_docs(
-    model: LlamaClassifier,
-    docs: list[np.ndarray],
-    pad_index: int,
-    batch_size: int = 32,
-    precision: str = "fp32",
-    progress: bool = False,
-) -> np.ndarray:
-    """Softmax probabilities of id documents, in input order (batches sorted by length)."""
-    device = next(model.parameters()).device
-    batches = ClassificationBatches(docs, None, batch_size, pad_index, shuffle=False)
-    out = np.zeros((len(docs), model.config.n_classes), dtype=np.float64)
-    started = time.perf_counter()
-    with eval_mode(model), torch.inference_mode(), autocast_context(precision, device):
-        for i, batch in enumerate(batches.batches(0)):
-            x = torch.from_numpy(batch.x).to(device)
-            lengths = torch.from_numpy(batch.lengths).to(device)
-            out[batch.rows] = torch.softmax(model(x, lengths).float(), dim=-1).cpu().numpy()
-            if progress and i % 20 == 0:
-                done = min((i + 1) * batch_size, len(docs))
-                print(f"  predicted {done}/{len(docs)} ({time.perf_counter() - started:.1f} s)", flush=True)
-    return out
 
 
 # -- the backbone by reference -------------------------------------------------------------------
@@ -337,7 +303,7 @@ class LLMTextClassifier:
         if not texts:
             return np.zeros((0, len(self.classes)), dtype=np.float64)
         docs = self.encode(texts)
-        return predict_llm_docs(self.model, docs, pad_id(self.tokenizer), batch_size, precision, progress)
+        return predict_docs(self.model, docs, pad_id(self.tokenizer), batch_size, precision, progress)
 
     def predict(
         self, texts: Sequence[str], batch_size: int = 32, on_empty: str = "error", precision: str = "fp32"
@@ -450,5 +416,4 @@ __all__ = [
     "encode_for_classifier",
     "load_backbone",
     "pool_states",
-    "predict_llm_docs",
 ]

@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from textkit._device import autocast
 from textkit.transfer.data import ClassBatch, ClassificationBatches, LabelEncoder
 from textkit.transfer.llm_classifier import (
     Backbone,
     LLMClassifierConfig,
     LLMTextClassifier,
     LlamaClassifier,
-    autocast_context,
     cpu_supports_bf16,
     encode_for_classifier,
     load_backbone,
@@ -142,7 +142,7 @@ def frozen_pass(
     features = None
     started = time.perf_counter()
     backbone = model.backbone
-    with torch.inference_mode(), autocast_context(precision, device):
+    with torch.inference_mode(), autocast(precision, device):
         for i, batch in enumerate(batches.batches(0)):
             x = backbone.run_blocks(backbone.embed(torch.from_numpy(batch.x).to(device)), 0, n_blocks)  # (B, T, D)
             states = x.float().cpu()
@@ -174,7 +174,7 @@ def advance_frozen(
     device = next(model.parameters()).device
     order = np.argsort(-frozen.lengths, kind="stable")
     packed = torch.empty_like(frozen.packed)
-    with torch.inference_mode(), autocast_context(precision, device):
+    with torch.inference_mode(), autocast(precision, device):
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             x = model.backbone.run_blocks(frozen.batch(rows).to(device), frozen.n_blocks, to_block).float().cpu()

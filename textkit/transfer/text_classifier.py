@@ -16,7 +16,6 @@ splitter whose configuration is stored as data.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,9 +25,8 @@ import torch
 from textkit._io import atomic_write_json, read_json, versions
 from textkit.nn.awd_lstm import AWDLSTMConfig
 from textkit.nn.config import config_from_dict, config_to_dict
-from textkit.nn.modes import eval_mode
 from textkit.transfer.classifier import AWDLSTMClassifier, ClassifierConfig
-from textkit.transfer.data import ClassificationBatches, LabelEncoder
+from textkit.transfer.data import predict_docs, LabelEncoder
 from textkit.transfer.requests import CONFIG_FILE, FORMAT_VERSION, check_predict_request, check_texts
 
 DIRECTIONS = ("forward", "backward")
@@ -207,37 +205,6 @@ class TextClassifier:
             f"TextClassifier(classes={self.classes}, directions={list(self.members)}, vocab={len(self.pipeline)}, "
             f"emb={enc.emb_size}, hidden={enc.hidden_size}, layers={enc.n_layers})"
         )
-
-
-def predict_docs(
-    model: AWDLSTMClassifier,
-    docs: list[np.ndarray],
-    pad_index: int,
-    batch_size: int = 64,
-    precision: str = "fp32",
-    progress: bool = False,
-) -> np.ndarray:
-    """Softmax probabilities of id documents, in input order, under ``torch.inference_mode``
-    (and bfloat16 autocast with ``precision="bf16"``)."""
-    import contextlib
-
-    if precision not in ("fp32", "bf16"):
-        raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
-    device = next(model.parameters()).device
-    batches = ClassificationBatches(docs, None, batch_size, pad_index, shuffle=False)
-    out = np.zeros((len(docs), model.config.n_classes), dtype=np.float64)
-    started = time.perf_counter()
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
-    with eval_mode(model), torch.inference_mode(), autocast:
-        for i, batch in enumerate(batches.batches(0)):
-            x = torch.from_numpy(batch.x).to(device)
-            lengths = torch.from_numpy(batch.lengths).to(device)
-            probs = torch.softmax(model(x, lengths).float(), dim=-1)
-            out[batch.rows] = probs.cpu().numpy()
-            if progress and i % 20 == 0:
-                done = min((i + 1) * batch_size, len(docs))
-                print(f"  predicted {done}/{len(docs)} ({time.perf_counter() - started:.1f} s)", flush=True)
-    return out
 
 
 __all__ = ["TextClassifier", "check_texts", "encode_texts", "predict_docs"]
