@@ -192,7 +192,8 @@ def _classical(name: str, summary: str, grid: dict[str, list]) -> ClassifierMeth
     def fit(texts: list[str], labels: list[str], request: FitRequest):
         for option in ("epochs", "batch_size", "lm_out"):
             if getattr(request, option) is not None:
-                raise ValueError(f"--{option.replace('_', '-')} is for transfer methods; {name} has no epochs")
+                flag = option.replace("_", "-")
+                raise ValueError(f"--{flag} is for transfer methods; {name} trains from the data alone")
         model = _classical_pipeline(name, request.seed)
         details: dict[str, Any] = {}
         if request.tune:
