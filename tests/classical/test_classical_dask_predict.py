@@ -83,6 +83,6 @@ def test_classify_predict_dask_bad_row_names_file_and_line_and_writes_nothing(
 def test_classify_predict_dask_unreachable_scheduler_says_what_to_start(model, tmp_path, make_corpus, capsys):
     data = _texts_file(tmp_path / "new.jsonl", make_corpus, n=5)
     argv = ["classify", "predict", str(model), "--data", str(data), "--out", str(tmp_path / "o.jsonl")]
-    assert main([*argv, "--dask", "tcp://127.0.0.1:1"]) != 0
+    assert main([*argv, "--dask", "tcp://127.0.0.1:1", "--dask-timeout", "2"]) != 0
     assert "`dask scheduler`" in capsys.readouterr().err
     assert not (tmp_path / "o.jsonl").exists()

@@ -169,18 +169,18 @@ def test_translate_command_refuses_folders_that_are_not_translation_models(model
     classifier = tmp_path / "classifier"
     classifier.mkdir()
     (classifier / "classifier.json").write_text(json.dumps({"format": "textkit-classical-classifier"}))
-    assert "holds a textkit classifier (`textkit classify`), not a translation model" in error(classifier)
+    assert "classifier is a classifier, not a translation model" in error(classifier)
 
     lm = tmp_path / "lm"
     lm.mkdir()
     (lm / "config.json").write_text(json.dumps({"arch": "awd_lstm", "model": {"vocab_size": 10}}))
     (lm / "vocab.json").write_text(json.dumps({"itos": ["a"]}))
-    assert "holds a textkit awd_lstm language model (`textkit lm pretrain`)" in error(lm)
+    assert "lm is a language model, not a translation model; `textkit translate` needs" in error(lm)
 
     topics = tmp_path / "topics"
     topics.mkdir()
     (topics / "topics.json").write_text("{}")
-    assert "holds topics (`textkit topics`)" in error(topics)
+    assert "topics is a topic-model report, not a translation model" in error(topics)
 
     parent = model_dir.parent  # the reproduce layout: OUT/<model>/model
     assert f"did you mean {model_dir}?" in error(parent)

@@ -168,6 +168,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="label on a Dask cluster (e.g. tcp://host:8786; nb, nbsvm, lr models): this machine reads the data "
         "in batches, the workers label them, the output is the same, in input order (pip install 'textkit[dask]')",
     )
+    predict.add_argument(
+        "--dask-timeout", type=float, default=30.0, help="seconds to wait for the Dask scheduler (default 30)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -510,7 +513,7 @@ def _labelled(args: argparse.Namespace, saved, rows: Iterator) -> Iterator[tuple
             f"--dask labels with classical models (nb, nbsvm, lr); {args.model_dir} holds a {saved.method} model, "
             "which needs torch on every worker: label it without --dask"
         )
-    with connect(args.dask) as client:
+    with connect(args.dask, timeout=args.dask_timeout) as client:
         yield from map_in_order(client, label, _batches(rows, DASK_BATCH), project=_texts_of_rows)
 
 

@@ -88,7 +88,13 @@ def _folder_model_kind(path: Path) -> str | None:
 def _check_kind(spec: str, kind: str | None, expects: tuple[str, ...] | None, verb: str | None) -> None:
     if expects is None or kind is None or kind in expects:
         return
-    what, verbs = MODEL_KINDS.get(kind, (f"a {kind.replace('_', ' ')} folder", "its own textkit command"))
+    if kind in MODEL_KINDS:
+        what, verbs = MODEL_KINDS[kind]
+    else:  # a folder that holds no model: a classifier, a topics report, a training run
+        from textkit._folders import KINDS
+
+        what = KINDS[kind].what if kind in KINDS else f"a {kind.replace('_', ' ')} folder"
+        verbs = f"it was written by {KINDS[kind].written_by}" if kind in KINDS else "its own textkit command"
     wanted = " or ".join(MODEL_KINDS[k][0] for k in expects if k in MODEL_KINDS)
     raise FolderError(
         f"{spec} is {what}, not {wanted}{f'; `{verb}` needs {wanted}' if verb else ''}. "
