@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from textkit.recipes.classifiers import FitRequest, _classical_pipeline, _tune
+from textkit.recipes.classifiers import FitRequest, build_classical_pipeline, _tune
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +29,11 @@ def test_tune_chooses_what_grid_search_chooses(reviews):
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
     texts, labels = reviews
-    model, chosen, score = _tune(_classical_pipeline("nbsvm", 0), GRID, texts, labels, FitRequest(cv=3, quiet=True))
+    model, chosen, score = _tune(
+        build_classical_pipeline("nbsvm", 0), GRID, texts, labels, FitRequest(cv=3, quiet=True)
+    )
     search = GridSearchCV(
-        _classical_pipeline("nbsvm", 0), GRID, cv=StratifiedKFold(3, shuffle=True, random_state=0), refit=True
+        build_classical_pipeline("nbsvm", 0), GRID, cv=StratifiedKFold(3, shuffle=True, random_state=0), refit=True
     ).fit(texts, np.asarray(labels, dtype=object))
     assert chosen == {k.split("__", 1)[1]: v for k, v in search.best_params_.items()}
     assert score == round(float(search.best_score_), 4)
@@ -40,7 +42,7 @@ def test_tune_chooses_what_grid_search_chooses(reviews):
 
 def test_tune_piped_prints_one_line_per_setting(reviews, capsys):
     texts, labels = reviews
-    _tune(_classical_pipeline("nbsvm", 0), GRID, texts, labels, FitRequest(cv=3, log=lambda m: None))
+    _tune(build_classical_pipeline("nbsvm", 0), GRID, texts, labels, FitRequest(cv=3, log=lambda m: None))
     err = capsys.readouterr().err
     lines = err.splitlines()
     assert [line.split(":")[0] for line in lines] == [f"tuning {i}/4" for i in range(1, 5)] + ["refit on all texts"]
@@ -56,10 +58,10 @@ def test_tune_on_a_terminal_shows_a_bar_and_quiet_shows_nothing(reviews, monkeyp
     texts, labels = reviews
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    _tune(_classical_pipeline("nb", 0), {"classifier__alpha": [0.5, 1.0]}, texts, labels, FitRequest(cv=2))
+    _tune(build_classical_pipeline("nb", 0), {"classifier__alpha": [0.5, 1.0]}, texts, labels, FitRequest(cv=2))
     shown = terminal.getvalue()
     assert "\r" in shown and ("fit/s" in shown or "s/fit" in shown)  # tqdm's rate over the 4 fits
     assert "tuning 2/2: alpha=1.0: inner-CV accuracy" in shown
     monkeypatch.undo()
-    _tune(_classical_pipeline("nb", 0), {"classifier__alpha": [0.5]}, texts, labels, FitRequest(cv=2, quiet=True))
+    _tune(build_classical_pipeline("nb", 0), {"classifier__alpha": [0.5]}, texts, labels, FitRequest(cv=2, quiet=True))
     assert capsys.readouterr().err == ""

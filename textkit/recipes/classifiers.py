@@ -22,6 +22,7 @@ from textkit._io import atomic_write_json, versions
 __all__ = [
     "CLASSICAL_FORMAT",
     "CLASSIFIERS",
+    "build_classical_pipeline",
     "ClassifierMethod",
     "FitRequest",
     "classifier_for_config",
@@ -120,7 +121,7 @@ def transfer_steps_warning(n_texts: int, batch_size: int, epochs: int, method: s
 # -- classical: scikit-learn pipelines over textkit's n-gram features ----------------------------
 
 
-def _classical_pipeline(name: str, seed: int):
+def build_classical_pipeline(name: str, seed: int):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
@@ -194,7 +195,7 @@ def _classical(name: str, summary: str, grid: dict[str, list]) -> ClassifierMeth
             if getattr(request, option) is not None:
                 flag = option.replace("_", "-")
                 raise ValueError(f"--{flag} is for transfer methods; {name} trains from the data alone")
-        model = _classical_pipeline(name, request.seed)
+        model = build_classical_pipeline(name, request.seed)
         details: dict[str, Any] = {}
         if request.tune:
             model, chosen, score = _tune(model, grid, texts, labels, request)

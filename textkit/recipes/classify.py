@@ -31,12 +31,12 @@ MAX_CONFIG_BYTES = 64 << 20  # a classical classifier.json carries its vocabular
 def classical_pipeline(method: str, seed: int = 0):
     """The scikit-learn ``Pipeline`` behind a classical method: uni+bigram features with
     textkit's rule tokenizer, and the classifier Wang & Manning found strongest for it."""
-    from textkit.recipes.classifiers import _classical_pipeline
+    from textkit.recipes.classifiers import build_classical_pipeline
 
     if method not in CLASSIFIERS or CLASSIFIERS[method].family != "classical":
         classical = [name for name, m in CLASSIFIERS.items() if m.family == "classical"]
         raise ValueError(f"unknown classical method {method!r}; choose one of {', '.join(classical)}")
-    return _classical_pipeline(method, seed)
+    return build_classical_pipeline(method, seed)
 
 
 def check_training_labels(labels: Sequence[str | None], where: Callable[[int], str]) -> None:
